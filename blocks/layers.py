@@ -1,0 +1,54 @@
+"""Layers shared by several families: squeeze-and-excitation and a stage of repeated blocks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from blocks import cx as C
+
+
+class SE(nn.Module):
+    """Squeeze-and-excitation: global pool, 1x1 reduce with ReLU-like act, 1x1 expand, sigmoid gate."""
+
+    def __init__(self, w_in: int, w_se: int, act: type[nn.Module] = nn.ReLU):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.reduce = nn.Conv2d(w_in, w_se, 1, bias=True)
+        self.act = act()
+        self.expand = nn.Conv2d(w_se, w_in, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.expand(self.act(self.reduce(self.pool(x)))))
+
+    @staticmethod
+    def complexity(cx: C.Cx, w_in: int, w_se: int) -> C.Cx:
+        h, w = cx.h, cx.w
+        C.global_pool(cx)
+        C.conv2d(cx, w_in, w_se, 1, bias=True)
+        C.conv2d(cx, w_se, w_in, 1, bias=True)
+        cx.h, cx.w = h, w
+        return cx
+
+
+def repeat_blocks(block: type[nn.Module]) -> type[nn.Module]:
+    """Make a stage class that chains `depth` blocks; only the first changes width and stride."""
+
+    class Stage(nn.Sequential):
+        def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params):
+            super().__init__(
+                *(
+                    block(w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **params)
+                    for i in range(depth)
+                )
+            )
+
+        @staticmethod
+        def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params):
+            for i in range(depth):
+                block.complexity(cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **params)
+            return cx
+
+    Stage.__name__ = Stage.__qualname__ = f"{block.__name__}Stage"
+    Stage.__doc__ = block.__doc__
+    return Stage

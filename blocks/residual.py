@@ -1,0 +1,156 @@
+"""Residual families: ResNet basic block, and the AnyNet X / Y bottleneck (groups, SE)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from blocks import cx as C
+from blocks.layers import SE, repeat_blocks
+from blocks.registry import Param, register
+
+
+class Shortcut(nn.Module):
+    """Projection shortcut (1x1 conv + BN) used when width or resolution changes."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int):
+        super().__init__()
+        self.conv = nn.Conv2d(w_in, w_out, 1, stride=stride, bias=False)
+        self.bn = nn.BatchNorm2d(w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+    @staticmethod
+    def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int) -> C.Cx:
+        C.conv2d(cx, w_in, w_out, 1, stride=stride, padding=0)
+        return C.norm(cx, w_out)
+
+
+def _shortcut(w_in: int, w_out: int, stride: int) -> nn.Module | None:
+    return Shortcut(w_in, w_out, stride) if (w_in != w_out or stride != 1) else None
+
+
+def _shortcut_cx(cx: C.Cx, w_in: int, w_out: int, stride: int) -> None:
+    """Add the shortcut's cost without moving `cx`'s spatial size (the main path does that)."""
+    if w_in != w_out or stride != 1:
+        sub = Shortcut.complexity(C.Cx(cx.h, cx.w), w_in, w_out, stride)
+        cx.flops, cx.params, cx.acts = cx.flops + sub.flops, cx.params + sub.params, cx.acts + sub.acts
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: 3x3 conv, BN, ReLU, 3x3 conv, BN, add, ReLU."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int):
+        super().__init__()
+        self.a = nn.Conv2d(w_in, w_out, 3, stride=stride, padding=1, bias=False)
+        self.a_bn = nn.BatchNorm2d(w_out)
+        self.b = nn.Conv2d(w_out, w_out, 3, padding=1, bias=False)
+        self.b_bn = nn.BatchNorm2d(w_out)
+        self.proj = _shortcut(w_in, w_out, stride)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.b_bn(self.b(self.relu(self.a_bn(self.a(x)))))
+        return self.relu(out + (x if self.proj is None else self.proj(x)))
+
+    @staticmethod
+    def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int) -> C.Cx:
+        _shortcut_cx(cx, w_in, w_out, stride)
+        C.conv2d(cx, w_in, w_out, 3, stride=stride)
+        C.norm(cx, w_out)
+        C.conv2d(cx, w_out, w_out, 3)
+        return C.norm(cx, w_out)
+
+
+def bottleneck_width(w_out: int, bottleneck_ratio: float) -> int:
+    """Inner width w_b = w / b (the paper's b; pycls stores 1/b as its multiplier)."""
+    return int(round(w_out / bottleneck_ratio))
+
+
+class BottleneckBlock(nn.Module):
+    """AnyNet X block (Y with se_ratio > 0): 1x1, grouped 3x3 (stride here), [SE], 1x1, add."""
+
+    def __init__(
+        self,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        bottleneck_ratio: float = 1.0,
+        group_width: int = 1,
+        se_ratio: float = 0.0,
+    ):
+        super().__init__()
+        w_b = bottleneck_width(w_out, bottleneck_ratio)
+        self.a = nn.Conv2d(w_in, w_b, 1, bias=False)
+        self.a_bn = nn.BatchNorm2d(w_b)
+        self.b = nn.Conv2d(w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False)
+        self.b_bn = nn.BatchNorm2d(w_b)
+        self.se = SE(w_b, int(round(w_in * se_ratio))) if se_ratio > 0 else None
+        self.c = nn.Conv2d(w_b, w_out, 1, bias=False)
+        self.c_bn = nn.BatchNorm2d(w_out)
+        self.proj = _shortcut(w_in, w_out, stride)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.a_bn(self.a(x)))
+        out = self.relu(self.b_bn(self.b(out)))
+        if self.se is not None:
+            out = self.se(out)
+        out = self.c_bn(self.c(out))
+        return self.relu(out + (x if self.proj is None else self.proj(x)))
+
+    @staticmethod
+    def complexity(
+        cx: C.Cx,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        bottleneck_ratio: float = 1.0,
+        group_width: int = 1,
+        se_ratio: float = 0.0,
+    ) -> C.Cx:
+        w_b = bottleneck_width(w_out, bottleneck_ratio)
+        _shortcut_cx(cx, w_in, w_out, stride)
+        C.conv2d(cx, w_in, w_b, 1)
+        C.norm(cx, w_b)
+        C.conv2d(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_width)
+        C.norm(cx, w_b)
+        if se_ratio > 0:
+            SE.complexity(cx, w_b, int(round(w_in * se_ratio)))
+        C.conv2d(cx, w_b, w_out, 1)
+        return C.norm(cx, w_out)
+
+
+def _check_groups(w_in, w_out, stride, depth, bottleneck_ratio, group_width, se_ratio=0.0):
+    w_b = bottleneck_width(w_out, bottleneck_ratio)
+    if w_b < 1 or w_b % group_width:
+        return [
+            f"inner width w/b = {w_out}/{bottleneck_ratio} = {w_b} must be a positive multiple "
+            f"of group_width {group_width}"
+        ]
+    return []
+
+
+_BOTTLENECK = {
+    "bottleneck_ratio": Param(float, 1.0, "b: inner width is w / b", low=1.0, high=64.0),
+    "group_width": Param(int, 1, "g: channels per group of the 3x3 conv", low=1, high=4096),
+}
+
+register("stage", "res_basic", tags=("residual",))(repeat_blocks(BasicBlock))
+
+
+@register("stage", "res_bottleneck_x", schema=_BOTTLENECK, validate=_check_groups, tags=("residual",))
+class ResBottleneckXStage(repeat_blocks(BottleneckBlock)):
+    """AnyNet X bottleneck stage: 1x1, grouped 3x3, 1x1 with residual (ResNet-50 when g=w/b)."""
+
+
+@register(
+    "stage",
+    "res_bottleneck_y",
+    schema={**_BOTTLENECK, "se_ratio": Param(float, 0.25, "SE width / block input width", low=0.0, high=1.0)},
+    validate=_check_groups,
+    tags=("residual",),
+)
+class ResBottleneckYStage(repeat_blocks(BottleneckBlock)):
+    """AnyNet Y stage: the X bottleneck with squeeze-and-excitation after the 3x3 conv."""

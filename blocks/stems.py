@@ -1,0 +1,49 @@
+"""Stems: the layers between the input image and the first stage."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from blocks import cx as C
+from blocks.registry import Param, register
+
+
+@register("stem", "simple", schema={"stride": Param(int, 2, "conv stride", choices=(1, 2))})
+class SimpleStem(nn.Module):
+    """3x3 conv, BN, ReLU (stride 2 as in pycls' RegNet stem; stride 1 for tiny inputs)."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int = 2):
+        super().__init__()
+        self.conv = nn.Conv2d(w_in, w_out, 3, stride=stride, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(w_out)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn(self.conv(x)))
+
+    @staticmethod
+    def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int = 2) -> C.Cx:
+        C.conv2d(cx, w_in, w_out, 3, stride=stride)
+        return C.norm(cx, w_out)
+
+
+@register("stem", "resnet")
+class ResNetStem(nn.Module):
+    """ResNet stem for 224px inputs: 7x7 conv stride 2, BN, ReLU, 3x3 max pool stride 2."""
+
+    def __init__(self, w_in: int, w_out: int):
+        super().__init__()
+        self.conv = nn.Conv2d(w_in, w_out, 7, stride=2, padding=3, bias=False)
+        self.bn = nn.BatchNorm2d(w_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.relu(self.bn(self.conv(x))))
+
+    @staticmethod
+    def complexity(cx: C.Cx, w_in: int, w_out: int) -> C.Cx:
+        C.conv2d(cx, w_in, w_out, 7, stride=2)
+        C.norm(cx, w_out)
+        return C.pool2d(cx, 3, stride=2, padding=1)

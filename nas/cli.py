@@ -1,0 +1,38 @@
+"""The `nas` command: one sub-command module per verb under `nas/commands/`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from nas.errors import UserError
+from nas.spec import SpecError
+
+COMMANDS = ["sweep", "analyze", "results", "spaces", "blocks", "sample", "build"]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The full argument parser; each command module adds its own sub-parser."""
+    top = argparse.ArgumentParser(prog="nas", description="Design-space explorer for vision networks.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"nas.commands.{name}").add_parser(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the chosen command, turning user errors into one-line messages."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (UserError, SpecError) as err:
+        print(f"nas {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nas {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
