@@ -35,7 +35,11 @@ def _shortcut_cx(cx: C.Cx, w_in: int, w_out: int, stride: int) -> None:
     """Add the shortcut's cost without moving `cx`'s spatial size (the main path does that)."""
     if w_in != w_out or stride != 1:
         sub = Shortcut.complexity(C.Cx(cx.h, cx.w), w_in, w_out, stride)
-        cx.flops, cx.params, cx.acts = cx.flops + sub.flops, cx.params + sub.params, cx.acts + sub.acts
+        cx.flops, cx.params, cx.acts = (
+            cx.flops + sub.flops,
+            cx.params + sub.params,
+            cx.acts + sub.acts,
+        )
 
 
 class BasicBlock(nn.Module):
@@ -84,7 +88,9 @@ class BottleneckBlock(nn.Module):
         w_b = bottleneck_width(w_out, bottleneck_ratio)
         self.a = nn.Conv2d(w_in, w_b, 1, bias=False)
         self.a_bn = nn.BatchNorm2d(w_b)
-        self.b = nn.Conv2d(w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False)
+        self.b = nn.Conv2d(
+            w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False
+        )
         self.b_bn = nn.BatchNorm2d(w_b)
         self.se = SE(w_b, int(round(w_in * se_ratio))) if se_ratio > 0 else None
         self.c = nn.Conv2d(w_b, w_out, 1, bias=False)
@@ -140,7 +146,9 @@ _BOTTLENECK = {
 register("stage", "res_basic", tags=("residual",))(repeat_blocks(BasicBlock))
 
 
-@register("stage", "res_bottleneck_x", schema=_BOTTLENECK, validate=_check_groups, tags=("residual",))
+@register(
+    "stage", "res_bottleneck_x", schema=_BOTTLENECK, validate=_check_groups, tags=("residual",)
+)
 class ResBottleneckXStage(repeat_blocks(BottleneckBlock)):
     """AnyNet X bottleneck stage: 1x1, grouped 3x3, 1x1 with residual (ResNet-50 when g=w/b)."""
 
@@ -148,7 +156,10 @@ class ResBottleneckXStage(repeat_blocks(BottleneckBlock)):
 @register(
     "stage",
     "res_bottleneck_y",
-    schema={**_BOTTLENECK, "se_ratio": Param(float, 0.25, "SE width / block input width", low=0.0, high=1.0)},
+    schema={
+        **_BOTTLENECK,
+        "se_ratio": Param(float, 0.25, "SE width / block input width", low=0.0, high=1.0),
+    },
     validate=_check_groups,
     tags=("residual",),
 )

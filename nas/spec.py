@@ -58,7 +58,11 @@ class ArchSpec:
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
-            "stem": {"type": self.stem.type, "width": self.stem.width, "params": dict(self.stem.params)},
+            "stem": {
+                "type": self.stem.type,
+                "width": self.stem.width,
+                "params": dict(self.stem.params),
+            },
             "stages": [
                 {
                     "block": s.block,
@@ -69,7 +73,11 @@ class ArchSpec:
                 }
                 for s in self.stages
             ],
-            "head": {"type": self.head.type, "num_classes": self.head.num_classes, "params": dict(self.head.params)},
+            "head": {
+                "type": self.head.type,
+                "num_classes": self.head.num_classes,
+                "params": dict(self.head.params),
+            },
         }
 
     @property
@@ -95,7 +103,9 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
 def from_dict(data: Any, source: str = "spec") -> ArchSpec:
     """Parse and validate a spec dict; `source` names the file in error messages."""
     if not isinstance(data, dict):
-        raise SpecError(f"{source}: expected a mapping with stem, stages, head, got {type(data).__name__}")
+        raise SpecError(
+            f"{source}: expected a mapping with stem, stages, head, got {type(data).__name__}"
+        )
     known = {"name", "input_shape", "stem", "stages", "head"}
     extra = set(data) - known - {"model_id", "complexity"}
     if extra:
@@ -110,16 +120,24 @@ def from_dict(data: Any, source: str = "spec") -> ArchSpec:
             raise SpecError(f"{source}: stages: expected a non-empty list of stages")
         stages = tuple(
             StageSpec(
-                **_fields(s, f"{source}: stages[{i}]", {"block", "depth", "width", "stride", "params"})
+                **_fields(
+                    s, f"{source}: stages[{i}]", {"block", "depth", "width", "stride", "params"}
+                )
             )
             for i, s in enumerate(stages_raw)
         )
-        head = HeadSpec(**_fields(data["head"], f"{source}: head", {"type", "num_classes", "params"}))
+        head = HeadSpec(
+            **_fields(data["head"], f"{source}: head", {"type", "num_classes", "params"})
+        )
     except TypeError as err:
         raise SpecError(f"{source}: {err}") from None
     shape = data.get("input_shape", [3, 224, 224])
-    if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(_posint(v) for v in shape)):
-        raise SpecError(f"{source}: input_shape: expected [channels, height, width] of positive ints, got {shape!r}")
+    if not (
+        isinstance(shape, (list, tuple)) and len(shape) == 3 and all(_posint(v) for v in shape)
+    ):
+        raise SpecError(
+            f"{source}: input_shape: expected [channels, height, width] of positive ints, got {shape!r}"
+        )
     spec = ArchSpec(stem, stages, head, tuple(shape), str(data.get("name") or ""))
     validate(spec, source)
     return spec
@@ -160,7 +178,9 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
         except KeyError as err:
             out.append((f"{where}.{'block' if kind == 'stage' else 'type'}", str(err.args[0])))
             return
-        out.extend((f"{where}.params.{k}" if k else where, m) for k, m in fam.errors(params, **structure))
+        out.extend(
+            (f"{where}.params.{k}" if k else where, m) for k, m in fam.errors(params, **structure)
+        )
 
     if not _posint(spec.stem.width):
         out.append(("stem.width", f"expected a positive int, got {spec.stem.width!r}"))
@@ -173,7 +193,16 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
                 out.append((f"{where}.{key}", f"expected a positive int, got {getattr(st, key)!r}"))
         if out:
             continue
-        check("stage", st.block, where, st.params, w_in=w_in, w_out=st.width, stride=st.stride, depth=st.depth)
+        check(
+            "stage",
+            st.block,
+            where,
+            st.params,
+            w_in=w_in,
+            w_out=st.width,
+            stride=st.stride,
+            depth=st.depth,
+        )
         w_in = st.width
     if not _posint(spec.head.num_classes):
         out.append(("head.num_classes", f"expected a positive int, got {spec.head.num_classes!r}"))
