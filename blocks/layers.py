@@ -46,9 +46,7 @@ def repeat_blocks(block: type[nn.Module]) -> type[nn.Module]:
         @staticmethod
         def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params):
             for i in range(depth):
-                block.complexity(
-                    cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **params
-                )
+                block.complexity(cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **params)
             return cx
 
     Stage.__name__ = Stage.__qualname__ = f"{block.__name__}Stage"

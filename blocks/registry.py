@@ -43,9 +43,7 @@ class Param:
         if self.is_list and not isinstance(value, (list, tuple)):
             return f"expected {self.legal()}, got {value!r}"
         for v in values:
-            ok_type = isinstance(v, self.type) and not (
-                self.type is not bool and isinstance(v, bool)
-            )
+            ok_type = isinstance(v, self.type) and not (self.type is not bool and isinstance(v, bool))
             if self.type is float and isinstance(v, int) and not isinstance(v, bool):
                 ok_type = True
             if not ok_type:
@@ -116,9 +114,7 @@ def register(
         if name in _REGISTRY[kind]:
             raise ValueError(f"{kind} '{name}' is registered twice")
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        _REGISTRY[kind][name] = Family(
-            name, kind, cls, dict(schema or {}), doc, validate, tuple(tags)
-        )
+        _REGISTRY[kind][name] = Family(name, kind, cls, dict(schema or {}), doc, validate, tuple(tags))
         return cls
 
     return wrap

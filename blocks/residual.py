@@ -88,9 +88,7 @@ class BottleneckBlock(nn.Module):
         w_b = bottleneck_width(w_out, bottleneck_ratio)
         self.a = nn.Conv2d(w_in, w_b, 1, bias=False)
         self.a_bn = nn.BatchNorm2d(w_b)
-        self.b = nn.Conv2d(
-            w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False
-        )
+        self.b = nn.Conv2d(w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False)
         self.b_bn = nn.BatchNorm2d(w_b)
         self.se = SE(w_b, int(round(w_in * se_ratio))) if se_ratio > 0 else None
         self.c = nn.Conv2d(w_b, w_out, 1, bias=False)
@@ -146,9 +144,7 @@ _BOTTLENECK = {
 register("stage", "res_basic", tags=("residual",))(repeat_blocks(BasicBlock))
 
 
-@register(
-    "stage", "res_bottleneck_x", schema=_BOTTLENECK, validate=_check_groups, tags=("residual",)
-)
+@register("stage", "res_bottleneck_x", schema=_BOTTLENECK, validate=_check_groups, tags=("residual",))
 class ResBottleneckXStage(repeat_blocks(BottleneckBlock)):
     """AnyNet X bottleneck stage: 1x1, grouped 3x3, 1x1 with residual (ResNet-50 when g=w/b)."""
 

@@ -16,9 +16,7 @@ class Network(nn.Module):
         super().__init__()
         self.spec = spec
         c_in = spec.input_shape[0]
-        self.stem = registry.get("stem", spec.stem.type).build(
-            c_in, spec.stem.width, **spec.stem.params
-        )
+        self.stem = registry.get("stem", spec.stem.type).build(c_in, spec.stem.width, **spec.stem.params)
         stages, w_in = [], spec.stem.width
         for st in spec.stages:
             fam = registry.get("stage", st.block)

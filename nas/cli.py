@@ -14,9 +14,7 @@ COMMANDS = ["sweep", "analyze", "results", "spaces", "blocks", "sample", "build"
 
 def parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own sub-parser."""
-    top = argparse.ArgumentParser(
-        prog="nas", description="Design-space explorer for vision networks."
-    )
+    top = argparse.ArgumentParser(prog="nas", description="Design-space explorer for vision networks.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"nas.commands.{name}").add_parser(sub)

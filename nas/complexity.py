@@ -59,15 +59,11 @@ def breakdown(spec: ArchSpec) -> list[StageCost]:
     w_in = spec.stem.width
     for i, st in enumerate(spec.stages):
         before = Cx(cx.h, cx.w, cx.flops, cx.params, cx.acts)
-        registry.get("stage", st.block).complexity(
-            cx, w_in, st.width, st.stride, st.depth, **st.params
-        )
+        registry.get("stage", st.block).complexity(cx, w_in, st.width, st.stride, st.depth, **st.params)
         close(f"stage {i + 1} ({st.block} x{st.depth})", st.width, before)
         w_in = st.width
     before = Cx(cx.h, cx.w, cx.flops, cx.params, cx.acts)
-    registry.get("head", spec.head.type).complexity(
-        cx, w_in, spec.head.num_classes, **spec.head.params
-    )
+    registry.get("head", spec.head.type).complexity(cx, w_in, spec.head.num_classes, **spec.head.params)
     close(f"head ({spec.head.type})", spec.head.num_classes, before)
     return parts
 
@@ -88,9 +84,7 @@ def measure(model: nn.Module, input_shape: tuple[int, int, int]) -> Complexity:
         acts += out.numel()  # batch of one image
 
     handles = [
-        m.register_forward_hook(hook)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
     ]
     was_training = model.training
     model.eval()

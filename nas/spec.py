@@ -103,9 +103,7 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
 def from_dict(data: Any, source: str = "spec") -> ArchSpec:
     """Parse and validate a spec dict; `source` names the file in error messages."""
     if not isinstance(data, dict):
-        raise SpecError(
-            f"{source}: expected a mapping with stem, stages, head, got {type(data).__name__}"
-        )
+        raise SpecError(f"{source}: expected a mapping with stem, stages, head, got {type(data).__name__}")
     known = {"name", "input_shape", "stem", "stages", "head"}
     extra = set(data) - known - {"model_id", "complexity"}
     if extra:
@@ -119,22 +117,14 @@ def from_dict(data: Any, source: str = "spec") -> ArchSpec:
         if not isinstance(stages_raw, list) or not stages_raw:
             raise SpecError(f"{source}: stages: expected a non-empty list of stages")
         stages = tuple(
-            StageSpec(
-                **_fields(
-                    s, f"{source}: stages[{i}]", {"block", "depth", "width", "stride", "params"}
-                )
-            )
+            StageSpec(**_fields(s, f"{source}: stages[{i}]", {"block", "depth", "width", "stride", "params"}))
             for i, s in enumerate(stages_raw)
         )
-        head = HeadSpec(
-            **_fields(data["head"], f"{source}: head", {"type", "num_classes", "params"})
-        )
+        head = HeadSpec(**_fields(data["head"], f"{source}: head", {"type", "num_classes", "params"}))
     except TypeError as err:
         raise SpecError(f"{source}: {err}") from None
     shape = data.get("input_shape", [3, 224, 224])
-    if not (
-        isinstance(shape, (list, tuple)) and len(shape) == 3 and all(_posint(v) for v in shape)
-    ):
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(_posint(v) for v in shape)):
         raise SpecError(
             f"{source}: input_shape: expected [channels, height, width] of positive ints, got {shape!r}"
         )
@@ -178,9 +168,7 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
         except KeyError as err:
             out.append((f"{where}.{'block' if kind == 'stage' else 'type'}", str(err.args[0])))
             return
-        out.extend(
-            (f"{where}.params.{k}" if k else where, m) for k, m in fam.errors(params, **structure)
-        )
+        out.extend((f"{where}.params.{k}" if k else where, m) for k, m in fam.errors(params, **structure))
 
     if not _posint(spec.stem.width):
         out.append(("stem.width", f"expected a positive int, got {spec.stem.width!r}"))

@@ -17,9 +17,7 @@ def one_stage_spec(
         {
             "input_shape": [kw.get("channels", 3), hw, kw.get("width", hw)],
             "stem": {"type": "simple", "width": w_in, "params": {"stride": 1}},
-            "stages": [
-                {"block": block, "depth": depth, "width": w_out, "stride": stride, "params": params}
-            ],
+            "stages": [{"block": block, "depth": depth, "width": w_out, "stride": stride, "params": params}],
             "head": {"num_classes": kw.get("num_classes", 7)},
         }
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from nas.spec import ArchSpec
 
 _ZOO: dict[str, Callable[[], ArchSpec]] = {}
-_MODULES = ["resnet"]
+_MODULES = ["resnet", "regnet"]
 
 
 def register(name: str):

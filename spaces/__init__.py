@@ -1,0 +1,6 @@
+"""Design spaces: parametrisations of networks, drawn from a numpy Generator or an Optuna trial."""
+
+from spaces.base import Context, Limits, Sample, Space, sample
+from spaces.registry import get, names
+
+__all__ = ["Context", "Limits", "Sample", "Space", "get", "names", "sample"]

@@ -1,0 +1,147 @@
+"""Where a design space's choices come from: a numpy Generator, an Optuna trial, or a record.
+
+A space is written once as a define-by-run function of a `Draw`. Random sampling (for
+EDFs) uses `RngDraw`, guided search uses `OptunaDraw`, and `ReplayDraw` rebuilds the same
+spec from recorded values (what Ray Tune hands a trial).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+class Reject(Exception):
+    """The drawn values violate a constraint of the space; draw again."""
+
+
+def require(ok: bool, reason: str) -> None:
+    """Reject the current draw unless `ok`."""
+    if not ok:
+        raise Reject(reason)
+
+
+class Draw:
+    """Base of every draw: records what was drawn under its name."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        raise NotImplementedError
+
+    def float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        raise NotImplementedError
+
+    def choice(self, name: str, options: Sequence[Any]) -> Any:
+        raise NotImplementedError
+
+    def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
+        """n values on the grid low..high (step) with v_1 <= ... <= v_n, drawn as `name1..namen`."""
+        raise NotImplementedError
+
+
+class RngDraw(Draw):
+    """Uniform draws (or log-uniform where asked) from a seeded numpy Generator."""
+
+    def __init__(self, rng: np.random.Generator):
+        super().__init__()
+        self.rng = rng
+
+    def int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        if log and step == 1:
+            value = min(high, int(math.exp(self.rng.uniform(math.log(low), math.log(high + 1)))))
+        elif log:  # log-uniform over the grid index, as OptunaDraw does
+            m = (high - low) // step + 1
+            value = low + step * (min(m, int(math.exp(self.rng.uniform(0.0, math.log(m + 1))))) - 1)
+        else:
+            value = int(low + step * self.rng.integers(0, (high - low) // step + 1))
+        self.values[name] = value
+        return value
+
+    def float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        if log:
+            value = float(math.exp(self.rng.uniform(math.log(low), math.log(high))))
+        else:
+            value = float(self.rng.uniform(low, high))
+        self.values[name] = value
+        return value
+
+    def choice(self, name: str, options: Sequence[Any]) -> Any:
+        value = options[int(self.rng.integers(0, len(options)))]
+        self.values[name] = value
+        return value
+
+    def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
+        # Uniform over non-decreasing sequences: n distinct picks from m+n-1 slots, minus rank.
+        m = (high - low) // step + 1
+        picks = np.sort(self.rng.choice(m + n - 1, size=n, replace=False)) - np.arange(n)
+        out = [int(low + step * p) for p in picks]
+        for i, v in enumerate(out):
+            self.values[f"{name}{i + 1}"] = v
+        return out
+
+
+class OptunaDraw(Draw):
+    """Draws through an Optuna trial's suggest_* calls (define-by-run)."""
+
+    def __init__(self, trial: Any):
+        super().__init__()
+        self.trial = trial
+
+    def int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        if log and step != 1:  # Optuna forbids log with step; draw the grid index log-uniformly
+            k = self.trial.suggest_int(f"{name}_index", 1, (high - low) // step + 1, log=True)
+            value = low + step * (k - 1)
+        else:
+            value = self.trial.suggest_int(name, low, high, step=step, log=log)
+        self.values[name] = value
+        return value
+
+    def float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.values[name] = value = self.trial.suggest_float(name, low, high, log=log)
+        return value
+
+    def choice(self, name: str, options: Sequence[Any]) -> Any:
+        self.values[name] = value = self.trial.suggest_categorical(name, list(options))
+        return value
+
+    def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
+        out, prev = [], low
+        for i in range(n):
+            prev = self.int(f"{name}{i + 1}", prev, high, step=step)
+            out.append(prev)
+        return out
+
+
+class ReplayDraw(Draw):
+    """Hands back recorded values, so a recorded draw rebuilds the same spec."""
+
+    def __init__(self, values: dict[str, Any]):
+        super().__init__()
+        self.recorded = dict(values)
+
+    def _get(self, name: str) -> Any:
+        if name not in self.recorded:
+            raise KeyError(f"no recorded value for '{name}'; recorded: {sorted(self.recorded)}")
+        self.values[name] = self.recorded[name]
+        return self.recorded[name]
+
+    def int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        if name not in self.recorded and f"{name}_index" in self.recorded:
+            value = low + step * (self.recorded[f"{name}_index"] - 1)
+            self.values[name] = value
+            return value
+        return int(self._get(name))
+
+    def float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        return float(self._get(name))
+
+    def choice(self, name: str, options: Sequence[Any]) -> Any:
+        return self._get(name)
+
+    def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
+        return [self.int(f"{name}{i + 1}", low, high, step=step) for i in range(n)]
