@@ -1,3 +1,3 @@
 """Imports every module that registers a family, so the registry is complete once loaded."""
 
-from blocks import heads, residual, stems  # noqa: F401
+from blocks import dense, dilated, heads, inception, mbconv, residual, shiftmlp, stems, swin, swinmlp, vit  # noqa: F401

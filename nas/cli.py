@@ -9,7 +9,7 @@ import sys
 from nas.errors import UserError
 from nas.spec import SpecError
 
-COMMANDS = ["sweep", "analyze", "results", "spaces", "blocks", "sample", "build"]
+COMMANDS = ["sweep", "analyze", "results", "spaces", "blocks", "sample", "build", "hdc"]
 
 
 def parser() -> argparse.ArgumentParser:

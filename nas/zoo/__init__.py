@@ -12,7 +12,7 @@ from collections.abc import Callable
 from nas.spec import ArchSpec
 
 _ZOO: dict[str, Callable[[], ArchSpec]] = {}
-_MODULES = ["resnet", "regnet"]
+_MODULES = ["resnet", "regnet", "mobile", "dense", "inception", "transformers"]
 
 
 def register(name: str):

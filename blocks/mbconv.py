@@ -1,0 +1,179 @@
+"""MBConv family (MobileNetV2 / EfficientNet inverted residual) with its conv stem and conv head.
+
+MobileNetV2 is ReLU6 without SE; EfficientNet is SiLU with SE whose width is se_ratio times
+the block INPUT width and whose inner activation is the block's own.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from blocks import cx as C
+from blocks.layers import SE, repeat_blocks
+from blocks.registry import Param, register
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu6": nn.ReLU6, "silu": nn.SiLU, "relu": nn.ReLU}
+
+
+def expanded_width(w_in: int, expand_ratio: float) -> int:
+    """Width of the depthwise conv: round(t * w_in) (equal to torchvision's for integer t)."""
+    return int(round(w_in * expand_ratio))
+
+
+def se_width(w_in: int, se_ratio: float) -> int:
+    """SE bottleneck width: round(se_ratio * block input width), at least one channel."""
+    return max(1, int(round(w_in * se_ratio)))
+
+
+def stochastic_depth(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: zero whole samples with probability `rate` and rescale the rest; eval is identity."""
+    if not training or rate == 0:
+        return x
+    keep = 1.0 - rate
+    return x * x.new_empty(x.shape[0], 1, 1, 1).bernoulli_(keep) / keep
+
+
+def _conv_bn_act(
+    w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, act: str | None = None
+) -> list[nn.Module]:
+    conv = nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=False)
+    return [conv, nn.BatchNorm2d(w_out), *([ACTIVATIONS[act](inplace=True)] if act else [])]
+
+
+def _conv_bn_cx(cx: C.Cx, w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1) -> C.Cx:
+    C.conv2d(cx, w_in, w_out, k, stride=stride, groups=groups)
+    return C.norm(cx, w_out)
+
+
+class MBConv(nn.Module):
+    """1x1 expand (skipped when t == 1), depthwise kxk (stride here), [SE], 1x1 linear projection,
+    plus the input (through drop-path) when stride is 1 and widths match."""
+
+    def __init__(
+        self,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        expand_ratio: float = 6.0,
+        kernel: int = 3,
+        se_ratio: float = 0.0,
+        activation: str = "relu6",
+        drop_path: float = 0.0,
+    ):
+        super().__init__()
+        w_e = expanded_width(w_in, expand_ratio)
+        expand = _conv_bn_act(w_in, w_e, 1, act=activation) if expand_ratio != 1 else []
+        se = [SE(w_e, se_width(w_in, se_ratio), ACTIVATIONS[activation])] if se_ratio > 0 else []
+        self.branch = nn.Sequential(
+            *expand,
+            *_conv_bn_act(w_e, w_e, kernel, stride, groups=w_e, act=activation),
+            *se,
+            *_conv_bn_act(w_e, w_out, 1),
+        )
+        self.residual = stride == 1 and w_in == w_out
+        self.drop_path = drop_path
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.branch(x)
+        return x + stochastic_depth(out, self.drop_path, self.training) if self.residual else out
+
+    @staticmethod
+    def complexity(
+        cx: C.Cx,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        expand_ratio: float = 6.0,
+        kernel: int = 3,
+        se_ratio: float = 0.0,
+        activation: str = "relu6",
+        drop_path: float = 0.0,
+    ) -> C.Cx:
+        w_e = expanded_width(w_in, expand_ratio)
+        if expand_ratio != 1:
+            _conv_bn_cx(cx, w_in, w_e, 1)
+        _conv_bn_cx(cx, w_e, w_e, kernel, stride, groups=w_e)
+        if se_ratio > 0:
+            SE.complexity(cx, w_e, se_width(w_in, se_ratio))
+        return _conv_bn_cx(cx, w_e, w_out, 1)
+
+
+def _activation(default: str) -> Param:
+    return Param(str, default, "activation after each BN but the last", choices=tuple(ACTIVATIONS))
+
+
+register(
+    "stage",
+    "mbconv",
+    schema={
+        "expand_ratio": Param(float, 6.0, "t: expanded width / input width", low=1.0, high=8.0),
+        "kernel": Param(int, 3, "depthwise kernel size", choices=(3, 5, 7)),
+        "se_ratio": Param(float, 0.0, "SE width / block input width (0: no SE)", low=0.0, high=0.5),
+        "activation": _activation("relu6"),
+        "drop_path": Param(
+            float, 0.0, "stochastic-depth rate of the residual branch (training only)", low=0.0, high=0.5
+        ),
+    },
+    tags=("residual", "depthwise"),
+)(repeat_blocks(MBConv))
+
+
+@register(
+    "stem",
+    "conv_bn_act",
+    schema={
+        "kernel": Param(int, 3, "conv kernel size", choices=(3, 5, 7)),
+        "stride": Param(int, 2, "conv stride", choices=(1, 2)),
+        "activation": _activation("relu6"),
+    },
+)
+class ConvBNActStem(nn.Sequential):
+    """One conv, BN and activation (MobileNetV2: 3x3/2, ReLU6; EfficientNet: 3x3/2, SiLU)."""
+
+    def __init__(self, c_in: int, w_out: int, kernel: int = 3, stride: int = 2, activation: str = "relu6"):
+        super().__init__(*_conv_bn_act(c_in, w_out, kernel, stride, act=activation))
+
+    @staticmethod
+    def complexity(
+        cx: C.Cx, c_in: int, w_out: int, kernel: int = 3, stride: int = 2, activation: str = "relu6"
+    ) -> C.Cx:
+        return _conv_bn_cx(cx, c_in, w_out, kernel, stride)
+
+
+@register(
+    "head",
+    "conv_classifier",
+    schema={
+        "width": Param(int, 1280, "channels of the 1x1 conv before pooling", low=8, high=4096),
+        "activation": _activation("relu6"),
+        "dropout": Param(float, 0.2, "dropout before the linear layer", low=0.0, high=0.99),
+    },
+)
+class ConvClassifierHead(nn.Module):
+    """1x1 conv, BN, activation, global average pool, dropout, linear (MobileNetV2 / EfficientNet)."""
+
+    def __init__(
+        self, w_in: int, num_classes: int, width: int = 1280, activation: str = "relu6", dropout: float = 0.2
+    ):
+        super().__init__()
+        self.conv = nn.Sequential(*_conv_bn_act(w_in, width, 1, act=activation))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(torch.flatten(self.pool(self.conv(x)), 1)))
+
+    @staticmethod
+    def complexity(
+        cx: C.Cx,
+        w_in: int,
+        num_classes: int,
+        width: int = 1280,
+        activation: str = "relu6",
+        dropout: float = 0.2,
+    ) -> C.Cx:
+        _conv_bn_cx(cx, w_in, width, 1)
+        C.global_pool(cx)
+        return C.linear(cx, width, num_classes)

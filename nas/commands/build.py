@@ -1,0 +1,60 @@
+"""`nas build SPEC`: rebuild a network from a spec file or zoo name and summarise it per stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("build", help="build a spec file or zoo network and print a per-stage summary")
+    p.add_argument("spec", nargs="?", help="spec YAML/JSON file or zoo name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the zoo's networks")
+    p.add_argument("--check", action="store_true", help="also build the module and measure it with PyTorch")
+    p.set_defaults(run=run)
+
+
+def resolve(name: str):
+    """A spec from a file path or a zoo name."""
+    from nas import zoo
+    from nas.errors import UserError
+    from nas.spec import load
+
+    if Path(name).is_file():
+        return load(name)
+    try:
+        return zoo.get(name)
+    except KeyError as err:
+        raise UserError(f"{name}: neither a spec file nor a zoo network; {err.args[0]}") from None
+
+
+def run(args) -> int:
+    from nas import zoo
+    from nas.complexity import breakdown, complexity
+    from nas.errors import UserError
+
+    if args.list or not args.spec:
+        if not args.list:
+            raise UserError("give a spec file or zoo name, or --list")
+        for name in zoo.names():
+            cx = complexity(zoo.get(name))
+            print(f"{name:<18} {cx.params:>12,} params  {cx.flops / 1e9:6.2f} GF")
+        return 0
+    spec = resolve(args.spec)
+    parts = breakdown(spec)
+    print(f"{spec.name or args.spec}  model_id {spec.model_id}  input {tuple(spec.input_shape)}")
+    print(f"{'part':<34} {'output':>16} {'params':>14} {'MFLOPs':>11} {'M acts':>8}")
+    for p in parts:
+        shape = "x".join(str(v) for v in p.shape)
+        print(f"{p.name:<34} {shape:>16} {p.params:>14,} {p.flops / 1e6:>11.2f} {p.acts / 1e6:>8.3f}")
+    total = complexity(spec)
+    print(f"{'total':<34} {'':>16} {total.params:>14,} {total.flops / 1e6:>11.2f} {total.acts / 1e6:>8.3f}")
+    print(f"parameters: {total.params}")
+    if args.check:
+        from nas.build import build
+        from nas.complexity import measure
+
+        measured = measure(build(spec), spec.input_shape)
+        same = "equal" if measured == total else "DIFFERENT"
+        print(f"measured by PyTorch: {measured.params:,} params, {measured.flops / 1e6:.2f} MFLOPs ({same})")
+        return 0 if measured == total else 1
+    return 0

@@ -1,0 +1,83 @@
+"""`nas sample SPACE -n N --seed S`: draw specs from a space and print them with their complexity."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("sample", help="draw specs from a design space and print their complexity")
+    p.add_argument("space", help="design space name (see `nas spaces`)")
+    p.add_argument("-n", type=int, default=5, help="number of samples (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input", default="3,224,224", help="input shape C,H,W (default 3,224,224)")
+    p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--flops", help="FLOPs range LO,HI in multiply-adds (e.g. 3e8,5e8; empty side open)")
+    p.add_argument("--params", help="parameter range LO,HI")
+    p.add_argument(
+        "--option", action="append", default=[], metavar="KEY=YAML", help="space option, repeatable"
+    )
+    p.add_argument("--json", action="store_true", help="print full specs as JSON lines")
+    p.set_defaults(run=run)
+
+
+def _range(text: str | None, name: str):
+    from nas.errors import UserError
+
+    if not text:
+        return (None, None)
+    parts = text.split(",")
+    try:
+        lo, hi = (float(x) if x.strip() else None for x in parts)
+    except ValueError:
+        raise UserError(f"--{name}: expected LO,HI numbers (either may be empty), got {text!r}") from None
+    return (lo, hi)
+
+
+def run(args) -> int:
+    import yaml
+
+    import spaces
+    from nas.errors import UserError
+    from spaces.base import Context, Limits
+
+    try:
+        shape = tuple(int(x) for x in args.input.split(","))
+        assert len(shape) == 3 and min(shape) > 0
+    except (ValueError, AssertionError):
+        raise UserError(f"--input: expected C,H,W positive ints, got {args.input!r}") from None
+    if args.n < 1:
+        raise UserError(f"-n: expected a positive number of samples, got {args.n}")
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--option: expected KEY=VALUE, got {item!r}")
+        options[key] = yaml.safe_load(value)
+    space = spaces.get(args.space)
+    ctx = Context(shape, args.classes)
+    limits = Limits(_range(args.flops, "flops"), _range(args.params, "params"))
+    samples = spaces.sample(space, args.n, args.seed, ctx=ctx, options=options, limits=limits)
+    for i, s in enumerate(samples):
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "model_id": s.spec.model_id,
+                        "complexity": s.complexity.to_dict(),
+                        "spec": s.spec.to_dict(),
+                    }
+                )
+            )
+            continue
+        cx = s.complexity
+        stages = " ".join(
+            f"[d={st.depth} w={st.width}"
+            + "".join(f" {k[0]}={v}" for k, v in st.params.items() if k != "se_ratio")
+            + "]"
+            for st in s.spec.stages
+        )
+        print(
+            f"{i:>3} {s.spec.model_id}  {cx.flops / 1e6:9.1f} MF  {cx.params / 1e6:7.3f} M params  {cx.acts / 1e6:6.2f} M acts  {stages}"
+        )
+    return 0

@@ -1,0 +1,22 @@
+"""`nas spaces`: the registered design spaces and their options."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("spaces", help="list design spaces and their options")
+    p.add_argument("name", nargs="?", help="show one space's options in detail")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import spaces
+
+    chosen = [args.name] if args.name else spaces.names()
+    for name in chosen:
+        space = spaces.get(name)
+        print(f"{space.name:<16} {space.doc}")
+        if args.name:
+            for key, param in space.options.items():
+                print(f"    {key:<18} default {param.default!r:<28} {param.legal()}  {param.doc}")
+    return 0

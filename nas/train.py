@@ -1,0 +1,139 @@
+"""One trial's training: SGD with momentum, linear warm-up then cosine decay, weight decay;
+AMP and channels-last on CUDA. Reports top-1 error per epoch and at the end."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from nas.build import build
+from nas.config import TrainingConfig
+from nas.data import Dataset
+from nas.spec import ArchSpec
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished training reports: per-epoch errors (%), timings and throughput."""
+
+    train_errors: list[float] = field(default_factory=list)
+    val_errors: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    epochs: int = 0
+    train_time: float = 0.0
+    images_per_sec: float = 0.0
+    device: str = "cpu"
+    model: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def error(self) -> float:
+        return self.val_errors[-1]
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Learning rate at an optimisation step: linear warm-up from base/10, then cosine to 0."""
+    if step < warmup:
+        return base * (0.1 + 0.9 * step / warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * base * (1.0 + math.cos(math.pi * progress))
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, device: torch.device) -> float:
+    """Top-1 error in percent."""
+    model.eval()
+    wrong = 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xb = x[i : i + batch].to(device, non_blocking=True)
+            wrong += (model(xb).argmax(1).cpu() != y[i : i + batch]).sum().item()
+    return 100.0 * wrong / len(x)
+
+
+def _optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.SGD:
+    """SGD; weight decay only on weights of convs and linears, not on norms and biases."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.ndim > 1 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.SGD(
+        groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0
+    )
+
+
+def train(
+    spec: ArchSpec,
+    data: Dataset,
+    cfg: TrainingConfig,
+    *,
+    seed: int = 0,
+    device: str | None = None,
+    threads: int = 1,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> TrainResult:
+    """Train `spec` from scratch on `data` for cfg.epochs; on_epoch(epoch, metrics) after each."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cpu":
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = build(spec).to(dev)
+    cuda = dev.type == "cuda"
+    fmt = torch.channels_last if (cuda and cfg.channels_last) else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    opt = _optimizer(model, cfg)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    n = len(data.x_train)
+    steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
+    total, warmup = steps_per_epoch * cfg.epochs, steps_per_epoch * cfg.warmup_epochs
+    gen = torch.Generator().manual_seed(seed)
+    result = TrainResult(device=str(dev))
+    step, seen, start = 0, 0, time.perf_counter()
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        wrong, loss_sum = 0, 0.0
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            if len(idx) < 2 and n > 1:  # BatchNorm cannot train on a single sample
+                continue
+            xb = data.x_train[idx].to(dev, non_blocking=True).contiguous(memory_format=fmt)
+            yb = data.y_train[idx].to(dev, non_blocking=True)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total, warmup, cfg.lr)
+            with torch.autocast(dev.type, dtype=torch.float16, enabled=cuda and cfg.amp):
+                out = model(xb)
+                loss = loss_fn(out, yb)
+            if not torch.isfinite(loss):
+                raise Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step}")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            step, seen = step + 1, seen + len(idx)
+            wrong += (out.argmax(1) != yb).sum().item()
+            loss_sum += loss.item() * len(idx)
+        result.train_errors.append(100.0 * wrong / n)
+        result.losses.append(loss_sum / n)
+        result.val_errors.append(evaluate(model, data.x_val, data.y_val, 4 * cfg.batch_size, dev))
+        result.epochs = epoch + 1
+        if on_epoch is not None:
+            metrics = {
+                "epoch": epoch + 1,
+                "train_error": result.train_errors[-1],
+                "val_error": result.val_errors[-1],
+                "loss": result.losses[-1],
+            }
+            on_epoch(epoch + 1, metrics)
+    result.train_time = time.perf_counter() - start
+    result.images_per_sec = seen / result.train_time if result.train_time > 0 else 0.0
+    result.model = model
+    return result

@@ -1,0 +1,52 @@
+"""GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers.
+
+Follows the paper's Table 1 and its reference Caffe net (bvlc_googlenet): true 5x5 convs in
+the 5x5 branch, biased convs without BN, LRN after the stem's first max pool and after its
+3x3 conv, 3x3/2 max pools between the inception groups, 40% dropout before the classifier.
+That is 6,998,552 parameters. torchvision's `googlenet(aux_logits=False)` has 6,624,904:
+it puts 3x3 convs in the "5x5" branch (-16 * reduce * out weights per module, 380,928 in
+all) and replaces each conv bias by BN's weight and bias (+1 per conv channel, 7,280 in all).
+Max pools use padding 1 where Caffe used ceil mode; the sizes agree at 224px.
+"""
+
+from __future__ import annotations
+
+from nas.spec import ArchSpec, from_dict
+from nas.zoo import register
+
+# (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj) per module, grouped by resolution (Table 1)
+GOOGLENET = {
+    "3": [(64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64)],
+    "4": [
+        (192, 96, 208, 16, 48, 64),
+        (160, 112, 224, 24, 64, 64),
+        (128, 128, 256, 24, 64, 64),
+        (112, 144, 288, 32, 64, 64),
+        (256, 160, 320, 32, 128, 128),
+    ],
+    "5": [(256, 160, 320, 32, 128, 128), (384, 192, 384, 48, 128, 128)],
+}
+
+
+@register("googlenet")
+def googlenet() -> ArchSpec:
+    """GoogLeNet at 224x224 for 1000 classes: the googlenet stem, three inception stages, a classifier."""
+    stages = [
+        {
+            "block": "inception",
+            "depth": len(modules),
+            "width": sum(modules[-1][i] for i in (0, 2, 4, 5)),
+            "stride": 1 if group == "3" else 2,
+            "params": {"norm": "none", "branches": [w for m in modules for w in m]},
+        }
+        for group, modules in GOOGLENET.items()
+    ]
+    return from_dict(
+        {
+            "name": "googlenet",
+            "input_shape": [3, 224, 224],
+            "stem": {"type": "googlenet", "width": 192, "params": {"norm": "lrn"}},
+            "stages": stages,
+            "head": {"num_classes": 1000, "params": {"dropout": 0.4}},
+        }
+    )
