@@ -64,10 +64,10 @@ def _check_gridding(w_in: int, w_out: int, stride: int, depth: int, dilations: t
     """Reject a schedule that, cycled over the stage's convs, leaves gridding holes."""
     if not dilations:
         return ["dilations: expected a non-empty list of integers >= 1, e.g. [1, 2, 5]"]
-    rates = conv_rates(stride, depth, dilations)
     return [
-        f"dilations {list(dilations)} cycled over the stage's convs as {rates}: {msg}"
-        for msg in check_schedule(rates, 3)
+        f"dilations {list(dilations)} cycled over the stage's convs: {msg}; a hole-free schedule "
+        "such as [1, 2, 5] is legal (see `nas hdc suggest`)"
+        for msg in check_schedule(conv_rates(stride, depth, dilations), 3)
     ]
 
 

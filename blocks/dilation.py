@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 MAX_SPAN = 1_000_001  # the analysis holds arrays as long as the field is wide; wider is refused
+MAX_SEARCH_LAYERS = 200  # the schedule search recurses once per layer
 
 
 def validate(schedule: Sequence[int], k: int) -> tuple[int, ...]:
@@ -140,7 +141,7 @@ def check_schedule(schedule: Sequence[int], k: int) -> list[str]:
     if a.ok:
         return []
     return [
-        f"dilation schedule {list(a.schedule)} with kernel {k} leaves gridding holes at offsets "
+        f"schedule {list(a.schedule)} with kernel {k} leaves gridding holes at offsets "
         f"{describe_holes(a.holes)} on each axis: {a.holes_2d} of the {a.span}x{a.span} field's "
         f"{a.span * a.span} pixels are never reached"
     ]
@@ -155,8 +156,12 @@ def _search(length: int, kernel: int, max_rate: int, floor: Callable[[], int] | 
     """
     if not _is_int(kernel) or kernel < 3 or kernel % 2 == 0:
         raise ValueError(f"kernel: expected an odd integer >= 3, got {kernel!r}")
-    if not _is_int(length) or length < 1 or not _is_int(max_rate) or max_rate < 1:
-        raise ValueError(f"length and max_rate: expected integers >= 1, got {length!r}, {max_rate!r}")
+    if not _is_int(length) or not 1 <= length <= MAX_SEARCH_LAYERS:
+        raise ValueError(f"length: expected an integer in [1, {MAX_SEARCH_LAYERS}], got {length!r}")
+    if not _is_int(max_rate) or max_rate < 1 or (kernel - 1) * length * max_rate + 1 > MAX_SPAN:
+        raise ValueError(
+            f"max_rate: expected an integer >= 1 keeping the field within {MAX_SPAN} px, got {max_rate!r}"
+        )
 
     def widest(total: int, placed: int, cap: int) -> int:
         for _ in range(length - placed):
@@ -187,7 +192,8 @@ def hole_free_schedules(length: int, kernel: int = 3, max_rate: int = 20) -> tup
     """Every non-decreasing hole-free schedule of `length` rates in 1..max_rate, in lexicographic order.
 
     Coverage ignores order, so each permutation of a result is hole-free too; non-decreasing
-    is HDC's rising edge. The search is exhaustive yet pruned soundly: write an offset as its
+    is HDC's rising edge, and in that order every prefix is hole-free as well, so a stage that
+    cycles a result over its convs (blocks.dilated) never grids. The search is exhaustive yet pruned soundly: write an offset as its
     distance d = R - o from the field's edge, d = sum c_i r_i with 0 <= c_i <= k - 1. A distance
     smaller than the next rate can only use the rates already placed, so the next rate may not
     exceed the smallest distance they miss (hence every hole-free schedule starts with rate 1).

@@ -148,7 +148,10 @@ def _check_inception(w_in, w_out, stride, depth, variant, n, norm, branches, **r
         if variant == "v3_wide" and min(widths[2], widths[4]) < 2:
             errors.append(f"module {i}: v3_wide splits the 3x3 and 5x5 outputs in two, each needs >= 2")
     if output_width(plan[-1]) != w_out:
-        errors.append(f"the last module outputs {output_width(plan[-1])} channels, not width {w_out}")
+        errors.append(
+            f"width {w_out} must equal the last module's 1x1 + 3x3 + 5x5 + pool-proj widths "
+            f"({output_width(plan[-1])})"
+        )
     return errors
 
 

@@ -25,10 +25,15 @@ class Param:
     low: float | None = None
     high: float | None = None
     is_list: bool = False
+    length: int | None = None
 
     def legal(self) -> str:
         """Human-readable legal values, used in error messages and `nas blocks`."""
         kind = f"list of {self.type.__name__}" if self.is_list else self.type.__name__
+        if self.length == 2:
+            kind = f"[low, high] of {self.type.__name__}"
+        elif self.length:
+            kind = f"list of {self.length} {self.type.__name__}"
         if self.choices is not None:
             return f"{kind} in {list(self.choices)}"
         if self.low is not None or self.high is not None:
@@ -42,6 +47,10 @@ class Param:
         values = value if self.is_list else [value]
         if self.is_list and not isinstance(value, (list, tuple)):
             return f"expected {self.legal()}, got {value!r}"
+        if self.is_list and self.length is not None and len(value) != self.length:
+            return f"expected {self.legal()}, got {value!r}"
+        if self.is_list and self.length == 2 and value[0] > value[1]:
+            return f"empty range {list(value)}: low > high"
         for v in values:
             ok_type = isinstance(v, self.type) and not (self.type is not bool and isinstance(v, bool))
             if self.type is float and isinstance(v, int) and not isinstance(v, bool):

@@ -165,7 +165,7 @@ def format_suggestions(rows: list[dict[str, Any]], layers: int, kernel: int, max
     head = f"hole-free schedules: {layers} layers, {kernel}x{kernel} kernel, rates 1..{max_rate}"
     if not rows:
         return f"{head}: none"
-    width = max(len(",".join(map(str, row["schedule"]))) for row in rows)
+    width = max(len("schedule"), *(len(",".join(map(str, row["schedule"]))) for row in rows))
     lines = [
         f"{head}, widest receptive field first",
         f"{'rank':>4}  {'schedule':<{width}}  {'field':>9}  {'CV':>6}  HDC rule (M_2 <= {kernel})",

@@ -18,10 +18,15 @@ class Progress:
     """Prints a line as each trial finishes, with counts, best error so far and time left."""
 
     def __init__(self, total: int, stream: TextIO | None = None):
-        self.total, self.stream = total, stream or sys.stdout
+        self.total, self._stream = total, stream
         self.done = self.failed = self.now_running = 0
         self.best: float | None = None
         self.start = time.perf_counter()
+
+    @property
+    def stream(self) -> TextIO:
+        # looked up at print time: Ray pickles callbacks, and a captured stdout cannot be pickled
+        return self._stream or sys.stdout
 
     def running(self, count: int) -> None:
         self.now_running = count

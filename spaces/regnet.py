@@ -54,14 +54,18 @@ def regnet_stages(
 
 
 OPTIONS = {
-    "depth": Param(int, [12, 28], "range of d (total blocks)", is_list=True, low=1, high=128),
-    "w0": Param(int, [8, 256], "range of w_0 (multiple of 8, log-uniform)", is_list=True, low=8, high=4096),
-    "wa": Param(float, [8.0, 256.0], "range of w_a (log-uniform)", is_list=True, low=0.1, high=4096.0),
-    "wm": Param(float, [1.5, 3.0], "range of w_m (log-uniform)", is_list=True, low=1.01, high=16.0),
+    "depth": Param(int, [12, 28], "range of d (total blocks)", is_list=True, low=1, high=128, length=2),
+    "w0": Param(
+        int, [8, 256], "range of w_0 (multiple of 8, log-uniform)", is_list=True, low=8, high=4096, length=2
+    ),
+    "wa": Param(
+        float, [8.0, 256.0], "range of w_a (log-uniform)", is_list=True, low=0.1, high=4096.0, length=2
+    ),
+    "wm": Param(float, [1.5, 3.0], "range of w_m (log-uniform)", is_list=True, low=1.01, high=16.0, length=2),
     "group_widths": Param(int, [1, 2, 4, 8, 16, 32], "legal g (shared)", is_list=True, low=1, high=1024),
     "bottleneck_ratio": Param(float, 1.0, "shared b (1 in the paper's RegNet)", low=1.0, high=64.0),
     "stages": Param(
-        int, [4, 4], "allowed range of the number of generated stages", is_list=True, low=1, high=16
+        int, [4, 4], "allowed range of the number of generated stages", is_list=True, low=1, high=16, length=2
     ),
     "strides": Param(
         int, [2, 2, 2, 2], "stride of each stage (2 beyond the list)", is_list=True, choices=(1, 2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from blocks.dilation import MAX_SPAN
+from blocks.dilation import MAX_SEARCH_LAYERS, MAX_SPAN
 from nas import hdc
 from nas.errors import UserError
 
@@ -24,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Exit status 0 when the schedule has no holes, 1 when it has, 2 on bad input. "
         "`nas hdc suggest --layers N` lists hole-free schedules, widest receptive field first.",
     )
-    p.add_argument("schedule", metavar="SCHEDULE|suggest", help="comma-separated rates, e.g. 1,2,5")
+    p.add_argument(
+        "schedule", metavar="SCHEDULE|suggest", help="comma-separated rates, e.g. 1,2,5; or the word suggest"
+    )
     p.add_argument("--kernel", type=int, default=3, help="odd kernel size (default 3)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw the path-count map with holes marked")
@@ -37,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def parse_schedule(text: str) -> list[int]:
     """'1,2,5' -> [1, 2, 5], or UserError naming the argument and what is legal."""
     parts = [t.strip() for t in text.split(",")]
-    if not all(t.isdigit() for t in parts):
+    if not all(t.isascii() and t.isdigit() for t in parts):
         raise UserError(
             f"SCHEDULE: '{text}' is not a comma-separated list of integers >= 1 (e.g. 1,2,5) "
             "nor the word 'suggest'"
@@ -47,14 +49,6 @@ def parse_schedule(text: str) -> list[int]:
         if r < 1:
             raise UserError(f"SCHEDULE: rate {r} at position {i} is illegal; rates are integers >= 1")
     return rates
-
-
-def _positive(name: str, value: int | None, default: int) -> int:
-    if value is None:
-        return default
-    if value < 1:
-        raise UserError(f"{name}: expected an integer >= 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,9 +79,17 @@ def _suggest(args: argparse.Namespace) -> int:
         raise UserError("--layers: `nas hdc suggest` needs the number of layers, an integer >= 1")
     if args.kernel == 1:
         raise UserError("--kernel: suggest needs an odd kernel >= 3; a 1x1 kernel has no holes to avoid")
-    layers = _positive("--layers", args.layers, 0)
-    max_rate = _positive("--max-rate", args.max_rate, 20)
-    top = _positive("--top", args.top, 10)
+    for flag, value in (("--layers", args.layers), ("--max-rate", args.max_rate), ("--top", args.top)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag}: expected an integer >= 1, got {value}")
+    layers, max_rate, top = args.layers, args.max_rate or 20, args.top or 10
+    if layers > MAX_SEARCH_LAYERS:
+        raise UserError(f"--layers: expected an integer in [1, {MAX_SEARCH_LAYERS}], got {layers}")
+    if (args.kernel - 1) * layers * max_rate + 1 > MAX_SPAN:
+        raise UserError(
+            f"--max-rate: {layers} layers of rate up to {max_rate} may span more than the {MAX_SPAN} px "
+            "the analysis holds; lower --max-rate or --layers"
+        )
     rows = hdc.suggest(layers, args.kernel, max_rate, top)
     print(json.dumps(rows) if args.json else hdc.format_suggestions(rows, layers, args.kernel, max_rate))
     return 0

@@ -31,7 +31,9 @@ EFFICIENTNET_B0 = [
 ]
 
 
-def mobile_net(rows, activation: str, se_ratio: float, drop_path: float, name: str) -> ArchSpec:
+def mobile_net(
+    rows: list[tuple[int, int, int, int, int]], activation: str, se_ratio: float, drop_path: float, name: str
+) -> ArchSpec:
     """Conv stem 32, one mbconv stage per row, 1x1 conv head to 1280 with dropout 0.2."""
     total, before, stages = sum(r[3] for r in rows), 0, []
     for t, k, width, n, s in rows:

@@ -1,0 +1,113 @@
+"""Design spaces: the paper's definitions, reproducible sampling, constraints, named RegNets."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import spaces
+from nas import zoo
+from nas.complexity import complexity
+from nas.errors import UserError
+from spaces.base import Context, Limits, adjust_compatibility
+from spaces.draw import ReplayDraw, RngDraw
+from spaces.regnet import regnet_widths
+
+CTX = Context()
+
+
+def _stages(sample):
+    return [
+        (s.depth, s.width, s.params["bottleneck_ratio"], s.params["group_width"]) for s in sample.spec.stages
+    ]
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), variant=st.sampled_from("abcde"))
+def test_anynet_x_variants_follow_the_paper(seed, variant):
+    (sample,) = spaces.sample(spaces.get(f"anynet_x_{variant}"), 1, seed, ctx=CTX)
+    stages = _stages(sample)
+    assert len(stages) == 4
+    for d, w, b, g in stages:
+        assert 1 <= d <= 16 and b in (1.0, 2.0, 4.0)
+        assert g in (1, 2, 4, 8, 16, 32) or g == w / b  # pycls caps g at the inner width
+        assert (w / b) % g == 0  # compatible after adjustment
+    v = sample.values
+    assert all(f"d{i}" in v and f"w{i}" in v for i in range(1, 5))
+    for d_raw, w_raw in ((v[f"d{i}"], v[f"w{i}"]) for i in range(1, 5)):
+        assert 1 <= d_raw <= 16 and 8 <= w_raw <= 1024 and w_raw % 8 == 0
+    bs = {b for _, _, b, _ in stages}
+    if variant != "a":
+        assert len(bs) == 1 and "b" in v
+    if variant in "cde":
+        assert "g" in v
+    if variant in "de":
+        raw_w = [v[f"w{i}"] for i in range(1, 5)]
+        assert raw_w == sorted(raw_w)
+    if variant == "e":
+        ds = [d for d, _, _, _ in stages]
+        assert ds == sorted(ds)
+
+
+def test_sampling_is_reproducible_and_seed_dependent():
+    space = spaces.get("anynet_x_b")
+    a = [s.spec.model_id for s in spaces.sample(space, 5, 7, ctx=CTX)]
+    b = [s.spec.model_id for s in spaces.sample(space, 5, 7, ctx=CTX)]
+    c = [s.spec.model_id for s in spaces.sample(space, 5, 8, ctx=CTX)]
+    assert a == b and a != c
+
+
+def test_replay_rebuilds_the_same_spec():
+    space = spaces.get("regnet_y")
+    (s,) = spaces.sample(space, 1, 3, ctx=CTX)
+    again = space.define(ReplayDraw(s.values), space.resolve({}), CTX)
+    assert again.model_id == s.spec.model_id
+
+
+def test_limits_are_respected():
+    lim = Limits(flops=(2e8, 4e8), params=(None, 5e6))
+    for s in spaces.sample(spaces.get("regnet_x"), 6, 0, ctx=CTX, limits=lim):
+        assert 2e8 <= s.complexity.flops <= 4e8 and s.complexity.params <= 5e6
+        assert complexity(s.spec) == s.complexity
+
+
+def test_impossible_limits_fail_with_a_clear_message():
+    with pytest.raises(UserError, match="only 0 of 2 samples satisfy"):
+        spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(1, 10)), max_draws=50)
+
+
+def test_unknown_option_names_legal_ones():
+    with pytest.raises(UserError, match="unknown option of space 'regnet_x'; legal"):
+        spaces.get("regnet_x").resolve({"colour": 1})
+
+
+def test_nondecreasing_draw_is_uniform_over_sorted_sequences():
+    draw = RngDraw(np.random.default_rng(0))
+    counts = {}
+    for _ in range(6000):
+        seq = tuple(draw.nondecreasing("x", 2, 1, 3))
+        counts[seq] = counts.get(seq, 0) + 1
+    assert set(counts) == {(1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3)}
+    assert all(abs(c / 6000 - 1 / 6) < 0.025 for c in counts.values())
+
+
+def test_regnet_widths_rule():
+    # RegNetX-400MF (d=22, w0=24, wa=24.48, wm=2.54); 392/16 = 24.5 rounds half to even -> 384
+    ws, ds = regnet_widths(24, 24.48, 2.54, 22)
+    assert ws == [24, 64, 152, 392] and ds == [1, 2, 7, 12]
+    assert adjust_compatibility(ws, [1.0] * 4, [16] * 4) == ([32, 64, 160, 384], [16, 16, 16, 16])
+
+
+@pytest.mark.parametrize(
+    "name, params, mflops",
+    [
+        ("regnetx_200mf", 2_684_792, 199.0),
+        ("regnetx_400mf", 5_157_512, 397.7),
+        ("regnety_400mf", 4_344_144, 401.8),
+        ("regnetx_1.6gf", 9_190_136, 1602.8),
+    ],
+)
+def test_named_regnets_match_published_counts(name, params, mflops):
+    cx = complexity(zoo.get(name))
+    assert cx.params == params
+    assert abs(cx.flops / 1e6 - mflops) < 0.1
