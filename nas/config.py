@@ -14,8 +14,11 @@ import yaml
 
 from nas.errors import UserError
 
-DATASETS = ("digits", "synthetic")
-MODES = ("sample",)
+DATASETS = ("digits", "synthetic", "cifar10", "npz", "imagefolder")
+MODES = ("sample", "optimize")
+ALGORITHMS = ("tpe", "nsga2", "random")
+OBJECTIVES = ("error", "flops", "params", "latency")
+SCHEDULERS = ("none", "asha")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,20 @@ class Resources:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_concurrent: int = 0
+    max_retries: int = 2
+    samples_per_trial: int = 1
+
+
+@dataclass(frozen=True)
+class Search:
+    """How specs are chosen: `sample` (random, equal budget, for EDFs) or `optimize` (Optuna)."""
+
+    mode: str = "sample"
+    algorithm: str = "tpe"
+    objectives: tuple[str, ...] = ("error",)
+    scheduler: str = "none"
+    grace_period: int = 1
+    reduction_factor: int = 3
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,8 @@ class Experiment:
     spaces: tuple[SpaceConfig, ...]
     samples: int = 16
     seed: int = 0
-    mode: str = "sample"
+    search: Search = Search()
+    keep_weights: str | int = "none"
     constraints: Constraints = Constraints()
     model: ModelConfig = ModelConfig()
     dataset: DatasetConfig = DatasetConfig()
@@ -85,6 +103,7 @@ class Experiment:
         out.pop("source")
         out["spaces"] = [asdict(s) for s in self.spaces]
         out["constraints"] = {k: list(v) for k, v in out["constraints"].items()}
+        out["search"]["objectives"] = list(self.search.objectives)
         return out
 
 
@@ -160,7 +179,7 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
     """Validate a loaded experiment mapping into an Experiment."""
     r = _Reader(source)
     top_fields = {
-        "name", "space", "spaces", "samples", "seed", "mode", "constraints",
+        "name", "space", "spaces", "samples", "seed", "search", "keep_weights", "constraints",
         "model", "dataset", "training", "resources",
     }  # fmt: skip
     data = r.mapping(data, "(top level)", top_fields)
@@ -191,7 +210,15 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         cpus_per_trial=r.number(res, "resources", "cpus_per_trial", 1.0, float, 0.01, 1024),
         gpus_per_trial=r.number(res, "resources", "gpus_per_trial", 0.0, float, 0.0, 64),
         max_concurrent=r.number(res, "resources", "max_concurrent", 0, int, 0, 100_000),
+        max_retries=r.number(res, "resources", "max_retries", 2, int, 0, 100),
+        samples_per_trial=r.number(res, "resources", "samples_per_trial", 1, int, 1, 10_000),
     )
+    search = _search(r, data.get("search"))
+    if search.mode == "optimize" and resources.samples_per_trial > 1:
+        raise r.fail("resources.samples_per_trial", "must be 1 in optimize mode (one Optuna trial per spec)")
+    keep = data.get("keep_weights", "none")
+    if not (keep in ("none", "all") or (isinstance(keep, int) and not isinstance(keep, bool) and keep >= 1)):
+        raise r.fail("keep_weights", f"got {keep!r}; legal: none, all, or a positive int K (the best K)")
     stem = m.get("stem", ModelConfig().stem)
     head = m.get("head", {})
     for key, value in (("stem", stem), ("head", head)):
@@ -202,7 +229,8 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         spaces=spaces,
         samples=r.number(data, "(top level)", "samples", 16, int, 1, 10_000_000),
         seed=r.number(data, "(top level)", "seed", 0, int, 0, 2**32 - 1),
-        mode=r.choice(data, "(top level)", "mode", "sample", MODES),
+        search=search,
+        keep_weights=keep,
         constraints=Constraints(r.range(c, "constraints", "flops"), r.range(c, "constraints", "params")),
         model=ModelConfig(stem=stem, head=head),
         dataset=DatasetConfig(
@@ -212,6 +240,35 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         training=training,
         resources=resources,
         source=source,
+    )
+
+
+def _search(r: _Reader, raw: Any) -> Search:
+    s = r.mapping(raw, "search", set(Search.__dataclass_fields__))
+    mode = r.choice(s, "search", "mode", "sample", MODES)
+    objectives = s.get("objectives", ["error"])
+    if isinstance(objectives, str):
+        objectives = [objectives]
+    if not isinstance(objectives, list) or not objectives or any(o not in OBJECTIVES for o in objectives):
+        raise r.fail("search.objectives", f"got {objectives!r}; legal: a list from {list(OBJECTIVES)}")
+    if objectives[0] != "error" or len(set(objectives)) != len(objectives):
+        raise r.fail("search.objectives", f"the first objective must be error, each once; got {objectives}")
+    scheduler = r.choice(s, "search", "scheduler", "asha" if mode == "optimize" else "none", SCHEDULERS)
+    if mode == "sample" and (scheduler != "none" or len(objectives) > 1):
+        raise r.fail(
+            "search",
+            "sample mode trains every spec for the same budget (for EDFs); several "
+            "objectives and a scheduler need mode: optimize",
+        )
+    if scheduler == "asha" and len(objectives) > 1:
+        raise r.fail("search.scheduler", "asha stops trials on error alone; use none with several objectives")
+    return Search(
+        mode=mode,
+        algorithm=r.choice(s, "search", "algorithm", "tpe", ALGORITHMS),
+        objectives=tuple(objectives),
+        scheduler=scheduler,
+        grace_period=r.number(s, "search", "grace_period", 1, int, 1, 10_000),
+        reduction_factor=r.number(s, "search", "reduction_factor", 3, int, 2, 100),
     )
 
 

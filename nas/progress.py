@@ -37,6 +37,8 @@ class Progress:
             err = row["error"]
             self.best = err if self.best is None else min(self.best, err)
             what = f"error {err:6.2f}%"
+        elif row["status"] == "stopped":
+            what = f"stopped after epoch {row['epochs']} at error {row['error']:.2f}%"
         else:
             self.failed += 1
             what = f"{row['status']}: {row['reason'][:60]}"
@@ -53,4 +55,7 @@ class Progress:
 
     def close(self) -> None:
         elapsed = time.perf_counter() - self.start
-        print(f"finished {self.done} trials ({self.failed} not ok) in {_duration(elapsed)}", file=self.stream)
+        print(
+            f"finished {self.done} trials ({self.failed} failed, diverged or rejected) in {_duration(elapsed)}",
+            file=self.stream,
+        )

@@ -90,6 +90,11 @@ def plan(run: Path) -> list[dict[str, Any]]:
     return read_jsonl(run / PLAN)
 
 
+def planned(run: Path) -> int:
+    """How many trials a run was asked for: its plan (sample mode) or its samples (optimize)."""
+    return len(plan(run)) or int(experiment(run).get("samples", 0))
+
+
 def experiment(run: Path) -> dict[str, Any]:
     """The experiment mapping a run was started with."""
     path = run / EXPERIMENT

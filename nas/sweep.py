@@ -28,19 +28,22 @@ from nas import store
 from nas.config import Experiment, TrainingConfig
 from nas.errors import UserError
 from nas.progress import Progress
+from nas.search import WORST_ERROR
 from nas.spec import HeadSpec, StemSpec, from_dict
 from nas.train import Diverged, train
-from spaces import Context, Limits, get, sample
+from spaces import Context, Limits, Space, get, sample
 
 
 @dataclass
 class Run:
-    """One design space of an experiment: its directory and the trial indices still to train."""
+    """One design space of an experiment: its directory, its plan (sample mode) and what is left."""
 
     space: str
     dir: Path
     plan: list[dict[str, Any]]
     pending: list[int]
+    remaining: int = 0  # optimize mode: trials still to run
+    next_index: int = 0  # optimize mode: index of the next trial
 
 
 def context(exp: Experiment, data: datamod.Dataset) -> Context:
@@ -71,15 +74,20 @@ def context(exp: Experiment, data: datamod.Dataset) -> Context:
     return Context(data.input_shape, data.num_classes, stem, head_raw)
 
 
-def plan_space(exp: Experiment, index: int, ctx: Context) -> list[dict[str, Any]]:
-    """Sample the experiment's specs for one space: one entry per trial index."""
+def space_options(exp: Experiment, index: int) -> tuple[Space, dict[str, Any]]:
+    """The space of `exp.spaces[index]` and its validated options; errors name file and field."""
     sc = exp.spaces[index]
     where = "space" if len(exp.spaces) == 1 else f"spaces[{index}]"
     try:
         space = get(sc.name)
     except UserError as err:
         raise UserError(f"{exp.source}: {where}.name: {err}") from None
-    options = space.resolve(sc.options, where=f"{exp.source}: {where}.options")
+    return space, space.resolve(sc.options, where=f"{exp.source}: {where}.options")
+
+
+def plan_space(exp: Experiment, index: int, ctx: Context) -> list[dict[str, Any]]:
+    """Sample the experiment's specs for one space: one entry per trial index."""
+    space, options = space_options(exp, index)
     limits = Limits(exp.constraints.flops, exp.constraints.params)
     try:
         samples = sample(space, exp.samples, exp.seed, ctx=ctx, options=options, limits=limits)
@@ -88,7 +96,7 @@ def plan_space(exp: Experiment, index: int, ctx: Context) -> list[dict[str, Any]
     return [
         {
             "trial_index": i,
-            "space": sc.name,
+            "space": space.name,
             "seed": exp.seed * 100_003 + i,
             "model_id": s.spec.model_id,
             "spec": s.spec.to_dict(),
@@ -100,9 +108,14 @@ def plan_space(exp: Experiment, index: int, ctx: Context) -> list[dict[str, Any]
 
 
 def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
-    """Sample every space and write each run's experiment and plan files (new sweeps)."""
+    """Sample every space (sample mode) and write each run's experiment and plan files."""
     ctx = context(exp, data)
-    plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]
+    if exp.search.mode == "optimize":
+        for i in range(len(exp.spaces)):
+            space_options(exp, i)  # validate now; Optuna draws later
+        plans = [[] for _ in exp.spaces]
+    else:
+        plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]
     runs = []
     for sc, plan in zip(exp.spaces, plans, strict=True):
         run_dir = out / sc.name
@@ -110,20 +123,21 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
         (run_dir / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
         with open(run_dir / store.PLAN, "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p, sort_keys=True) + "\n" for p in plan)
-        runs.append(Run(sc.name, run_dir, plan, [p["trial_index"] for p in plan]))
+        runs.append(Run(sc.name, run_dir, plan, [p["trial_index"] for p in plan], exp.samples, 0))
     return runs
 
 
-def resume_runs(out: Path) -> list[Run]:
-    """Re-read the runs under a sweep folder; pending = planned indices without a recorded row."""
+def resume_runs(out: Path, exp: Experiment) -> list[Run]:
+    """Re-read the runs under a sweep folder: what is planned or asked and has no row yet."""
     runs = []
     for run_dir in store.find_runs([str(out)]):
         plan = store.plan(run_dir)
-        done = {r["trial_index"] for r in store.rows(run_dir)}
+        rows = store.rows(run_dir)
+        done = {r["trial_index"] for r in rows}
         space = plan[0]["space"] if plan else run_dir.name
-        runs.append(
-            Run(space, run_dir, plan, [p["trial_index"] for p in plan if p["trial_index"] not in done])
-        )
+        pending = [p["trial_index"] for p in plan if p["trial_index"] not in done]
+        next_index = max(done, default=-1) + 1
+        runs.append(Run(space, run_dir, plan, pending, max(0, exp.samples - len(rows)), next_index))
     return runs
 
 
@@ -160,6 +174,8 @@ def make_row(entry: dict, experiment: str, status: str, **fields: Any) -> dict[s
         "wall_time": 0.0,
         "train_time": 0.0,
         "images_per_sec": 0.0,
+        "latency_ms": None,
+        "retries": 0,
         "device": "",
         "host": platform.node(),
         "finished_at": time.time(),
@@ -169,24 +185,62 @@ def make_row(entry: dict, experiment: str, status: str, **fields: Any) -> dict[s
     return row
 
 
-def run_trial(
-    entry: dict, experiment: str, data: datamod.Dataset, training: TrainingConfig, threads: int, report
-):
-    """Train one planned spec and return its row; failures become rows, not exceptions."""
+@dataclass(frozen=True)
+class TrialSetup:
+    """What every trial of a sweep shares; travels to the workers once, through the object store."""
+
+    experiment: str
+    training: TrainingConfig
+    threads: int
+    objectives: tuple[str, ...]
+    weights_dirs: dict[str, str]  # space -> folder for kept weights ("" when none are kept)
+
+
+def _metrics(entry: dict, **extra: Any) -> dict[str, Any]:
+    cx = entry.get("complexity") or {}
+    return {"flops": cx.get("flops", 0), "params": cx.get("params", 0), **extra}
+
+
+def run_trial(entry: dict, data: datamod.Dataset, setup: TrialSetup, report) -> dict[str, Any]:
+    """Train one entry and return its row; each epoch but the last is reported as it ends
+    (the last one travels with the row). Failures become rows, not exceptions."""
     start = time.perf_counter()
+    if entry.get("rejected"):
+        return make_row(entry, setup.experiment, "rejected", reason=entry["rejected"])
+    latency = None
+    epochs = setup.training.epochs
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        if epoch < epochs:
+            report(_metrics(entry, latency_ms=latency, **metrics))
+
     try:
         spec = from_dict(entry["spec"], f"plan entry {entry['trial_index']}")
-        res = train(
-            spec, data, training, seed=entry["seed"], threads=threads, on_epoch=lambda e, m: report(m)
-        )
+        if "latency" in setup.objectives:
+            import torch
+
+            from nas.build import build
+            from nas.latency import latency_ms
+
+            dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            latency = latency_ms(build(spec).to(dev), spec.input_shape, dev)
+        res = train(spec, data, setup.training, seed=entry["seed"], threads=setup.threads, on_epoch=on_epoch)
     except Diverged as err:
-        return make_row(entry, experiment, "diverged", reason=str(err), wall_time=time.perf_counter() - start)
+        return make_row(
+            entry, setup.experiment, "diverged", reason=str(err), wall_time=time.perf_counter() - start
+        )
     except Exception as err:  # recorded as a failed trial so the sweep goes on
         last = traceback.format_exception_only(type(err), err)[-1].strip()
-        return make_row(entry, experiment, "failed", reason=last, wall_time=time.perf_counter() - start)
+        return make_row(entry, setup.experiment, "failed", reason=last, wall_time=time.perf_counter() - start)
+    weights_dir = setup.weights_dirs.get(entry["space"], "")
+    if weights_dir:
+        import torch
+
+        Path(weights_dir).mkdir(parents=True, exist_ok=True)
+        torch.save(res.model.state_dict(), Path(weights_dir) / f"{entry['model_id']}.pt")
     return make_row(
         entry,
-        experiment,
+        setup.experiment,
         "ok",
         error=res.error,
         val_errors=res.val_errors,
@@ -195,79 +249,195 @@ def run_trial(
         wall_time=time.perf_counter() - start,
         train_time=res.train_time,
         images_per_sec=res.images_per_sec,
+        latency_ms=latency,
         device=res.device,
     )
 
 
-def _trainable(
-    config: dict, plans: dict, data: datamod.Dataset, training: TrainingConfig, experiment: str, threads: int
-):
-    """Ray Tune function trainable: per-epoch reports, then the final row."""
+def _trainable(config: dict, plans: dict, data: datamod.Dataset, setup: TrialSetup):
+    """Ray Tune function trainable: a chunk of planned entries (sample mode) or one entry
+    drawn by Optuna (optimize mode); per-epoch reports, then one report with each row."""
+    import ray
     from ray import tune
 
-    entry = plans[config["key"]]
-    row = run_trial(entry, experiment, data, training, threads, lambda m: tune.report(dict(m)))
-    tune.report(
-        {"row": json.dumps(row), "val_error": row["error"] if row["error"] is not None else float("nan")}
-    )
+    node = ray.get_runtime_context().get_node_id()
+    entries = [plans[k] for k in config["keys"]] if "keys" in config else [json.loads(config["nas_entry"])]
+    for entry in entries:
+        row = run_trial(entry, data, setup, lambda m: tune.report(dict(m)))
+        row["node_id"] = node
+        error = row["error"] if row["status"] == "ok" else WORST_ERROR
+        tune.report(
+            _metrics(entry, val_error=error, latency_ms=row["latency_ms"] or 0.0, row=json.dumps(row))
+        )
 
 
-def _store_callback(dirs: dict[str, Path], progress: Progress):
+def _callback(runs: list[Run], exp: Experiment, progress: Progress):
+    """Driver-side Tune callback: appends rows the moment they arrive, records trials that
+    the scheduler stopped or whose worker died, and keeps only the best K weights."""
     from ray import tune
+
+    by_space = {r.space: r for r in runs}
+    recorded = {r.space: {row["trial_index"] for row in store.rows(r.dir)} for r in runs}
+
+    def entries_of(trial) -> list[dict]:
+        cfg = trial.config
+        if "keys" in cfg:
+            return [
+                plan_entry
+                for r in runs
+                for plan_entry in r.plan
+                if f"{r.space}/{plan_entry['trial_index']}" in cfg["keys"]
+            ]
+        return [json.loads(cfg["nas_entry"])]
+
+    def record(row: dict) -> None:
+        if row["trial_index"] in recorded[row["space"]]:
+            return  # a retried trial re-ran an entry that already has its row
+        recorded[row["space"]].add(row["trial_index"])
+        run = by_space[row["space"]]
+        store.append(run.dir / store.TRIALS, row)
+        progress.finished(row)
+        if isinstance(exp.keep_weights, int):
+            _prune_weights(run.dir, exp.keep_weights)
 
     class StoreRows(tune.Callback):
-        """Appends each trial's final row to its run's store the moment it arrives."""
-
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if "row" in result:
-                row = json.loads(result["row"])
-                store.append(dirs[row["space"]] / store.TRIALS, row)
-                progress.finished(row)
+                record({**json.loads(result["row"]), "retries": trial.num_failures})
             progress.running(sum(t.status == "RUNNING" for t in trials))
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            last = trial.last_result or {}
+            for entry in entries_of(trial):
+                if entry["trial_index"] in recorded[entry["space"]] or "val_error" not in last:
+                    continue
+                # stopped early by the scheduler: keep what it reached
+                record(
+                    make_row(
+                        entry,
+                        exp.name,
+                        "stopped",
+                        reason=f"stopped by ASHA after epoch {last.get('epoch')}",
+                        error=last["val_error"],
+                        epochs=int(last.get("epoch", 0)),
+                        latency_ms=last.get("latency_ms"),
+                        wall_time=float(last.get("time_total_s", 0.0)),
+                        retries=trial.num_failures,
+                    )
+                )
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            for entry in entries_of(trial):
+                if entry["trial_index"] not in recorded[entry["space"]]:
+                    reason = f"worker failed {exp.resources.max_retries + 1} time(s); see {trial.path}"
+                    record(make_row(entry, exp.name, "failed", reason=reason, retries=trial.num_failures))
 
     return StoreRows()
 
 
-def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, address: str | None) -> None:
-    """Run every pending trial of every run through Ray Tune (local Ray unless `address`)."""
-    import ray
-    from ray import tune
+def _prune_weights(run_dir: Path, keep: int) -> None:
+    """Delete kept weights outside the best `keep` ok trials of a run."""
+    ok = sorted((r for r in store.rows(run_dir) if r["status"] == "ok"), key=lambda r: r["error"])
+    best = {r["model_id"] for r in ok[:keep]}
+    for path in (run_dir / "weights").glob("*.pt"):
+        if path.stem not in best:
+            path.unlink(missing_ok=True)
 
-    keys = [f"{r.space}/{i}" for r in runs for i in r.pending]
-    if not keys:
-        print("nothing to do: every planned trial has a recorded row")
-        return
-    plans = {f"{r.space}/{p['trial_index']}": p for r in runs for p in r.plan}
+
+def _init_ray(address: str | None) -> bool:
+    """Start (or connect to) Ray unless already connected; True when this call did it."""
+    import ray
+
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-            configure_logging=True,
-        )
+    if ray.is_initialized():
+        return False
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    return True
+
+
+def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, address: str | None) -> None:
+    """Run every pending trial of every run through Ray Tune (local Ray unless `address`)."""
+    optimize = exp.search.mode == "optimize"
+    total = sum(r.remaining for r in runs) if optimize else sum(len(r.pending) for r in runs)
+    if not total:
+        print("nothing to do: every trial of this sweep has a recorded row")
+        return
+    started = _init_ray(address)
+    try:
+        _fit(exp, runs, data, out, total)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, total: int) -> None:
+    """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
+    from ray import tune
+
+    optimize = exp.search.mode == "optimize"
     res = exp.resources
-    threads = max(1, int(res.cpus_per_trial))
-    trainable = tune.with_parameters(
-        _trainable, plans=plans, data=data, training=exp.training, experiment=exp.name, threads=threads
+    keep = exp.keep_weights != "none"
+    setup = TrialSetup(
+        exp.name,
+        exp.training,
+        max(1, int(res.cpus_per_trial)),
+        exp.search.objectives,
+        {r.space: str((r.dir / "weights").resolve()) if keep else "" for r in runs},
     )
+    plans = {f"{r.space}/{p['trial_index']}": p for r in runs for p in r.plan}
+    trainable = tune.with_parameters(_trainable, plans=plans, data=data, setup=setup)
     trainable = tune.with_resources(trainable, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
-    progress = Progress(total=len(keys))
-    tuner = tune.Tuner(
-        trainable,
-        param_space={"key": tune.grid_search(keys)},
-        tune_config=tune.TuneConfig(max_concurrent_trials=res.max_concurrent or None, reuse_actors=True),
-        run_config=tune.RunConfig(
-            name="tune",
-            storage_path=str((out / "_ray").resolve()),
-            verbose=0,
-            callbacks=[_store_callback({r.space: r.dir for r in runs}, progress)],
-            failure_config=tune.FailureConfig(max_failures=2),
-        ),
+    progress = Progress(total=total)
+    callbacks = [_callback(runs, exp, progress)]
+    try:
+        from ray.tune.logger import TBXLoggerCallback
+
+        callbacks.append(TBXLoggerCallback())
+    except ImportError:  # tensorboardX missing: no TensorBoard logs, everything else works
+        pass
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_config = dict(
+        storage_path=str((out / "_ray").resolve()),
+        verbose=0,
+        callbacks=callbacks,
+        failure_config=tune.FailureConfig(max_failures=res.max_retries),
     )
-    tuner.fit()
+    if optimize:
+        from nas.search import DefineByRun, scheduler, searcher, write_pareto
+
+        ctx = context(exp, data)
+        limits = Limits(exp.constraints.flops, exp.constraints.params)
+        for i, run in enumerate(runs):
+            if not run.remaining:
+                continue
+            space, options = space_options(exp, i)
+            define = DefineByRun(space.name, options, ctx, limits, exp.seed, run.next_index)
+            tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(
+                    search_alg=searcher(define, exp, run.dir),
+                    scheduler=scheduler(exp),
+                    num_samples=run.remaining,
+                    max_concurrent_trials=res.max_concurrent or None,
+                ),
+                run_config=tune.RunConfig(name=f"{run.space}-{stamp}", **run_config),
+            ).fit()
+            front = write_pareto(run.dir, store.rows(run.dir), exp.search.objectives)
+            print(
+                f"{run.space}: Pareto front on {list(exp.search.objectives)}: {len(front)} model(s) -> {run.dir / 'pareto.json'}"
+            )
+    else:
+        keys = [f"{r.space}/{i}" for r in runs for i in r.pending]
+        chunks = [keys[i : i + res.samples_per_trial] for i in range(0, len(keys), res.samples_per_trial)]
+        tune.Tuner(
+            trainable,
+            param_space={"keys": tune.grid_search(chunks)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=res.max_concurrent or None, reuse_actors=True),
+            run_config=tune.RunConfig(name=f"sample-{stamp}", **run_config),
+        ).fit()
     progress.close()
 
 
@@ -277,12 +447,11 @@ def sweep(
     """Sample, train and record a whole experiment (or finish a killed one with `resume`)."""
     if resume:
         out_dir = Path(resume)
-        runs = resume_runs(out_dir)
-        first = store.experiment(runs[0].dir)
-        exp = cfgmod.parse(first, str(runs[0].dir / store.EXPERIMENT))
+        first = store.find_runs([str(out_dir)])[0]
+        exp = cfgmod.parse(store.experiment(first), str(first / store.EXPERIMENT))
+        runs = resume_runs(out_dir, exp)
         data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
-        left = sum(len(r.pending) for r in runs)
-        print(f"resuming {out_dir}: {left} of {sum(len(r.plan) for r in runs)} trials left")
+        print(f"resuming {out_dir}: finishing what has no row yet")
     else:
         exp = cfgmod.load(path)
         out_dir = Path(out or Path("runs") / exp.name)
@@ -293,7 +462,7 @@ def sweep(
         data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
         runs = prepare(exp, out_dir, data)
         print(
-            f"sweep '{exp.name}': {len(runs)} space(s) x {exp.samples} samples on {data.name} "
+            f"sweep '{exp.name}' ({exp.search.mode}): {len(runs)} space(s) x {exp.samples} samples on {data.name} "
             f"{tuple(data.input_shape)}, {exp.training.epochs} epochs each -> {out_dir}"
         )
     execute(exp, runs, data, out_dir, address)

@@ -67,8 +67,8 @@ def run(args) -> int:
             for r in rows:
                 writer.writerow({"space": r.get("space"), **flat(r)})
             continue
-        planned = len(store.plan(run_dir))
-        print(f"{run_dir}: {len(rows)} of {planned} planned trials recorded")
+        planned = store.planned(run_dir)
+        print(f"{run_dir}: {len(rows)} of {planned} trials recorded")
         print(
             f"{'#':>5} {'model_id':<12} {'status':<9} {'error':>7} {'MFLOPs':>9} {'params':>10} {'ep':>3} {'time':>7}"
         )

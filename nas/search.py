@@ -1,0 +1,140 @@
+"""Guided search (`search.mode: optimize`): Optuna samplers through Ray Tune's OptunaSearch,
+ASHA early stopping, and the Pareto front of several objectives.
+
+The design space is the same define-by-run function random sampling uses, drawn here
+from the Optuna trial; the drawn spec travels to the trainable inside the trial config.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.config import Experiment
+from nas.spec import SpecError
+from spaces import Context, Limits, get
+from spaces.base import draw_one
+from spaces.draw import OptunaDraw, Reject
+
+METRICS = {"error": "val_error", "flops": "flops", "params": "params", "latency": "latency_ms"}
+WORST_ERROR = 100.0  # what a rejected, failed or diverged trial reports to the searcher
+
+
+class DefineByRun:
+    """What OptunaSearch calls per trial: draws a spec and returns it as a trial entry.
+
+    A class rather than a closure because Ray pickles the searcher to checkpoint it; the
+    space is looked up by name for the same reason."""
+
+    def __init__(self, space: str, options: dict, ctx: Context, limits: Limits, seed: int, start: int):
+        self.space, self.options, self.ctx, self.limits = space, options, ctx, limits
+        self.seed, self.next_index = seed, start
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        index, self.next_index = self.next_index, self.next_index + 1
+        draw = OptunaDraw(trial)
+        entry = {"trial_index": index, "space": self.space, "seed": self.seed * 100_003 + index}
+        try:
+            sample = draw_one(get(self.space), draw, self.options, self.ctx, self.limits)
+        except (Reject, SpecError) as why:
+            entry.update(rejected=str(why), values=dict(draw.values), model_id="", spec={}, complexity={})
+        else:
+            entry.update(
+                rejected="",
+                values=sample.values,
+                model_id=sample.spec.model_id,
+                spec=sample.spec.to_dict(),
+                complexity=sample.complexity.to_dict(),
+            )
+        return {"nas_entry": json.dumps(entry)}
+
+
+def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
+    """OptunaSearch with the experiment's sampler, its study kept in RUN_DIR/optuna.db so a
+    resumed sweep continues the same study."""
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    algo = exp.search.algorithm
+    if algo == "tpe":
+        sampler = optuna.samplers.TPESampler(seed=exp.seed, multivariate=True)
+    elif algo == "nsga2":
+        sampler = optuna.samplers.NSGAIISampler(seed=exp.seed)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=exp.seed)
+    metrics = [METRICS[o] for o in exp.search.objectives]
+    storage = optuna.storages.RDBStorage(f"sqlite:///{(run_dir / 'optuna.db').resolve()}")
+    return OptunaSearch(
+        space=define,
+        metric=metrics if len(metrics) > 1 else metrics[0],
+        mode=["min"] * len(metrics) if len(metrics) > 1 else "min",
+        sampler=sampler,
+        storage=storage,
+        study_name=run_dir.name,
+    )
+
+
+def scheduler(exp: Experiment):
+    """ASHA on per-epoch validation error, or None."""
+    if exp.search.scheduler != "asha":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        metric="val_error",
+        mode="min",
+        max_t=exp.training.epochs,
+        grace_period=min(exp.search.grace_period, exp.training.epochs),
+        reduction_factor=exp.search.reduction_factor,
+    )
+
+
+def objective_values(row: dict[str, Any], objectives: tuple[str, ...]) -> list[float]:
+    """A row's values of the chosen objectives (all minimised)."""
+    out = []
+    for o in objectives:
+        if o == "error":
+            out.append(row["error"])
+        elif o == "latency":
+            out.append(row.get("latency_ms") or float("inf"))
+        else:
+            out.append(row["complexity"][o])
+    return out
+
+
+def pareto_front(rows: list[dict[str, Any]], objectives: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The ok rows no other ok row dominates on the objectives, sorted by error."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    if not ok:
+        return []
+    vals = np.array([objective_values(r, objectives) for r in ok], dtype=float)
+    keep = []
+    for i, v in enumerate(vals):
+        dominated = np.any(np.all(vals <= v, axis=1) & np.any(vals < v, axis=1))
+        if not dominated:
+            keep.append(i)
+    return sorted((ok[i] for i in keep), key=lambda r: r["error"])
+
+
+def write_pareto(
+    run_dir: Path, rows: list[dict[str, Any]], objectives: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Record the Pareto front of a run in RUN_DIR/pareto.json and return it."""
+    front = pareto_front(rows, objectives)
+    summary = [
+        {
+            "trial_index": r["trial_index"],
+            "model_id": r["model_id"],
+            **dict(zip(objectives, objective_values(r, objectives))),
+        }
+        for r in front
+    ]
+    (run_dir / "pareto.json").write_text(
+        json.dumps({"objectives": list(objectives), "front": summary}, indent=2)
+    )
+    return front

@@ -1,0 +1,155 @@
+"""Faults: failing, diverging, out-of-memory and rejected trials become rows; a killed worker
+is retried; a driver killed with SIGKILL is resumed without losing or repeating a trial."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from nas import store
+from nas.config import TrainingConfig
+from nas.data import synthetic
+from nas.sweep import TrialSetup, run_trial
+
+SPEC = {
+    "input_shape": [3, 6, 6],
+    "stem": {"type": "simple", "width": 8, "params": {"stride": 1}},
+    "stages": [{"block": "res_basic", "depth": 1, "width": 8, "stride": 2, "params": {}}],
+    "head": {"num_classes": 3, "type": "classifier", "params": {}},
+}
+
+
+def _entry(**kw):
+    return {
+        "trial_index": 0,
+        "space": "s",
+        "seed": 0,
+        "model_id": "m",
+        "spec": SPEC,
+        "values": {},
+        "complexity": {},
+        **kw,
+    }
+
+
+def _setup(**kw):
+    return TrialSetup("e", TrainingConfig(epochs=2, batch_size=16, **kw), 1, ("error",), {})
+
+
+DATA = synthetic(num_samples=64, size=6, num_classes=3)
+
+
+def test_ok_trial_reports_every_epoch_but_the_last():
+    reports = []
+    row = run_trial(_entry(), DATA, _setup(), reports.append)
+    assert row["status"] == "ok" and row["epochs"] == 2 and len(row["val_errors"]) == 2
+    assert [r["epoch"] for r in reports] == [1]  # the last epoch travels with the row
+
+
+def test_exception_becomes_failed_row():
+    bad = _entry(spec={**SPEC, "stages": [{"block": "nope", "depth": 1, "width": 8, "stride": 2}]})
+    row = run_trial(bad, DATA, _setup(), lambda m: None)
+    assert row["status"] == "failed" and "unknown stage" in row["reason"] and row["error"] is None
+
+
+def test_nan_loss_becomes_diverged_row():
+    row = run_trial(_entry(), DATA, _setup(lr=1e12, momentum=0.0), lambda m: None)
+    assert row["status"] == "diverged" and "loss became" in row["reason"]
+
+
+def test_out_of_memory_becomes_failed_row(monkeypatch):
+    def oom(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr("nas.sweep.train", oom)
+    row = run_trial(_entry(), DATA, _setup(), lambda m: None)
+    assert row["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in row["reason"]
+
+
+def test_rejected_entry_is_recorded_without_training():
+    row = run_trial(_entry(rejected="flops 9 outside [1, 2]"), DATA, _setup(), lambda m: None)
+    assert row["status"] == "rejected" and row["reason"] == "flops 9 outside [1, 2]"
+
+
+def _experiment(tmp_path, samples, epochs, num_samples):
+    exp = {
+        "name": "faults",
+        "space": {
+            "name": "anynet_x_c",
+            "options": {"stages": 2, "max_depth": 2, "max_width": 24, "strides": [1, 2]},
+        },
+        "samples": samples,
+        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
+        "dataset": {"name": "synthetic", "params": {"num_samples": num_samples, "size": 8, "num_classes": 3}},
+        "training": {"epochs": epochs, "batch_size": 32},
+        "resources": {"cpus_per_trial": 1, "max_concurrent": 1, "max_retries": 2},
+    }
+    path = tmp_path / "faults.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    return path
+
+
+def _start(args, log):
+    return subprocess.Popen(
+        [sys.executable, "-m", "nas.cli", *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _wait_for(predicate, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _trial_workers():
+    out = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.slow
+def test_killed_worker_is_retried(tmp_path):
+    path = _experiment(tmp_path, samples=2, epochs=8, num_samples=1500)
+    out = tmp_path / "out"
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = _start(["sweep", str(path), "--out", str(out), "--no-analyze"], log)
+        assert _wait_for(lambda: _trial_workers(), 90), "no trial worker appeared"
+        time.sleep(1.0)  # let the trial get into training
+        for pid in _trial_workers():
+            os.kill(pid, signal.SIGKILL)
+        assert proc.wait(timeout=240) == 0, (tmp_path / "log.txt").read_text()
+    rows = store.rows(out / "anynet_x_c")
+    assert sorted(r["trial_index"] for r in rows) == [0, 1]
+    assert all(r["status"] == "ok" for r in rows)
+    assert max(r["retries"] for r in rows) == 1
+
+
+@pytest.mark.slow
+def test_resume_after_driver_sigkill(tmp_path):
+    path = _experiment(tmp_path, samples=6, epochs=3, num_samples=600)
+    out = tmp_path / "out"
+    trials = out / "anynet_x_c" / store.TRIALS
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = _start(["sweep", str(path), "--out", str(out), "--no-analyze"], log)
+        ok = _wait_for(lambda: trials.exists() and len(store.read_jsonl(trials)) >= 2, 180)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert ok, (tmp_path / "log.txt").read_text()
+    before = {r["trial_index"]: r for r in store.read_jsonl(trials)}
+    assert 2 <= len(before) < 6
+    with open(tmp_path / "log2.txt", "w") as log:
+        proc = _start(["sweep", "--resume", str(out), "--no-analyze"], log)
+        assert proc.wait(timeout=240) == 0, (tmp_path / "log2.txt").read_text()
+    lines = [json.loads(x) for x in trials.read_text().splitlines() if x.strip()]
+    indices = [r["trial_index"] for r in lines]
+    assert sorted(indices) == list(range(6))  # every trial once: none lost, none repeated
+    for index, row in before.items():
+        assert next(r for r in lines if r["trial_index"] == index)["finished_at"] == row["finished_at"]
