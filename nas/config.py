@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from nas.augment import Augment
 from nas.errors import UserError
 
 DATASETS = ("digits", "synthetic", "cifar10", "npz", "imagefolder")
@@ -59,6 +60,7 @@ class TrainingConfig:
     label_smoothing: float = 0.0
     amp: bool = True
     channels_last: bool = True
+    augment: Augment = Augment()
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         label_smoothing=r.number(t, "training", "label_smoothing", base_t.label_smoothing, float, 0.0, 0.99),
         amp=r.flag(t, "training", "amp", base_t.amp),
         channels_last=r.flag(t, "training", "channels_last", base_t.channels_last),
+        augment=Augment.from_dict(t.get("augment"), source),
     )
     if training.warmup_epochs >= training.epochs and training.warmup_epochs:
         raise r.fail("training.warmup_epochs", f"must be below epochs ({training.epochs})")

@@ -1,19 +1,36 @@
 """Datasets as in-memory tensors: loaded once per run and shared by every trial.
 
-`digits` is scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes),
-split 80/20 stratified with a fixed seed; `synthetic` is Gaussian class prototypes plus
-noise, for tests. Images are standardised with the training split's mean and std.
+`digits` (scikit-learn's bundled 8x8 digits) and `synthetic` (Gaussian class prototypes, for
+tests) need no files; `cifar10`, `npz` and `imagefolder` read local files the user points to,
+never the network. Every channel is standardised with the training split's mean and std.
 """
 
 from __future__ import annotations
 
+import inspect
+import os
+import pickle
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from nas.errors import UserError
+
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+LAYOUTS = ("auto", "nchw", "nhwc")
+
+# What a CIFAR batch pickle may reference: numpy array reconstruction and `_codecs.encode`,
+# which Python 3 pickles (protocol < 3) use for bytes. Anything else could run code on load.
+_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
 
 
 @dataclass(frozen=True)
@@ -26,10 +43,55 @@ class Dataset:
     x_val: torch.Tensor
     y_val: torch.Tensor
     num_classes: int
+    class_names: tuple[str, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])
+
+
+class ParamError(ValueError):
+    """A bad value of one loader parameter; `load` reports it as dataset.params.<field>."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and numpy arrays only, refusing every other global."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing '{module}.{name}': a data file needs only numpy arrays")
+        return super().find_class(module, name)
+
+
+def _directory(field: str, value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise ParamError(field, f"expected a directory path, got {value!r}")
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise ParamError(field, f"no such directory '{value}'")
+    return path
+
+
+def _integer(field: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ParamError(field, f"expected a whole number >= {low}, got {value!r}")
+    return value
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ParamError("val_fraction", f"expected a number strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _unused(field: str, value: Any, why: str) -> None:
+    """Refuse a parameter the other parameters make meaningless, rather than ignore it."""
+    if value is not None:
+        raise ParamError(field, f"not used {why}; remove it")
 
 
 def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):
@@ -42,11 +104,23 @@ def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):
     return x[~val], y[~val], x[val], y[val]
 
 
-def _finish(name: str, x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, classes: int) -> Dataset:
-    xt, yt, xv, yv = _split(x.astype(np.float32), y.astype(np.int64), val_fraction, seed)
-    mean, std = xt.mean(), xt.std() + 1e-8
-    as_t = torch.from_numpy
-    return Dataset(name, as_t((xt - mean) / std), as_t(yt), as_t((xv - mean) / std), as_t(yv), classes)
+def _dataset(name: str, xt, yt, xv, yv, num_classes: int, class_names=()) -> Dataset:
+    """Standardise every channel with statistics of the training split alone, so none leak from validation."""
+    xt = torch.from_numpy(np.ascontiguousarray(xt, dtype=np.float32))
+    xv = torch.from_numpy(np.ascontiguousarray(xv, dtype=np.float32))
+    std, mean = torch.std_mean(xt, dim=(0, 2, 3), correction=0, keepdim=True)
+    std += 1e-8
+    yt, yv = (torch.from_numpy(np.asarray(y, dtype=np.int64)) for y in (yt, yv))
+    return Dataset(
+        name, (xt - mean).div_(std), yt, (xv - mean).div_(std), yv, num_classes, tuple(class_names)
+    )
+
+
+def _finish(name: str, x, y, val_fraction: float, seed: int, classes: int, class_names=()) -> Dataset:
+    xt, yt, xv, yv = _split(x, y, _fraction(val_fraction), seed)
+    if not len(xv) or not len(xt):
+        raise ParamError("val_fraction", f"{val_fraction} of {len(y)} images leaves one split empty")
+    return _dataset(name, xt, yt, xv, yv, classes, class_names)
 
 
 def digits(val_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -75,21 +149,236 @@ def synthetic(
     return _finish("synthetic", x, y, val_fraction, seed, num_classes)
 
 
-LOADERS = {"digits": digits, "synthetic": synthetic}
+def _cifar_file(path: Path) -> dict[str, Any]:
+    """One pickle of the CIFAR python version, keys decoded (Python 2 wrote them as bytes)."""
+    try:
+        with path.open("rb") as f:
+            # latin1 is how numpy arrays pickled by Python 2 decode; other globals are refused
+            raw = _ArrayUnpickler(f, encoding="latin1").load()
+    except Exception as err:  # a corrupt pickle can raise almost anything
+        raise ParamError("root", f"cannot read '{path}': {err}") from None
+    if not isinstance(raw, dict):
+        raise ParamError("root", f"'{path}' holds a {type(raw).__name__}, not a CIFAR dict")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in raw.items()}
+
+
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, 32, 32) uint8 and labels of one batch file: rows are R, G, B planes, row-major."""
+    entry = _cifar_file(path)
+    data, labels = entry.get("data"), np.asarray(entry.get("labels", []))
+    ok = isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+    if not (ok and data.shape[1] == 3072 and labels.shape == (len(data),) and labels.dtype.kind in "iu"):
+        raise ParamError(
+            "root", f"'{path}' is not a CIFAR-10 batch: needs 'data' (N x 3072 uint8), 'labels' (N)"
+        )
+    if len(labels) and not 0 <= labels.min() <= labels.max() < 10:
+        raise ParamError("root", f"'{path}': labels outside 0..9")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def cifar10(
+    root: str,
+    validation: str = "test",
+    val_fraction: float | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """CIFAR-10 from the python version's batches in `root`: data_batch_1..5 train, test_batch validates.
+
+    `validation: split` holds out `val_fraction` (default 0.1) of the training images instead;
+    `limit` keeps only the first N training images, for quick sweeps.
+    """
+    folder = _directory("root", root)
+    if (folder / "cifar-10-batches-py").is_dir():
+        folder = folder / "cifar-10-batches-py"
+    if validation not in ("test", "split"):
+        raise ParamError("validation", f"got {validation!r}; legal: ['test', 'split']")
+    if validation == "test":
+        _unused("val_fraction", val_fraction, "with validation: test (test_batch validates)")
+    limit = None if limit is None else _integer("limit", limit, 1)
+    files = [folder / f"data_batch_{i}" for i in range(1, 6) if (folder / f"data_batch_{i}").is_file()]
+    if not files:
+        raise ParamError(
+            "root", f"no data_batch_1..5 in '{folder}'; expected the folder 'cifar-10-batches-py'"
+        )
+    xs, ys = [], []
+    for path in files:
+        if limit is None or sum(map(len, ys)) < limit:
+            x, y = _cifar_batch(path)
+            xs.append(x)
+            ys.append(y)
+    x, y = np.concatenate(xs)[:limit], np.concatenate(ys)[:limit]
+    names = ()
+    if (folder / "batches.meta").is_file():
+        meta = _cifar_file(folder / "batches.meta").get("label_names", ())
+        names = tuple(n.decode("latin1") if isinstance(n, bytes) else str(n) for n in meta)
+    if validation == "split":
+        return _finish("cifar10", x, y, 0.1 if val_fraction is None else val_fraction, seed, 10, names)
+    if not (folder / "test_batch").is_file():
+        raise ParamError("root", f"no test_batch in '{folder}'; or set validation: split")
+    return _dataset("cifar10", x, y, *_cifar_batch(folder / "test_batch"), 10, names)
+
+
+def _nchw(x: np.ndarray, key: str, layout: str) -> np.ndarray:
+    """An image array as float NCHW: (N, H, W) gains a channel axis, NHWC is transposed."""
+    if x.dtype != np.uint8 and x.dtype.kind != "f":
+        raise ParamError("path", f"array '{key}' has dtype {x.dtype}; legal: uint8 or floating point")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ParamError("path", f"array '{key}' holds NaN or infinite values")
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim != 4:
+        raise ParamError(
+            "path", f"array '{key}' has shape {x.shape}; legal: (N, C, H, W), (N, H, W, C), (N, H, W)"
+        )
+    return x if layout == "nchw" else x.transpose(0, 3, 1, 2)
+
+
+def _labels(y: np.ndarray, key: str, n: int) -> np.ndarray:
+    if y.dtype.kind not in "iu" or y.shape != (n,) or not n or y.min() < 0:
+        raise ParamError(
+            "path", f"array '{key}' must hold {n} (> 0) class indices >= 0, got {y.dtype} {y.shape}"
+        )
+    return y
+
+
+def npz(path: str, layout: str = "auto", val_fraction: float | None = None, seed: int = 0) -> Dataset:
+    """Arrays `x`, `y` and optionally `x_val`, `y_val` of a NumPy .npz file (no pickled objects).
+
+    Without validation arrays, `val_fraction` (default 0.2) of every class is held out.
+    uint8 pixels need no /255: the per-channel standardisation makes the scale irrelevant.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not Path(path).expanduser().is_file():
+        raise ParamError("path", f"no such file {path!r}")
+    if layout not in LAYOUTS:
+        raise ParamError("layout", f"got {layout!r}; legal: {list(LAYOUTS)}")
+    try:
+        archive = np.load(Path(path).expanduser(), allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an archive written by numpy.savez")
+        with archive:
+            arrays = {k: archive[k] for k in ("x", "y", "x_val", "y_val") if k in archive.files}
+    except Exception as err:  # corrupt or foreign files fail in zipfile, numpy or the OS
+        raise ParamError("path", f"cannot read '{path}' as .npz: {err}") from None
+    has_val = {"x_val", "y_val"} & set(arrays)
+    if not {"x", "y"} <= set(arrays) or len(has_val) == 1:
+        raise ParamError(
+            "path", f"'{path}' has arrays {sorted(arrays)}; needs x and y, and x_val with y_val or neither"
+        )
+    x = arrays["x"]
+    if layout == "auto" and x.ndim == 4:
+        if (x.shape[1] <= 4) == (x.shape[3] <= 4):
+            raise ParamError(
+                "layout", f"cannot tell the channel axis of shape {x.shape}; set 'nchw' or 'nhwc'"
+            )
+        layout = "nchw" if x.shape[1] <= 4 else "nhwc"
+    x, y = _nchw(x, "x", layout), _labels(arrays["y"], "y", len(x))
+    if not has_val:
+        return _finish("npz", x, y, 0.2 if val_fraction is None else val_fraction, seed, int(y.max()) + 1)
+    _unused("val_fraction", val_fraction, "when the file has x_val and y_val")
+    xv = _nchw(arrays["x_val"], "x_val", layout)
+    yv = _labels(arrays["y_val"], "y_val", len(xv))
+    if xv.shape[1:] != x.shape[1:]:
+        raise ParamError("path", f"x_val images are {xv.shape[1:]} where x images are {x.shape[1:]}")
+    return _dataset("npz", x, y, xv, yv, int(max(y.max(), yv.max())) + 1)
+
+
+def _read_images(folder: Path, field: str, index: dict[str, int], size: int | None, grayscale: bool):
+    """Every image under the class sub-folders of `folder` as (N, C, H, W) uint8 and labels."""
+    from PIL import Image
+
+    images, labels, first = [], [], None
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if sub.name not in index:
+            raise ParamError(field, f"class folder '{sub}' is not a class of root; legal: {sorted(index)}")
+        files = sorted(p for p in sub.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise ParamError(
+                field, f"class folder '{sub}' has no images; legal suffixes: {list(IMAGE_SUFFIXES)}"
+            )
+        for path in files:
+            try:
+                with Image.open(path) as img:
+                    img = img.convert("L" if grayscale else "RGB")
+                    if size is not None:
+                        img = img.resize((size, size), Image.Resampling.BILINEAR)
+                    pixels = np.asarray(img)
+            except (OSError, ValueError) as err:  # Pillow's UnidentifiedImageError is an OSError
+                raise ParamError(field, f"cannot read image '{path}': {err}") from None
+            first = first or (path, pixels.shape)
+            if pixels.shape != first[1]:
+                raise ParamError(
+                    "size",
+                    f"not set, and '{path}' is {pixels.shape[:2]} where '{first[0]}' is {first[1][:2]}",
+                )
+            images.append(pixels)
+            labels.append(index[sub.name])
+    if not images:
+        raise ParamError(
+            field, f"no class sub-folders in '{folder}'; expected one folder of images per class"
+        )
+    x = np.stack(images)
+    return (x[:, None] if grayscale else x.transpose(0, 3, 1, 2)), np.array(labels)
+
+
+def imagefolder(
+    root: str,
+    size: int | None = None,
+    grayscale: bool = False,
+    val_root: str | None = None,
+    val_fraction: float | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Images in one sub-folder per class of `root` (class index = sorted folder name), read with Pillow.
+
+    `size` resizes every image to size x size; validation is `val_root` (same class folders)
+    or `val_fraction` (default 0.2) of every class held out.
+    """
+    folder = _directory("root", root)
+    size = None if size is None else _integer("size", size, 1)
+    if not isinstance(grayscale, bool):
+        raise ParamError("grayscale", f"expected true or false, got {grayscale!r}")
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    index = {name: i for i, name in enumerate(names)}
+    x, y = _read_images(folder, "root", index, size, grayscale)
+    if val_root is None:
+        return _finish(
+            "imagefolder", x, y, 0.2 if val_fraction is None else val_fraction, seed, len(names), names
+        )
+    _unused("val_fraction", val_fraction, "with val_root")
+    xv, yv = _read_images(_directory("val_root", val_root), "val_root", index, size, grayscale)
+    if xv.shape[1:] != x.shape[1:]:
+        raise ParamError(
+            "size", f"not set, and val_root images are {xv.shape[2:]} where root's are {x.shape[2:]}"
+        )
+    return _dataset("imagefolder", x, y, xv, yv, len(names), names)
+
+
+LOADERS = {
+    "digits": digits,
+    "synthetic": synthetic,
+    "cifar10": cifar10,
+    "npz": npz,
+    "imagefolder": imagefolder,
+}
 
 
 def load(name: str, params: dict[str, Any] | None = None, source: str = "dataset") -> Dataset:
-    """Load a dataset by name with its parameters; bad parameters raise a UserError."""
+    """Load a dataset by name with its parameters; bad parameters raise a UserError naming the field."""
     if name not in LOADERS:
         raise UserError(f"{source}: dataset.name: unknown dataset '{name}'; legal: {sorted(LOADERS)}")
-    fn = LOADERS[name]
-    legal = list(fn.__code__.co_varnames[: fn.__code__.co_argcount])
-    unknown = set(params or {}) - set(legal)
+    fn, params = LOADERS[name], dict(params or {})
+    signature = inspect.signature(fn).parameters
+    legal = list(signature)
+    unknown = sorted(set(params) - set(legal))
     if unknown:
-        raise UserError(
-            f"{source}: dataset.params.{sorted(unknown)[0]}: unknown for '{name}'; legal: {legal}"
-        )
+        raise UserError(f"{source}: dataset.params.{unknown[0]}: unknown for '{name}'; legal: {legal}")
+    missing = [k for k, p in signature.items() if p.default is p.empty and k not in params]
+    if missing:
+        raise UserError(f"{source}: dataset.params.{missing[0]}: required for '{name}'")
     try:
-        return fn(**(params or {}))
+        return fn(**params)
+    except ParamError as err:
+        raise UserError(f"{source}: dataset.params.{err.field}: {err.message}") from None
     except (TypeError, ValueError) as err:
         raise UserError(f"{source}: dataset.params: {err}") from None

@@ -105,7 +105,9 @@ def train(
             idx = order[i : i + cfg.batch_size]
             if len(idx) < 2 and n > 1:  # BatchNorm cannot train on a single sample
                 continue
-            xb = data.x_train[idx].to(dev, non_blocking=True).contiguous(memory_format=fmt)
+            xb = cfg.augment.apply(data.x_train[idx].to(dev, non_blocking=True), gen).contiguous(
+                memory_format=fmt
+            )
             yb = data.y_train[idx].to(dev, non_blocking=True)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, warmup, cfg.lr)

@@ -31,7 +31,7 @@ def test_quickstart_parses():
         ({"space": "x", "constraints": {"flops": [5, 1]}}, "constraints.flops: empty range: low 5 > high 1"),
         (
             {"space": "x", "dataset": {"name": "mnist"}},
-            "dataset.name: got 'mnist'; legal: ['digits', 'synthetic']",
+            "dataset.name: got 'mnist'; legal: ['digits', 'synthetic', 'cifar10', 'npz', 'imagefolder']",
         ),
         ({"space": "x", "training": {"epochs": "many"}}, "training.epochs: expected int"),
         (
@@ -39,6 +39,13 @@ def test_quickstart_parses():
             "training.warmup_epochs: must be below epochs",
         ),
         ({"space": "x", "training": {"amp": "yes"}}, "training.amp: expected true or false"),
+        ({"space": "x", "training": {"augment": {"hflip": 1}}}, "training.augment.hflip"),
+        (
+            {"space": "x", "search": {"mode": "optimize", "objectives": ["flops"]}},
+            "search.objectives: the first",
+        ),
+        ({"space": "x", "search": {"scheduler": "asha"}}, "search: sample mode trains every spec"),
+        ({"space": "x", "keep_weights": "some"}, "keep_weights: got 'some'; legal: none, all"),
     ],
 )
 def test_bad_files_name_file_and_field(tmp_path, data, message):

@@ -55,3 +55,14 @@ def test_digits_is_bundled_and_split():
     d = digits()
     assert d.input_shape == (1, 8, 8) and d.num_classes == 10
     assert len(d.x_train) + len(d.x_val) == 1797
+
+
+def test_augmentation_is_applied_in_training():
+    from nas.augment import Augment
+
+    data = synthetic(num_samples=128)
+    plain = TrainingConfig(epochs=1, batch_size=32)
+    flipped = TrainingConfig(epochs=1, batch_size=32, augment=Augment(crop_padding=2, hflip=True))
+    a = train(SPEC, data, plain, seed=3)
+    b = train(SPEC, data, flipped, seed=3)
+    assert a.losses != b.losses  # same seed, different inputs seen

@@ -1,0 +1,104 @@
+"""Training-time augmentation of a whole batch on its own device: random crop with zero
+padding, horizontal flip and cutout, vectorised over the batch and reproducible from a
+torch.Generator. Batches are already standardised, so a zero fill is the mean colour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nas.errors import UserError
+
+MAX_PIXELS = 1024
+
+
+def _draw(high: int, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """n integers in [0, high) from gen, drawn on gen's device (a CPU generator may feed a CUDA batch)."""
+    return torch.randint(high, (n,), generator=gen, device=gen.device).to(device)
+
+
+def random_crop(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Tensor:
+    """Pad each (N, C, H, W) image with `padding` zeros a side, then crop it back at a random offset."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (padding, padding, padding, padding))
+    top, left = _draw(2 * padding + 1, n, gen, x.device), _draw(2 * padding + 1, n, gen, x.device)
+    rows = (top[:, None] + torch.arange(h, device=x.device))[:, :, None]
+    cols = (left[:, None] + torch.arange(w, device=x.device))[:, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    # the advanced indices around the channel slice put their (N, H, W) dims first
+    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)
+
+
+def random_hflip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2."""
+    flip = (torch.rand(len(x), generator=gen, device=gen.device) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Zero a size x size square, clipped at the borders, around a random centre of each image
+    (DeVries & Taylor, 2017)."""
+    n, _, h, w = x.shape
+    top = _draw(h, n, gen, x.device) - size // 2
+    left = _draw(w, n, gen, x.device) - size // 2
+    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    in_rows = (ys >= top[:, None]) & (ys < top[:, None] + size)
+    in_cols = (xs >= left[:, None]) & (xs < left[:, None] + size)
+    return x.masked_fill(in_rows[:, None, :, None] & in_cols[:, None, None, :], 0)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Which augmentations training batches get (`training.augment`); all off by default."""
+
+    crop_padding: int = 0
+    hflip: bool = False
+    cutout: int = 0
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "experiment") -> Augment:
+        """Validate the `training.augment` mapping of an experiment file."""
+        where, legal = "training.augment", [f.name for f in fields(cls)]
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: {where}: expected a mapping with fields {legal}, got {data!r}")
+        unknown = sorted(set(data) - set(legal))
+        if unknown:
+            raise UserError(f"{source}: {where}.{unknown[0]}: unknown field; legal: {legal}")
+        values = {}
+        for key in ("crop_padding", "cutout"):
+            value = data.get(key, 0)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not float(value).is_integer()
+            ):
+                raise UserError(f"{source}: {where}.{key}: expected int (pixels, 0 = off), got {value!r}")
+            if not 0 <= value <= MAX_PIXELS:
+                raise UserError(f"{source}: {where}.{key}: {value!r} out of range; legal: [0, {MAX_PIXELS}]")
+            values[key] = int(value)
+        values["hflip"] = data.get("hflip", False)
+        if not isinstance(values["hflip"], bool):
+            raise UserError(f"{source}: {where}.hflip: expected true or false, got {values['hflip']!r}")
+        return cls(**values)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.crop_padding or self.hflip or self.cutout)
+
+    def apply(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Augment a training batch (N, C, H, W): crop, then flip, then cutout.
+
+        Options that are off draw nothing from gen, so a disabled Augment returns x itself.
+        """
+        if self.crop_padding:
+            x = random_crop(x, self.crop_padding, gen)
+        if self.hflip:
+            x = random_hflip(x, gen)
+        if self.cutout:
+            x = cutout(x, self.cutout, gen)
+        return x

@@ -1,0 +1,306 @@
+"""Datasets: digits unchanged, and cifar10, npz and imagefolder read from tiny files written here."""
+
+import os
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nas import data
+from nas.errors import UserError
+
+NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+
+
+def _check_standardised(ds):
+    mean = ds.x_train.mean(dim=(0, 2, 3))
+    std = ds.x_train.std(dim=(0, 2, 3), correction=0)
+    assert torch.allclose(mean, torch.zeros_like(mean), atol=1e-4)
+    assert torch.allclose(std, torch.ones_like(std), atol=1e-4)
+    assert ds.x_train.dtype == ds.x_val.dtype == torch.float32
+    assert ds.y_train.dtype == ds.y_val.dtype == torch.int64
+    assert ds.x_train.is_contiguous() and ds.x_val.is_contiguous()
+
+
+def _raises(name, params, message):
+    with pytest.raises(UserError) as err:
+        data.load(name, params, "exp.yaml")
+    assert str(err.value).startswith("exp.yaml: "), str(err.value)
+    assert message in str(err.value), str(err.value)
+    return str(err.value)
+
+
+def test_digits_unchanged_global_standardisation_split_80_20():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images[:, None] / 16.0).astype(np.float32)
+    xt, yt, xv, yv = data._split(x, bunch.target.astype(np.int64), 0.2, 0)
+    mean, std = xt.mean(), xt.std() + 1e-8
+    ds = data.load("digits")
+    assert ds.input_shape == (1, 8, 8) and ds.num_classes == 10 and len(ds.x_train) + len(ds.x_val) == 1797
+    assert torch.equal(ds.x_train, torch.from_numpy((xt - mean) / std))
+    assert torch.equal(ds.x_val, torch.from_numpy((xv - mean) / std))
+    assert torch.equal(ds.y_train, torch.from_numpy(yt)) and torch.equal(ds.y_val, torch.from_numpy(yv))
+
+
+def test_synthetic_is_standardised_per_channel():
+    ds = data.synthetic(num_samples=64, channels=3, size=4)
+    assert ds.input_shape == (3, 4, 4) and len(ds.x_train) + len(ds.x_val) == 64
+    _check_standardised(ds)
+
+
+@pytest.mark.parametrize(
+    "name, params, message",
+    [
+        ("mnist", {}, "dataset.name: unknown dataset 'mnist'; legal: ['cifar10', 'digits'"),
+        ("synthetic", {"pixels": 3}, "dataset.params.pixels: unknown for 'synthetic'; legal: ['num_samples'"),
+        ("cifar10", {}, "dataset.params.root: required for 'cifar10'"),
+        (
+            "digits",
+            {"val_fraction": 1.5},
+            "dataset.params.val_fraction: expected a number strictly between 0",
+        ),
+        (
+            "digits",
+            {"val_fraction": 1e-4},
+            "dataset.params.val_fraction: 0.0001 of 1797 images leaves one split",
+        ),
+    ],
+)
+def test_load_rejects_bad_names_and_params(name, params, message):
+    _raises(name, params, message)
+
+
+# --- cifar10 -------------------------------------------------------------------------------------
+
+
+def _cifar_batch(path, rng, n):
+    """A batch in the real format: a protocol-2 pickle of a dict with bytes keys."""
+    labels = [int(v) for v in rng.integers(0, 10, n)]
+    pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+    batch = {b"batch_label": b"fake", b"labels": labels, b"data": pixels, b"filenames": [b"x.png"] * n}
+    path.write_bytes(pickle.dumps(batch, protocol=2))
+    return pixels, labels
+
+
+def _py2_string(raw):
+    return b"U" + bytes([len(raw)]) + raw if len(raw) < 256 else b"T" + struct.pack("<i", len(raw)) + raw
+
+
+def _py2_cifar_batch(path, rng, n):
+    """A batch as Python 2's cPickle wrote the real files: str keys, numpy.core globals."""
+    labels = [int(v) for v in rng.integers(0, 10, n)]
+    pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + _py2_string(b"b") + b"\x87R"
+        b"(K\x01M" + struct.pack("<H", n) + b"M" + struct.pack("<H", 3072) + b"\x86"
+        b"cnumpy\ndtype\n" + _py2_string(b"u1") + b"K\x00K\x01\x87R"
+        b"(K\x03" + _py2_string(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+        b"\x89" + _py2_string(pixels.tobytes()) + b"tb"
+    )
+    listed = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    path.write_bytes(b"\x80\x02}(" + _py2_string(b"data") + array + _py2_string(b"labels") + listed + b"u.")
+    return pixels, labels
+
+
+@pytest.fixture
+def cifar_dir(tmp_path):
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    parts = [_cifar_batch(root / name, rng, n) for name, n in (("data_batch_1", 20), ("data_batch_2", 20))]
+    test = _py2_cifar_batch(root / "test_batch", rng, 10)
+    meta = {b"num_cases_per_batch": 20, b"label_names": NAMES, b"num_vis": 3072}
+    (root / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    pixels = np.concatenate([p for p, _ in parts])
+    labels = sum((lab for _, lab in parts), [])
+    return root, pixels, labels, test
+
+
+def test_cifar10_reads_planes_labels_names_and_test_batch(cifar_dir):
+    root, pixels, labels, (test_pixels, test_labels) = cifar_dir
+    ds = data.load("cifar10", {"root": str(root)})
+    assert ds.x_train.shape == (40, 3, 32, 32) and ds.x_val.shape == (10, 3, 32, 32)
+    assert ds.y_train.tolist() == labels and ds.y_val.tolist() == test_labels
+    assert ds.num_classes == 10 and ds.class_names[:2] == ("airplane", "automobile")
+    _check_standardised(ds)
+    # undoing the per-channel standardisation gives back the R, G, B planes of each row
+    raw = pixels.reshape(40, 3, 32, 32).astype(np.float64)
+    mean, std = raw.mean(axis=(0, 2, 3), keepdims=True), raw.std(axis=(0, 2, 3), keepdims=True)
+    assert np.allclose(ds.x_train.numpy() * std + mean, raw, atol=1e-3)
+    assert np.allclose(ds.x_val.numpy() * std + mean, test_pixels.reshape(10, 3, 32, 32), atol=1e-3)
+
+
+def test_cifar10_limit_split_and_parent_folder(cifar_dir):
+    root, _, labels, _ = cifar_dir
+    ds = data.load("cifar10", {"root": str(root.parent), "limit": 25})
+    assert len(ds.x_train) == 25 and ds.y_train.tolist() == labels[:25]
+    ds = data.load("cifar10", {"root": str(root), "validation": "split", "val_fraction": 0.25, "seed": 1})
+    assert len(ds.x_train) + len(ds.x_val) == 40 and 5 <= len(ds.x_val) <= 15
+    assert sorted(ds.y_train.tolist() + ds.y_val.tolist()) == sorted(labels)
+
+
+def test_cifar10_refuses_pickles_that_would_run_code(cifar_dir):
+    root = cifar_dir[0]
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    (root / "data_batch_1").write_bytes(pickle.dumps({b"data": Evil()}, protocol=2))
+    message = _raises("cifar10", {"root": str(root)}, "dataset.params.root: cannot read")
+    assert "data_batch_1" in message and "refusing" in message and "system" in message
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"root": "nowhere"}, "dataset.params.root: no such directory 'nowhere'"),
+        ({"validation": "val"}, "dataset.params.validation: got 'val'; legal: ['test', 'split']"),
+        ({"val_fraction": 0.1}, "dataset.params.val_fraction: not used with validation: test"),
+        ({"limit": 0}, "dataset.params.limit: expected a whole number >= 1, got 0"),
+        ({"limit": "ten"}, "dataset.params.limit: expected a whole number >= 1, got 'ten'"),
+        ({"validation": "split", "val_fraction": 2}, "dataset.params.val_fraction: expected a number"),
+    ],
+)
+def test_cifar10_bad_params(cifar_dir, params, message):
+    _raises("cifar10", {"root": str(cifar_dir[0]), **params}, message)
+
+
+def test_cifar10_bad_folders_and_files(tmp_path, cifar_dir):
+    _raises("cifar10", {"root": str(tmp_path / "x")}, "no such directory")
+    (tmp_path / "empty").mkdir()
+    _raises("cifar10", {"root": str(tmp_path / "empty")}, "no data_batch_1..5 in")
+    root = cifar_dir[0]
+    (root / "test_batch").unlink()
+    _raises("cifar10", {"root": str(root)}, "no test_batch in")
+    (root / "data_batch_2").write_bytes(b"not a pickle")
+    _raises("cifar10", {"root": str(root), "validation": "split"}, "cannot read '")
+    (root / "data_batch_2").write_bytes(pickle.dumps({b"data": [1, 2], b"labels": [0]}, protocol=2))
+    _raises("cifar10", {"root": str(root), "validation": "split"}, "data_batch_2' is not a CIFAR-10 batch")
+
+
+# --- npz -----------------------------------------------------------------------------------------
+
+
+def test_npz_nhwc_uint8_with_validation_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (12, 6, 5, 3), dtype=np.uint8)
+    path = tmp_path / "d.npz"
+    np.savez(path, x=x, y=np.arange(12) % 3, x_val=x[:4], y_val=np.array([0, 1, 2, 5]))
+    ds = data.load("npz", {"path": str(path)})
+    assert ds.input_shape == (3, 6, 5) and len(ds.x_train) == 12 and len(ds.x_val) == 4
+    assert ds.num_classes == 6 and ds.y_val.tolist() == [0, 1, 2, 5]
+    _check_standardised(ds)
+    # the first validation images are the first training images, put in NCHW the same way
+    assert torch.allclose(ds.x_val, ds.x_train[:4])
+    raw = x.transpose(0, 3, 1, 2).astype(np.float64)
+    back = ds.x_train.numpy() * raw.std(axis=(0, 2, 3), keepdims=True) + raw.mean(
+        axis=(0, 2, 3), keepdims=True
+    )
+    assert np.allclose(back, raw, atol=1e-3)
+
+
+def test_npz_nchw_float_split_stratified_and_grayscale(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 2, 7, 7)).astype(np.float32)
+    y = np.repeat(np.arange(4), 10)
+    np.savez(tmp_path / "a.npz", x=x, y=y)
+    ds = data.load("npz", {"path": str(tmp_path / "a.npz"), "val_fraction": 0.3})
+    assert ds.input_shape == (2, 7, 7) and ds.num_classes == 4
+    assert np.bincount(ds.y_val.numpy()).tolist() == [3, 3, 3, 3]
+    _check_standardised(ds)
+    np.savez(tmp_path / "g.npz", x=x[:, 0], y=y)
+    assert data.load("npz", {"path": str(tmp_path / "g.npz")}).input_shape == (1, 7, 7)
+    # tiny images: the layout cannot be guessed, but can be named
+    np.savez(tmp_path / "t.npz", x=x[:, :, :3, :3], y=y)
+    _raises("npz", {"path": str(tmp_path / "t.npz")}, "dataset.params.layout: cannot tell the channel axis")
+    assert data.load("npz", {"path": str(tmp_path / "t.npz"), "layout": "nhwc"}).input_shape == (3, 2, 3)
+
+
+def test_npz_bad_files(tmp_path):
+    x, y = np.zeros((4, 1, 5, 5), np.uint8), np.arange(4)
+    _raises("npz", {"path": str(tmp_path / "no.npz")}, "dataset.params.path: no such file")
+    np.savez(tmp_path / "noy.npz", x=x)
+    _raises("npz", {"path": str(tmp_path / "noy.npz")}, "needs x and y")
+    np.savez(tmp_path / "half.npz", x=x, y=y, x_val=x)
+    _raises("npz", {"path": str(tmp_path / "half.npz")}, "x_val with y_val or neither")
+    np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}] * 4, dtype=object), y=y)
+    _raises("npz", {"path": str(tmp_path / "obj.npz")}, "cannot read")
+    np.savez(tmp_path / "len.npz", x=x, y=y[:3])
+    _raises("npz", {"path": str(tmp_path / "len.npz")}, "array 'y' must hold 4 (> 0) class indices")
+    np.savez(tmp_path / "i32.npz", x=x.astype(np.int32), y=y)
+    _raises("npz", {"path": str(tmp_path / "i32.npz")}, "dtype int32; legal: uint8 or floating point")
+    np.save(tmp_path / "one.npy", x)
+    _raises("npz", {"path": str(tmp_path / "one.npy")}, "a single array")
+    (tmp_path / "junk.npz").write_text("junk")
+    _raises("npz", {"path": str(tmp_path / "junk.npz")}, "cannot read")
+    np.savez(tmp_path / "v.npz", x=x, y=y, x_val=x, y_val=y)
+    _raises("npz", {"path": str(tmp_path / "v.npz"), "val_fraction": 0.2}, "val_fraction: not used when")
+    _raises("npz", {"path": str(tmp_path / "v.npz"), "layout": "hwc"}, "layout: got 'hwc'; legal:")
+
+
+# --- imagefolder ---------------------------------------------------------------------------------
+
+
+def _image_folder(root, sizes):
+    """Class folders named out of order; each image is one flat colour per class and a size each."""
+    for c, name in enumerate(["zebra", "ant", "cat"]):
+        (root / name).mkdir(parents=True)
+        for i, size in enumerate(sizes):
+            Image.new("RGB", (size, size + i), (80 * c, 10 * i, 200 - 30 * i)).save(root / name / f"{i}.png")
+    (root / "ant" / "notes.txt").write_text("not an image")
+
+
+def test_imagefolder_classes_sorted_resized_and_split(tmp_path):
+    _image_folder(tmp_path / "train", [6, 9, 12, 7, 10])
+    ds = data.load("imagefolder", {"root": str(tmp_path / "train"), "size": 8})
+    assert ds.class_names == ("ant", "cat", "zebra") and ds.num_classes == 3
+    assert ds.x_train.shape == (12, 3, 8, 8) and ds.x_val.shape == (3, 3, 8, 8)
+    assert sorted(ds.y_val.tolist()) == [0, 1, 2]
+    _check_standardised(ds)
+    # red is 0 for zebra (index 2), 80 for ant (0), 160 for cat (1): order survives standardisation
+    red = ds.x_train[:, 0].mean(dim=(1, 2))
+    order = {int(label): float(r) for label, r in zip(ds.y_train, red)}
+    assert order[2] < order[0] < order[1]
+
+
+def test_imagefolder_grayscale_and_val_root(tmp_path):
+    _image_folder(tmp_path / "train", [5, 5])
+    (tmp_path / "val" / "cat").mkdir(parents=True)
+    Image.new("L", (5, 5), 3).save(tmp_path / "val" / "cat" / "a.png")
+    ds = data.load(
+        "imagefolder",
+        {"root": str(tmp_path / "train"), "val_root": str(tmp_path / "val"), "grayscale": True, "size": 4},
+    )
+    assert ds.x_train.shape == (6, 1, 4, 4) and ds.x_val.shape == (1, 1, 4, 4) and ds.y_val.tolist() == [1]
+
+
+def test_imagefolder_errors_name_field_and_file(tmp_path):
+    _raises("imagefolder", {"root": str(tmp_path / "x")}, "dataset.params.root: no such directory")
+    (tmp_path / "flat").mkdir()
+    _raises("imagefolder", {"root": str(tmp_path / "flat")}, "root: no class sub-folders in")
+    root = tmp_path / "train"
+    _image_folder(root, [5, 6])
+    message = _raises("imagefolder", {"root": str(root)}, "dataset.params.size: not set, and '")
+    assert "1.png" in message
+    _raises(
+        "imagefolder", {"root": str(root), "size": 0}, "dataset.params.size: expected a whole number >= 1"
+    )
+    _raises("imagefolder", {"root": str(root), "grayscale": "yes"}, "dataset.params.grayscale: expected true")
+    (tmp_path / "val" / "dog").mkdir(parents=True)
+    Image.new("RGB", (5, 5)).save(tmp_path / "val" / "dog" / "a.png")
+    params = {"root": str(root), "size": 5, "val_root": str(tmp_path / "val")}
+    _raises("imagefolder", params, "dataset.params.val_root: class folder '")
+    _raises("imagefolder", {**params, "val_fraction": 0.5}, "val_fraction: not used with val_root")
+    (root / "cat" / "broken.png").write_bytes(b"\x89PNG nope")
+    message = _raises(
+        "imagefolder", {"root": str(root), "size": 5}, "dataset.params.root: cannot read image '"
+    )
+    assert "broken.png" in message
+    (root / "cat" / "broken.png").unlink()
+    (root / "empty").mkdir()
+    _raises("imagefolder", {"root": str(root), "size": 5}, "empty' has no images; legal suffixes")
