@@ -35,6 +35,7 @@ class Space:
     define: Callable[[Draw, dict[str, Any], Context], ArchSpec]
     options: dict[str, Param]
     family: str = ""
+    check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None  # (option, message) pairs
 
     def resolve(self, options: dict[str, Any] | None, where: str = "space.options") -> dict[str, Any]:
         """Defaults merged with user options, each checked against its legal values."""
@@ -48,6 +49,8 @@ class Space:
             if why:
                 raise UserError(f"{where}.{key}: {why}")
             full[key] = list(value) if isinstance(value, tuple) else value
+        for key, message in self.check(full) if self.check else []:
+            raise UserError(f"{where}.{key}: {message}")
         return full
 
 

@@ -7,7 +7,7 @@ import importlib
 from nas.errors import UserError
 
 _SPACES: dict = {}
-_MODULES = ["anynet", "regnet"]
+_MODULES = ["anynet", "regnet", "hdc", "mixed"]
 
 
 def register(space) -> None:
