@@ -192,9 +192,22 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
             depth=st.depth,
         )
         w_in = st.width
+    out.extend(_token_errors(spec))
     if not _posint(spec.head.num_classes):
         out.append(("head.num_classes", f"expected a positive int, got {spec.head.num_classes!r}"))
     check("head", spec.head.type, "head", spec.head.params)
+    return out
+
+
+def _token_errors(spec: ArchSpec) -> list[tuple[str, str]]:
+    """A class token is carried by a `vit` stage as a one-row map: it must be the last stage,
+    and a head reading the class token needs one."""
+    out = []
+    with_token = [i for i, st in enumerate(spec.stages) if st.block == "vit" and st.params.get("class_token")]
+    if with_token and (with_token[-1] != len(spec.stages) - 1 or len(with_token) > 1):
+        out.append((f"stages[{with_token[0]}].params.class_token", "only the last stage may carry a class token"))
+    if spec.head.type == "vit" and spec.head.params.get("pool") == "cls" and not with_token:
+        out.append(("head.params.pool", "'cls' needs a last stage of block 'vit' with class_token: true; or use 'mean'"))
     return out
 
 

@@ -91,3 +91,15 @@ def test_malformed_yaml_file(tmp_path):
 def test_to_yaml_is_safe_yaml():
     spec = S.from_dict(_spec_dict())
     assert yaml.safe_load(spec.to_yaml())["stages"][0]["params"]["group_width"] == 8
+
+
+def test_class_token_rules():
+    d = zoo.get("vit_b_16").to_dict()
+    d["stages"][-1]["params"]["class_token"] = False
+    with pytest.raises(S.SpecError, match="head.params.pool: 'cls' needs a last stage"):
+        S.from_dict(d)
+    d = zoo.get("vit_b_16").to_dict()
+    d["stages"].append({"block": "res_basic", "depth": 1, "width": 768, "stride": 1, "params": {}})
+    d["head"] = {"type": "classifier", "num_classes": 1000, "params": {}}
+    with pytest.raises(S.SpecError, match=r"stages\[0\].params.class_token: only the last stage"):
+        S.from_dict(d)
