@@ -422,6 +422,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
                     scheduler=scheduler(exp),
                     num_samples=run.remaining,
                     max_concurrent_trials=res.max_concurrent or None,
+                    reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(name=f"{run.space}-{stamp}", **run_config),
             ).fit()
