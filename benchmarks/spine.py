@@ -18,10 +18,10 @@ import yaml
 
 import spaces
 from nas import store
-from nas.build import build
 from nas.complexity import complexity, measure
 from nas.config import load
 from nas.data import load as load_data
+from nas.network import build
 from nas.spec import from_dict
 from nas.sweep import prepare, sweep
 from nas.train import train

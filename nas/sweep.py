@@ -193,7 +193,7 @@ class TrialSetup:
     training: TrainingConfig
     threads: int
     objectives: tuple[str, ...]
-    weights_dirs: dict[str, str]  # space -> folder for kept weights ("" when none are kept)
+    weight_runs: dict[str, str]  # space -> run folder whose weights/ keeps trained weights ("" for none)
 
 
 def _metrics(entry: dict, **extra: Any) -> dict[str, Any]:
@@ -219,8 +219,8 @@ def run_trial(entry: dict, data: datamod.Dataset, setup: TrialSetup, report) -> 
         if "latency" in setup.objectives:
             import torch
 
-            from nas.build import build
             from nas.latency import latency_ms
+            from nas.network import build
 
             dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             latency = latency_ms(build(spec).to(dev), spec.input_shape, dev)
@@ -232,12 +232,11 @@ def run_trial(entry: dict, data: datamod.Dataset, setup: TrialSetup, report) -> 
     except Exception as err:  # recorded as a failed trial so the sweep goes on
         last = traceback.format_exception_only(type(err), err)[-1].strip()
         return make_row(entry, setup.experiment, "failed", reason=last, wall_time=time.perf_counter() - start)
-    weights_dir = setup.weights_dirs.get(entry["space"], "")
-    if weights_dir:
-        import torch
+    run_dir = setup.weight_runs.get(entry["space"], "")
+    if run_dir:
+        from nas.weights import save_weights, weights_path
 
-        Path(weights_dir).mkdir(parents=True, exist_ok=True)
-        torch.save(res.model.state_dict(), Path(weights_dir) / f"{entry['model_id']}.pt")
+        save_weights(res.model, weights_path(run_dir, entry["model_id"]))
     return make_row(
         entry,
         setup.experiment,
@@ -385,7 +384,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         exp.training,
         max(1, int(res.cpus_per_trial)),
         exp.search.objectives,
-        {r.space: str((r.dir / "weights").resolve()) if keep else "" for r in runs},
+        {r.space: str(r.dir.resolve()) if keep else "" for r in runs},
     )
     plans = {f"{r.space}/{p['trial_index']}": p for r in runs for p in r.plan}
     trainable = tune.with_parameters(_trainable, plans=plans, data=data, setup=setup)

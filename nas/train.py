@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from nas.build import build
 from nas.config import TrainingConfig
 from nas.data import Dataset
+from nas.network import build
 from nas.spec import ArchSpec
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from nas.build import build
 from nas.complexity import complexity, measure
+from nas.network import build
 from nas.spec import ArchSpec, from_dict
 
 

@@ -9,8 +9,8 @@ from blocks import registry
 from blocks.inception import VARIANTS
 from blocks.mbconv import ACTIVATIONS, MBConv
 from nas import zoo
-from nas.build import build
 from nas.complexity import complexity, measure
+from nas.network import build
 from nas.spec import SpecError, from_dict
 from tests.cxcheck import assert_matches, one_stage_spec
 

@@ -8,7 +8,7 @@ from torch import nn
 from blocks import registry
 from blocks.dilated import conv_rates
 from blocks.dilation import check_schedule, hole_free_schedules
-from nas.build import build
+from nas.network import build
 from nas.spec import SpecError
 from tests.cxcheck import assert_matches, one_stage_spec
 

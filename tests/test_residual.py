@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nas.build import build
 from nas.complexity import complexity, measure
+from nas.network import build
 from nas.spec import from_dict
 from tests.cxcheck import assert_matches, one_stage_spec
 

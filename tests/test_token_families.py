@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from blocks.shiftmlp import shift_groups
 from blocks.swin import PreNormBlock, WindowAttention, relative_position_index, shift_mask
 from nas import zoo
-from nas.build import build
 from nas.complexity import complexity, measure
+from nas.network import build
 from nas.spec import SpecError, from_dict
 from tests.cxcheck import assert_matches, one_stage_spec
 

@@ -50,8 +50,8 @@ def run(args) -> int:
     print(f"{'total':<34} {'':>16} {total.params:>14,} {total.flops / 1e6:>11.2f} {total.acts / 1e6:>8.3f}")
     print(f"parameters: {total.params}")
     if args.check:
-        from nas.build import build
         from nas.complexity import measure
+        from nas.network import build
 
         measured = measure(build(spec), spec.input_shape)
         same = "equal" if measured == total else "DIFFERENT"

@@ -1,0 +1,64 @@
+"""`nas retrain SPEC --epochs N`: train a spec from scratch with an experiment's recipe and save
+its weights (into the run, where `nas export` finds them, when the model is one of its trials)."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("retrain", help="train a spec from scratch with an experiment's recipe; save weights")
+    p.add_argument("spec", help="spec file (an exported spec.yaml too), zoo name, or a model id of --run")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs to train (default: the recipe's)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--experiment", metavar="EXP.yaml", help="experiment file whose dataset and training settings to use"
+    )
+    src.add_argument(
+        "--run",
+        dest="run_dir",
+        metavar="RUN_DIR",
+        help="run directory (or sweep folder) whose experiment to use",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="weights file (default: RUN/weights/<model_id>.pt for a run's model, else ./<model_id>.pt)",
+    )
+    p.add_argument("--seed", type=int, metavar="S", help="training seed (default: the trial's seed, else 0)")
+    p.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: torch's)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import time
+
+    from nas import retraining as retrain
+    from nas.complexity import complexity
+    from nas.weights import weights_path
+
+    plan = retrain.prepare(
+        args.spec, args.epochs, experiment=args.experiment, run=args.run_dir, seed=args.seed, out=args.out
+    )
+    spec, epochs = plan.spec, plan.training.epochs
+    print(
+        f"retraining {spec.model_id} ({complexity(spec).params:,} params) on {plan.data.name} "
+        f"{list(plan.data.input_shape)} for {epochs} epoch{'s' * (epochs != 1)}, seed {plan.seed} -> {plan.out}",
+        flush=True,
+    )
+    start = time.perf_counter()
+
+    def progress(epoch: int, m: dict) -> None:
+        print(
+            f"epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {m['loss']:.4f}  train error "
+            f"{m['train_error']:6.2f}%  val error {m['val_error']:6.2f}%  ({time.perf_counter() - start:.1f}s)",
+            flush=True,
+        )
+
+    result = retrain.retrain(plan, threads=args.threads, on_epoch=progress)
+    if plan.run is None:
+        follow = f"nas export {args.spec} --weights {plan.out}"
+    elif plan.out == weights_path(plan.run, spec.model_id):
+        follow = f"nas export {plan.run} --id {spec.model_id}"
+    else:
+        follow = f"nas export {plan.run} --id {spec.model_id} --weights {plan.out}"
+    print(f"saved {plan.out} (val error {result.error:.2f}%); export it with `{follow}`")
+    return 0

@@ -1,0 +1,123 @@
+"""Train one spec from scratch with an experiment's recipe (its dataset and training settings)
+and save the weights where `nas export` looks for them, for runs that kept no weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from nas import config as cfgmod
+from nas import data as datamod
+from nas import store, zoo
+from nas.commands.build import resolve
+from nas.config import Experiment, TrainingConfig
+from nas.errors import UserError
+from nas.spec import ArchSpec, from_dict
+from nas.train import TrainResult, train
+from nas.weights import save_weights, weights_path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked retraining: the spec, its dataset, the training settings, seed, weights file and
+    the run that holds the spec as a trial (None when no run does)."""
+
+    spec: ArchSpec
+    data: datamod.Dataset
+    training: TrainingConfig
+    seed: int
+    out: Path
+    run: Path | None = None
+
+
+def _record(path: Path) -> dict[str, Any]:
+    """The record around an exported spec file (empty for a bare spec)."""
+    data = yaml.safe_load(path.read_text())
+    return data if isinstance(data, dict) and "spec" in data and "stages" not in data else {}
+
+
+def _find(model_id: str, runs: list[Path]) -> tuple[dict[str, Any], Path] | None:
+    """A run's row (or planned entry) for a model id, with its run directory."""
+    for run in runs:
+        for entry in [*store.rows(run), *store.plan(run)]:
+            if entry.get("model_id") == model_id:
+                return entry, run
+    return None
+
+
+def _recipe(run: Path) -> Experiment:
+    path = run / store.EXPERIMENT
+    if not path.is_file():
+        raise UserError(f"{run}: no {store.EXPERIMENT}, so no training recipe; give --experiment EXP.yaml")
+    return cfgmod.parse(store.experiment(run), str(path))
+
+
+def _spec(name: str, runs: list[Path], run: str | None) -> tuple[ArchSpec, dict[str, Any]]:
+    """The spec named by a file, a zoo name or a model id of the runs, and an exported file's record."""
+    if Path(name).is_file():
+        return resolve(name), _record(Path(name))
+    if name in zoo.names() or not runs:
+        return resolve(name), {}
+    found = _find(name, runs)
+    if found is None:
+        raise UserError(f"{name}: neither a spec file, a zoo network, nor a model id in {run}")
+    return from_dict(found[0]["spec"], f"{found[1]}: model {name}"), {}
+
+
+def prepare(
+    spec: str,
+    epochs: int | None = None,
+    *,
+    experiment: str | None = None,
+    run: str | None = None,
+    seed: int | None = None,
+    out: str | None = None,
+) -> Plan:
+    """Resolve SPEC (a spec file, a zoo name, or with `run` a model id of that run) and its recipe
+    (`experiment`, else the run's, else the one an exported spec file records), load the dataset
+    and check that the spec fits it, before anything trains."""
+    if experiment and run:
+        raise UserError("give --experiment or --run, not both")
+    if epochs is not None and epochs < 1:
+        raise UserError(f"--epochs: expected a positive number, got {epochs}")
+    runs = store.find_runs([run]) if run else []
+    arch, record = _spec(spec, runs, run)
+    found = _find(arch.model_id, runs)
+    if experiment:
+        exp = cfgmod.load(experiment)
+    elif runs:
+        exp = _recipe(found[1] if found else runs[0])
+    elif isinstance(record.get("experiment"), dict):
+        exp = cfgmod.parse(record["experiment"], f"{spec}: experiment")
+    else:
+        raise UserError(f"{spec}: no training recipe; give --experiment EXP.yaml or --run RUN_DIR")
+    data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
+    if tuple(arch.input_shape) != tuple(data.input_shape) or arch.head.num_classes != data.num_classes:
+        raise UserError(
+            f"{exp.source}: dataset {data.name} has input {list(data.input_shape)} and "
+            f"{data.num_classes} classes, but model {arch.model_id} takes {list(arch.input_shape)} and "
+            f"predicts {arch.head.num_classes}; pick the experiment the spec was sampled for"
+        )
+    epochs = epochs or exp.training.epochs
+    warmup = min(exp.training.warmup_epochs, epochs - 1)
+    training = replace(exp.training, epochs=epochs, warmup_epochs=warmup)
+    if seed is None:
+        seed = int((found[0] if found else record).get("seed") or 0)
+    if out is None:
+        out = weights_path(found[1], arch.model_id) if found else Path(f"{arch.model_id}.pt")
+    return Plan(arch, data, training, seed, Path(out), found[1] if found else None)
+
+
+def retrain(
+    plan: Plan, *, threads: int | None = None, on_epoch: Callable[[int, dict], None] | None = None
+) -> TrainResult:
+    """Train the plan's spec from scratch and save its weights to plan.out."""
+    threads = threads or torch.get_num_threads()
+    result = train(plan.spec, plan.data, plan.training, seed=plan.seed, threads=threads, on_epoch=on_epoch)
+    save_weights(result.model, plan.out)
+    return result

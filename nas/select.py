@@ -1,0 +1,104 @@
+"""Which trained models of one or more runs to export: the best K by error, the Pareto front of
+error against FLOPs, or chosen model ids. Only trials whose status is ok are candidates."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas import store
+from nas.errors import UserError
+from nas.pareto import pareto_front
+
+ORDERS = ("error", "pareto")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A finished trial row and the run directory it was recorded in."""
+
+    row: dict[str, Any]
+    run: Path
+
+    @property
+    def model_id(self) -> str:
+        return self.row["model_id"]
+
+    @property
+    def error(self) -> float:
+        return float(self.row["error"])
+
+    @property
+    def flops(self) -> int:
+        return int(self.row["complexity"]["flops"])
+
+
+def _usable(row: dict[str, Any]) -> bool:
+    error = row.get("error")
+    return row.get("status") == "ok" and isinstance(error, (int, float)) and math.isfinite(error)
+
+
+def candidates(runs: list[Path]) -> list[Candidate]:
+    """Ok rows with a finite error, best first; a model id trained twice keeps its best row."""
+    best: dict[str, Candidate] = {}
+    for run in runs:
+        for row in store.rows(run):
+            cand = Candidate(row, run)
+            if _usable(row) and (row["model_id"] not in best or cand.error < best[row["model_id"]].error):
+                best[row["model_id"]] = cand
+    return sorted(best.values(), key=lambda c: (c.error, c.flops, c.model_id))
+
+
+def pareto(cands: list[Candidate]) -> list[Candidate]:
+    """The non-dominated models on (error, FLOPs), lowest error first."""
+    front = pareto_front([c.flops for c in cands], [c.error for c in cands])
+    return sorted((cands[i] for i in front), key=lambda c: (c.error, c.flops))
+
+
+def choose(
+    path: str | Path, *, top: int | None = None, by: str = "error", ids: list[str] | tuple[str, ...] = ()
+) -> list[Candidate]:
+    """The models to export from a run directory (or a sweep folder of runs): `ids` when given,
+    else the `top` best by `by` (the whole front for pareto when `top` is None)."""
+    where = str(path)
+    if by not in ORDERS:
+        raise UserError(f"--by: got {by!r}; legal: {list(ORDERS)}")
+    if top is not None and top < 1:
+        raise UserError(f"--top: expected a positive number of models, got {top}")
+    if ids and top is not None:
+        raise UserError("give either --top K or --id MODEL_ID, not both")
+    if not ids and top is None and by == "error":
+        raise UserError("give --top K (the K lowest-error models) or --id MODEL_ID")
+    runs = store.find_runs([where])
+    cands = candidates(runs)
+    if ids:
+        return [_by_id(model_id, cands, runs, where) for model_id in ids]
+    if not cands:
+        statuses = Counter(r.get("status") for run in runs for r in store.rows(run))
+        seen = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "no trial rows yet"
+        raise UserError(f"{where}: no trial with status ok to export ({seen})")
+    chosen = pareto(cands) if by == "pareto" else cands
+    return chosen if top is None else chosen[:top]
+
+
+def _by_id(model_id: str, cands: list[Candidate], runs: list[Path], where: str) -> Candidate:
+    """The candidate with this id, or a UserError saying how its trial ended or that none has it."""
+    for cand in cands:
+        if cand.model_id == model_id:
+            return cand
+    for run in runs:
+        for row in store.rows(run):
+            if row.get("model_id") == model_id:
+                why = f": {row['reason']}" if row.get("reason") else ""
+                raise UserError(
+                    f"{run}: --id {model_id}: trial {row.get('trial_index')} ended {row.get('status')}{why}; "
+                    "only ok trials export"
+                )
+    best = ", ".join(c.model_id for c in cands[:5]) or "none"
+    raise UserError(
+        f"{where}: --id {model_id!r}: no trial with this model id; the best ok models are {best} "
+        f"(all: `nas results {where} --sort error`)"
+    )

@@ -1,0 +1,80 @@
+"""Trained weights as plain state dicts: where a run keeps them, saving them so they load anywhere
+with torch.load(weights_only=True), and loading them back into the network of a spec."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nas.errors import UserError
+from nas.network import build
+from nas.spec import ArchSpec
+
+
+def weights_path(run: str | Path, model_id: str) -> Path:
+    """Where a run keeps a model's trained weights: RUN_DIR/weights/<model_id>.pt."""
+    return Path(run) / "weights" / f"{model_id}.pt"
+
+
+def save_weights(model: nn.Module, path: str | Path) -> Path:
+    """Save the state dict as contiguous CPU tensors (loads anywhere with weights_only=True);
+    written beside and renamed into place, so a crash never leaves a torn file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+    return path
+
+
+def load_weights(spec: ArchSpec, path: str | Path) -> nn.Module:
+    """The network of `spec` with the weights saved in `path`, on the CPU in eval mode; a file
+    that is not a state dict of exactly this network raises a UserError saying what differs."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such weights file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a file that is not a tensor archive
+        raise UserError(
+            f"{path}: not a weights file torch.load(weights_only=True) reads: {error_line(err)}"
+        ) from None
+    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise UserError(f"{path}: expected a state dict (name -> tensor), got {type(state).__name__}")
+    model = build(spec)
+    problem = _mismatch(model.state_dict(), state)
+    if problem:
+        raise UserError(f"{path}: not the weights of model {spec.model_id}: {problem}")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _mismatch(want: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> str:
+    """How a state dict differs from the one a network expects ('' when it fits)."""
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    shapes = [k for k in want if k in got and want[k].shape != got[k].shape]
+    if missing:
+        return f"{len(missing)} tensor(s) missing, first {missing[0]!r}"
+    if extra:
+        return f"{len(extra)} unexpected tensor(s), first {extra[0]!r}"
+    if shapes:
+        k = shapes[0]
+        return f"{k!r} has shape {list(got[k].shape)}, the spec needs {list(want[k].shape)}"
+    return ""
+
+
+def fresh(spec: ArchSpec, seed: int) -> nn.Module:
+    """A freshly initialised network, seeded without touching the global RNG (eval mode)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(spec).eval()
+
+
+def error_line(err: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"
