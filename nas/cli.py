@@ -9,7 +9,19 @@ import sys
 from nas.errors import UserError
 from nas.spec import SpecError
 
-COMMANDS = ["sweep", "analyze", "results", "spaces", "blocks", "sample", "build", "hdc"]
+COMMANDS = [
+    "sweep",
+    "analyze",
+    "refine",
+    "results",
+    "spaces",
+    "blocks",
+    "sample",
+    "build",
+    "hdc",
+    "export",
+    "retrain",
+]
 
 
 def parser() -> argparse.ArgumentParser:

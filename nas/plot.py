@@ -1,45 +1,211 @@
-"""Figures: EDF curves of several runs in one PNG."""
+"""Figures of the design-space papers: EDFs with bootstrap bands, error against complexity with
+the Pareto front, random-search efficiency, and error against every design parameter.
+
+Scatter plots draw at most `MAX_POINTS` models per run (the best and the Pareto front always
+among them) so figures of 100,000-model runs stay light; statistics always use every model.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
-from nas.edf import edf  # noqa: E402
+from nas.edf import edf, error_grid, summary  # noqa: E402
+
+MAX_POINTS = 4000
+COLORS = plt.get_cmap("tab10").colors
 
 
-def edf_figure(curves: dict[str, np.ndarray], path: Path, *, log: bool = False, title: str = "") -> Path:
-    """Plot one EDF per named error array, with n, min and mean in the legend."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=130)
-    finite = [e for e in curves.values() if len(e)]
-    lo = min(float(e.min()) for e in finite) if finite else 0.0
-    hi = max(float(e.max()) for e in finite) if finite else 100.0
-    pad = 0.02 * (hi - lo or 1.0)
-    grid = np.geomspace(max(lo * 0.95, 1e-3), hi * 1.05, 600) if log else np.linspace(lo - pad, hi + pad, 600)
-    for name, errors in curves.items():
-        if len(errors) == 0:
-            continue
-        ax.plot(
-            grid,
-            edf(errors, grid),
-            lw=2,
-            label=f"{name} [n={len(errors)}, min {errors.min():.2f}, mean {errors.mean():.2f}]",
-        )
-    if log:
-        ax.set_xscale("log")
-    ax.set_xlabel("error (%)")
-    ax.set_ylabel("cumulative prob.")
-    ax.set_ylim(0, 1.0)
-    ax.grid(alpha=0.3)
-    ax.set_title(title or "Error distribution functions")
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+def dots(n: int) -> dict[str, float]:
+    """Marker size and opacity of a scatter of n points: bold when few, faint when many."""
+    return {"s": 16.0, "alpha": 0.6} if n <= 500 else {"s": 6.0, "alpha": 0.3}
+
+
+def color(i: int) -> tuple:
+    """The i-th run's colour, the same in every figure."""
+    return COLORS[i % len(COLORS)]
+
+
+def shown(n: int, keep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the points to draw: all when few, else a random subset plus `keep`."""
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.union1d(rng.choice(n, MAX_POINTS, replace=False), keep)
+
+
+def margins(fig, left=0.75, right=0.2, top=0.45, bottom=0.6, wspace=0.55, hspace=0.75) -> None:
+    """Fixed margins in inches (tight_layout costs a full extra draw, seconds for a big grid)."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h, wspace=wspace, hspace=hspace
+    )
+
+
+def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def edf_figure(
+    curves: dict[str, np.ndarray],
+    path: Path,
+    *,
+    log: bool = False,
+    title: str = "",
+    weights: dict[str, np.ndarray] | None = None,
+    bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    colors: list[tuple] | None = None,
+) -> Path:
+    """One EDF per named error array (weighted if given), its bootstrap band shaded, n/min/mean in the legend."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.8), dpi=120)
+    grid = error_grid(list(curves.values()), log)
+    for i, (name, errors) in enumerate(curves.items()):
+        w = (weights or {}).get(name)
+        keep = np.ones(len(errors), dtype=bool) if w is None else w > 0
+        if not keep.any():
+            continue
+        c = colors[i] if colors else color(i)
+        s = summary(errors[keep], None if w is None else w[keep])
+        label = f"{name}  [n={s['count']}, min {s['min']:.2f}, mean {s['mean']:.2f}]"
+        ax.plot(grid, edf(errors[keep], grid, None if w is None else w[keep]), lw=2, color=c, label=label)
+        if bands and name in bands:
+            g, lo, hi = bands[name]
+            ax.fill_between(g, lo, hi, color=c, alpha=0.18, lw=0)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_xlabel("error (%)" + (", log scale" if log else ""))
+    ax.set_ylabel("cumulative prob." + (" (complexity-normalised)" if weights else ""))
+    ax.set_ylim(0, 1.0)
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(title or "Error distribution functions (shaded: bootstrap confidence band)", fontsize=11)
+    if ax.lines:
+        ax.legend(fontsize=8, loc="lower right")
+    margins(fig)
+    return _save(fig, path)
+
+
+def complexity_figure(runs: list[dict[str, Any]], path: Path, rng: np.random.Generator) -> Path:
+    """Error against flops, params and activations (log x) per run, Pareto fronts as step lines.
+    Each run: label, errors, complexity {name: array}, fronts {name: indices}."""
+    metrics = [("flops", "FLOPs (multiply-adds)"), ("params", "parameters"), ("acts", "activations")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), dpi=110, sharey=True)
+    for i, r in enumerate(runs):
+        for ax, (key, _) in zip(axes, metrics):
+            x, e, front = r["complexity"][key], r["errors"], r["fronts"][key]
+            pts = shown(len(e), front, rng)
+            ax.scatter(x[pts], e[pts], color=color(i), lw=0, label=r["label"], **dots(len(pts)))
+            if len(front):
+                ax.step(x[front], e[front], where="post", color=color(i), lw=1.6)
+                ax.scatter(x[front], e[front], s=26, color=color(i), edgecolor="black", lw=0.6, zorder=3)
+    for ax, (_, name) in zip(axes, metrics):
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a short decade collide
+        ax.set_xlabel(name + " (log scale)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("error (%)")
+    axes[0].legend(fontsize=8, markerscale=2)
+    fig.suptitle("Error against complexity (outlined points and lines: Pareto front)", fontsize=11)
+    margins(fig, top=0.5, wspace=0.08)
+    return _save(fig, path)
+
+
+def search_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+    """Expected best error of k random samples against k, one curve per run."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.6), dpi=120)
+    for i, (name, (ks, best)) in enumerate(curves.items()):
+        ax.plot(ks, best, marker="o", ms=3, lw=1.8, color=color(i), label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("models sampled at random, k (log scale)")
+    ax.set_ylabel("expected best error (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title("Random-search efficiency: E[min error of k models]", fontsize=11)
+    if curves:
+        ax.legend(fontsize=8)
+    margins(fig)
+    return _save(fig, path)
+
+
+def trends_figure(
+    label: str,
+    stats: list[dict[str, Any]],
+    params: dict[str, np.ndarray],
+    errors: np.ndarray,
+    path: Path,
+    rng: np.random.Generator,
+    index: int = 0,
+    level: float = 0.95,
+    fraction: float = 0.25,
+) -> Path | None:
+    """A panel per parameter: models, the binned median (quartile band), the best-model interval shaded."""
+    stats = [s for s in stats if "trend" in s]
+    if not stats:
+        return None
+    cols = min(4, len(stats))
+    rows = -(-len(stats) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows + 0.5), dpi=100, squeeze=False)
+    best = np.flatnonzero(errors == np.nanmin(errors)) if np.isfinite(errors).any() else np.array([], int)
+    for ax, s in zip(axes.flat, stats):
+        x = params[s["name"]]
+        if s["kind"] == "numeric":
+            _numeric_panel(ax, s, x, errors, shown(len(x), best, rng), color(index))
+        else:
+            _categorical_panel(ax, s, x, errors, shown(len(x), best, rng), color(index), rng)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(stats) :]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("error (%)", fontsize=9)
+    fig.suptitle(
+        f"{label}: error against each design parameter (line: binned median, band: quartiles; "
+        f"shaded: {100 * level:g}% interval of the best model of {100 * fraction:g}% subsamples)",
+        fontsize=10,
+    )
+    margins(fig, left=0.6, top=0.75, bottom=0.45, wspace=0.28, hspace=0.5)
+    return _save(fig, path)
+
+
+def _numeric_panel(ax, s: dict[str, Any], x: np.ndarray, e: np.ndarray, pts: np.ndarray, c) -> None:
+    ok = np.isfinite(x[pts]) & np.isfinite(e[pts])
+    ax.scatter(x[pts][ok], e[pts][ok], color=c, lw=0, **dots(len(pts)))
+    t = s["trend"]
+    ax.plot(t["x"], t["median"], color="black", lw=1.5, marker="o", ms=3)
+    ax.fill_between(t["x"], t["q25"], t["q75"], color="black", alpha=0.12, lw=0)
+    ax.axvspan(s["lo"], s["hi"], color="tab:green", alpha=0.18, lw=0)
+    ax.axvline(s["median"], color="tab:green", lw=1.2, ls="--")
+    present = x[np.isfinite(x)]
+    if len(present) and present.min() > 0 and present.max() / present.min() > 16:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_title(
+        f"{s['name']}: best in [{short(s['lo'])}, {short(s['hi'])}], median {short(s['median'])}", fontsize=9
+    )
+
+
+def _categorical_panel(
+    ax, s: dict[str, Any], x: np.ndarray, e: np.ndarray, pts: np.ndarray, c, rng: np.random.Generator
+) -> None:
+    t = s["trend"]
+    pos = {cat: i for i, cat in enumerate(t["x"])}
+    xs = np.array([pos.get(str(v), np.nan) if v is not None else np.nan for v in x[pts]], dtype=float)
+    jitter = (rng.random(len(xs)) - 0.5) * 0.3
+    ax.scatter(xs + jitter, e[pts], color=c, lw=0, **dots(len(pts)))
+    ax.plot(range(len(t["x"])), t["median"], "ks", ms=6)
+    ax.set_xticks(range(len(t["x"])))
+    ax.set_xticklabels([f"{cat}\nbest {s['shares'].get(cat, 0.0):.0%}" for cat in t["x"]], fontsize=7)
+    ax.set_title(f"{s['name']}: share of best models per category", fontsize=9)
+
+
+def short(v: float) -> str:
+    """A parameter value as a title shows it: integers plain, others to 3 significant digits."""
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"

@@ -205,9 +205,16 @@ def _token_errors(spec: ArchSpec) -> list[tuple[str, str]]:
     out = []
     with_token = [i for i, st in enumerate(spec.stages) if st.block == "vit" and st.params.get("class_token")]
     if with_token and (with_token[-1] != len(spec.stages) - 1 or len(with_token) > 1):
-        out.append((f"stages[{with_token[0]}].params.class_token", "only the last stage may carry a class token"))
+        out.append(
+            (f"stages[{with_token[0]}].params.class_token", "only the last stage may carry a class token")
+        )
     if spec.head.type == "vit" and spec.head.params.get("pool") == "cls" and not with_token:
-        out.append(("head.params.pool", "'cls' needs a last stage of block 'vit' with class_token: true; or use 'mean'"))
+        out.append(
+            (
+                "head.params.pool",
+                "'cls' needs a last stage of block 'vit' with class_token: true; or use 'mean'",
+            )
+        )
     return out
 
 

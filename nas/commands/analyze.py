@@ -1,25 +1,78 @@
-"""`nas analyze RUN_DIR [RUN_DIR ...]`: EDF figure and statistics comparing runs."""
+"""`nas analyze RUN_DIR [RUN_DIR ...]`: EDFs, statistics, figures and a report comparing runs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from nas.errors import UserError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("analyze", help="compare runs (design spaces) by their error distribution functions")
     p.add_argument("runs", nargs="+", help="run directories, or sweep folders holding runs")
-    p.add_argument("--figure", help="EDF PNG path (default: edf.png in the first run)")
+    p.add_argument("--figure", help="main EDF PNG path (default: edf.png in the first run, or in --report)")
+    p.add_argument(
+        "--report", metavar="DIR", help="write index.html (self-contained) and CSV tables into DIR"
+    )
     p.add_argument("--log", action="store_true", help="log-scale error axis")
-    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    p.add_argument("--json", action="store_true", help="print every statistic as JSON")
+    p.add_argument(
+        "--normalize",
+        choices=["flops", "params", "acts", "none"],
+        default="flops",
+        help="complexity measure of the normalised EDFs and weighted KS (default flops)",
+    )
+    p.add_argument(
+        "--bins", type=int, help="log complexity bins (default: about 5 models per bin, at most 10)"
+    )
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="resamples per EDF band (1000)")
+    p.add_argument(
+        "--failed-as-error",
+        type=float,
+        metavar="X",
+        help="enter failed and diverged trials into the EDFs at error X (e.g. 100); default: leave them out",
+    )
+    p.add_argument("--top", type=int, default=10, help="best models listed per run (10)")
+    p.add_argument(
+        "--subsample", type=float, default=0.25, help="share of models per best-model bootstrap draw (0.25)"
+    )
+    p.add_argument("--level", type=float, default=0.95, help="confidence of bands and intervals (0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap bands and plotted subsets")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from nas import store
-    from nas.analyze import analyze, format_report
+    from nas.analyze import Settings, analyze, format_report, jsonable
 
+    if args.bins is not None and args.bins < 1:
+        raise UserError(f"--bins: expected a positive number of bins, got {args.bins}")
+    if args.bootstrap < 0:
+        raise UserError(f"--bootstrap: expected 0 or more resamples, got {args.bootstrap}")
+    if not 0 < args.subsample <= 1:
+        raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
+    if not 0 < args.level < 1:
+        raise UserError(f"--level: expected a confidence in (0, 1), got {args.level}")
+    if args.top < 0:
+        raise UserError(f"--top: expected 0 or more models, got {args.top}")
+    settings = Settings(
+        log=args.log,
+        normalize=args.normalize,
+        bins=args.bins,
+        resamples=args.bootstrap,
+        failed_as_error=args.failed_as_error,
+        top=args.top,
+        fraction=args.subsample,
+        level=args.level,
+        seed=args.seed,
+    )
     runs = store.find_runs(args.runs)
-    result = analyze(runs, Path(args.figure) if args.figure else None, log=args.log)
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    result = analyze(
+        runs,
+        Path(args.figure) if args.figure else None,
+        report=Path(args.report) if args.report else None,
+        settings=settings,
+    )
+    print(json.dumps(jsonable(result), indent=2) if args.json else format_report(result))
     return 0

@@ -1,0 +1,166 @@
+"""Time `nas analyze` on synthetic runs: two AnyNetX_C-like runs of 50,000 trial rows each
+(100,000 in all, shaped like `nas.sweep.make_row` rows, 2% failed or diverged), 1,000 bootstrap
+resamples per EDF band. Prints the seconds of each stage and the total.
+
+Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+import spaces  # noqa: F401  (refinement needs the spaces and torch: imported before timing)
+from nas import analyze as an
+from nas import store
+from nas.edf import error_grid
+from nas.report import write_report
+
+EXPERIMENT = {
+    "name": "bench",
+    "spaces": [{"name": "anynet_x_c", "options": {}}, {"name": "anynet_x_e", "options": {}}],
+    "samples": 50_000,
+    "dataset": {"name": "synthetic"},
+}
+
+
+def synth_rows(space: str, n: int, rng: np.random.Generator) -> list[str]:
+    """n JSON lines of 4-stage AnyNet rows whose error is lowest near w3 = 256, d3 = 6 and g = 16."""
+    d = rng.integers(1, 17, (n, 4))
+    w = rng.integers(1, 129, (n, 4)) * 8
+    if space.endswith("_e"):
+        d, w = np.sort(d, axis=1), np.sort(w, axis=1)
+    b = rng.choice([1.0, 2.0, 4.0], n)
+    g = rng.choice([1, 2, 4, 8, 16, 32], n)
+    flops = (d * w.astype(float) ** 2).sum(axis=1) * 50.0 / b
+    error = 20 + 0.002 * (w[:, 2] - 256) ** 2 / 64 + 0.3 * (d[:, 2] - 6) ** 2 + np.abs(np.log2(g / 16))
+    error += rng.normal(0, 1.0, n)
+    status = rng.choice(["ok", "failed", "diverged"], n, p=[0.98, 0.01, 0.01])
+    lines = []
+    for i in range(n):
+        stages = [
+            {
+                "block": "res_bottleneck_x",
+                "depth": int(d[i, j]),
+                "width": int(w[i, j]),
+                "stride": 2,
+                "params": {"bottleneck_ratio": float(b[i]), "group_width": int(g[i])},
+            }
+            for j in range(4)
+        ]
+        values = {f"d{j + 1}": int(d[i, j]) for j in range(4)}
+        values.update({f"w{j + 1}": int(w[i, j]) for j in range(4)})
+        values.update({"b": float(b[i]), "g": int(g[i])})
+        ok = status[i] == "ok"
+        row = {
+            "trial_index": i,
+            "space": space,
+            "experiment": "bench",
+            "seed": i,
+            "model_id": f"{space[-1]}{i:011x}",
+            "spec": {
+                "name": "",
+                "input_shape": [3, 32, 32],
+                "stem": {"type": "simple", "width": 32, "params": {"stride": 1}},
+                "stages": stages,
+                "head": {"type": "classifier", "num_classes": 10, "params": {}},
+            },
+            "values": values,
+            "complexity": {"flops": int(flops[i]), "params": int(flops[i] / 40), "acts": int(flops[i] / 300)},
+            "status": str(status[i]),
+            "reason": "" if ok else "synthetic failure",
+            "error": float(error[i]) if ok else None,
+            "val_errors": [float(error[i]) + 5.0, float(error[i])] if ok else [],
+            "train_errors": [float(error[i]) + 4.0, float(error[i]) - 1.0] if ok else [],
+            "epochs": 2 if ok else 0,
+            "wall_time": 10.0,
+            "versions": {"nas": "0.1.0", "torch": "2", "ray": "2", "python": "3.11"},
+        }
+        lines.append(json.dumps(row, sort_keys=True))
+    return lines
+
+
+def write_runs(root: Path, per_run: int) -> list[Path]:
+    """Two run directories with experiment.yaml, plan.jsonl and trials.jsonl."""
+    runs = []
+    for k, sc in enumerate(EXPERIMENT["spaces"]):
+        run = root / sc["name"]
+        run.mkdir(parents=True)
+        (run / store.EXPERIMENT).write_text(yaml.safe_dump({**EXPERIMENT, "samples": per_run}))
+        lines = synth_rows(sc["name"], per_run, np.random.default_rng(k))
+        (run / store.TRIALS).write_text("\n".join(lines) + "\n")
+        (run / store.PLAN).write_text(
+            "\n".join(lines) + "\n"
+        )  # one line per planned trial is all analysis reads
+        runs.append(run)
+    return runs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows-per-run", type=int, default=50_000)
+    ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--keep", help="write the runs and the report here instead of a temp folder")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.keep or tmp)
+        runs = write_runs(root / "runs", args.rows_per_run)
+        size = sum((r / store.TRIALS).stat().st_size for r in runs) / 1e6
+        print(
+            f"{2 * args.rows_per_run:,} rows in 2 runs ({size:.0f} MB of trials.jsonl), {args.resamples} resamples"
+        )
+        s = an.Settings(resamples=args.resamples)
+        rng = np.random.default_rng(0)
+        times: dict[str, float] = {}
+
+        def stage(name, fn):
+            start = time.perf_counter()
+            out = fn()
+            times[name] = time.perf_counter() - start
+            print(f"  {name:<34} {times[name]:6.2f} s")
+            return out
+
+        data = stage("read rows into columns", lambda: an.load_runs(runs))
+        masks, errors = {}, {}
+        for d in data:
+            masks[d.label], errors[d.label] = an.in_curve(d, None)
+        grid = error_grid([errors[d.label][masks[d.label]] for d in data], False)
+        stats = stage(
+            "EDF, bands, Pareto, search, trends",
+            lambda: {d.label: an.run_stats(d, masks[d.label], errors[d.label], s, grid, rng) for d in data},
+        )
+        norm = stage(
+            "normalised EDFs and bands",
+            lambda: an.normalized(data, [masks[d.label] for d in data], errors, s, grid, rng),
+        )
+        stage("KS tests", lambda: an.ks_pairs(data, masks, errors, norm))
+        for d in data:
+            stats[d.label]["refine"] = stage(
+                f"refinement ({d.label})", lambda d=d: an.refinement(d, masks[d.label], errors[d.label], s)
+            )
+        out = root / "report"
+        figures = stage(
+            "figures", lambda: an.draw(data, masks, errors, stats, norm, s, out / "edf.png", out, rng)
+        )
+        result = {
+            "runs": stats,
+            "ks": an.ks_pairs(data, masks, errors, norm),
+            "normalization": norm,
+            "settings": asdict(s),
+        }
+        stage("HTML report and CSV tables", lambda: write_report(result, figures, out))
+        print(f"  {'total':<34} {sum(times.values()):6.2f} s")
+        start = time.perf_counter()
+        an.analyze(runs, report=root / "report2", settings=s)
+        print(f"analyze() end to end: {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""`nas refine RUN_DIR --out NEW.yaml`: the next experiment, its space narrowed to the best models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nas.errors import UserError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "refine", help="write an experiment whose space is narrowed to where a run's best models lie"
+    )
+    p.add_argument("run_dir", help="run directory (one design space)")
+    p.add_argument("--out", required=True, help="path of the refined experiment YAML")
+    p.add_argument(
+        "--params",
+        help="comma-separated parameters to narrow (d also selects d1..d4); default: every drawn one",
+    )
+    p.add_argument(
+        "--subsample", type=float, default=0.25, help="share of models per best-model bootstrap draw (0.25)"
+    )
+    p.add_argument("--level", type=float, default=0.95, help="confidence of the intervals (0.95)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from nas import store
+    from nas.refine import refine_run, write
+
+    if not 0 < args.subsample <= 1:
+        raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
+    if not 0 < args.level < 1:
+        raise UserError(f"--level: expected a confidence in (0, 1), got {args.level}")
+    runs = store.find_runs([args.run_dir])
+    if len(runs) != 1:
+        raise UserError(
+            f"{args.run_dir}: holds {len(runs)} runs; refine one of them: {[str(r) for r in runs]}"
+        )
+    wanted = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
+    experiment, ref = refine_run(runs[0], wanted, args.subsample, args.level)
+    out = Path(args.out)
+    write(experiment, ref, runs[0], out)
+    for c in ref.changes:
+        to = "unchanged" if c["after"] == c["before"] else f"-> {c['after']}"
+        print(f"{c['option']}: {c['before']} {to}   (from {', '.join(c['params'])})")
+    for u in ref.unmapped:
+        print(f"not mapped: {u['param']}: {u['why']}")
+    if not ref.changes:
+        print("no option of the space could be narrowed; the experiment is written unchanged")
+    print(f"wrote {out}; next: nas sweep {out}")
+    return 0

@@ -1,0 +1,250 @@
+"""The analysis report: one self-contained HTML page (figures embedded as base64 PNG, opens from
+disk with no server) and the same tables as CSV files beside it."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+from pathlib import Path
+from typing import Any
+
+from nas.analyze import jsonable
+
+SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
+
+
+def tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every table of the report as rows of plain values, keyed by CSV name."""
+    r = jsonable(result)
+    norm = r["normalization"].get("runs", {})
+    out: dict[str, list[dict[str, Any]]] = {
+        "summary": [
+            {
+                "run": name,
+                "space": s["space"],
+                "in_edf": s["count"],
+                "min": s["min"],
+                "median": s["median"],
+                "mean": s["mean"],
+                "normalized_n": norm.get(name, {}).get("count"),
+                "normalized_median": norm.get(name, {}).get("median"),
+                "normalized_mean": norm.get(name, {}).get("mean"),
+                "planned": s["planned"],
+                "pending": s["pending"],
+                **{f"status_{k}": v for k, v in s["statuses"].items()},
+                "dir": s["dir"],
+            }
+            for name, s in r["runs"].items()
+        ],
+        "ks": r["ks"],
+        "not_ok": [{"run": name, **x} for name, s in r["runs"].items() for x in s["excluded"]],
+        "best": [{"run": name, **b} for name, s in r["runs"].items() for b in s["best"]],
+        "pareto": [
+            {"run": name, "measure": k, **p}
+            for name, s in r["runs"].items()
+            for k, front in s["pareto"].items()
+            for p in front
+        ],
+        "search": [
+            {"run": name, "k": k, "expected_best": e}
+            for name, s in r["runs"].items()
+            for k, e in zip(s["search"]["k"], s["search"]["expected_best"])
+        ],
+        "intervals": [
+            {
+                "run": name,
+                "param": p["name"],
+                "source": p.get("source"),
+                "kind": p["kind"],
+                "n": p.get("n"),
+                "subsample": p.get("subsample"),
+                "lo": p.get("lo"),
+                "median": p.get("median"),
+                "hi": p.get("hi"),
+                "shares": "; ".join(f"{c}: {v:.3f}" for c, v in p.get("shares", {}).items()),
+            }
+            for name, s in r["runs"].items()
+            for p in s["params"]
+        ],
+        "trends": [
+            {"run": name, "param": p["name"], **{k: v[i] for k, v in p["trend"].items()}}
+            for name, s in r["runs"].items()
+            for p in s["params"]
+            if "trend" in p
+            for i in range(len(p["trend"]["x"]))
+        ],
+        "refine": [
+            {"run": name, **c, "params": " ".join(c["params"])}
+            for name, s in r["runs"].items()
+            for c in s["refine"].get("changes", [])
+        ],
+    }
+    return out
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Rows as CSV, columns in first-seen order."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1e4 and v.is_integer() else f"{v:.4g}"
+    if isinstance(v, list):
+        return html.escape(", ".join(_cell(x) for x in v))
+    return html.escape(str(v))
+
+
+def html_table(rows: list[dict[str, Any]], columns: list[str] | None = None, limit: int = 200) -> str:
+    """An HTML table of the first `limit` rows."""
+    if not rows:
+        return "<p class='note'>none</p>"
+    columns = columns or list(dict.fromkeys(k for row in rows for k in row))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows[:limit]
+    )
+    more = f"<p class='note'>{len(rows) - limit} more rows in the CSV</p>" if len(rows) > limit else ""
+    return f"<table><tr>{head}</tr>{body}</table>{more}"
+
+
+def image(path: Path, alt: str) -> str:
+    """A PNG embedded as a base64 data URI."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1500px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}h3{font-size:1em}
+table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
+td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
+.note{color:#555;font-size:0.9em}code{background:#f3f3f3;padding:0 3px}
+"""
+
+
+def method_notes(result: dict[str, Any]) -> str:
+    """How each statistic was computed, in the report's words."""
+    s = result["settings"]
+    fae = s["failed_as_error"]
+    failed = (
+        f"Failed and diverged trials enter every curve at error {fae:g}%; stopped and rejected ones are "
+        "counted and listed but not plotted."
+        if fae is not None
+        else "Trials that are not ok (failed, diverged, stopped, rejected) are left out of every curve, "
+        "counted in the summary and listed below with their reasons (--failed-as-error X enters failed "
+        "and diverged ones at error X)."
+    )
+    level = f"{100 * s['level']:g}%"
+    return "".join(
+        f"<li>{t}</li>"
+        for t in (
+            "EDF: F(e) = fraction of models with error below e; the shaded band is the pointwise "
+            f"{level} interval of {s['resamples']} bootstrap resamples of the models.",
+            failed,
+            "Normalised EDF (Radosavovic et al. 2019): the complexity range all runs share is cut into "
+            "log-spaced bins, bins empty in any run are dropped, and each of the m_j models of bin j "
+            "(of k kept) weighs 1/(k m_j), so every run has the same, uniform complexity distribution; "
+            "models outside the kept bins weigh 0. Its band resamples within each bin.",
+            "KS: sup |F_a - F_b| with scipy's two-sample p-value; for normalised EDFs the p-value is the "
+            "asymptotic Kolmogorov tail at D sqrt(n_a n_b / (n_a + n_b)) with Kish effective sizes "
+            "n = (sum w)^2 / sum w^2.",
+            "Best-model bootstrap (Radosavovic et al. 2020): draw "
+            f"{100 * s['fraction']:g}% of the models with replacement, keep the best, record its value; "
+            f"the {level} interval of that value is computed exactly (the limit of infinitely many "
+            "draws), from each model's probability of being the best of a subsample.",
+            "Random-search efficiency: the expected best error of k models drawn at random (with "
+            "replacement) from the run, in closed form from the sorted errors.",
+            "Refinement: each drawn parameter's interval is mapped onto the space's options "
+            "(shared options cover every stage); the refined EDF shows the models those options "
+            "still allow.",
+        )
+    )
+
+
+def page(result: dict[str, Any], figures: dict[str, Path], t: dict[str, list[dict[str, Any]]]) -> str:
+    """The report's HTML."""
+    r = jsonable(result)
+    parts = [
+        f"<h1>Design-space analysis of {len(r['runs'])} run(s)</h1>",
+        "<ul>"
+        + "".join(
+            f"<li>{html.escape(k)}: <code>{html.escape(v['dir'])}</code></li>" for k, v in r["runs"].items()
+        )
+        + "</ul>",
+        "<h2>Summary</h2>",
+        html_table(t["summary"]),
+        "<h2>Error distribution functions</h2>",
+        image(figures["edf"], "EDF"),
+    ]
+    norm = r["normalization"]
+    if "edf_normalized" in figures:
+        parts.append(image(figures["edf_normalized"], "normalised EDF"))
+        parts.append(
+            f"<p class='note'>normalised by {norm['by']}: {norm['kept_bins']} shared log bins; models outside "
+            + ", ".join(f"{html.escape(k)} {v['outside']}" for k, v in norm["runs"].items())
+            + "</p>"
+        )
+    elif norm.get("note"):
+        parts.append(f"<p class='note'>{html.escape(norm['note'])}</p>")
+    parts += ["<h3>Kolmogorov-Smirnov tests</h3>", html_table(t["ks"])]
+    parts += ["<h3>Trials not in the EDF (or entered at --failed-as-error)</h3>", html_table(t["not_ok"])]
+    parts += ["<h2>Error against complexity</h2>", image(figures["complexity"], "error vs complexity")]
+    parts += ["<h2>Random-search efficiency</h2>", image(figures["search"], "random search")]
+    parts.append(
+        html_table([row for row in t["search"] if row["k"] in SEARCH_KS or _last_k(row, t["search"])])
+    )
+    for name, s in r["runs"].items():
+        parts.append(f"<h2>Design parameters: {html.escape(name)}</h2>")
+        if f"trends_{name}" in figures:
+            parts.append(image(figures[f"trends_{name}"], f"trends {name}"))
+        parts.append(html_table([row for row in t["intervals"] if row["run"] == name]))
+        ref = s["refine"]
+        parts.append(f"<h3>Refined space of {html.escape(name)}</h3>")
+        if ref.get("changes"):
+            parts.append(f"<p>write it with <code>{html.escape(ref['command'])}</code></p>")
+            parts.append(html_table([row for row in t["refine"] if row["run"] == name]))
+            if ref["unmapped"]:
+                parts.append(html_table(ref["unmapped"]))
+            if f"refine_{name}" in figures:
+                parts.append(image(figures[f"refine_{name}"], f"refined {name}"))
+            else:
+                why = "no model of the run lies inside every refined range"
+                if ref["inside"]["count"]:
+                    why = "the intervals span every option's range: nothing narrowed yet"
+                parts.append(f"<p class='note'>{why}</p>")
+        else:
+            parts.append(f"<p class='note'>{html.escape(ref.get('note', 'no option could be narrowed'))}</p>")
+    parts += ["<h2>Best models</h2>", html_table(t["best"])]
+    parts += ["<h2>How these numbers are computed</h2>", f"<ul>{method_notes(r)}</ul>"]
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>nas analyze report</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
+
+
+def _last_k(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
+    same = [x["k"] for x in rows if x["run"] == row["run"]]
+    return bool(same) and row["k"] == max(same)
+
+
+def write_report(result: dict[str, Any], figures: dict[str, Path], out: Path) -> Path:
+    """Write index.html and one CSV per table into `out`; returns the HTML path."""
+    out.mkdir(parents=True, exist_ok=True)
+    t = tables(result)
+    for name, rows in t.items():
+        write_csv(out / f"{name}.csv", rows)
+    path = out / "index.html"
+    path.write_text(page(result, figures, t), encoding="utf-8")
+    return path

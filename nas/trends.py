@@ -1,0 +1,93 @@
+"""Error against each design parameter: a binned trend, and where the best models lie.
+
+Numeric parameters with at most `MAX_LEVELS` distinct values get one bin per value, others
+quantile bins; each bin reports its count and the quartiles of error. Categorical parameters
+(a stage's block family) get one bin per category. The best-model bootstrap (`nas.bootstrap`)
+adds the central (95%) interval of the best model's value, or each category's share of best models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nas.bootstrap import best_value
+
+MAX_LEVELS = 12
+
+
+def bin_quartiles(labels: np.ndarray, errors: np.ndarray, nbins: int) -> np.ndarray:
+    """(nbins, 3) array of the 25th, 50th and 75th percentile of error per bin label (NaN if empty)."""
+    order = np.lexsort((errors, labels))
+    lab, err = labels[order], errors[order]
+    counts = np.bincount(lab, minlength=nbins)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full((nbins, 3), np.nan)
+    full = counts > 0
+    for j, q in enumerate((0.25, 0.5, 0.75)):
+        pos = start[full] + q * (counts[full] - 1)  # linear interpolation, as np.quantile
+        low = np.floor(pos).astype(int)
+        high = np.minimum(low + 1, start[full] + counts[full] - 1)
+        out[full, j] = err[low] + (pos - low) * (err[high] - err[low])
+    return out
+
+
+def numeric_trend(x: np.ndarray, errors: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Bins of x (one per value when few, else quantile bins) with count and error quartiles."""
+    levels = np.unique(x)
+    if len(levels) <= MAX_LEVELS:
+        labels, centers = np.searchsorted(levels, x), levels
+        lo = hi = levels
+    else:
+        edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
+        labels = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+        lo, hi = edges[:-1], edges[1:]
+        centers = np.array(
+            [np.median(x[labels == j]) if np.any(labels == j) else np.nan for j in range(len(lo))]
+        )
+    q = bin_quartiles(labels, errors, len(lo))
+    return {
+        "x": centers.tolist(),
+        "lo": np.asarray(lo).tolist(),
+        "hi": np.asarray(hi).tolist(),
+        "count": np.bincount(labels, minlength=len(lo)).tolist(),
+        "q25": q[:, 0].tolist(),
+        "median": q[:, 1].tolist(),
+        "q75": q[:, 2].tolist(),
+    }
+
+
+def categorical_trend(x: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
+    """One bin per category with count and error quartiles."""
+    cats, labels = np.unique(x.astype(str), return_inverse=True)
+    q = bin_quartiles(labels, errors, len(cats))
+    return {
+        "x": cats.tolist(),
+        "count": np.bincount(labels, minlength=len(cats)).tolist(),
+        "q25": q[:, 0].tolist(),
+        "median": q[:, 1].tolist(),
+        "q75": q[:, 2].tolist(),
+    }
+
+
+def parameter(name: str, x: np.ndarray, errors: np.ndarray, fraction: float, level: float) -> dict[str, Any]:
+    """Trend and best-model bootstrap of one parameter over models with a finite error."""
+    numeric = x.dtype.kind == "f"
+    keep = np.isfinite(errors) & (
+        ~np.isnan(x) if numeric else np.array([v is not None for v in x], dtype=bool)
+    )
+    x, e = x[keep], errors[keep]
+    out: dict[str, Any] = {"name": name, "kind": "numeric" if numeric else "categorical"}
+    if len(x) < 2:
+        return {**out, "n": int(len(x))}
+    out.update(best_value(x, e, fraction, level))
+    out["trend"] = numeric_trend(x, e) if numeric else categorical_trend(x, e)
+    return out
+
+
+def parameters(
+    params: dict[str, np.ndarray], errors: np.ndarray, fraction: float = 0.25, level: float = 0.95
+) -> list[dict[str, Any]]:
+    """`parameter` for every design parameter of a run."""
+    return [parameter(name, x, errors, fraction, level) for name, x in params.items()]

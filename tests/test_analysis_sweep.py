@@ -1,0 +1,59 @@
+"""A real small sweep through Ray, then the full analysis report and a refined experiment from it."""
+
+import json
+
+import pytest
+import yaml
+
+import spaces
+from nas import config, store
+from nas.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_report_and_refinement_from_a_real_sweep(tmp_path, capsys):
+    exp = {
+        "name": "tiny",
+        "spaces": [
+            {
+                "name": "anynet_x_c",
+                "options": {"stages": 2, "max_depth": 2, "max_width": 16, "strides": [1, 2]},
+            },
+            {
+                "name": "regnet_x",
+                "options": {"depth": [2, 4], "w0": [8, 16], "wa": [8.0, 16.0], "stages": [1, 4]},
+            },
+        ],
+        "samples": 6,
+        "seed": 3,
+        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
+        "dataset": {"name": "synthetic", "params": {"num_samples": 96, "size": 6, "num_classes": 3}},
+        "training": {"epochs": 1, "batch_size": 32},
+        "resources": {"cpus_per_trial": 1, "max_concurrent": 2},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(path), "--out", str(out)]) == 0
+    assert "EDF figure" in capsys.readouterr().out
+
+    rep = tmp_path / "report"
+    assert main(["analyze", str(out), "--report", str(rep), "--json", "--bootstrap", "200"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["runs"]) == {"anynet_x_c", "regnet_x"}
+    for name, run in result["runs"].items():
+        ok = sum(1 for r in store.rows(out / name) if r["status"] == "ok")
+        assert run["count"] == ok and run["planned"] == 6
+        assert run["best"][0]["export"] == f"nas export {out / name} --id {run['best'][0]['model_id']}"
+    page = (rep / "index.html").read_text()
+    assert "data:image/png;base64," in page and "Best models" in page
+    assert {p.name for p in rep.glob("*.csv")} >= {"summary.csv", "ks.csv", "best.csv", "intervals.csv"}
+
+    refined = tmp_path / "refined.yaml"
+    assert main(["refine", str(out / "regnet_x"), "--out", str(refined)]) == 0
+    loaded = config.load(refined)
+    (sc,) = loaded.spaces
+    options = spaces.get("regnet_x").resolve(sc.options)
+    assert 8 <= options["w0"][0] <= options["w0"][1] <= 16
+    assert 8.0 <= options["wa"][0] <= options["wa"][1] <= 16.0

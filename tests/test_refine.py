@@ -1,0 +1,96 @@
+"""`nas refine`: narrowed experiments that load, resolve and sample; options mapped per space."""
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+import spaces
+from nas import config
+from nas.cli import main
+from nas.errors import UserError
+from nas.refine import Refinement, inside, select
+from tests.synth import CTX, write_run
+
+
+def regnet_error(v, rng):
+    """Best near w0 = 32 and wa = 20."""
+    return ((v["w0"] - 32) / 8) ** 2 + (3 * math.log(v["wa"] / 20)) ** 2 + rng.normal(0, 0.3)
+
+
+def anynet_error(v, rng):
+    """Best with wide last stages: w3 near 64."""
+    return (64 - v["w3"]) / 4 + rng.normal(0, 0.5)
+
+
+def load_refined(path):
+    exp = config.load(path)
+    (sc,) = exp.spaces
+    options = spaces.get(sc.name).resolve(sc.options, where=f"{path}: spaces[0].options")
+    return exp, sc, options
+
+
+def test_refine_regnet_writes_a_loadable_narrower_experiment(tmp_path, capsys):
+    run = write_run(tmp_path, "regnet_x", 240, regnet_error)
+    out = tmp_path / "next.yaml"
+    assert main(["refine", str(run), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "w0: [8, 64] ->" in printed and f"wrote {out}" in printed
+    exp, sc, options = load_refined(out)
+    assert exp.name == "synth_refined" and sc.name == "regnet_x"
+    lo, hi = options["w0"]
+    assert 8 <= lo <= 32 <= hi <= 64 and hi - lo < 56
+    lo, hi = options["wa"]
+    assert 8.0 <= lo <= 20 <= hi <= 64.0 and hi - lo < 56
+    assert set(options["group_widths"]) <= {1, 2, 4, 8, 16, 32}
+    assert out.read_text().startswith("# refined by `nas refine` from")
+    drawn = spaces.sample(spaces.get("regnet_x"), 5, 0, ctx=CTX, options=sc.options)
+    assert all(lo <= s.values["wa"] <= hi for s in drawn)
+
+
+def test_refine_anynet_maps_shared_options_and_reports_the_rest(tmp_path, capsys):
+    run = write_run(tmp_path, "anynet_x_c", 200, anynet_error)
+    out = tmp_path / "next.yaml"
+    assert main(["refine", str(run), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "not mapped: d1: only one end maps; no option sets its lower bound" in printed
+    _, sc, options = load_refined(out)
+    assert 8 <= options["min_width"] <= options["max_width"] <= 64
+    assert options["max_depth"] <= 4 and set(options["bottleneck_ratios"]) <= {1.0, 2.0, 4.0}
+    assert sc.options["stages"] == 3 and sc.options["strides"] == [1, 2, 2]  # untouched options kept
+    spaces.sample(spaces.get("anynet_x_c"), 5, 0, ctx=CTX, options=sc.options)
+
+    assert main(["refine", str(run), "--out", str(out), "--params", "w"]) == 0
+    changed = yaml.safe_load(out.read_text())["spaces"][0]["options"]
+    assert set(changed) == {"stages", "max_depth", "max_width", "strides", "min_width"}
+    assert "max_depth" in changed and changed["max_depth"] == 4  # the user's option, not narrowed
+
+    assert main(["refine", str(run), "--out", str(out), "--params", "nope"]) == 2
+    assert "--params: no parameter 'nope'" in capsys.readouterr().err
+
+
+def test_select_expands_stage_numbers():
+    names = ["d1", "d2", "d10", "w0", "wa", "g"]
+    assert select(names, ["d"]) == ["d1", "d2", "d10"]
+    assert select(names, ["w0", "g"]) == ["w0", "g"]
+    with pytest.raises(UserError):
+        select(names, ["x"])
+
+
+def test_inside_checks_every_narrowed_option():
+    ref = Refinement("anynet_x_c", {})
+    ref.changes = [
+        {"option": "max_depth", "kind": "high", "params": ["d1", "d2"], "before": 4, "after": 2},
+        {"option": "min_width", "kind": "low", "params": ["w1"], "before": 8, "after": 16},
+        {"option": "group_widths", "kind": "choices", "params": ["g"], "before": [1, 2, 4], "after": [2, 4]},
+        {"option": "w0", "kind": "range", "params": ["w0"], "before": [8, 64], "after": [16, 32]},
+    ]
+    params = {
+        "d1": np.array([1.0, 2.0, 3.0, 1.0, 1.0, 1.0]),
+        "d2": np.array([1.0, np.nan, 1.0, 1.0, 1.0, 1.0]),
+        "w1": np.array([16.0, 24.0, 16.0, 8.0, 16.0, 16.0]),
+        "g": np.array([2.0, 4.0, 2.0, 2.0, 1.0, 2.0]),
+        "w0": np.array([16.0, 32.0, 16.0, 16.0, 16.0, 40.0]),
+    }
+    assert inside(ref, params).tolist() == [True, True, False, False, False, False]
