@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nas.config import Experiment
+from nas.pareto import nondominated
 from nas.spec import SpecError
 from spaces import Context, Limits, get
 from spaces.base import draw_one
@@ -112,12 +113,7 @@ def pareto_front(rows: list[dict[str, Any]], objectives: tuple[str, ...]) -> lis
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return []
-    vals = np.array([objective_values(r, objectives) for r in ok], dtype=float)
-    keep = []
-    for i, v in enumerate(vals):
-        dominated = np.any(np.all(vals <= v, axis=1) & np.any(vals < v, axis=1))
-        if not dominated:
-            keep.append(i)
+    keep = nondominated(np.array([objective_values(r, objectives) for r in ok], dtype=float))
     return sorted((ok[i] for i in keep), key=lambda r: r["error"])
 
 

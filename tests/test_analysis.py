@@ -158,3 +158,10 @@ def test_load_columns_and_spec_parameters(tmp_path):
     assert list(d.params) == ["d1", "flag", "w1", "stage1.width", "stage1.block"]  # rows keep sorted keys
     assert d.drawn == ["d1", "flag", "w1"]
     assert d.params["stage1.block"].tolist() == ["a", "b", "a"] and d.params["flag"][0] == "True"
+
+
+def test_nondominated_three_objectives():
+    from nas.pareto import nondominated
+
+    v = np.array([[1, 5, 5], [2, 2, 2], [3, 1, 9], [3, 3, 3], [1, 5, 6]])
+    assert nondominated(v).tolist() == [0, 1, 2]  # [3,3,3] is dominated by [2,2,2], [1,5,6] by [1,5,5]
