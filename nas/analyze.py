@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.random import Generator
 
-from nas import frame, plot, refine, trends
+from nas import frame, plot, refine, store, trends
 from nas.bestof import expected_best, search_ks
 from nas.bootstrap import edf_band
 from nas.edf import (
@@ -117,6 +117,7 @@ def run_stats(
         "pending": d.planned - len(d.status),
         "dir": str(d.dir),
         "space": d.space,
+        "mode": store.experiment(d.dir).get("search", {}).get("mode", "sample"),
         "excluded": excluded,
         "edf": {"grid": grid, "F": edf(e, grid) if len(e) else grid * np.nan, "lo": lo, "hi": hi},
         "search": {"k": ks, "expected_best": expected_best(e, ks)},
@@ -344,6 +345,12 @@ def _fmt(v: Any, spec: str = ".2f") -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
+GUIDED = (
+    "came from guided search (mode: optimize): its models are what the search chose, not random "
+    "samples of the space, so its EDF, bootstrap and random-search figures describe the search"
+)
+
+
 def format_report(result: dict[str, Any]) -> str:
     """Plain-text tables for the terminal."""
     runs = result["runs"]
@@ -364,6 +371,9 @@ def format_report(result: dict[str, Any]) -> str:
         else "other statuses are counted and listed, not plotted"
     )
     lines.append(f"errors are top-1 validation error (%) of trials with status ok; {how}")
+    guided = [name for name, s in runs.items() if s.get("mode") == "optimize"]
+    if guided:
+        lines.append(f"note: {', '.join(guided)} {GUIDED}")
     for name, s in runs.items():
         for x in s.get("excluded", [])[:5]:
             lines.append(f"  {name} #{x['trial_index']} {x['model_id']} {x['status']}: {x['reason'][:70]}")

@@ -9,7 +9,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from nas.analyze import jsonable
+from nas.analyze import GUIDED, jsonable
 
 SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
 
@@ -147,6 +147,8 @@ def method_notes(result: dict[str, Any]) -> str:
         "and diverged ones at error X)."
     )
     level = f"{100 * s['level']:g}%"
+    guided = [name for name, r in result["runs"].items() if r.get("mode") == "optimize"]
+    guided_note = [f"{', '.join(guided)} {GUIDED}."] if guided else []
     return "".join(
         f"<li>{t}</li>"
         for t in (
@@ -169,6 +171,7 @@ def method_notes(result: dict[str, Any]) -> str:
             "Refinement: each drawn parameter's interval is mapped onto the space's options "
             "(shared options cover every stage); the refined EDF shows the models those options "
             "still allow.",
+            *guided_note,
         )
     )
 
