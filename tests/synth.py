@@ -74,3 +74,29 @@ def write_run(
         status = (bad or {}).get(i, "ok")
         store.append(run / store.TRIALS, row(i, space, s, status, float(error(s.values, rng))))
     return run
+
+
+def tiny_experiment(tmp_path: Path, samples: int, seed: int, epochs: int) -> Path:
+    """A two-space experiment small enough to sweep through Ray in seconds; returns its path."""
+    exp = {
+        "name": "tiny",
+        "spaces": [
+            {
+                "name": "anynet_x_c",
+                "options": {"stages": 2, "max_depth": 2, "max_width": 16, "strides": [1, 2]},
+            },
+            {
+                "name": "regnet_x",
+                "options": {"depth": [2, 4], "w0": [8, 16], "wa": [8.0, 16.0], "stages": [1, 4]},
+            },
+        ],
+        "samples": samples,
+        "seed": seed,
+        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
+        "dataset": {"name": "synthetic", "params": {"num_samples": 96, "size": 6, "num_classes": 3}},
+        "training": {"epochs": epochs, "batch_size": 32},
+        "resources": {"cpus_per_trial": 1, "max_concurrent": 2},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    return path

@@ -3,37 +3,17 @@
 import json
 
 import pytest
-import yaml
 
 import spaces
 from nas import config, store
 from nas.cli import main
+from tests.synth import tiny_experiment
 
 pytestmark = pytest.mark.slow
 
 
 def test_report_and_refinement_from_a_real_sweep(tmp_path, capsys):
-    exp = {
-        "name": "tiny",
-        "spaces": [
-            {
-                "name": "anynet_x_c",
-                "options": {"stages": 2, "max_depth": 2, "max_width": 16, "strides": [1, 2]},
-            },
-            {
-                "name": "regnet_x",
-                "options": {"depth": [2, 4], "w0": [8, 16], "wa": [8.0, 16.0], "stages": [1, 4]},
-            },
-        ],
-        "samples": 6,
-        "seed": 3,
-        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
-        "dataset": {"name": "synthetic", "params": {"num_samples": 96, "size": 6, "num_classes": 3}},
-        "training": {"epochs": 1, "batch_size": 32},
-        "resources": {"cpus_per_trial": 1, "max_concurrent": 2},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(exp))
+    path = tiny_experiment(tmp_path, samples=6, seed=3, epochs=1)
     out = tmp_path / "sweep"
     assert main(["sweep", str(path), "--out", str(out)]) == 0
     assert "EDF figure" in capsys.readouterr().out
