@@ -29,7 +29,7 @@ from nas.config import Experiment, TrainingConfig
 from nas.errors import UserError
 from nas.progress import Progress
 from nas.search import WORST_ERROR
-from nas.spec import HeadSpec, StemSpec, from_dict
+from nas.spec import StemSpec, from_dict
 from nas.train import Diverged, train
 from spaces import Context, Limits, Space, get, sample
 
@@ -70,7 +70,6 @@ def context(exp: Experiment, data: datamod.Dataset) -> Context:
         errors = fam.errors(params)
         if errors:
             raise UserError(f"{where}.{field}.params.{errors[0][0]}: {errors[0][1]}")
-    HeadSpec(data.num_classes, "classifier", head_raw)
     return Context(data.input_shape, data.num_classes, stem, head_raw)
 
 
