@@ -20,7 +20,7 @@ from torch import nn
 from blocks import cx as C
 from blocks.dilation import check_schedule
 from blocks.registry import Param, register
-from blocks.residual import _shortcut, _shortcut_cx
+from blocks.residual import shortcut, shortcut_cost
 
 
 def conv_rates(stride: int, depth: int, dilations: tuple[int, ...]) -> list[int]:
@@ -44,7 +44,7 @@ class DilatedUnit(nn.Module):
         self.a_bn = nn.BatchNorm2d(w_out)
         self.b = nn.Conv2d(w_out, w_out, 3, padding=rate_b, dilation=rate_b, bias=False)
         self.b_bn = nn.BatchNorm2d(w_out)
-        self.proj = _shortcut(w_in, w_out, stride)
+        self.proj = shortcut(w_in, w_out, stride)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +53,7 @@ class DilatedUnit(nn.Module):
 
     @staticmethod
     def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int, rate_a: int, rate_b: int) -> C.Cx:
-        _shortcut_cx(cx, w_in, w_out, stride)
+        shortcut_cost(cx, w_in, w_out, stride)
         C.conv2d(cx, w_in, w_out, 3, stride=stride, dilation=rate_a)
         C.norm(cx, w_out)
         C.conv2d(cx, w_out, w_out, 3, dilation=rate_b)

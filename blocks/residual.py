@@ -27,11 +27,11 @@ class Shortcut(nn.Module):
         return C.norm(cx, w_out)
 
 
-def _shortcut(w_in: int, w_out: int, stride: int) -> nn.Module | None:
+def shortcut(w_in: int, w_out: int, stride: int) -> nn.Module | None:
     return Shortcut(w_in, w_out, stride) if (w_in != w_out or stride != 1) else None
 
 
-def _shortcut_cx(cx: C.Cx, w_in: int, w_out: int, stride: int) -> None:
+def shortcut_cost(cx: C.Cx, w_in: int, w_out: int, stride: int) -> None:
     """Add the shortcut's cost without moving `cx`'s spatial size (the main path does that)."""
     if w_in != w_out or stride != 1:
         sub = Shortcut.complexity(C.Cx(cx.h, cx.w), w_in, w_out, stride)
@@ -51,7 +51,7 @@ class BasicBlock(nn.Module):
         self.a_bn = nn.BatchNorm2d(w_out)
         self.b = nn.Conv2d(w_out, w_out, 3, padding=1, bias=False)
         self.b_bn = nn.BatchNorm2d(w_out)
-        self.proj = _shortcut(w_in, w_out, stride)
+        self.proj = shortcut(w_in, w_out, stride)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ class BasicBlock(nn.Module):
 
     @staticmethod
     def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int) -> C.Cx:
-        _shortcut_cx(cx, w_in, w_out, stride)
+        shortcut_cost(cx, w_in, w_out, stride)
         C.conv2d(cx, w_in, w_out, 3, stride=stride)
         C.norm(cx, w_out)
         C.conv2d(cx, w_out, w_out, 3)
@@ -93,7 +93,7 @@ class BottleneckBlock(nn.Module):
         self.se = SE(w_b, int(round(w_in * se_ratio))) if se_ratio > 0 else None
         self.c = nn.Conv2d(w_b, w_out, 1, bias=False)
         self.c_bn = nn.BatchNorm2d(w_out)
-        self.proj = _shortcut(w_in, w_out, stride)
+        self.proj = shortcut(w_in, w_out, stride)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,7 +115,7 @@ class BottleneckBlock(nn.Module):
         se_ratio: float = 0.0,
     ) -> C.Cx:
         w_b = bottleneck_width(w_out, bottleneck_ratio)
-        _shortcut_cx(cx, w_in, w_out, stride)
+        shortcut_cost(cx, w_in, w_out, stride)
         C.conv2d(cx, w_in, w_b, 1)
         C.norm(cx, w_b)
         C.conv2d(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_width)
