@@ -31,6 +31,21 @@ class SE(nn.Module):
         return cx
 
 
+class DropPath(nn.Module):
+    """Stochastic depth: in training, drop a sample's residual branch with probability p."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = 1 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
 def repeat_blocks(block: type[nn.Module]) -> type[nn.Module]:
     """Make a stage class that chains `depth` blocks; only the first changes width and stride."""
 

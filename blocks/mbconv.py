@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.layers import SE, repeat_blocks
+from blocks.layers import SE, DropPath, repeat_blocks
 from blocks.registry import Param, register
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu6": nn.ReLU6, "silu": nn.SiLU, "relu": nn.ReLU}
@@ -24,14 +24,6 @@ def expanded_width(w_in: int, expand_ratio: float) -> int:
 def se_width(w_in: int, se_ratio: float) -> int:
     """SE bottleneck width: round(se_ratio * block input width), at least one channel."""
     return max(1, int(round(w_in * se_ratio)))
-
-
-def stochastic_depth(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
-    """Stochastic depth: zero whole samples with probability `rate` and rescale the rest; eval is identity."""
-    if not training or rate == 0:
-        return x
-    keep = 1.0 - rate
-    return x * x.new_empty(x.shape[0], 1, 1, 1).bernoulli_(keep) / keep
 
 
 def _conv_bn_act(
@@ -72,11 +64,11 @@ class MBConv(nn.Module):
             *_conv_bn_act(w_e, w_out, 1),
         )
         self.residual = stride == 1 and w_in == w_out
-        self.drop_path = drop_path
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.branch(x)
-        return x + stochastic_depth(out, self.drop_path, self.training) if self.residual else out
+        return x + self.drop_path(out) if self.residual else out
 
     @staticmethod
     def complexity(

@@ -28,6 +28,7 @@ class Shortcut(nn.Module):
 
 
 def shortcut(w_in: int, w_out: int, stride: int) -> nn.Module | None:
+    """The projection shortcut when width or resolution changes, else None (identity)."""
     return Shortcut(w_in, w_out, stride) if (w_in != w_out or stride != 1) else None
 
 

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from blocks import cx as C
+from blocks.layers import DropPath
 from blocks.registry import Param, register
-from blocks.swin import DropPath, mlp_hidden, needs_resample, token_errors
+from blocks.swin import mlp_hidden, needs_resample, token_errors
 
 
 def shift_groups(x: torch.Tensor, shift_size: int, dim: int) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from blocks import cx as C
+from blocks.layers import DropPath
 from blocks.registry import Param, register
 
 
@@ -82,21 +83,6 @@ def shift_mask(
     ids = partition(region, *window)[0, :, :, 0]
     apart = ids[:, :, None] != ids[:, None, :]
     return torch.zeros(apart.shape, device=device).masked_fill(apart, float("-inf"))
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: in training, drop a sample's residual branch with probability p."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        keep = 1 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
 
 
 class Mlp(nn.Module):
