@@ -13,7 +13,7 @@ from torch import nn
 from blocks import cx as C
 from blocks.layers import DropPath
 from blocks.registry import Param, register
-from blocks.swin import mlp_hidden, needs_resample, token_errors
+from blocks.tokens import mlp_hidden, needs_resample, token_errors
 
 
 def shift_groups(x: torch.Tensor, shift_size: int, dim: int) -> torch.Tensor:

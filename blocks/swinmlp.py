@@ -13,17 +13,8 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.registry import Param, register
-from blocks.swin import (
-    HEAD_DIMS,
-    TOKEN_MLP,
-    PreNormBlock,
-    merge,
-    padded,
-    partition,
-    resample_cx,
-    resampler,
-    token_errors,
-)
+from blocks.swin import merge, padded, partition
+from blocks.tokens import HEAD_DIMS, TOKEN_MLP, PreNormBlock, resample_cx, resampler, token_errors
 
 
 def mlp_pads(size: int, m: int, shifted: bool) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.registry import Param, register
-from blocks.swin import (
+from blocks.tokens import (
     HEAD_DIMS,
     TOKEN_MLP,
     MultiHeadAttention,

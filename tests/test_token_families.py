@@ -7,7 +7,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from blocks.shiftmlp import shift_groups
-from blocks.swin import PreNormBlock, WindowAttention, relative_position_index, shift_mask
+from blocks.swin import WindowAttention, relative_position_index, shift_mask
+from blocks.tokens import PreNormBlock
 from nas import zoo
 from nas.complexity import complexity, measure
 from nas.network import build
