@@ -80,8 +80,12 @@ def bench_overhead(k: int, epochs: int) -> None:
     print(f"    plain loop          {plain:8.1f} s  ({plain / k:.1f} s a trial)")
     print(f"    Ray Tune sweep      {swept:8.1f} s  (trials themselves {inner:.1f} s)")
     print(f"    start-up            {startup:8.1f} s  (sampling, Ray start, Tuner set-up; once per sweep)")
-    print(f"    between trials      {per_trial:8.2f} s  a trial = {100 * per_trial / (inner / k):.1f} % of a trial's time")
-    print(f"    overhead, total     {(swept - plain) / swept * 100:8.1f} % of sweep wall time ({swept / plain:.2f}x)")
+    print(
+        f"    between trials      {per_trial:8.2f} s  a trial = {100 * per_trial / (inner / k):.1f} % of a trial's time"
+    )
+    print(
+        f"    overhead, total     {(swept - plain) / swept * 100:8.1f} % of sweep wall time ({swept / plain:.2f}x)"
+    )
 
 
 def main() -> None:

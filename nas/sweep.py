@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -394,8 +395,8 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         from ray.tune.logger import TBXLoggerCallback
 
         callbacks.append(TBXLoggerCallback())
-    except ImportError:  # tensorboardX missing: no TensorBoard logs, everything else works
-        pass
+    except ImportError:
+        print("tensorboardX is not installed: no TensorBoard logs for this sweep", file=sys.stderr)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_config = dict(
         storage_path=str((out / "_ray").resolve()),

@@ -8,6 +8,7 @@ spec from recorded values (what Ray Tune hands a trial).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,24 +25,27 @@ def require(ok: bool, reason: str) -> None:
         raise Reject(reason)
 
 
-class Draw:
+class Draw(ABC):
     """Base of every draw: records what was drawn under its name."""
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
 
+    @abstractmethod
     def int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        raise NotImplementedError
+        """An integer on the grid low..high (step), uniform or log-uniform."""
 
+    @abstractmethod
     def float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
-        raise NotImplementedError
+        """A float in [low, high], uniform or log-uniform."""
 
+    @abstractmethod
     def choice(self, name: str, options: Sequence[Any]) -> Any:
-        raise NotImplementedError
+        """One of `options`."""
 
+    @abstractmethod
     def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
         """n values on the grid low..high (step) with v_1 <= ... <= v_n, drawn as `name1..namen`."""
-        raise NotImplementedError
 
 
 class RngDraw(Draw):
