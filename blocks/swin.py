@@ -11,15 +11,7 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.registry import Param, register
-from blocks.tokens import (
-    HEAD_DIMS,
-    TOKEN_MLP,
-    MultiHeadAttention,
-    PreNormBlock,
-    resample_cx,
-    resampler,
-    token_errors,
-)
+from blocks.tokens import HEAD_DIMS, TOKEN_MLP, MultiHeadAttention, WindowStage, token_errors
 
 
 def relative_position_index(m: int) -> torch.Tensor:
@@ -131,7 +123,7 @@ def _check_swin(w_in, w_out, stride, depth, head_dim, mlp_ratio, **_):
     validate=_check_swin,
     tags=("token", "attention"),
 )
-class SwinStage(nn.Module):
+class SwinStage(WindowStage):
     """Swin stage: [patch merging] then blocks alternating W-MSA and SW-MSA (odd depth ends on W-MSA).
 
     Stride 2 merges 2x2 patches to w_out; at stride 1 a width change is a LayerNorm + linear
@@ -149,23 +141,16 @@ class SwinStage(nn.Module):
         mlp_ratio: float = 4.0,
         drop_path: float = 0.0,
     ):
-        super().__init__()
-        self.resample = resampler(w_in, w_out, stride)
         heads = w_out // head_dim
-        self.blocks = nn.Sequential(
-            *(
-                PreNormBlock(
-                    w_out,
-                    WindowAttention(w_out, window_size, heads, qkv_bias, shifted=i % 2 == 1),
-                    mlp_ratio,
-                    drop_path,
-                )
-                for i in range(depth)
-            )
+        super().__init__(
+            w_in,
+            w_out,
+            stride,
+            depth,
+            lambda shifted: WindowAttention(w_out, window_size, heads, qkv_bias, shifted=shifted),
+            mlp_ratio,
+            drop_path,
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.resample(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
 
     @staticmethod
     def complexity(
@@ -180,9 +165,9 @@ class SwinStage(nn.Module):
         mlp_ratio: float = 4.0,
         drop_path: float = 0.0,
     ) -> C.Cx:
-        resample_cx(cx, w_in, w_out, stride)
         heads = w_out // head_dim
-        for i in range(depth):
-            WindowAttention.complexity(cx, w_out, window_size, heads, qkv_bias, shifted=i % 2 == 1)
-            PreNormBlock.complexity(cx, w_out, mlp_ratio, tokens=cx.h * cx.w)
-        return cx
+
+        def mixer_cx(c: C.Cx, shifted: bool) -> C.Cx:
+            return WindowAttention.complexity(c, w_out, window_size, heads, qkv_bias, shifted=shifted)
+
+        return WindowStage.stage_cx(cx, w_in, w_out, stride, depth, mixer_cx, mlp_ratio)

@@ -14,7 +14,7 @@ from torch import nn
 from blocks import cx as C
 from blocks.registry import Param, register
 from blocks.swin import merge, padded, partition
-from blocks.tokens import HEAD_DIMS, TOKEN_MLP, PreNormBlock, resample_cx, resampler, token_errors
+from blocks.tokens import HEAD_DIMS, TOKEN_MLP, WindowStage, token_errors
 
 
 def mlp_pads(size: int, m: int, shifted: bool) -> tuple[int, int]:
@@ -77,7 +77,7 @@ def _check_swin_mlp(w_in, w_out, stride, depth, head_dim, mlp_ratio, **_):
     validate=_check_swin_mlp,
     tags=("token", "mlp"),
 )
-class SwinMlpStage(nn.Module):
+class SwinMlpStage(WindowStage):
     """Swin-MLP stage: [patch merging] then pre-norm blocks alternating window and shifted-window
     spatial MLPs, each followed by a channel MLP (odd depth ends on an unshifted block).
 
@@ -95,20 +95,16 @@ class SwinMlpStage(nn.Module):
         mlp_ratio: float = 4.0,
         drop_path: float = 0.0,
     ):
-        super().__init__()
-        self.resample = resampler(w_in, w_out, stride)
         heads = w_out // head_dim
-        self.blocks = nn.Sequential(
-            *(
-                PreNormBlock(
-                    w_out, WindowSpatialMlp(w_out, window_size, heads, i % 2 == 1), mlp_ratio, drop_path
-                )
-                for i in range(depth)
-            )
+        super().__init__(
+            w_in,
+            w_out,
+            stride,
+            depth,
+            lambda shifted: WindowSpatialMlp(w_out, window_size, heads, shifted),
+            mlp_ratio,
+            drop_path,
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.resample(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
 
     @staticmethod
     def complexity(
@@ -122,9 +118,9 @@ class SwinMlpStage(nn.Module):
         mlp_ratio: float = 4.0,
         drop_path: float = 0.0,
     ) -> C.Cx:
-        resample_cx(cx, w_in, w_out, stride)
         heads = w_out // head_dim
-        for i in range(depth):
-            WindowSpatialMlp.complexity(cx, w_out, window_size, heads, i % 2 == 1)
-            PreNormBlock.complexity(cx, w_out, mlp_ratio, tokens=cx.h * cx.w)
-        return cx
+
+        def mixer_cx(c: C.Cx, shifted: bool) -> C.Cx:
+            return WindowSpatialMlp.complexity(c, w_out, window_size, heads, shifted)
+
+        return WindowStage.stage_cx(cx, w_in, w_out, stride, depth, mixer_cx, mlp_ratio)

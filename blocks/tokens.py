@@ -4,6 +4,8 @@ norm-pool head. Blocks work on channels-last tensors inside a stage; stages take
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -190,6 +192,47 @@ class NormPoolHead(nn.Module):
         C.norm(cx, w_in)
         C.global_pool(cx)
         return C.linear(cx, w_in, num_classes)
+
+
+class WindowStage(nn.Module):
+    """[Patch merging] then pre-norm blocks whose token mixer alternates plain and shifted
+    windows (Swin, Swin-MLP); NCHW in and out, NHWC inside."""
+
+    def __init__(
+        self,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        depth: int,
+        mixer: Callable[[bool], nn.Module],
+        mlp_ratio: float,
+        drop_path: float,
+    ):
+        super().__init__()
+        self.resample = resampler(w_in, w_out, stride)
+        self.blocks = nn.Sequential(
+            *(PreNormBlock(w_out, mixer(i % 2 == 1), mlp_ratio, drop_path) for i in range(depth))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.resample(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def stage_cx(
+        cx: C.Cx,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        depth: int,
+        mixer_cx: Callable[[C.Cx, bool], C.Cx],
+        mlp_ratio: float,
+    ) -> C.Cx:
+        """Cost of the stage, given the mixer's cost as mixer_cx(cx, shifted)."""
+        resample_cx(cx, w_in, w_out, stride)
+        for i in range(depth):
+            mixer_cx(cx, i % 2 == 1)
+            PreNormBlock.complexity(cx, w_out, mlp_ratio, tokens=cx.h * cx.w)
+        return cx
 
 
 HEAD_DIMS = (4, 8, 16, 24, 32, 48, 64, 96, 128)
