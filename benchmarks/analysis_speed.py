@@ -1,5 +1,5 @@
 """Time `nas analyze` on synthetic runs: two AnyNetX_C-like runs of 50,000 trial rows each
-(100,000 in all, shaped like `nas.sweep.make_row` rows, 2% failed or diverged), 1,000 bootstrap
+(100,000 in all, shaped like `nas.sweeping.driver.make_row` rows, 2% failed or diverged), 1,000 bootstrap
 resamples per EDF band. Prints the seconds of each stage and the total.
 
 Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
@@ -18,10 +18,10 @@ import numpy as np
 import yaml
 
 import spaces  # noqa: F401  (refinement needs the spaces and torch: imported before timing)
-from nas import analyze as an
-from nas import store
-from nas.edf import error_grid
-from nas.report import write_report
+from nas.analysis import analyze as an
+from nas.analysis.edf import error_grid
+from nas.analysis.report import write_report
+from nas.sweeping import store
 
 EXPERIMENT = {
     "name": "bench",

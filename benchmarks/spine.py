@@ -17,14 +17,14 @@ from pathlib import Path
 import yaml
 
 import spaces
-from nas import store
-from nas.complexity import complexity, measure
+from blocks.complexity import complexity, measure
+from blocks.network import build
+from blocks.spec import from_dict
 from nas.config import load
-from nas.data import load as load_data
-from nas.network import build
-from nas.spec import from_dict
-from nas.sweep import prepare, sweep
-from nas.train import train
+from nas.sweeping import store
+from nas.sweeping.driver import prepare, sweep
+from nas.training.datasets import load as load_data
+from nas.training.loop import train
 from spaces.base import Context
 
 

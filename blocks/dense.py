@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 
 
 def dense_width(w_in: int, depth: int, growth_rate: int, compression: float = 1.0) -> int:

@@ -19,8 +19,9 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.dilation import check_schedule
-from blocks.registry import Param, register
+from blocks.registry import register
 from blocks.residual import shortcut, shortcut_cost
+from blocks.schema import Param
 
 
 def conv_rates(stride: int, depth: int, dilations: tuple[int, ...]) -> list[int]:

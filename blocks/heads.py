@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 
 
 @register(

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 
 VARIANTS = ("v1", "v2_5x5_as_3x3", "v3_nx1", "v3_wide")
 

@@ -11,7 +11,8 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.layers import SE, DropPath, repeat_blocks
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu6": nn.ReLU6, "silu": nn.SiLU, "relu": nn.ReLU}
 

@@ -11,57 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from blocks.errors import UnknownName
+from blocks.schema import Param, Schema
+
 KINDS = ("stem", "stage", "head")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One block parameter: its type, default and legal values (choices or a range)."""
-
-    type: type
-    default: Any
-    doc: str = ""
-    choices: tuple | None = None
-    low: float | None = None
-    high: float | None = None
-    is_list: bool = False
-    length: int | None = None
-
-    def legal(self) -> str:
-        """Human-readable legal values, used in error messages and `nas blocks`."""
-        kind = f"list of {self.type.__name__}" if self.is_list else self.type.__name__
-        if self.length == 2:
-            kind = f"[low, high] of {self.type.__name__}"
-        elif self.length:
-            kind = f"list of {self.length} {self.type.__name__}"
-        if self.choices is not None:
-            return f"{kind} in {list(self.choices)}"
-        if self.low is not None or self.high is not None:
-            lo = "-inf" if self.low is None else self.low
-            hi = "inf" if self.high is None else self.high
-            return f"{kind} in [{lo}, {hi}]"
-        return kind
-
-    def check(self, value: Any) -> str | None:
-        """Return why `value` is illegal, or None when it is legal."""
-        values = value if self.is_list else [value]
-        if self.is_list and not isinstance(value, (list, tuple)):
-            return f"expected {self.legal()}, got {value!r}"
-        if self.is_list and self.length is not None and len(value) != self.length:
-            return f"expected {self.legal()}, got {value!r}"
-        if self.is_list and self.length == 2 and value[0] > value[1]:
-            return f"empty range {list(value)}: low > high"
-        for v in values:
-            ok_type = isinstance(v, self.type) and not (self.type is not bool and isinstance(v, bool))
-            if self.type is float and isinstance(v, int) and not isinstance(v, bool):
-                ok_type = True
-            if not ok_type:
-                return f"expected {self.legal()}, got {value!r}"
-            if self.choices is not None and v not in self.choices:
-                return f"expected {self.legal()}, got {value!r}"
-            if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
-                return f"expected {self.legal()}, got {value!r}"
-        return None
 
 
 @dataclass(frozen=True)
@@ -71,7 +24,7 @@ class Family:
     name: str
     kind: str
     module: type
-    schema: dict[str, Param]
+    schema: Schema
     doc: str
     validate: Callable[..., list[str]] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
@@ -123,19 +76,18 @@ def register(
         if name in _REGISTRY[kind]:
             raise ValueError(f"{kind} '{name}' is registered twice")
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        _REGISTRY[kind][name] = Family(name, kind, cls, dict(schema or {}), doc, validate, tuple(tags))
+        _REGISTRY[kind][name] = Family(name, kind, cls, Schema(schema), doc, validate, tuple(tags))
         return cls
 
     return wrap
 
 
 def get(kind: str, name: str) -> Family:
-    """Look up a registered family, failing with the list of legal names."""
+    """Look up a registered family; UnknownName lists the legal names."""
     _load_all()
-    try:
-        return _REGISTRY[kind][name]
-    except KeyError:
-        raise KeyError(f"unknown {kind} '{name}'; legal: {sorted(_REGISTRY[kind])}") from None
+    if name not in _REGISTRY[kind]:
+        raise UnknownName(kind, name, sorted(_REGISTRY[kind]))
+    return _REGISTRY[kind][name]
 
 
 def names(kind: str) -> list[str]:

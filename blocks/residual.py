@@ -7,7 +7,8 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.layers import SE, repeat_blocks
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 
 
 class Shortcut(nn.Module):

@@ -12,7 +12,8 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.layers import DropPath
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 from blocks.tokens import mlp_hidden, needs_resample, token_errors
 
 

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from blocks import cx as C
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 from blocks.swin import merge, padded, partition
 from blocks.tokens import HEAD_DIMS, TOKEN_MLP, WindowStage, token_errors
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.layers import DropPath
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 
 
 def mlp_hidden(width: int, mlp_ratio: float) -> int:

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from blocks import cx as C
-from blocks.registry import Param, register
+from blocks.registry import register
+from blocks.schema import Param
 from blocks.tokens import (
     HEAD_DIMS,
     TOKEN_MLP,

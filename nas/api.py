@@ -7,17 +7,17 @@ from pathlib import Path
 
 from torch import nn
 
-from nas import exporting as ex
-from nas import retraining as rt
+from blocks.errors import UserError
+from blocks.network import Network
+from blocks.network import build as build_network
+from blocks.spec import ArchSpec
 from nas.commands.build import resolve
-from nas.errors import UserError
-from nas.formats import TOLERANCE
-from nas.network import Network
-from nas.network import build as build_network
-from nas.select import choose
-from nas.spec import ArchSpec
-from nas.train import TrainResult
-from nas.weights import load_weights
+from nas.exporting import export as ex
+from nas.exporting import retrain as rt
+from nas.exporting.formats import TOLERANCE
+from nas.exporting.select import choose
+from nas.exporting.weights import load_weights
+from nas.training.loop import TrainResult
 
 
 def load_spec(source: str | Path) -> ArchSpec:

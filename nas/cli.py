@@ -6,8 +6,7 @@ import argparse
 import importlib
 import sys
 
-from nas.errors import UserError
-from nas.spec import SpecError
+from blocks.errors import UserError
 
 COMMANDS = [
     "sweep",
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (UserError, SpecError) as err:
+    except UserError as err:
         print(f"nas {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from nas.augment import Augment
-from nas.errors import UserError
+from blocks.errors import UserError
+from nas.training.augment import Augment
 
 DATASETS = ("digits", "synthetic", "cifar10", "npz", "imagefolder")
 MODES = ("sample", "optimize")

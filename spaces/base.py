@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from blocks.registry import Param
-from nas.complexity import Complexity, complexity
-from nas.errors import UserError
-from nas.spec import ArchSpec, HeadSpec, SpecError, StageSpec, StemSpec, spec_errors
+from blocks.complexity import Complexity, complexity
+from blocks.errors import UserError
+from blocks.schema import Param
+from blocks.spec import ArchSpec, HeadSpec, SpecError, StageSpec, StemSpec, spec_errors
 from spaces.draw import Draw, Reject, RngDraw
 
 

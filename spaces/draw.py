@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from blocks.errors import NasError
 
-class Reject(Exception):
+
+class Reject(NasError):
     """The drawn values violate a constraint of the space; draw again."""
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.dilation import check_schedule, hole_free_schedules
-from blocks.registry import Param
-from nas.spec import StageSpec
+from blocks.schema import Param
+from blocks.spec import StageSpec
 from spaces.base import Context, Space, make_spec
 from spaces.draw import Draw
 from spaces.registry import register

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import registry
-from blocks.registry import Param
-from nas.spec import StageSpec
+from blocks.schema import Param
+from blocks.spec import StageSpec
 from spaces.base import Context, Space, make_spec
 from spaces.draw import Draw
 from spaces.hdc import schedules

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from nas.errors import UserError
+from blocks.errors import UnknownName
 
 _SPACES: dict = {}
 _MODULES = ["anynet", "regnet", "hdc", "mixed"]
@@ -23,10 +23,10 @@ def _load() -> None:
 
 
 def get(name: str):
-    """The Space called `name`; a UserError lists the legal names."""
+    """The Space called `name`; UnknownName lists the legal names."""
     _load()
     if name not in _SPACES:
-        raise UserError(f"unknown design space '{name}'; legal: {sorted(_SPACES)}")
+        raise UnknownName("design space", name, sorted(_SPACES))
     return _SPACES[name]
 
 

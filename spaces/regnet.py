@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from blocks.registry import Param
-from nas.spec import StageSpec
+from blocks.schema import Param
+from blocks.spec import StageSpec
 from spaces.base import Context, Space, adjust_compatibility, make_spec
 from spaces.draw import Draw, require
 from spaces.registry import register

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from nas.complexity import complexity, measure
-from nas.network import build
-from nas.spec import ArchSpec, from_dict
+from blocks.complexity import complexity, measure
+from blocks.network import build
+from blocks.spec import ArchSpec, from_dict
 
 
 def one_stage_spec(

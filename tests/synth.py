@@ -1,5 +1,5 @@
 """Synthetic run directories for analysis tests: real sampled specs, made-up errors, rows shaped
-like `nas.sweep.make_row`, written through the store and the live experiment schema."""
+like `nas.sweeping.driver.make_row`, written through the store and the live experiment schema."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import numpy as np
 import yaml
 
 import spaces
-from nas import config, store
-from nas.spec import StemSpec
+from blocks.spec import StemSpec
+from nas import config
+from nas.sweeping import store
 from spaces import Context
 
 CTX = Context((3, 8, 8), 10, StemSpec("simple", 8, {"stride": 1}))

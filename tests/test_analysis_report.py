@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from nas.analyze import Settings, analyze, format_report, jsonable
+from nas.analysis.analyze import Settings, analyze, format_report, jsonable
+from nas.analysis.report import write_report
 from nas.cli import main
-from nas.report import write_report
 from tests.synth import write_run
 
 BAD = {3: "failed", 10: "failed", 17: "failed", 20: "diverged", 33: "diverged"}

@@ -5,8 +5,9 @@ import json
 import pytest
 
 import spaces
-from nas import config, store
+from nas import config
 from nas.cli import main
+from nas.sweeping import store
 from tests.synth import tiny_experiment
 
 pytestmark = pytest.mark.slow

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from nas.augment import Augment, cutout, random_crop, random_hflip
-from nas.errors import UserError
+from blocks.errors import UserError
+from nas.training.augment import Augment, cutout, random_crop, random_hflip
 
 
 def _batch(n=64, c=3, h=6, w=7):

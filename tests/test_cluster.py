@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from nas import store
+from nas.sweeping import store
 
 pytestmark = pytest.mark.slow
 

@@ -3,9 +3,9 @@
 import pytest
 import yaml
 
+from blocks.errors import UserError
 from nas import config
 from nas.cli import main
-from nas.errors import UserError
 
 
 def _write(tmp_path, data, name="exp.yaml"):

@@ -6,12 +6,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from blocks import registry
+from blocks.complexity import complexity, measure
 from blocks.inception import VARIANTS
 from blocks.mbconv import ACTIVATIONS, MBConv
+from blocks.network import build
+from blocks.spec import SpecError, from_dict
 from nas import zoo
-from nas.complexity import complexity, measure
-from nas.network import build
-from nas.spec import SpecError, from_dict
 from tests.cxcheck import assert_matches, one_stage_spec
 
 SETTINGS = settings(max_examples=20, deadline=None)

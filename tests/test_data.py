@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nas import data
-from nas.errors import UserError
+from blocks.errors import UserError
+from nas.training import datasets as data
 
 NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
 

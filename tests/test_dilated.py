@@ -8,8 +8,8 @@ from torch import nn
 from blocks import registry
 from blocks.dilated import conv_rates
 from blocks.dilation import check_schedule, hole_free_schedules
-from nas.network import build
-from nas.spec import SpecError
+from blocks.network import build
+from blocks.spec import SpecError
 from tests.cxcheck import assert_matches, one_stage_spec
 
 _SCHEDULES = [s for n in (1, 2, 3) for s in hole_free_schedules(n, 3, 7)]

@@ -10,15 +10,16 @@ import torch
 import yaml
 
 import nas
+from blocks.complexity import complexity
+from blocks.errors import UserError
+from blocks.network import build
+from blocks.spec import from_dict, load
 from nas import config as cfgmod
-from nas import exporting as ex
-from nas import formats, select, store
 from nas.cli import main
-from nas.complexity import complexity
-from nas.errors import UserError
-from nas.network import build
-from nas.spec import from_dict, load
-from nas.sweep import make_row
+from nas.exporting import export as ex
+from nas.exporting import formats, select
+from nas.sweeping import store
+from nas.sweeping.driver import make_row
 
 EXPERIMENT = {
     "name": "tiny",
@@ -221,7 +222,7 @@ def test_a_check_that_differs_fails_the_command(sweep, tmp_path, monkeypatch, ca
 
 
 def test_python_api_mirrors_the_cli(sweep, tmp_path):
-    from nas.network import Network
+    from blocks.network import Network
 
     assert type(nas.build(spec_of(8))) is Network
     done = nas.export(sweep, tmp_path / "out", top=1, formats=["torchscript"])

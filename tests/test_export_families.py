@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from blocks import registry
-from nas.exporting import Job, export_all
-from nas.spec import from_dict
-from nas.weights import fresh
+from blocks.spec import from_dict
+from nas.exporting.export import Job, export_all
+from nas.exporting.weights import fresh
 
 
 def net(

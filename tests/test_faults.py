@@ -12,10 +12,10 @@ import pytest
 import torch
 import yaml
 
-from nas import store
 from nas.config import TrainingConfig
-from nas.data import synthetic
-from nas.sweep import TrialSetup, run_trial
+from nas.sweeping import store
+from nas.sweeping.driver import TrialSetup, run_trial
+from nas.training.datasets import synthetic
 
 SPEC = {
     "input_shape": [3, 6, 6],
@@ -67,7 +67,7 @@ def test_out_of_memory_becomes_failed_row(monkeypatch):
     def oom(*a, **k):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr("nas.sweep.train", oom)
+    monkeypatch.setattr("nas.sweeping.driver.train", oom)
     row = run_trial(_entry(), DATA, _setup(), lambda m: None)
     assert row["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in row["reason"]
 

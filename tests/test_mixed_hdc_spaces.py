@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 import spaces
 from blocks.dilated import conv_rates
 from blocks.dilation import holes
+from blocks.errors import UserError
+from blocks.spec import StemSpec
 from nas.cli import main
-from nas.errors import UserError
-from nas.spec import StemSpec
 from spaces.base import Context, draw_one
 from spaces.draw import OptunaDraw, Reject, ReplayDraw
 from tests.cxcheck import assert_matches

@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 import spaces
+from blocks.errors import UserError
 from nas import config
+from nas.analysis.refine import Refinement, inside, select
 from nas.cli import main
-from nas.errors import UserError
-from nas.refine import Refinement, inside, select
 from tests.synth import CTX, write_run
 
 

@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nas.complexity import complexity, measure
-from nas.network import build
-from nas.spec import from_dict
+from blocks.complexity import complexity, measure
+from blocks.network import build
+from blocks.spec import from_dict
 from tests.cxcheck import assert_matches, one_stage_spec
 
 

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spaces
+from blocks.complexity import complexity
+from blocks.errors import UserError
 from nas import zoo
-from nas.complexity import complexity
-from nas.errors import UserError
 from spaces.base import Context, Limits, adjust_compatibility
 from spaces.draw import ReplayDraw, RngDraw
 from spaces.regnet import regnet_widths

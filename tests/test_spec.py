@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from nas import spec as S
+from blocks import spec as S
 from nas import zoo
 
 

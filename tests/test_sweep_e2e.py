@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from nas import store
 from nas.cli import main
+from nas.sweeping import store
 from tests.synth import tiny_experiment
 
 pytestmark = pytest.mark.slow

@@ -6,13 +6,13 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from blocks.complexity import complexity, measure
+from blocks.network import build
 from blocks.shiftmlp import shift_groups
+from blocks.spec import SpecError, from_dict
 from blocks.swin import WindowAttention, relative_position_index, shift_mask
 from blocks.tokens import PreNormBlock
 from nas import zoo
-from nas.complexity import complexity, measure
-from nas.network import build
-from nas.spec import SpecError, from_dict
 from tests.cxcheck import assert_matches, one_stage_spec
 
 

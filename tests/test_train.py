@@ -4,10 +4,10 @@ import math
 
 import pytest
 
+from blocks.spec import from_dict
 from nas.config import TrainingConfig
-from nas.data import digits, synthetic
-from nas.spec import from_dict
-from nas.train import Diverged, lr_at, train
+from nas.training.datasets import digits, synthetic
+from nas.training.loop import Diverged, lr_at, train
 
 SPEC = from_dict(
     {
@@ -58,7 +58,7 @@ def test_digits_is_bundled_and_split():
 
 
 def test_augmentation_is_applied_in_training():
-    from nas.augment import Augment
+    from nas.training.augment import Augment
 
     data = synthetic(num_samples=128)
     plain = TrainingConfig(epochs=1, batch_size=32)

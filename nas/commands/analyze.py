@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nas.errors import UserError
+from blocks.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -43,8 +43,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from nas import store
-    from nas.analyze import Settings, analyze, format_report, jsonable
+    from nas.analysis.analyze import Settings, analyze, format_report, jsonable
+    from nas.sweeping import store
 
     if args.bins is not None and args.bins < 1:
         raise UserError(f"--bins: expected a positive number of bins, got {args.bins}")

@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from blocks import registry
-    from nas.errors import UserError
+    from blocks.errors import UserError
 
     shown = 0
     for kind in registry.KINDS:

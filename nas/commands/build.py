@@ -15,22 +15,22 @@ def add_parser(sub) -> None:
 
 def resolve(name: str):
     """A spec from a file path or a zoo name."""
+    from blocks.errors import UnknownName, UserError
+    from blocks.spec import load
     from nas import zoo
-    from nas.errors import UserError
-    from nas.spec import load
 
     if Path(name).is_file():
         return load(name)
     try:
         return zoo.get(name)
-    except KeyError as err:
-        raise UserError(f"{name}: neither a spec file nor a zoo network; {err.args[0]}") from None
+    except UnknownName as err:
+        raise UserError(f"{name}: neither a spec file nor a zoo network; {err}") from None
 
 
 def run(args) -> int:
+    from blocks.complexity import breakdown, complexity
+    from blocks.errors import UserError
     from nas import zoo
-    from nas.complexity import breakdown, complexity
-    from nas.errors import UserError
 
     if args.list or not args.spec:
         if not args.list:
@@ -50,8 +50,8 @@ def run(args) -> int:
     print(f"{'total':<34} {'':>16} {total.params:>14,} {total.flops / 1e6:>11.2f} {total.acts / 1e6:>8.3f}")
     print(f"parameters: {total.params}")
     if args.check:
-        from nas.complexity import measure
-        from nas.network import build
+        from blocks.complexity import measure
+        from blocks.network import build
 
         measured = measure(build(spec), spec.input_shape)
         same = "equal" if measured == total else "DIFFERENT"

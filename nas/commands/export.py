@@ -48,7 +48,7 @@ def _line(check) -> str:
 
 
 def _report(rank: int, e) -> None:
-    from nas.complexity import complexity
+    from blocks.complexity import complexity
 
     cx = complexity(e.spec)
     error = e.record.get("error")

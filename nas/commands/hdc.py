@@ -10,8 +10,8 @@ import argparse
 import json
 
 from blocks.dilation import MAX_SEARCH_LAYERS, MAX_SPAN
+from blocks.errors import UserError
 from nas import hdc
-from nas.errors import UserError
 
 _SUGGEST_ONLY = ("layers", "max_rate", "top")
 

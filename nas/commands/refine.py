@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nas.errors import UserError
+from blocks.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -25,8 +25,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from nas import store
-    from nas.refine import refine_run, write
+    from nas.analysis.refine import refine_run, write
+    from nas.sweeping import store
 
     if not 0 < args.subsample <= 1:
         raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")

@@ -48,7 +48,7 @@ def flat(row: dict) -> dict:
 
 
 def run(args) -> int:
-    from nas import store
+    from nas.sweeping import store
 
     for run_dir in store.find_runs([args.run_dir]):
         rows = store.rows(run_dir)

@@ -31,9 +31,9 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import time
 
-    from nas import retraining as retrain
-    from nas.complexity import complexity
-    from nas.weights import weights_path
+    from blocks.complexity import complexity
+    from nas.exporting import retrain
+    from nas.exporting.weights import weights_path
 
     plan = retrain.prepare(
         args.spec, args.epochs, experiment=args.experiment, run=args.run_dir, seed=args.seed, out=args.out

@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 
 
 def _range(text: str | None, name: str):
-    from nas.errors import UserError
+    from blocks.errors import UserError
 
     if not text:
         return (None, None)
@@ -38,7 +38,7 @@ def run(args) -> int:
     import yaml
 
     import spaces
-    from nas.errors import UserError
+    from blocks.errors import UserError
     from spaces.base import Context, Limits
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nas.errors import UserError
+from blocks.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from nas.analyze import analyze, format_report
-    from nas.sweep import sweep
+    from nas.analysis.analyze import analyze, format_report
+    from nas.sweeping.driver import sweep
 
     if not args.experiment and not args.resume:
         raise UserError("give an experiment file, or --resume DIR")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from nas.spec import ArchSpec
+from blocks.errors import UnknownName
+from blocks.spec import ArchSpec
 
 _ZOO: dict[str, Callable[[], ArchSpec]] = {}
 _MODULES = ["resnet", "regnet", "mobile", "dense", "inception", "transformers"]
@@ -39,9 +40,9 @@ def names() -> list[str]:
 
 
 def get(name: str) -> ArchSpec:
-    """The ArchSpec of a zoo network; KeyError lists the legal names."""
+    """The ArchSpec of a zoo network; UnknownName lists the legal names."""
     _load()
     if name not in _ZOO:
-        raise KeyError(f"unknown zoo network '{name}'; legal: {sorted(_ZOO)}")
+        raise UnknownName("zoo network", name, sorted(_ZOO))
     spec = _ZOO[name]()
     return spec

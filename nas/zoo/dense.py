@@ -8,7 +8,7 @@ opening stages 2-4, and BN-ReLU before the pooled classifier.
 from __future__ import annotations
 
 from blocks.dense import dense_width
-from nas.spec import ArchSpec, from_dict
+from blocks.spec import ArchSpec, from_dict
 from nas.zoo import register
 
 

@@ -4,7 +4,7 @@ its regnet_x_400mf therefore has other stage widths and 5,495,976 parameters."""
 
 from __future__ import annotations
 
-from nas.spec import ArchSpec, HeadSpec, StemSpec
+from blocks.spec import ArchSpec, HeadSpec, StemSpec
 from nas.zoo import register
 from spaces.regnet import regnet_stages
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nas.spec import ArchSpec, from_dict
+from blocks.spec import ArchSpec, from_dict
 from nas.zoo import register
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from nas.errors import UserError
+from blocks.errors import UserError
 
 MAX_PIXELS = 1024
 

@@ -16,10 +16,7 @@ from typing import Any
 import yaml
 
 from blocks import registry
-
-
-class SpecError(ValueError):
-    """An ArchSpec that cannot be built; the message names the field and what is legal."""
+from blocks.errors import SpecError, UnknownName
 
 
 @dataclass(frozen=True)
@@ -165,8 +162,8 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
     def check(kind: str, name: str, where: str, params: dict, **structure: Any) -> None:
         try:
             fam = registry.get(kind, name)
-        except KeyError as err:
-            out.append((f"{where}.{'block' if kind == 'stage' else 'type'}", str(err.args[0])))
+        except UnknownName as err:
+            out.append((f"{where}.{'block' if kind == 'stage' else 'type'}", str(err)))
             return
         out.extend((f"{where}.params.{k}" if k else where, m) for k, m in fam.errors(params, **structure))
 

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 from numpy.random import Generator
 
-from nas import frame, plot, refine, store, trends
-from nas.bestof import expected_best, search_ks
-from nas.bootstrap import edf_band
-from nas.edf import (
+from blocks.errors import UserError
+from nas.analysis import frame, refine, trends
+from nas.analysis import plots as plot
+from nas.analysis.bestof import expected_best, search_ks
+from nas.analysis.bootstrap import edf_band
+from nas.analysis.edf import (
     complexity_bins,
     default_bins,
     edf,
@@ -32,8 +34,8 @@ from nas.edf import (
     summary,
     weighted_ks_test,
 )
-from nas.errors import UserError
-from nas.pareto import pareto_front
+from nas.analysis.pareto import pareto_front
+from nas.sweeping import store
 
 COUNTABLE = ("failed", "diverged")  # statuses `failed_as_error` puts into the EDF
 Columns = dict[str, np.ndarray]  # one array per run label
@@ -248,7 +250,7 @@ def analyze(
         "report": None,
     }
     if report is not None:
-        from nas.report import write_report
+        from nas.analysis.report import write_report
 
         result["report"] = str(write_report(result, figures, Path(report)))
     return result

@@ -23,15 +23,15 @@ import yaml
 
 import nas
 from blocks import registry
+from blocks.errors import UnknownName, UserError
+from blocks.spec import StemSpec, from_dict
 from nas import config as cfgmod
-from nas import data as datamod
-from nas import store
 from nas.config import Experiment, TrainingConfig
-from nas.errors import UserError
-from nas.progress import Progress
-from nas.search import WORST_ERROR
-from nas.spec import StemSpec, from_dict
-from nas.train import Diverged, train
+from nas.sweeping import store
+from nas.sweeping.optimize import WORST_ERROR
+from nas.sweeping.progress import Progress
+from nas.training import datasets as datamod
+from nas.training.loop import Diverged, train
 from spaces import Context, Limits, Space, get, sample
 
 
@@ -66,8 +66,8 @@ def context(exp: Experiment, data: datamod.Dataset) -> Context:
     ):
         try:
             fam = registry.get(kind, name)
-        except KeyError as err:
-            raise UserError(f"{where}.{field}.type: {err.args[0]}") from None
+        except UnknownName as err:
+            raise UserError(f"{where}.{field}.type: {err}") from None
         errors = fam.errors(params)
         if errors:
             raise UserError(f"{where}.{field}.params.{errors[0][0]}: {errors[0][1]}")
@@ -219,8 +219,8 @@ def run_trial(entry: dict, data: datamod.Dataset, setup: TrialSetup, report) -> 
         if "latency" in setup.objectives:
             import torch
 
-            from nas.latency import latency_ms
-            from nas.network import build
+            from blocks.network import build
+            from nas.sweeping.latency import latency_ms
 
             dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             latency = latency_ms(build(spec).to(dev), spec.input_shape, dev)
@@ -234,7 +234,7 @@ def run_trial(entry: dict, data: datamod.Dataset, setup: TrialSetup, report) -> 
         return make_row(entry, setup.experiment, "failed", reason=last, wall_time=time.perf_counter() - start)
     run_dir = setup.weight_runs.get(entry["space"], "")
     if run_dir:
-        from nas.weights import save_weights, weights_path
+        from nas.exporting.weights import save_weights, weights_path
 
         save_weights(res.model, weights_path(run_dir, entry["model_id"]))
     return make_row(
@@ -405,7 +405,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         failure_config=tune.FailureConfig(max_failures=res.max_retries),
     )
     if optimize:
-        from nas.search import DefineByRun, scheduler, searcher, write_pareto
+        from nas.sweeping.optimize import DefineByRun, scheduler, searcher, write_pareto
 
         ctx = context(exp, data)
         limits = Limits(exp.constraints.flops, exp.constraints.params)

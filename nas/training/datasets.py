@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.errors import UserError
+from blocks.errors import ParamError, UserError
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUTS = ("auto", "nchw", "nhwc")
@@ -48,14 +48,6 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])
-
-
-class ParamError(ValueError):
-    """A bad value of one loader parameter; `load` reports it as dataset.params.<field>."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 class _ArrayUnpickler(pickle.Unpickler):

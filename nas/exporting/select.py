@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas import store
-from nas.errors import UserError
-from nas.pareto import pareto_front
+from blocks.errors import UserError
+from nas.analysis.pareto import pareto_front
+from nas.sweeping import store
 
 ORDERS = ("error", "pareto")
 

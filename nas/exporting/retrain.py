@@ -11,15 +11,16 @@ from typing import Any
 import torch
 import yaml
 
+from blocks.errors import UserError
+from blocks.spec import ArchSpec, from_dict
 from nas import config as cfgmod
-from nas import data as datamod
-from nas import store, zoo
+from nas import zoo
 from nas.commands.build import resolve
 from nas.config import Experiment, TrainingConfig
-from nas.errors import UserError
-from nas.spec import ArchSpec, from_dict
-from nas.train import TrainResult, train
-from nas.weights import save_weights, weights_path
+from nas.exporting.weights import save_weights, weights_path
+from nas.sweeping import store
+from nas.training import datasets as datamod
+from nas.training.loop import TrainResult, train
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Export chosen models in forms other people and tools load without this project's search
 code, each into its own folder with its spec (`nas build` rebuilds it) and an index of all.
 
-The formats and their checks live in nas.formats; the weights helpers in nas.weights (also
+The formats and their checks live in nas.exporting.formats; the weights helpers in nas.exporting.weights (also
 importable from here: weights_path, save_weights, load_weights).
 """
 
@@ -17,14 +17,14 @@ import yaml
 from torch import nn
 
 import nas
-from nas import store
-from nas.complexity import complexity
-from nas.errors import UserError
-from nas.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, parse_formats, write_and_check
-from nas.network import build
-from nas.select import Candidate
-from nas.spec import ArchSpec, from_dict, load
-from nas.weights import fresh, load_weights, save_weights, weights_path
+from blocks.complexity import complexity
+from blocks.errors import UserError
+from blocks.network import build
+from blocks.spec import ArchSpec, from_dict, load
+from nas.exporting.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, parse_formats, write_and_check
+from nas.exporting.select import Candidate
+from nas.exporting.weights import fresh, load_weights, save_weights, weights_path
+from nas.sweeping import store
 
 __all__ = ["Exported", "Job", "export_all", "load_weights", "run_job", "save_weights", "weights_path"]
 
@@ -174,7 +174,7 @@ def export_model(
 
 def write_spec(job: Job, path: Path, weights: str) -> Check:
     """The spec beside its record (where it came from, its complexity and error); `nas build`
-    and nas.spec.load read it back as the bare spec."""
+    and blocks.spec.load read it back as the bare spec."""
     body = {
         "model_id": job.spec.model_id,
         "complexity": complexity(job.spec).to_dict(),

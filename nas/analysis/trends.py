@@ -2,7 +2,7 @@
 
 Numeric parameters with at most `MAX_LEVELS` distinct values get one bin per value, others
 quantile bins; each bin reports its count and the quartiles of error. Categorical parameters
-(a stage's block family) get one bin per category. The best-model bootstrap (`nas.bootstrap`)
+(a stage's block family) get one bin per category. The best-model bootstrap (`nas.analysis.bootstrap`)
 adds the central (95%) interval of the best model's value, or each category's share of best models.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.bootstrap import best_value
+from nas.analysis.bootstrap import best_value
 
 MAX_LEVELS = 12
 

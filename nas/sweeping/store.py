@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from nas.errors import UserError
+from blocks.errors import UserError
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
 STATUSES = ("ok", "failed", "diverged", "stopped", "rejected")

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from blocks.errors import NasError
+from blocks.network import build
+from blocks.spec import ArchSpec
 from nas.config import TrainingConfig
-from nas.data import Dataset
-from nas.network import build
-from nas.spec import ArchSpec
+from nas.training.datasets import Dataset
 
 
-class Diverged(RuntimeError):
+class Diverged(NasError):
     """The training loss became NaN or infinite."""
 
 

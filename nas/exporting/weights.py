@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nas.errors import UserError
-from nas.network import build
-from nas.spec import ArchSpec
+from blocks.errors import UserError
+from blocks.network import build
+from blocks.spec import ArchSpec
 
 
 def weights_path(run: str | Path, model_id: str) -> Path:

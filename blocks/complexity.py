@@ -10,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from blocks import registry
 from blocks.cx import Cx
-from nas.spec import ArchSpec
+from blocks.spec import ArchSpec
 
 
 @dataclass(frozen=True)

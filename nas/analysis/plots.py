@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
-from nas.edf import edf, error_grid, summary  # noqa: E402
+from nas.analysis.edf import edf, error_grid, summary  # noqa: E402
 
 MAX_POINTS = 4000
 COLORS = plt.get_cmap("tab10").colors

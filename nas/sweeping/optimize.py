@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from blocks.spec import SpecError
+from nas.analysis.pareto import nondominated
 from nas.config import Experiment
-from nas.pareto import nondominated
-from nas.spec import SpecError
 from spaces import Context, Limits, get
 from spaces.base import draw_one
 from spaces.draw import OptunaDraw, Reject

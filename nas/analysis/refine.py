@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from nas import frame, store
-from nas.bootstrap import best_value
-from nas.errors import UserError
+from blocks.errors import UserError
+from nas.analysis import frame
+from nas.analysis.bootstrap import best_value
+from nas.sweeping import store
 
 # (option, parameter names it governs, kind): range [lo, hi], low / high end only, or legal choices
 RULES = {

@@ -9,7 +9,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from nas.analyze import GUIDED, jsonable
+from nas.analysis.analyze import GUIDED, jsonable
 
 SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
 

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.errors import UserError
-from nas.spec import ArchSpec
-from nas.weights import error_line, load_weights, save_weights
+from blocks.errors import UserError
+from blocks.spec import ArchSpec
+from nas.exporting.weights import error_line, load_weights, save_weights
 
 FORMATS = ("spec", "weights", "torchscript", "exported", "onnx")
 GRAPHS = ("torchscript", "exported", "onnx")

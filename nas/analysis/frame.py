@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nas import store
+from nas.sweeping import store
 
 COMPLEXITY = ("flops", "params", "acts")
 

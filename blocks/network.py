@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from blocks import registry
-from nas.spec import ArchSpec
+from blocks.spec import ArchSpec
 
 
 class Network(nn.Module):

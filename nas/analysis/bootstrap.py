@@ -7,7 +7,7 @@ on its own and weighs equally, which is exactly the complexity-normalised EDF.
 
 The best-model bootstrap of the RegNet paper (take 25% of the models with replacement, keep the
 best, record its parameter value, repeat) is computed in its limit of infinitely many repeats:
-each model's probability of being the best of a subsample (`nas.bestof`) weights its value.
+each model's probability of being the best of a subsample (`nas.analysis.bestof`) weights its value.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.bestof import best_probs
+from nas.analysis.bestof import best_probs
 
 
 def edf_band(

@@ -1,0 +1,1 @@
+"""Design-space analysis: EDFs, bootstrap, trends, Pareto fronts, refinement, figures, report."""

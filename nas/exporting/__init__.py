@@ -1,0 +1,1 @@
+"""Export: choose models, write and verify formats, keep weights, retrain a spec."""

@@ -1,0 +1,1 @@
+"""Training one network: data pipelines, augmentation and the training loop."""
