@@ -11,7 +11,6 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,10 @@ import yaml
 
 import spaces  # noqa: F401  (refinement needs the spaces and torch: imported before timing)
 from nas.analysis import analyze as an
+from nas.analysis import figures, frame
 from nas.analysis.edf import error_grid
 from nas.analysis.report import write_report
+from nas.analysis.result import Analysis
 from nas.sweeping import store
 
 EXPERIMENT = {
@@ -120,14 +121,17 @@ def main() -> None:
         rng = np.random.default_rng(0)
         times: dict[str, float] = {}
 
-        def stage(name, fn):
+        def stage(name, fn, part=False):
+            """Time fn; a part of a stage timed on its own is printed indented, not added to the total."""
             start = time.perf_counter()
             out = fn()
-            times[name] = time.perf_counter() - start
-            print(f"  {name:<34} {times[name]:6.2f} s")
+            took = time.perf_counter() - start
+            if not part:
+                times[name] = took
+            print(f"  {'  ' * part}{name:<{34 - 2 * part}} {took:6.2f} s")
             return out
 
-        data = stage("read rows into columns", lambda: an.load_runs(runs))
+        data = stage("read rows into columns", lambda: frame.load_runs(runs))
         masks, errors = {}, {}
         for d in data:
             masks[d.label], errors[d.label] = an.in_curve(d, None)
@@ -136,26 +140,18 @@ def main() -> None:
             "EDF, bands, Pareto, search, trends",
             lambda: {d.label: an.run_stats(d, masks[d.label], errors[d.label], s, grid, rng) for d in data},
         )
-        norm = stage(
-            "normalised EDFs and bands",
-            lambda: an.normalized(data, [masks[d.label] for d in data], errors, s, grid, rng),
-        )
-        stage("KS tests", lambda: an.ks_pairs(data, masks, errors, norm))
         for d in data:
-            stats[d.label]["refine"] = stage(
-                f"refinement ({d.label})", lambda d=d: an.refinement(d, masks[d.label], errors[d.label], s)
+            stage(
+                f"of which refinement ({d.label})",
+                lambda d=d: an.refinement(d, masks[d.label], errors[d.label], s),
+                part=True,
             )
+        norm = stage("normalised EDFs and bands", lambda: an.normalized(data, masks, errors, s, grid, rng))
+        ks = stage("KS tests", lambda: an.ks_pairs(data, masks, errors, norm))
         out = root / "report"
-        figures = stage(
-            "figures", lambda: an.draw(data, masks, errors, stats, norm, s, out / "edf.png", out, rng)
-        )
-        result = {
-            "runs": stats,
-            "ks": an.ks_pairs(data, masks, errors, norm),
-            "normalization": norm,
-            "settings": asdict(s),
-        }
-        stage("HTML report and CSV tables", lambda: write_report(result, figures, out))
+        result = Analysis(stats, ks, norm, s)
+        result.figures = stage("figures", lambda: figures.draw(result, out / "edf.png", out, rng))
+        stage("HTML report and CSV tables", lambda: write_report(result, out))
         print(f"  {'total':<34} {sum(times.values()):6.2f} s")
         start = time.perf_counter()
         an.analyze(runs, report=root / "report2", settings=s)

@@ -22,7 +22,8 @@ from blocks.network import build
 from blocks.spec import from_dict
 from nas.config import load
 from nas.sweeping import store
-from nas.sweeping.driver import prepare, sweep
+from nas.sweeping.driver import sweep
+from nas.sweeping.plan import prepare
 from nas.training.datasets import load as load_data
 from nas.training.loop import train
 from spaces.base import Context

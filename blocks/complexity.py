@@ -8,9 +8,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from blocks import registry
 from blocks.cx import Cx
-from blocks.spec import ArchSpec
+from blocks.spec import ArchSpec, parts
 
 
 @dataclass(frozen=True)
@@ -38,34 +37,18 @@ class StageCost:
 
 def breakdown(spec: ArchSpec) -> list[StageCost]:
     """Stem, each stage and the head with output shape and their own FLOPs/params/acts."""
-    c, h, w = spec.input_shape
-    cx = Cx(h, w)
-    parts: list[StageCost] = []
-
-    def close(name: str, width: int, before: Cx) -> None:
-        parts.append(
+    _, h, w = spec.input_shape
+    out = []
+    for i, part in enumerate(parts(spec)):
+        cx = part.complexity(Cx(h, w))
+        label = f"stage {i} ({part.name} x{part.args['depth']})" if part.kind == "stage" else None
+        out.append(
             StageCost(
-                name,
-                (width, cx.h, cx.w),
-                cx.flops - before.flops,
-                cx.params - before.params,
-                cx.acts - before.acts,
+                label or f"{part.kind} ({part.name})", (part.width, cx.h, cx.w), cx.flops, cx.params, cx.acts
             )
         )
-
-    before = Cx(cx.h, cx.w)
-    registry.get("stem", spec.stem.type).complexity(cx, c, spec.stem.width, **spec.stem.params)
-    close(f"stem ({spec.stem.type})", spec.stem.width, before)
-    w_in = spec.stem.width
-    for i, st in enumerate(spec.stages):
-        before = Cx(cx.h, cx.w, cx.flops, cx.params, cx.acts)
-        registry.get("stage", st.block).complexity(cx, w_in, st.width, st.stride, st.depth, **st.params)
-        close(f"stage {i + 1} ({st.block} x{st.depth})", st.width, before)
-        w_in = st.width
-    before = Cx(cx.h, cx.w, cx.flops, cx.params, cx.acts)
-    registry.get("head", spec.head.type).complexity(cx, w_in, spec.head.num_classes, **spec.head.params)
-    close(f"head ({spec.head.type})", spec.head.num_classes, before)
-    return parts
+        h, w = cx.h, cx.w
+    return out
 
 
 def complexity(spec: ArchSpec) -> Complexity:

@@ -14,13 +14,22 @@ from dataclasses import dataclass
 
 @dataclass
 class Cx:
-    """Feature-map size plus running complexity totals for one image."""
+    """Feature-map size plus running complexity totals for one image.
+
+    `smallest` is the smallest side the map has had since this Cx was made, so validation can
+    refuse a part whose map vanishes anywhere inside it, even where pooling later hides that.
+    """
 
     h: int
     w: int
     flops: int = 0
     params: int = 0
     acts: int = 0
+
+    def __setattr__(self, name: str, value: int) -> None:
+        if name in ("h", "w"):
+            object.__setattr__(self, "smallest", min(value, getattr(self, "smallest", value)))
+        object.__setattr__(self, name, value)
 
 
 def conv_out(size: int, k: int, stride: int = 1, padding: int | None = None, dilation: int = 1):

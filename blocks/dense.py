@@ -8,6 +8,8 @@ DenseNet's compression theta is then w_t / w_in; `dense_width` turns a theta int
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -21,12 +23,15 @@ def dense_width(w_in: int, depth: int, growth_rate: int, compression: float = 1.
     return int(compression * w_in) + depth * growth_rate
 
 
-def _check_dense(w_in, w_out, stride, depth, growth_rate, bn_size) -> list[str]:
+def _check_dense(w_out: int, depth: int, growth_rate: int, **_) -> list[tuple[str, str]]:
     w_t = w_out - depth * growth_rate
     if w_t < 1:
         return [
-            f"width {w_out} leaves a transition width w_out - depth*growth_rate = {w_t}; it must "
-            f"be >= 1, so width must exceed {depth * growth_rate}"
+            (
+                "",
+                f"width {w_out} leaves a transition width w_out - depth*growth_rate = {w_t}; it must "
+                f"be >= 1, so width must exceed {depth * growth_rate}",
+            )
         ]
     return []
 
@@ -62,19 +67,19 @@ class DenseLayer(nn.Module):
     "stage",
     "dense",
     schema={
-        "growth_rate": Param(int, 32, "k: channels each layer adds", low=1, high=128),
-        "bn_size": Param(int, 4, "the 1x1 bottleneck has bn_size * k channels", low=1, high=8),
+        "growth_rate": Param(int, 32, "k: channels each layer adds", low=1, high=128, grid=(8, 12, 16, 32)),
+        "bn_size": Param(int, 4, "the 1x1 bottleneck has bn_size * k channels", low=1, high=8, grid=(2, 4)),
     },
-    validate=_check_dense,
+    rules=(_check_dense,),
     tags=("dense",),
 )
 class DenseStage(nn.Module):
     """Optional transition to w_out - depth*k channels, then `depth` densely connected layers."""
 
-    def __init__(
-        self, w_in: int, w_out: int, stride: int, depth: int, growth_rate: int = 32, bn_size: int = 4
-    ):
+    def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
         super().__init__()
+        p = self.family.resolve(params)
+        growth_rate = p["growth_rate"]
         w_t = w_out - depth * growth_rate
         self.transition = nn.Identity()
         if stride == 2 or w_in != w_t:
@@ -83,7 +88,7 @@ class DenseStage(nn.Module):
                 nn.BatchNorm2d(w_in), nn.ReLU(inplace=True), nn.Conv2d(w_in, w_t, 1, bias=False), *pool
             )
         self.layers = nn.ModuleList(
-            DenseLayer(w_t + i * growth_rate, growth_rate, bn_size) for i in range(depth)
+            DenseLayer(w_t + i * growth_rate, growth_rate, p["bn_size"]) for i in range(depth)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,16 +97,10 @@ class DenseStage(nn.Module):
             features.append(layer(features))
         return torch.cat(features, 1)
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        growth_rate: int = 32,
-        bn_size: int = 4,
-    ) -> C.Cx:
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
+        p = cls.family.resolve(params)
+        growth_rate = p["growth_rate"]
         w_t = w_out - depth * growth_rate
         if stride == 2 or w_in != w_t:
             C.norm(cx, w_in)
@@ -109,7 +108,7 @@ class DenseStage(nn.Module):
             if stride == 2:
                 C.pool2d(cx, 2, stride=2, padding=0)
         for i in range(depth):
-            DenseLayer.complexity(cx, w_t + i * growth_rate, growth_rate, bn_size)
+            DenseLayer.complexity(cx, w_t + i * growth_rate, growth_rate, p["bn_size"])
         return cx
 
 
@@ -121,8 +120,9 @@ class DenseStage(nn.Module):
 class BNClassifierHead(nn.Module):
     """BN, ReLU, global average pool, optional dropout, linear: DenseNet's pre-activation ending."""
 
-    def __init__(self, w_in: int, num_classes: int, dropout: float = 0.0):
+    def __init__(self, w_in: int, num_classes: int, **params: Any):
         super().__init__()
+        dropout = self.family.resolve(params)["dropout"]
         self.bn = nn.BatchNorm2d(w_in)
         self.relu = nn.ReLU(inplace=True)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -133,8 +133,9 @@ class BNClassifierHead(nn.Module):
         x = self.pool(self.relu(self.bn(x)))
         return self.fc(self.dropout(torch.flatten(x, 1)))
 
-    @staticmethod
-    def complexity(cx: C.Cx, w_in: int, num_classes: int, dropout: float = 0.0) -> C.Cx:
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, num_classes: int, **params: Any) -> C.Cx:
+        cls.family.resolve(params)  # refuses unknown or illegal parameters, as the constructor does
         C.norm(cx, w_in)
         C.global_pool(cx)
         return C.linear(cx, w_in, num_classes)

@@ -14,11 +14,14 @@ fewer convs, whose offsets the full chain reaches anyway (every rate can contrib
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.dilation import check_schedule
+from blocks.dilation import check_schedule, hole_free_schedules
 from blocks.registry import register
 from blocks.residual import shortcut, shortcut_cost
 from blocks.schema import Param
@@ -61,15 +64,34 @@ class DilatedUnit(nn.Module):
         return C.norm(cx, w_out)
 
 
-def _check_gridding(w_in: int, w_out: int, stride: int, depth: int, dilations: tuple[int, ...]) -> list[str]:
+def _check_gridding(stride: int, depth: int, dilations: tuple[int, ...], **_) -> list[tuple[str, str]]:
     """Reject a schedule that, cycled over the stage's convs, leaves gridding holes."""
     if not dilations:
-        return ["dilations: expected a non-empty list of integers >= 1, e.g. [1, 2, 5]"]
+        return [("", "dilations: expected a non-empty list of integers >= 1, e.g. [1, 2, 5]")]
     return [
-        f"dilations {list(dilations)} cycled over the stage's convs: {msg}; a hole-free schedule "
-        "such as [1, 2, 5] is legal (see `nas hdc suggest`)"
+        (
+            "",
+            f"dilations {list(dilations)} cycled over the stage's convs: {msg}; a hole-free schedule "
+            "such as [1, 2, 5] is legal (see `nas hdc suggest`)",
+        )
         for msg in check_schedule(conv_rates(stride, depth, dilations), 3)
     ]
+
+
+def schedule_choices(schedules: Iterable[Sequence[int]]) -> list[str]:
+    """Schedules as 'r1,r2,...' strings: categorical values an Optuna trial can store."""
+    return [",".join(str(r) for r in s) for s in schedules]
+
+
+def parse_choice(choice: str) -> list[int]:
+    """The schedule a `schedule_choices` string stands for."""
+    return [int(r) for r in choice.split(",")]
+
+
+def draw_dilations(draw: Any, tag: str, options: Mapping[str, Any]) -> list[int]:
+    """A hole-free schedule (every one is legal at any depth and stride), drawn as `{tag}_dilations`."""
+    legal = schedule_choices(hole_free_schedules(options["schedule_length"], 3, options["max_rate"]))
+    return parse_choice(draw.choice(f"{tag}_dilations", legal))
 
 
 @register(
@@ -80,26 +102,31 @@ def _check_gridding(w_in: int, w_out: int, stride: int, depth: int, dilations: t
             int, (1, 2, 5), "3x3 conv rates, cycled over the stage's convs", is_list=True, low=1, high=64
         )
     },
-    validate=_check_gridding,
+    rules=(_check_gridding,),
     tags=("residual", "dilated"),
+    samplers={"dilations": draw_dilations},
+    sampling={
+        "schedule_length": Param(
+            int, 3, "rates per hdc_dilated schedule (hole-free ones only)", low=1, high=8
+        ),
+        "max_rate": Param(int, 9, "largest dilation rate drawn", low=1, high=64),
+    },
 )
 class HDCDilatedStage(nn.Sequential):
     """Residual stage of dilated basic units; the rate schedule cycles over its 3x3 convs (HDC)."""
 
-    def __init__(
-        self, w_in: int, w_out: int, stride: int, depth: int, dilations: tuple[int, ...] = (1, 2, 5)
-    ):
+    def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
+        rates = _unit_rates(stride, depth, self.family.resolve(params)["dilations"])
         super().__init__(
             *(
                 DilatedUnit(w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, a, b)
-                for i, (a, b) in enumerate(_unit_rates(stride, depth, dilations))
+                for i, (a, b) in enumerate(rates)
             )
         )
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, dilations: tuple[int, ...] = (1, 2, 5)
-    ) -> C.Cx:
-        for i, (a, b) in enumerate(_unit_rates(stride, depth, dilations)):
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
+        rates = _unit_rates(stride, depth, cls.family.resolve(params)["dilations"])
+        for i, (a, b) in enumerate(rates):
             DilatedUnit.complexity(cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, a, b)
         return cx

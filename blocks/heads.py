@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -18,8 +20,9 @@ from blocks.schema import Param
 class ClassifierHead(nn.Module):
     """Global average pool, optional dropout, linear layer to the classes."""
 
-    def __init__(self, w_in: int, num_classes: int, dropout: float = 0.0):
+    def __init__(self, w_in: int, num_classes: int, **params: Any):
         super().__init__()
+        dropout = self.family.resolve(params)["dropout"]
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(w_in, num_classes)
@@ -27,7 +30,8 @@ class ClassifierHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
 
-    @staticmethod
-    def complexity(cx: C.Cx, w_in: int, num_classes: int, dropout: float = 0.0) -> C.Cx:
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, num_classes: int, **params: Any) -> C.Cx:
+        cls.family.resolve(params)  # refuses unknown or illegal parameters, as the constructor does
         C.global_pool(cx)
         return C.linear(cx, w_in, num_classes)

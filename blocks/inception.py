@@ -7,6 +7,8 @@ reference net (Szegedy et al. 2015), which the zoo's `googlenet` rebuilds.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -135,12 +137,21 @@ class InceptionModule(nn.Module):
         return cx
 
 
-def _check_inception(w_in, w_out, stride, depth, variant, n, norm, branches, **ratios) -> list[str]:
+RATIOS = ("ratio_3x3", "ratio_5x5", "ratio_pool", "reduce_3x3", "reduce_5x5")  # `branch_widths` order
+
+
+def plan(w_out: int, depth: int, p: dict) -> list[tuple[int, ...]]:
+    """Branch widths of each module of a stage with resolved parameters `p`."""
+    return module_widths(w_out, depth, p["branches"], tuple(p[k] for k in RATIOS))
+
+
+def _check_inception(w_out: int, depth: int, **p) -> list[tuple[str, str]]:
+    branches, variant = p["branches"], p["variant"]
     if branches and len(branches) not in (6, 6 * depth):
-        return [f"branches: expected 6 ints or 6 per module ({6 * depth}), got {len(branches)}"]
-    plan = module_widths(w_out, depth, branches, _ratios(**ratios))
+        return [("", f"branches: expected 6 ints or 6 per module ({6 * depth}), got {len(branches)}")]
+    widths_of = plan(w_out, depth, p)
     errors = []
-    for i, widths in enumerate(plan):
+    for i, widths in enumerate(widths_of):
         if min(widths) < 1:
             errors.append(
                 f"module {i}: branch widths {list(widths)} must all be >= 1 (the 1x1 branch gets "
@@ -148,17 +159,12 @@ def _check_inception(w_in, w_out, stride, depth, variant, n, norm, branches, **r
             )
         if variant == "v3_wide" and min(widths[2], widths[4]) < 2:
             errors.append(f"module {i}: v3_wide splits the 3x3 and 5x5 outputs in two, each needs >= 2")
-    if output_width(plan[-1]) != w_out:
+    if output_width(widths_of[-1]) != w_out:
         errors.append(
             f"width {w_out} must equal the last module's 1x1 + 3x3 + 5x5 + pool-proj widths "
-            f"({output_width(plan[-1])})"
+            f"({output_width(widths_of[-1])})"
         )
-    return errors
-
-
-def _ratios(ratio_3x3, ratio_5x5, ratio_pool, reduce_3x3, reduce_5x5):
-    """The five ratio parameters in `branch_widths` order (a TypeError names any missing one)."""
-    return (ratio_3x3, ratio_5x5, ratio_pool, reduce_3x3, reduce_5x5)
+    return [("", e) for e in errors]
 
 
 _RATIO = {"low": 0.0625, "high": 0.5}
@@ -174,12 +180,17 @@ _RATIO = {"low": 0.0625, "high": 0.5}
             "v1: GoogLeNet; v2_5x5_as_3x3: 5x5 as two 3x3; v3_nx1: n x n as 1xn then nx1; "
             "v3_wide: 3x3 outputs split into 1x3 and 3x1 side by side",
             choices=VARIANTS,
+            grid=VARIANTS,
         ),
-        "n": Param(int, 7, "kernel length of the 1xn / nx1 convs (v3_nx1 only)", choices=(3, 5, 7)),
+        "n": Param(
+            int, 7, "kernel length of the 1xn / nx1 convs (v3_nx1 only)", choices=(3, 5, 7), grid=(3, 5, 7)
+        ),
         "norm": Param(str, "bn", "bn: conv, BN, ReLU; none: biased conv, ReLU", choices=("bn", "none")),
-        "ratio_3x3": Param(float, 0.5, "3x3-branch output / w_out", **_RATIO),
-        "ratio_5x5": Param(float, 0.125, "5x5 (or factorised) branch output / w_out", **_RATIO),
-        "ratio_pool": Param(float, 0.125, "pool-proj branch output / w_out", **_RATIO),
+        "ratio_3x3": Param(float, 0.5, "3x3-branch output / w_out", **_RATIO, grid=(0.25, 0.375, 0.5)),
+        "ratio_5x5": Param(
+            float, 0.125, "5x5 (or factorised) branch output / w_out", **_RATIO, grid=(0.125, 0.25)
+        ),
+        "ratio_pool": Param(float, 0.125, "pool-proj branch output / w_out", **_RATIO, grid=(0.125, 0.25)),
         "reduce_3x3": Param(float, 0.75, "3x3 reduce width / 3x3 branch output", low=0.125, high=2.0),
         "reduce_5x5": Param(float, 0.5, "5x5 reduce width / 5x5 branch output", low=0.125, high=2.0),
         "branches": Param(
@@ -191,47 +202,27 @@ _RATIO = {"low": 0.0625, "high": 0.5}
             is_list=True,
         ),
     },
-    validate=_check_inception,
+    rules=(_check_inception,),
     tags=("multibranch",),
 )
 class InceptionStage(nn.Sequential):
     """Inception modules; stride 2 is a 3x3/2 max pool before the first, as between GoogLeNet's groups."""
 
-    def __init__(
-        self,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        variant: str = "v1",
-        n: int = 7,
-        norm: str = "bn",
-        branches: tuple[int, ...] = (),
-        **ratios: float,
-    ):
+    def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
+        p = self.family.resolve(params)
         layers: list[nn.Module] = [nn.MaxPool2d(3, stride=2, padding=1)] if stride == 2 else []
-        for widths in module_widths(w_out, depth, branches, _ratios(**ratios)):
-            layers.append(InceptionModule(w_in, widths, variant, n, norm == "bn"))
+        for widths in plan(w_out, depth, p):
+            layers.append(InceptionModule(w_in, widths, p["variant"], p["n"], p["norm"] == "bn"))
             w_in = output_width(widths)
         super().__init__(*layers)
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        variant: str = "v1",
-        n: int = 7,
-        norm: str = "bn",
-        branches: tuple[int, ...] = (),
-        **ratios: float,
-    ) -> C.Cx:
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
+        p = cls.family.resolve(params)
         if stride == 2:
             C.pool2d(cx, 3, stride=2, padding=1)
-        for widths in module_widths(w_out, depth, branches, _ratios(**ratios)):
-            InceptionModule.complexity(cx, w_in, widths, variant, n, norm == "bn")
+        for widths in plan(w_out, depth, p):
+            InceptionModule.complexity(cx, w_in, widths, p["variant"], p["n"], p["norm"] == "bn")
             w_in = output_width(widths)
         return cx
 
@@ -253,8 +244,9 @@ class InceptionStage(nn.Sequential):
 class GoogLeNetStem(nn.Sequential):
     """7x7/2 conv, 3x3/2 max pool, 1x1 conv, 3x3 conv to the stem width, 3x3/2 max pool (/8 in all)."""
 
-    def __init__(self, c_in: int, w_out: int, width_7x7: int = 64, norm: str = "bn"):
-        bn = norm == "bn"
+    def __init__(self, c_in: int, w_out: int, **params: Any):
+        p = self.family.resolve(params)
+        bn, width_7x7 = p["norm"] == "bn", p["width_7x7"]
 
         def lrn() -> list[nn.Module]:
             return [] if bn else [nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)]
@@ -269,9 +261,10 @@ class GoogLeNetStem(nn.Sequential):
             nn.MaxPool2d(3, stride=2, padding=1),
         )
 
-    @staticmethod
-    def complexity(cx: C.Cx, c_in: int, w_out: int, width_7x7: int = 64, norm: str = "bn") -> C.Cx:
-        bn = norm == "bn"
+    @classmethod
+    def complexity(cls, cx: C.Cx, c_in: int, w_out: int, **params: Any) -> C.Cx:
+        p = cls.family.resolve(params)
+        bn, width_7x7 = p["norm"] == "bn", p["width_7x7"]
         ConvUnit.complexity(cx, c_in, width_7x7, (7, 7), bn, stride=2)
         C.pool2d(cx, 3, stride=2, padding=1)
         ConvUnit.complexity(cx, width_7x7, width_7x7, (1, 1), bn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -46,22 +48,24 @@ class DropPath(nn.Module):
         return x * mask / keep
 
 
-def repeat_blocks(block: type[nn.Module]) -> type[nn.Module]:
-    """Make a stage class that chains `depth` blocks; only the first changes width and stride."""
+def repeat_blocks(block: type[nn.Module], **fixed: Any) -> type[nn.Module]:
+    """Make a stage class that chains `depth` blocks; only the first changes width and stride.
+
+    Registered, the class resolves its family's parameters and hands them, with the `fixed`
+    ones the family does not expose, to every block."""
 
     class Stage(nn.Sequential):
-        def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params):
+        def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
+            p = {**self.family.resolve(params), **fixed}
             super().__init__(
-                *(
-                    block(w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **params)
-                    for i in range(depth)
-                )
+                *(block(w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **p) for i in range(depth))
             )
 
-        @staticmethod
-        def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params):
+        @classmethod
+        def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
+            p = {**cls.family.resolve(params), **fixed}
             for i in range(depth):
-                block.complexity(cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **params)
+                block.complexity(cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **p)
             return cx
 
     Stage.__name__ = Stage.__qualname__ = f"{block.__name__}Stage"

@@ -1,6 +1,10 @@
-"""Imports every module that registers a family, so the registry is complete once loaded."""
+"""The complete block library: importing it registers every family, so look families up here.
 
-from blocks import (  # noqa: F401
+The registry module only stores what is registered; this module imports every family module
+first, which keeps the lookups complete without the registry importing its families back.
+"""
+
+from blocks import (  # noqa: F401  (imported to register their families)
     dense,
     dilated,
     heads,
@@ -14,3 +18,6 @@ from blocks import (  # noqa: F401
     tokens,
     vit,
 )
+from blocks.registry import KINDS, families, get, names
+
+__all__ = ["KINDS", "families", "get", "names"]

@@ -6,6 +6,8 @@ the block INPUT width and whose inner activation is the block's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -48,11 +50,12 @@ class MBConv(nn.Module):
         w_in: int,
         w_out: int,
         stride: int,
-        expand_ratio: float = 6.0,
-        kernel: int = 3,
-        se_ratio: float = 0.0,
-        activation: str = "relu6",
-        drop_path: float = 0.0,
+        *,
+        expand_ratio: float,
+        kernel: int,
+        se_ratio: float,
+        activation: str,
+        drop_path: float,
     ):
         super().__init__()
         w_e = expanded_width(w_in, expand_ratio)
@@ -77,11 +80,12 @@ class MBConv(nn.Module):
         w_in: int,
         w_out: int,
         stride: int,
-        expand_ratio: float = 6.0,
-        kernel: int = 3,
-        se_ratio: float = 0.0,
-        activation: str = "relu6",
-        drop_path: float = 0.0,
+        *,
+        expand_ratio: float,
+        kernel: int,
+        se_ratio: float,
+        activation: str,
+        drop_path: float,
     ) -> C.Cx:
         w_e = expanded_width(w_in, expand_ratio)
         if expand_ratio != 1:
@@ -93,16 +97,21 @@ class MBConv(nn.Module):
 
 
 def _activation(default: str) -> Param:
-    return Param(str, default, "activation after each BN but the last", choices=tuple(ACTIVATIONS))
+    names = tuple(ACTIVATIONS)
+    return Param(str, default, "activation after each BN but the last", choices=names, grid=names)
 
 
 register(
     "stage",
     "mbconv",
     schema={
-        "expand_ratio": Param(float, 6.0, "t: expanded width / input width", low=1.0, high=8.0),
-        "kernel": Param(int, 3, "depthwise kernel size", choices=(3, 5, 7)),
-        "se_ratio": Param(float, 0.0, "SE width / block input width (0: no SE)", low=0.0, high=0.5),
+        "expand_ratio": Param(
+            float, 6.0, "t: expanded width / input width", low=1.0, high=8.0, grid=(1.0, 3.0, 6.0)
+        ),
+        "kernel": Param(int, 3, "depthwise kernel size", choices=(3, 5, 7), grid=(3, 5, 7)),
+        "se_ratio": Param(
+            float, 0.0, "SE width / block input width (0: no SE)", low=0.0, high=0.5, grid=(0.0, 0.25)
+        ),
         "activation": _activation("relu6"),
         "drop_path": Param(
             float, 0.0, "stochastic-depth rate of the residual branch (training only)", low=0.0, high=0.5
@@ -124,14 +133,14 @@ register(
 class ConvBNActStem(nn.Sequential):
     """One conv, BN and activation (MobileNetV2: 3x3/2, ReLU6; EfficientNet: 3x3/2, SiLU)."""
 
-    def __init__(self, c_in: int, w_out: int, kernel: int = 3, stride: int = 2, activation: str = "relu6"):
-        super().__init__(*_conv_bn_act(c_in, w_out, kernel, stride, act=activation))
+    def __init__(self, c_in: int, w_out: int, **params: Any):
+        p = self.family.resolve(params)
+        super().__init__(*_conv_bn_act(c_in, w_out, p["kernel"], p["stride"], act=p["activation"]))
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx, c_in: int, w_out: int, kernel: int = 3, stride: int = 2, activation: str = "relu6"
-    ) -> C.Cx:
-        return _conv_bn_cx(cx, c_in, w_out, kernel, stride)
+    @classmethod
+    def complexity(cls, cx: C.Cx, c_in: int, w_out: int, **params: Any) -> C.Cx:
+        p = cls.family.resolve(params)
+        return _conv_bn_cx(cx, c_in, w_out, p["kernel"], p["stride"])
 
 
 @register(
@@ -146,27 +155,20 @@ class ConvBNActStem(nn.Sequential):
 class ConvClassifierHead(nn.Module):
     """1x1 conv, BN, activation, global average pool, dropout, linear (MobileNetV2 / EfficientNet)."""
 
-    def __init__(
-        self, w_in: int, num_classes: int, width: int = 1280, activation: str = "relu6", dropout: float = 0.2
-    ):
+    def __init__(self, w_in: int, num_classes: int, **params: Any):
         super().__init__()
-        self.conv = nn.Sequential(*_conv_bn_act(w_in, width, 1, act=activation))
+        p = self.family.resolve(params)
+        self.conv = nn.Sequential(*_conv_bn_act(w_in, p["width"], 1, act=p["activation"]))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(width, num_classes)
+        self.dropout = nn.Dropout(p["dropout"]) if p["dropout"] > 0 else nn.Identity()
+        self.fc = nn.Linear(p["width"], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(torch.flatten(self.pool(self.conv(x)), 1)))
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx,
-        w_in: int,
-        num_classes: int,
-        width: int = 1280,
-        activation: str = "relu6",
-        dropout: float = 0.2,
-    ) -> C.Cx:
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, num_classes: int, **params: Any) -> C.Cx:
+        width = cls.family.resolve(params)["width"]
         _conv_bn_cx(cx, w_in, width, 1)
         C.global_pool(cx)
         return C.linear(cx, width, num_classes)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from blocks import registry
-from blocks.spec import ArchSpec
+from blocks.spec import ArchSpec, parts
 
 
 class Network(nn.Module):
@@ -15,17 +14,10 @@ class Network(nn.Module):
     def __init__(self, spec: ArchSpec):
         super().__init__()
         self.spec = spec
-        c_in = spec.input_shape[0]
-        self.stem = registry.get("stem", spec.stem.type).build(c_in, spec.stem.width, **spec.stem.params)
-        stages, w_in = [], spec.stem.width
-        for st in spec.stages:
-            fam = registry.get("stage", st.block)
-            stages.append(fam.build(w_in, st.width, st.stride, st.depth, **st.params))
-            w_in = st.width
+        stem, *stages, head = (part.build() for part in parts(spec))
+        self.stem = stem
         self.stages = nn.Sequential(*stages)
-        self.head = registry.get("head", spec.head.type).build(
-            w_in, spec.head.num_classes, **spec.head.params
-        )
+        self.head = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))

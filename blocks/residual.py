@@ -82,9 +82,10 @@ class BottleneckBlock(nn.Module):
         w_in: int,
         w_out: int,
         stride: int,
-        bottleneck_ratio: float = 1.0,
-        group_width: int = 1,
-        se_ratio: float = 0.0,
+        *,
+        bottleneck_ratio: float,
+        group_width: int,
+        se_ratio: float,
     ):
         super().__init__()
         w_b = bottleneck_width(w_out, bottleneck_ratio)
@@ -112,9 +113,10 @@ class BottleneckBlock(nn.Module):
         w_in: int,
         w_out: int,
         stride: int,
-        bottleneck_ratio: float = 1.0,
-        group_width: int = 1,
-        se_ratio: float = 0.0,
+        *,
+        bottleneck_ratio: float,
+        group_width: int,
+        se_ratio: float,
     ) -> C.Cx:
         w_b = bottleneck_width(w_out, bottleneck_ratio)
         shortcut_cost(cx, w_in, w_out, stride)
@@ -128,26 +130,33 @@ class BottleneckBlock(nn.Module):
         return C.norm(cx, w_out)
 
 
-def _check_groups(w_in, w_out, stride, depth, bottleneck_ratio, group_width, se_ratio=0.0):
+def _check_groups(w_out: int, bottleneck_ratio: float, group_width: int, **_) -> list[tuple[str, str]]:
     w_b = bottleneck_width(w_out, bottleneck_ratio)
     if w_b < 1 or w_b % group_width:
         return [
-            f"inner width w/b = {w_out}/{bottleneck_ratio} = {w_b} must be a positive multiple "
-            f"of group_width {group_width}"
+            (
+                "",
+                f"inner width w/b = {w_out}/{bottleneck_ratio} = {w_b} must be a positive multiple "
+                f"of group_width {group_width}",
+            )
         ]
     return []
 
 
 _BOTTLENECK = {
-    "bottleneck_ratio": Param(float, 1.0, "b: inner width is w / b", low=1.0, high=64.0),
-    "group_width": Param(int, 1, "g: channels per group of the 3x3 conv", low=1, high=4096),
+    "bottleneck_ratio": Param(
+        float, 1.0, "b: inner width is w / b", low=1.0, high=64.0, grid=(1.0, 2.0, 4.0)
+    ),
+    "group_width": Param(
+        int, 1, "g: channels per group of the 3x3 conv", low=1, high=4096, grid=(1, 2, 4, 8, 16, 32)
+    ),
 }
 
 register("stage", "res_basic", tags=("residual",))(repeat_blocks(BasicBlock))
 
 
-@register("stage", "res_bottleneck_x", schema=_BOTTLENECK, validate=_check_groups, tags=("residual",))
-class ResBottleneckXStage(repeat_blocks(BottleneckBlock)):
+@register("stage", "res_bottleneck_x", schema=_BOTTLENECK, rules=(_check_groups,), tags=("residual",))
+class ResBottleneckXStage(repeat_blocks(BottleneckBlock, se_ratio=0.0)):
     """AnyNet X bottleneck stage: 1x1, grouped 3x3, 1x1 with residual (ResNet-50 when g=w/b)."""
 
 
@@ -156,9 +165,9 @@ class ResBottleneckXStage(repeat_blocks(BottleneckBlock)):
     "res_bottleneck_y",
     schema={
         **_BOTTLENECK,
-        "se_ratio": Param(float, 0.25, "SE width / block input width", low=0.0, high=1.0),
+        "se_ratio": Param(float, 0.25, "SE width / block input width", low=0.0, high=1.0, grid=(0.25,)),
     },
-    validate=_check_groups,
+    rules=(_check_groups,),
     tags=("residual",),
 )
 class ResBottleneckYStage(repeat_blocks(BottleneckBlock)):

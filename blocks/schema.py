@@ -8,10 +8,11 @@ and every bad value is refused with the same kind of message.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from blocks.errors import ParamError
 
@@ -34,7 +35,8 @@ class Param:
     is_list: bool = False
     length: int | None = None
     grid: tuple | None = None
-    optional: bool = False  # None is legal too
+    optional: bool = False  # None is legal too (in a list: as any item, an open side of a range)
+    required: bool = False  # no default: the value must be given
 
     def legal(self) -> str:
         """Human-readable legal values, used in error messages and listings."""
@@ -55,7 +57,7 @@ class Param:
 
     def check(self, value: Any) -> str | None:
         """Why `value` is illegal, or None when it is legal."""
-        if value is None and self.optional:
+        if value is None and self.optional and not self.is_list:
             return None
         bad = f"expected {self.legal()}, got {value!r}"
         if self.is_list:
@@ -65,6 +67,8 @@ class Param:
                 return bad
         values = value if self.is_list else [value]
         for v in values:
+            if v is None and self.optional:
+                continue
             if not _is_type(v, self.type):
                 return bad
             if self.choices is not None and v not in self.choices:
@@ -73,9 +77,37 @@ class Param:
                 return bad
             if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
                 return bad
-        if self.is_list and self.length == 2 and value[0] > value[1]:
+        if self.is_list and self.length == 2 and None not in value and value[0] > value[1]:
             return f"empty range {list(value)}: low > high"
         return None
+
+    def read(self, value: Any) -> Any:
+        """`value` as a YAML file means it: PyYAML reads '3.0e6' (no exponent sign) as a string,
+        8.0 is a legal int and 8 a legal float, an empty value is an empty mapping and a lone
+        value a one-item list; the result is still to be checked."""
+        if self.type is dict and value is None:
+            return {}
+        if self.is_list and self.length is None and not isinstance(value, (list, tuple)):
+            value = [value]  # a lone value is a one-item list
+        if self.is_list and isinstance(value, (list, tuple)):
+            return [_number(v, self.type) for v in value]
+        return _number(value, self.type)
+
+
+def _number(v: Any, kind: type) -> Any:
+    """v as a number of `kind` where it spells one; anything else unchanged, for `check` to refuse."""
+    if kind not in (int, float) or isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return v
+    if kind is int and isinstance(v, float) and v.is_integer():
+        return int(v)
+    if kind is float and isinstance(v, int):
+        return float(v)
+    return v
 
 
 def _is_type(v: Any, kind: type) -> bool:
@@ -91,10 +123,15 @@ Rule = Callable[..., list[str]]
 
 
 class Schema(Mapping[str, Param]):
-    """An ordered declaration of parameters, read by everything that needs them."""
+    """An ordered declaration of parameters, read by everything that needs them.
 
-    def __init__(self, params: Mapping[str, Param] | None = None):
+    `noun` is what its entries are called in messages: a family's parameters, a space's
+    options, the fields of an experiment file's section.
+    """
+
+    def __init__(self, params: Mapping[str, Param] | None = None, noun: str = "parameter"):
         self._params = dict(params or {})
+        self.noun = noun
 
     def __getitem__(self, key: str) -> Param:
         return self._params[key]
@@ -112,18 +149,24 @@ class Schema(Mapping[str, Param]):
         """Every parameter at its default."""
         return {k: p.default for k, p in self._params.items()}
 
+    def read(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """`values` as a YAML file means them (`Param.read`); unknown names are left for `errors`."""
+        return {k: self._params[k].read(v) if k in self._params else v for k, v in values.items()}
+
     def errors(self, values: Mapping[str, Any], owner: str = "") -> list[tuple[str, str]]:
-        """(parameter, message) for each unknown or illegal value, in order."""
+        """(parameter, message) for each unknown, illegal or missing required value, in order."""
         out = []
         for key, value in values.items():
             if key not in self._params:
-                legal = sorted(self._params) or "none"
-                of = f" of {owner}" if owner else ""
-                out.append((key, f"unknown parameter{of}; legal: {legal}"))
+                out.append((key, unknown(f"{self.noun} of {owner}" if owner else self.noun, self._params)))
                 continue
             why = self._params[key].check(value)
             if why:
                 out.append((key, why))
+        for key, p in self._params.items():
+            if p.required and key not in values:
+                by = f" by {owner}" if owner else ""
+                out.append((key, f"required{by}: expected {p.legal()}"))
         return out
 
     def resolve(self, values: Mapping[str, Any] | None = None, owner: str = "") -> dict[str, Any]:
@@ -138,3 +181,71 @@ class Schema(Mapping[str, Param]):
         full = self.defaults()
         full.update(values)
         return {k: tuple(v) if isinstance(v, list) else v for k, v in full.items()}
+
+
+def unknown(what: str, legal: Sequence[str]) -> str:
+    """The message for a name that is not one of `legal`."""
+    return f"unknown {what}; legal: {sorted(legal) or 'none'}"
+
+
+def declared(kind: type, default: Any = None, doc: str = "", **legal: Any) -> Any:
+    """A dataclass field declared by a Param, so that the dataclass default and the schema's
+    are one: `epochs: int = declared(int, 5, "epochs per trial", low=1)`."""
+    param = Param(kind, default, doc, **legal)
+    meta = {"param": param}
+    if param.required:
+        return dataclasses.field(metadata=meta)
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def section(cls: type) -> Any:
+    """A dataclass field holding a nested section: a dataclass whose fields are `declared`."""
+    return dataclasses.field(default_factory=cls, metadata={"section": cls})
+
+
+def schema_of(cls: type) -> Schema:
+    """The Schema of a dataclass's `declared` fields (its sections are not in it)."""
+    return Schema(
+        {f.name: f.metadata["param"] for f in dataclasses.fields(cls) if "param" in f.metadata}, noun="field"
+    )
+
+
+T = TypeVar("T")
+
+
+def read_fields(cls: type[T], data: Any, *, also: Sequence[str] = (), **given: Any) -> T:
+    """An instance of dataclass `cls` from a mapping read from YAML (None reads as empty).
+
+    `declared` fields are read (`Param.read`) and checked, lists becoming tuples; `section`
+    fields are read recursively; omitted fields keep their defaults. The caller reads the keys
+    named in `also` itself and passes the fields it makes of them in `given`. Raises
+    ParamError naming the dotted field of the first unknown key, illegal value or bad section.
+    """
+    schema = schema_of(cls)
+    sections = {f.name: f.metadata["section"] for f in dataclasses.fields(cls) if "section" in f.metadata}
+    legal = [*schema, *sections, *also]
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise ParamError("", f"expected a mapping with fields {legal}, got {data!r}")
+    for key in data:
+        if key not in legal:
+            raise ParamError(key, unknown(schema.noun, legal))
+    values = schema.read({k: v for k, v in data.items() if k in schema})
+    errors = schema.errors(values)
+    if errors:
+        raise ParamError(*errors[0])
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    for key, sub in sections.items():
+        if key in data:
+            try:
+                values[key] = read_fields(sub, data[key])
+            except ParamError as err:
+                raise nested(key, err) from None
+    return cls(**values, **given)
+
+
+def nested(where: str, err: ParamError) -> ParamError:
+    """`err` of a value read inside `where`, its field named from one level up."""
+    return ParamError(f"{where}.{err.field}" if err.field else where, err.message)

@@ -6,6 +6,8 @@ runs a depthwise 3x3 conv and GELU, shifts the groups along the width, then appl
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -86,21 +88,21 @@ class OverlapPatchEmbed(nn.Module):
         return C.norm(cx, w_out)
 
 
-def _check_shift_mlp(w_in, w_out, stride, depth, mlp_ratio, **_):
-    return token_errors(w_out, stride, mlp_ratio)
-
-
 @register(
     "stage",
     "shift_mlp",
     schema={
-        "shift_size": Param(int, 5, "channel groups, shifted by -s//2 .. s//2 tokens", choices=(3, 5, 7)),
-        "mlp_ratio": Param(float, 1.0, "MLP hidden width / width (UNeXt: 1)", low=0.25, high=8.0),
+        "shift_size": Param(
+            int, 5, "channel groups, shifted by -s//2 .. s//2 tokens", choices=(3, 5, 7), grid=(3, 5, 7)
+        ),
+        "mlp_ratio": Param(
+            float, 1.0, "MLP hidden width / width (UNeXt: 1)", low=0.25, high=8.0, grid=(1.0, 2.0)
+        ),
         "drop_path": Param(
             float, 0.0, "stochastic-depth rate of every block in the stage", low=0.0, high=0.5
         ),
     },
-    validate=_check_shift_mlp,
+    rules=(token_errors,),
     tags=("token", "mlp"),
 )
 class ShiftMlpStage(nn.Module):
@@ -109,20 +111,12 @@ class ShiftMlpStage(nn.Module):
     The 3x3 patch embedding runs at stride 2 as in UNeXt, and at stride 1 when only the width
     changes; with neither, the stage tokenises by a plain permute."""
 
-    def __init__(
-        self,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        shift_size: int = 5,
-        mlp_ratio: float = 1.0,
-        drop_path: float = 0.0,
-    ):
+    def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
         super().__init__()
+        p = self.family.resolve(params)
         self.embed = OverlapPatchEmbed(w_in, w_out, stride) if needs_resample(w_in, w_out, stride) else None
         self.blocks = nn.Sequential(
-            *(ShiftedBlock(w_out, shift_size, mlp_ratio, drop_path) for _ in range(depth))
+            *(ShiftedBlock(w_out, p["shift_size"], p["mlp_ratio"], p["drop_path"]) for _ in range(depth))
         )
         self.norm = nn.LayerNorm(w_out)
 
@@ -130,17 +124,9 @@ class ShiftMlpStage(nn.Module):
         x = x.permute(0, 2, 3, 1) if self.embed is None else self.embed(x)
         return self.norm(self.blocks(x)).permute(0, 3, 1, 2)
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        shift_size: int = 5,
-        mlp_ratio: float = 1.0,
-        drop_path: float = 0.0,
-    ) -> C.Cx:
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
+        mlp_ratio = cls.family.resolve(params)["mlp_ratio"]
         if needs_resample(w_in, w_out, stride):
             OverlapPatchEmbed.complexity(cx, w_in, w_out, stride)
         for _ in range(depth):

@@ -2,7 +2,8 @@
 
 Stem, stages (block family, depth, width, stride, family parameters), head and input
 shape. Serialises to JSON/YAML, hashes to a stable model id, and validates against the
-block registry with errors that name the field and the legal values.
+block registry with errors that name the field and the legal values, down to a map that
+shrinks away in some stage.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from blocks import registry
+from blocks import library, registry
+from blocks.cx import Cx
 from blocks.errors import SpecError, UnknownName
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,44 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
 
 
+@dataclass(frozen=True)
+class Part:
+    """One stem, stage or head of a spec: its family, the structural arguments the family's
+    module takes (in order) and its parameters."""
+
+    kind: str
+    name: str
+    where: str  # the spec field: 'stem', 'stages[2]', 'head'
+    args: dict[str, Any]  # stem: c_in, w_out; stage: w_in, w_out, stride, depth; head: w_in, num_classes
+    params: dict[str, Any]
+
+    @property
+    def width(self) -> int:
+        """Channels the part outputs."""
+        return self.args["num_classes" if self.kind == "head" else "w_out"]
+
+    def build(self) -> nn.Module:
+        """The part's module, freshly initialised."""
+        return library.get(self.kind, self.name).build(*self.args.values(), **self.params)
+
+    def complexity(self, cx: Cx) -> Cx:
+        """Add the part's analytic cost to `cx` and move it to the part's output map."""
+        return library.get(self.kind, self.name).complexity(cx, *self.args.values(), **self.params)
+
+
+def parts(spec: ArchSpec) -> list[Part]:
+    """Stem, stages and head in forward order, each with the widths it connects."""
+    stem, head = spec.stem, spec.head
+    out = [Part("stem", stem.type, "stem", {"c_in": spec.input_shape[0], "w_out": stem.width}, stem.params)]
+    w_in = stem.width
+    for i, st in enumerate(spec.stages):
+        args = {"w_in": w_in, "w_out": st.width, "stride": st.stride, "depth": st.depth}
+        out.append(Part("stage", st.block, f"stages[{i}]", args, st.params))
+        w_in = st.width
+    out.append(Part("head", head.type, "head", {"w_in": w_in, "num_classes": head.num_classes}, head.params))
+    return out
+
+
 def from_dict(data: Any, source: str = "spec") -> ArchSpec:
     """Parse and validate a spec dict; `source` names the file in error messages."""
     if not isinstance(data, dict):
@@ -155,64 +198,63 @@ def validate(spec: ArchSpec, source: str = "spec") -> None:
         raise SpecError(f"{source}: {field_name}: {message}{more}")
 
 
+# structural arguments checked as positive ints, and the spec field each one comes from
+FIELDS = {"w_out": "width", "stride": "stride", "depth": "depth", "num_classes": "num_classes"}
+
+
 def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
-    """Every (field, message) problem in a spec, in order."""
+    """Every (field, message) problem in a spec, in order: part by part its widths, depth and
+    stride, its family and parameters, its family's rules and, while all is well so far, the
+    map it outputs (each part's analytic complexity tracks the map size)."""
     out: list[tuple[str, str]] = []
-
-    def check(kind: str, name: str, where: str, params: dict, **structure: Any) -> None:
-        try:
-            fam = registry.get(kind, name)
-        except UnknownName as err:
-            out.append((f"{where}.{'block' if kind == 'stage' else 'type'}", str(err)))
-            return
-        out.extend((f"{where}.params.{k}" if k else where, m) for k, m in fam.errors(params, **structure))
-
-    if not _posint(spec.stem.width):
-        out.append(("stem.width", f"expected a positive int, got {spec.stem.width!r}"))
-    check("stem", spec.stem.type, "stem", spec.stem.params)
-    w_in = spec.stem.width
-    for i, st in enumerate(spec.stages):
-        where = f"stages[{i}]"
-        for key in ("depth", "width", "stride"):
-            if not _posint(getattr(st, key)):
-                out.append((f"{where}.{key}", f"expected a positive int, got {getattr(st, key)!r}"))
-        if out:
+    chain = parts(spec)
+    sized = True  # every width, depth and stride so far is a positive int
+    before: tuple[str, dict[str, Any]] | None = None
+    size = spec.input_shape[1:]
+    for i, part in enumerate(chain):
+        ints = [
+            (f"{part.where}.{FIELDS[k]}", f"expected a positive int, got {v!r}")
+            for k, v in part.args.items()
+            if k in FIELDS and not _posint(v)
+        ]
+        out.extend(ints)
+        sized = sized and not ints
+        if not sized:
             continue
-        check(
-            "stage",
-            st.block,
-            where,
-            st.params,
-            w_in=w_in,
-            w_out=st.width,
-            stride=st.stride,
-            depth=st.depth,
-        )
-        w_in = st.width
-    out.extend(_token_errors(spec))
-    if not _posint(spec.head.num_classes):
-        out.append(("head.num_classes", f"expected a positive int, got {spec.head.num_classes!r}"))
-    check("head", spec.head.type, "head", spec.head.params)
+        last = all(p.kind != "stage" for p in chain[i + 1 :])
+        errors, before = _family_errors(part, registry.Site(last, before))
+        out.extend(errors)
+        if not out:
+            size, why = _output_map(part, *size)
+            if why:
+                out.append((part.where, why))
     return out
 
 
-def _token_errors(spec: ArchSpec) -> list[tuple[str, str]]:
-    """A class token is carried by a `vit` stage as a one-row map: it must be the last stage,
-    and a head reading the class token needs one."""
-    out = []
-    with_token = [i for i, st in enumerate(spec.stages) if st.block == "vit" and st.params.get("class_token")]
-    if with_token and (with_token[-1] != len(spec.stages) - 1 or len(with_token) > 1):
-        out.append(
-            (f"stages[{with_token[0]}].params.class_token", "only the last stage may carry a class token")
-        )
-    if spec.head.type == "vit" and spec.head.params.get("pool") == "cls" and not with_token:
-        out.append(
-            (
-                "head.params.pool",
-                "'cls' needs a last stage of block 'vit' with class_token: true; or use 'mean'",
-            )
-        )
-    return out
+def _family_errors(
+    part: Part, site: registry.Site
+) -> tuple[list[tuple[str, str]], tuple[str, dict[str, Any]] | None]:
+    """The part's unknown family, parameter and rule errors, and what it tells the next part."""
+    try:
+        fam = library.get(part.kind, part.name)
+    except UnknownName as err:
+        return [(f"{part.where}.{'block' if part.kind == 'stage' else 'type'}", str(err))], None
+    errors = fam.errors(part.params, site, **part.args)
+    where = [(f"{part.where}.params.{k}" if k else part.where, m) for k, m in errors]
+    return where, None if errors else (part.name, fam.resolve(part.params))
+
+
+def _output_map(part: Part, h: int, w: int) -> tuple[tuple[int, int], str | None]:
+    """The part's output map size, and why it cannot run when a side falls below 1."""
+    cx = part.complexity(Cx(h, w))
+    if cx.smallest >= 1:
+        return (cx.h, cx.w), None
+    inner = "" if min(cx.h, cx.w) == cx.smallest else f" (a side of {cx.smallest} inside)"
+    via = f" (stride {part.args['stride']})" if part.kind == "stage" else ""
+    return (cx.h, cx.w), (
+        f"output map {cx.h}x{cx.w}{inner} from a {h}x{w} input{via}; "
+        f"the input is too small for this {part.kind}"
+    )
 
 
 def load(path: str | Path) -> ArchSpec:

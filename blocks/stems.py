@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -14,18 +16,19 @@ from blocks.schema import Param
 class SimpleStem(nn.Module):
     """3x3 conv, BN, ReLU (stride 2 as in pycls' RegNet stem; stride 1 for tiny inputs)."""
 
-    def __init__(self, w_in: int, w_out: int, stride: int = 2):
+    def __init__(self, c_in: int, w_out: int, **params: Any):
         super().__init__()
-        self.conv = nn.Conv2d(w_in, w_out, 3, stride=stride, padding=1, bias=False)
+        stride = self.family.resolve(params)["stride"]
+        self.conv = nn.Conv2d(c_in, w_out, 3, stride=stride, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(w_out)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.bn(self.conv(x)))
 
-    @staticmethod
-    def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int = 2) -> C.Cx:
-        C.conv2d(cx, w_in, w_out, 3, stride=stride)
+    @classmethod
+    def complexity(cls, cx: C.Cx, c_in: int, w_out: int, **params: Any) -> C.Cx:
+        C.conv2d(cx, c_in, w_out, 3, stride=cls.family.resolve(params)["stride"])
         return C.norm(cx, w_out)
 
 
@@ -33,9 +36,10 @@ class SimpleStem(nn.Module):
 class ResNetStem(nn.Module):
     """ResNet stem for 224px inputs: 7x7 conv stride 2, BN, ReLU, 3x3 max pool stride 2."""
 
-    def __init__(self, w_in: int, w_out: int):
+    def __init__(self, c_in: int, w_out: int, **params: Any):
         super().__init__()
-        self.conv = nn.Conv2d(w_in, w_out, 7, stride=2, padding=3, bias=False)
+        self.family.resolve(params)  # refuses any parameter: this stem has none
+        self.conv = nn.Conv2d(c_in, w_out, 7, stride=2, padding=3, bias=False)
         self.bn = nn.BatchNorm2d(w_out)
         self.relu = nn.ReLU(inplace=True)
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)
@@ -43,8 +47,9 @@ class ResNetStem(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.relu(self.bn(self.conv(x))))
 
-    @staticmethod
-    def complexity(cx: C.Cx, w_in: int, w_out: int) -> C.Cx:
-        C.conv2d(cx, w_in, w_out, 7, stride=2)
+    @classmethod
+    def complexity(cls, cx: C.Cx, c_in: int, w_out: int, **params: Any) -> C.Cx:
+        cls.family.resolve(params)  # refuses any parameter: this stem has none
+        C.conv2d(cx, c_in, w_out, 7, stride=2)
         C.norm(cx, w_out)
         return C.pool2d(cx, 3, stride=2, padding=1)

@@ -5,6 +5,8 @@ The token plumbing Swin shares with the other token families lives in blocks/tok
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,7 +14,7 @@ from torch import nn
 from blocks import cx as C
 from blocks.registry import register
 from blocks.schema import Param
-from blocks.tokens import HEAD_DIMS, TOKEN_MLP, MultiHeadAttention, WindowStage, token_errors
+from blocks.tokens import HEAD_DIM_GRID, HEAD_DIMS, TOKEN_MLP, MultiHeadAttention, WindowStage, token_errors
 
 
 def relative_position_index(m: int) -> torch.Tensor:
@@ -108,20 +110,18 @@ class WindowAttention(nn.Module):
         return C.params(cx, (2 * window_size - 1) ** 2 * heads)
 
 
-def _check_swin(w_in, w_out, stride, depth, head_dim, mlp_ratio, **_):
-    return token_errors(w_out, stride, mlp_ratio, head_dim)
-
-
 @register(
     "stage",
     "swin",
     schema={
-        "window_size": Param(int, 7, "M: window side in tokens", low=2, high=16),
-        "head_dim": Param(int, 32, "channels per attention head (Swin-T: 32)", choices=HEAD_DIMS),
+        "window_size": Param(int, 7, "M: window side in tokens", low=2, high=16, grid=(2, 4, 7)),
+        "head_dim": Param(
+            int, 32, "channels per attention head (Swin-T: 32)", choices=HEAD_DIMS, grid=HEAD_DIM_GRID
+        ),
         "qkv_bias": Param(bool, True, "bias on the query/key/value projection"),
         **TOKEN_MLP,
     },
-    validate=_check_swin,
+    rules=(token_errors,),
     tags=("token", "attention"),
 )
 class SwinStage(WindowStage):
@@ -130,45 +130,27 @@ class SwinStage(WindowStage):
     Stride 2 merges 2x2 patches to w_out; at stride 1 a width change is a LayerNorm + linear
     projection. A map no larger than the window is one window and is not shifted."""
 
-    def __init__(
-        self,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        window_size: int = 7,
-        head_dim: int = 32,
-        qkv_bias: bool = True,
-        mlp_ratio: float = 4.0,
-        drop_path: float = 0.0,
-    ):
-        heads = w_out // head_dim
+    def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
+        p = self.family.resolve(params)
+        heads = w_out // p["head_dim"]
         super().__init__(
             w_in,
             w_out,
             stride,
             depth,
-            lambda shifted: WindowAttention(w_out, window_size, heads, qkv_bias, shifted=shifted),
-            mlp_ratio,
-            drop_path,
+            lambda shifted: WindowAttention(w_out, p["window_size"], heads, p["qkv_bias"], shifted=shifted),
+            p["mlp_ratio"],
+            p["drop_path"],
         )
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        window_size: int = 7,
-        head_dim: int = 32,
-        qkv_bias: bool = True,
-        mlp_ratio: float = 4.0,
-        drop_path: float = 0.0,
-    ) -> C.Cx:
-        heads = w_out // head_dim
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
+        p = cls.family.resolve(params)
+        heads = w_out // p["head_dim"]
 
         def mixer_cx(c: C.Cx, shifted: bool) -> C.Cx:
-            return WindowAttention.complexity(c, w_out, window_size, heads, qkv_bias, shifted=shifted)
+            return WindowAttention.complexity(
+                c, w_out, p["window_size"], heads, p["qkv_bias"], shifted=shifted
+            )
 
-        return WindowStage.stage_cx(cx, w_in, w_out, stride, depth, mixer_cx, mlp_ratio)
+        return WindowStage.stage_cx(cx, w_in, w_out, stride, depth, mixer_cx, p["mlp_ratio"])

@@ -7,6 +7,8 @@ instead of rolling it, so the shifted block sees one more row and column of wind
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,7 +17,7 @@ from blocks import cx as C
 from blocks.registry import register
 from blocks.schema import Param
 from blocks.swin import merge, padded, partition
-from blocks.tokens import HEAD_DIMS, TOKEN_MLP, WindowStage, token_errors
+from blocks.tokens import HEAD_DIM_GRID, HEAD_DIMS, TOKEN_MLP, WindowStage, token_errors
 
 
 def mlp_pads(size: int, m: int, shifted: bool) -> tuple[int, int]:
@@ -63,19 +65,23 @@ class WindowSpatialMlp(nn.Module):
         return cx
 
 
-def _check_swin_mlp(w_in, w_out, stride, depth, head_dim, mlp_ratio, **_):
-    return token_errors(w_out, stride, mlp_ratio, head_dim)
-
-
 @register(
     "stage",
     "swin_mlp",
     schema={
-        "window_size": Param(int, 7, "M: window side in tokens (Swin-MLP at 256px: 8)", low=2, high=12),
-        "head_dim": Param(int, 32, "channels per head; each head has its own spatial MLP", choices=HEAD_DIMS),
+        "window_size": Param(
+            int, 7, "M: window side in tokens (Swin-MLP at 256px: 8)", low=2, high=12, grid=(2, 4, 7)
+        ),
+        "head_dim": Param(
+            int,
+            32,
+            "channels per head; each head has its own spatial MLP",
+            choices=HEAD_DIMS,
+            grid=HEAD_DIM_GRID,
+        ),
         **TOKEN_MLP,
     },
-    validate=_check_swin_mlp,
+    rules=(token_errors,),
     tags=("token", "mlp"),
 )
 class SwinMlpStage(WindowStage):
@@ -85,43 +91,25 @@ class SwinMlpStage(WindowStage):
     Stride 2 merges 2x2 patches to w_out; at stride 1 a width change is a LayerNorm + linear
     projection (the same modules as Swin's)."""
 
-    def __init__(
-        self,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        window_size: int = 7,
-        head_dim: int = 32,
-        mlp_ratio: float = 4.0,
-        drop_path: float = 0.0,
-    ):
-        heads = w_out // head_dim
+    def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
+        p = self.family.resolve(params)
+        heads = w_out // p["head_dim"]
         super().__init__(
             w_in,
             w_out,
             stride,
             depth,
-            lambda shifted: WindowSpatialMlp(w_out, window_size, heads, shifted),
-            mlp_ratio,
-            drop_path,
+            lambda shifted: WindowSpatialMlp(w_out, p["window_size"], heads, shifted),
+            p["mlp_ratio"],
+            p["drop_path"],
         )
 
-    @staticmethod
-    def complexity(
-        cx: C.Cx,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        depth: int,
-        window_size: int = 7,
-        head_dim: int = 32,
-        mlp_ratio: float = 4.0,
-        drop_path: float = 0.0,
-    ) -> C.Cx:
-        heads = w_out // head_dim
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
+        p = cls.family.resolve(params)
+        heads = w_out // p["head_dim"]
 
         def mixer_cx(c: C.Cx, shifted: bool) -> C.Cx:
-            return WindowSpatialMlp.complexity(c, w_out, window_size, heads, shifted)
+            return WindowSpatialMlp.complexity(c, w_out, p["window_size"], heads, shifted)
 
-        return WindowStage.stage_cx(cx, w_in, w_out, stride, depth, mixer_cx, mlp_ratio)
+        return WindowStage.stage_cx(cx, w_in, w_out, stride, depth, mixer_cx, p["mlp_ratio"])

@@ -5,6 +5,7 @@ norm-pool head. Blocks work on channels-last tensors inside a stage; stages take
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,8 @@ from blocks import cx as C
 from blocks.layers import DropPath
 from blocks.registry import register
 from blocks.schema import Param
+
+LAYER_NORM_EPS = 1e-5  # of the pre-norm blocks and the norm-pool head (PyTorch's); ViT declares its own
 
 
 def mlp_hidden(width: int, mlp_ratio: float) -> int:
@@ -26,8 +29,11 @@ def needs_resample(w_in: int, w_out: int, stride: int) -> bool:
     return stride != 1 or w_in != w_out
 
 
-def token_errors(w_out: int, stride: int, mlp_ratio: float, head_dim: int | None = None) -> list[str]:
-    """Rules every token family shares: stride 1 or 2, a non-empty MLP, whole heads."""
+def token_errors(
+    w_out: int, stride: int, mlp_ratio: float, head_dim: int | None = None, **_
+) -> list[tuple[str, str]]:
+    """Rules every token family shares: stride 1 or 2, a non-empty MLP, whole heads (when the
+    family has heads)."""
     out = []
     if stride not in (1, 2):
         out.append(f"stride must be 1 or 2 (2 merges 2x2 patches), got {stride}")
@@ -35,7 +41,7 @@ def token_errors(w_out: int, stride: int, mlp_ratio: float, head_dim: int | None
         out.append(f"mlp_ratio {mlp_ratio} leaves no hidden units at width {w_out}")
     if head_dim is not None and w_out % head_dim:
         out.append(f"width {w_out} must be a multiple of head_dim {head_dim} (heads = width / head_dim)")
-    return out
+    return [("", m) for m in out]
 
 
 class Mlp(nn.Module):
@@ -62,7 +68,7 @@ class MultiHeadAttention(nn.Module):
     Plain matmuls rather than scaled_dot_product_attention, which FlopCounterMode does not count
     on CPU."""
 
-    def __init__(self, width: int, heads: int, qkv_bias: bool = True):
+    def __init__(self, width: int, heads: int, qkv_bias: bool):
         super().__init__()
         self.heads = heads
         self.scale = (width // heads) ** -0.5
@@ -78,9 +84,7 @@ class MultiHeadAttention(nn.Module):
         return self.proj((attn.softmax(-1) @ v).transpose(-3, -2).flatten(-2))
 
     @staticmethod
-    def complexity(
-        cx: C.Cx, width: int, heads: int, tokens: int, qkv_bias: bool = True, groups: int = 1
-    ) -> C.Cx:
+    def complexity(cx: C.Cx, width: int, heads: int, tokens: int, qkv_bias: bool, groups: int = 1) -> C.Cx:
         """`groups` independent sets of `tokens` tokens (windows) attend within themselves."""
         d = width // heads
         C.linear(cx, width, 3 * width, tokens=groups * tokens, bias=qkv_bias)
@@ -92,7 +96,7 @@ class MultiHeadAttention(nn.Module):
 class PreNormBlock(nn.Module):
     """x + mixer(LN(x)), then x + MLP(LN(x)): the residual pair the token families repeat."""
 
-    def __init__(self, width: int, mixer: nn.Module, mlp_ratio: float, drop_path: float, eps: float = 1e-5):
+    def __init__(self, width: int, mixer: nn.Module, mlp_ratio: float, drop_path: float, eps: float):
         super().__init__()
         self.norm1 = nn.LayerNorm(width, eps=eps)
         self.mixer = mixer
@@ -157,10 +161,11 @@ def resample_cx(cx: C.Cx, w_in: int, w_out: int, stride: int) -> C.Cx:
 class PatchEmbed(nn.Module):
     """Non-overlapping patches: conv patch x patch, stride patch (with bias), optional LayerNorm."""
 
-    def __init__(self, c_in: int, w_out: int, patch: int = 4, norm: bool = True):
+    def __init__(self, c_in: int, w_out: int, **params: Any):
         super().__init__()
-        self.proj = nn.Conv2d(c_in, w_out, patch, stride=patch)
-        self.norm = nn.LayerNorm(w_out) if norm else None
+        p = self.family.resolve(params)
+        self.proj = nn.Conv2d(c_in, w_out, p["patch"], stride=p["patch"])
+        self.norm = nn.LayerNorm(w_out) if p["norm"] else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.proj(x)
@@ -168,17 +173,17 @@ class PatchEmbed(nn.Module):
             return x
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
-    @staticmethod
-    def complexity(cx: C.Cx, c_in: int, w_out: int, patch: int = 4, norm: bool = True) -> C.Cx:
-        C.conv2d(cx, c_in, w_out, patch, stride=patch, padding=0, bias=True)
-        return C.norm(cx, w_out) if norm else cx
+    @classmethod
+    def complexity(cls, cx: C.Cx, c_in: int, w_out: int, **params: Any) -> C.Cx:
+        p = cls.family.resolve(params)
+        C.conv2d(cx, c_in, w_out, p["patch"], stride=p["patch"], padding=0, bias=True)
+        return C.norm(cx, w_out) if p["norm"] else cx
 
 
-@register("head", "norm_pool")
-class NormPoolHead(nn.Module):
-    """LayerNorm on every token, average them (or take the first, pool='cls'), linear to classes."""
+class TokenHead(nn.Module):
+    """LayerNorm on every token, then the first token (pool='cls') or their mean, linear to classes."""
 
-    def __init__(self, w_in: int, num_classes: int, pool: str = "mean", eps: float = 1e-5):
+    def __init__(self, w_in: int, num_classes: int, pool: str, eps: float):
         super().__init__()
         self.pool = pool
         self.norm = nn.LayerNorm(w_in, eps=eps)
@@ -188,11 +193,21 @@ class NormPoolHead(nn.Module):
         tokens = self.norm(x.flatten(2).transpose(1, 2))
         return self.fc(tokens[:, 0] if self.pool == "cls" else tokens.mean(1))
 
-    @staticmethod
-    def complexity(cx: C.Cx, w_in: int, num_classes: int, pool: str = "mean") -> C.Cx:
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, num_classes: int, **params: Any) -> C.Cx:
+        cls.family.resolve(params)  # refuses unknown or illegal parameters, as the constructor does
         C.norm(cx, w_in)
         C.global_pool(cx)
         return C.linear(cx, w_in, num_classes)
+
+
+@register("head", "norm_pool")
+class NormPoolHead(TokenHead):
+    """LayerNorm on every token, average them (or take the first, pool='cls'), linear to classes."""
+
+    def __init__(self, w_in: int, num_classes: int, **params: Any):
+        self.family.resolve(params)  # refuses unknown parameters: the mean over tokens is fixed
+        super().__init__(w_in, num_classes, "mean", LAYER_NORM_EPS)
 
 
 class WindowStage(nn.Module):
@@ -212,7 +227,10 @@ class WindowStage(nn.Module):
         super().__init__()
         self.resample = resampler(w_in, w_out, stride)
         self.blocks = nn.Sequential(
-            *(PreNormBlock(w_out, mixer(i % 2 == 1), mlp_ratio, drop_path) for i in range(depth))
+            *(
+                PreNormBlock(w_out, mixer(i % 2 == 1), mlp_ratio, drop_path, LAYER_NORM_EPS)
+                for i in range(depth)
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -237,7 +255,8 @@ class WindowStage(nn.Module):
 
 
 HEAD_DIMS = (4, 8, 16, 24, 32, 48, 64, 96, 128)
+HEAD_DIM_GRID = (8, 16, 32)  # what the mixed space draws: small heads for small widths
 TOKEN_MLP = {
-    "mlp_ratio": Param(float, 4.0, "MLP hidden width / width", low=0.25, high=8.0),
+    "mlp_ratio": Param(float, 4.0, "MLP hidden width / width", low=0.25, high=8.0, grid=(2.0, 4.0)),
     "drop_path": Param(float, 0.0, "stochastic-depth rate of every block in the stage", low=0.0, high=0.5),
 }

@@ -1,4 +1,4 @@
-"""Design-space explorer engine: config, build, complexity, training, sweeps, analysis, CLI.
+"""Design-space explorer engine: config, training, sweeps, analysis, export, the zoo and the CLI.
 
 `import nas` stays light: the Python API (`nas.load_spec`, `nas.build`, `nas.export`,
 `nas.retrain`, defined in nas/api.py) loads torch on first use.

@@ -11,18 +11,15 @@ from blocks.errors import UserError
 from blocks.network import Network
 from blocks.network import build as build_network
 from blocks.spec import ArchSpec
-from nas.commands.build import resolve
 from nas.exporting import export as ex
 from nas.exporting import retrain as rt
 from nas.exporting.formats import TOLERANCE
 from nas.exporting.select import choose
 from nas.exporting.weights import load_weights
 from nas.training.loop import TrainResult
+from nas.zoo import load_spec
 
-
-def load_spec(source: str | Path) -> ArchSpec:
-    """A spec from a YAML/JSON file (an exported spec.yaml too) or a zoo network's name."""
-    return resolve(str(source))
+__all__ = ["build", "export", "load_spec", "retrain"]
 
 
 def build(spec: ArchSpec | str | Path, weights: str | Path | None = None) -> nn.Module:

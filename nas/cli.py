@@ -32,13 +32,18 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def one_line(err: BaseException) -> str:
+    """An error's message on one line, so a parser's multi-line report (YAML marks) stays one."""
+    return "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the chosen command, turning user errors into one-line messages."""
     args = parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except UserError as err:
-        print(f"nas {args.command}: error: {err}", file=sys.stderr)
+    except UserError as err:  # SpecError, ParamError and UnknownName too
+        print(f"nas {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"nas {args.command}: interrupted", file=sys.stderr)

@@ -1,300 +1,247 @@
 """Experiment files: YAML read with safe_load into typed, validated dataclasses.
 
-Every problem is reported as one UserError naming the file, the field and what is legal,
-before anything is sampled or trained.
+Each section is a dataclass whose fields are `declared` (blocks.schema): a field's type,
+default and legal values are written once, and `read_fields` checks a file against them.
+Every problem is reported as one UserError naming the file, the dotted field and what is
+legal, before anything is sampled or trained.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from blocks.errors import UserError
+from blocks import library
+from blocks.errors import ParamError, UnknownName, UserError
+from blocks.schema import Param, declared, nested, read_fields, section, unknown
+from blocks.spec import HeadSpec, StemSpec
 from nas.training.augment import Augment
+from nas.training.datasets import LOADERS
+from spaces.base import Limits, default_stem
 
-DATASETS = ("digits", "synthetic", "cifar10", "npz", "imagefolder")
 MODES = ("sample", "optimize")
 ALGORITHMS = ("tpe", "nsga2", "random")
 OBJECTIVES = ("error", "flops", "params", "latency")
 SCHEDULERS = ("none", "asha")
+STEM_WIDTH = Param(int, StemSpec.width, "channels out of the stem", low=1)
 
 
 @dataclass(frozen=True)
 class SpaceConfig:
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
+    """One design space of the experiment; its options are checked against the space when planned."""
 
-
-@dataclass(frozen=True)
-class Constraints:
-    flops: tuple[float | None, float | None] = (None, None)
-    params: tuple[float | None, float | None] = (None, None)
+    name: str = declared(str, doc="design space (see `nas spaces`)", required=True)
+    options: dict[str, Any] = declared(dict, {}, "the space's options (see `nas spaces NAME`)")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    stem: dict[str, Any] = field(
-        default_factory=lambda: {"type": "simple", "width": 32, "params": {"stride": 2}}
-    )
-    head: dict[str, Any] = field(default_factory=dict)
+    """What every spec has besides its stages: the stem, and the classifier head's parameters."""
+
+    stem: StemSpec = field(default_factory=default_stem)
+    head: dict[str, Any] = declared(dict, {}, "parameters of the classifier head (see `nas blocks`)")
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    name: str = "digits"
-    params: dict[str, Any] = field(default_factory=dict)
+    name: str = declared(str, "digits", "dataset (nas.training.datasets)", choices=tuple(LOADERS))
+    params: dict[str, Any] = declared(dict, {}, "the dataset's parameters")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-5
-    warmup_epochs: int = 0
-    label_smoothing: float = 0.0
-    amp: bool = True
-    channels_last: bool = True
-    augment: Augment = Augment()
+    epochs: int = declared(int, 5, "epochs per trial", low=1, high=10_000)
+    batch_size: int = declared(int, 64, "images per step", low=1, high=65_536)
+    lr: float = declared(float, 0.1, "peak learning rate (SGD, cosine schedule)", low=0.0, high=100.0)
+    momentum: float = declared(float, 0.9, "SGD momentum", low=0.0, high=1.0)
+    nesterov: bool = declared(bool, True, "Nesterov momentum")
+    weight_decay: float = declared(float, 5e-5, "weight decay (not of norms and biases)", low=0.0, high=1.0)
+    warmup_epochs: int = declared(int, 0, "epochs of linear warm-up, below epochs", low=0, high=10_000)
+    label_smoothing: float = declared(float, 0.0, "label smoothing of the loss", low=0.0, high=0.99)
+    amp: bool = declared(bool, True, "mixed precision on CUDA")
+    channels_last: bool = declared(bool, True, "channels-last memory format on CUDA")
+    augment: Augment = section(Augment)
 
 
 @dataclass(frozen=True)
 class Resources:
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_concurrent: int = 0
-    max_retries: int = 2
-    samples_per_trial: int = 1
+    cpus_per_trial: float = declared(float, 1.0, "CPUs a trial reserves", low=0.01, high=1024)
+    gpus_per_trial: float = declared(
+        float, 0.0, "GPUs a trial reserves (a fraction shares one)", low=0.0, high=64
+    )
+    max_concurrent: int = declared(int, 0, "trials at once (0: as many as fit)", low=0, high=100_000)
+    max_retries: int = declared(int, 2, "restarts of a trial whose worker died", low=0, high=100)
+    samples_per_trial: int = declared(int, 1, "specs one trial trains in turn", low=1, high=10_000)
 
 
 @dataclass(frozen=True)
 class Search:
     """How specs are chosen: `sample` (random, equal budget, for EDFs) or `optimize` (Optuna)."""
 
-    mode: str = "sample"
-    algorithm: str = "tpe"
-    objectives: tuple[str, ...] = ("error",)
-    scheduler: str = "none"
-    grace_period: int = 1
-    reduction_factor: int = 3
+    mode: str = declared(str, "sample", "sample: random, for EDFs; optimize: Optuna", choices=MODES)
+    algorithm: str = declared(str, "tpe", "Optuna sampler (optimize mode)", choices=ALGORITHMS)
+    objectives: tuple[str, ...] = declared(
+        str, ("error",), "what optimize mode minimises, error first", is_list=True, choices=OBJECTIVES
+    )
+    scheduler: str = declared(str, "none", "early stopping (optimize mode: asha)", choices=SCHEDULERS)
+    grace_period: int = declared(int, 1, "ASHA: epochs before a trial may be stopped", low=1, high=10_000)
+    reduction_factor: int = declared(int, 3, "ASHA: 1 in this many trials goes on at a rung", low=2, high=100)
 
 
 @dataclass(frozen=True)
 class Experiment:
     name: str
     spaces: tuple[SpaceConfig, ...]
-    samples: int = 16
-    seed: int = 0
-    search: Search = Search()
+    samples: int = declared(int, 16, "specs per space (trials in optimize mode)", low=1, high=10_000_000)
+    seed: int = declared(int, 0, "seed of the sampling and of every trial", low=0, high=2**32 - 1)
+    search: Search = section(Search)
     keep_weights: str | int = "none"
-    constraints: Constraints = Constraints()
-    model: ModelConfig = ModelConfig()
-    dataset: DatasetConfig = DatasetConfig()
-    training: TrainingConfig = TrainingConfig()
-    resources: Resources = Resources()
+    constraints: Limits = section(Limits)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    dataset: DatasetConfig = section(DatasetConfig)
+    training: TrainingConfig = section(TrainingConfig)
+    resources: Resources = section(Resources)
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, the form copied into a run directory."""
-        out = asdict(self)
+        out = _plain(asdict(self))
         out.pop("source")
-        out["spaces"] = [asdict(s) for s in self.spaces]
-        out["constraints"] = {k: list(v) for k, v in out["constraints"].items()}
-        out["search"]["objectives"] = list(self.search.objectives)
         return out
 
 
-def _as_number(value: Any) -> Any:
-    """PyYAML reads '3.0e6' (no exponent sign) as a string; accept such numeric strings."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
+def _plain(value: Any) -> Any:
+    """Tuples become lists, at any depth, so the dict dumps as plain YAML."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value
-
-
-class _Reader:
-    """Typed field access on a mapping, raising UserErrors that name file and field."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, where: str, message: str) -> UserError:
-        return UserError(f"{self.source}: {where}: {message}")
-
-    def mapping(self, data: Any, where: str, legal: set[str]) -> dict[str, Any]:
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise self.fail(where, f"expected a mapping with fields {sorted(legal)}, got {data!r}")
-        unknown = set(data) - legal
-        if unknown:
-            raise self.fail(f"{where}.{sorted(unknown)[0]}", f"unknown field; legal: {sorted(legal)}")
-        return data
-
-    def number(self, data: dict, where: str, key: str, default: Any, kind: type, low=None, high=None):
-        value = _as_number(data.get(key, default))
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if kind is int:
-            ok = ok and float(value).is_integer()
-        if not ok:
-            raise self.fail(f"{where}.{key}", f"expected {kind.__name__}, got {value!r}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(f"{where}.{key}", f"{value!r} out of range; legal: [{low}, {high}]")
-        return kind(value)
-
-    def flag(self, data: dict, where: str, key: str, default: bool) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(f"{where}.{key}", f"expected true or false, got {value!r}")
-        return value
-
-    def choice(self, data: dict, where: str, key: str, default: str, legal) -> str:
-        value = data.get(key, default)
-        if value not in legal:
-            raise self.fail(f"{where}.{key}", f"got {value!r}; legal: {list(legal)}")
-        return value
-
-    def range(self, data: dict, where: str, key: str) -> tuple[float | None, float | None]:
-        value = data.get(key, [None, None])
-        if not (isinstance(value, (list, tuple)) and len(value) == 2):
-            raise self.fail(f"{where}.{key}", f"expected [low, high] (null for open), got {value!r}")
-        value = [_as_number(v) for v in value]
-        for v in value:
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
-                raise self.fail(
-                    f"{where}.{key}", f"bounds must be non-negative numbers or null, got {value!r}"
-                )
-        lo, hi = value
-        if lo is not None and hi is not None and lo > hi:
-            raise self.fail(f"{where}.{key}", f"empty range: low {lo} > high {hi}")
-        return (lo, hi)
 
 
 def parse(data: Any, source: str = "experiment") -> Experiment:
     """Validate a loaded experiment mapping into an Experiment."""
-    r = _Reader(source)
-    top_fields = {
-        "name", "space", "spaces", "samples", "seed", "search", "keep_weights", "constraints",
-        "model", "dataset", "training", "resources",
-    }  # fmt: skip
-    data = r.mapping(data, "(top level)", top_fields)
+    if data is not None and not isinstance(data, dict):
+        raise UserError(f"{source}: (top level): expected a mapping of fields, got {data!r}")
     if not data:
-        raise r.fail("(top level)", "empty experiment file; needs at least 'space'")
-    spaces = _spaces(r, data)
-    c = r.mapping(data.get("constraints"), "constraints", {"flops", "params"})
-    m = r.mapping(data.get("model"), "model", {"stem", "head"})
-    d = r.mapping(data.get("dataset"), "dataset", {"name", "params"})
-    t = r.mapping(data.get("training"), "training", set(TrainingConfig.__dataclass_fields__))
-    res = r.mapping(data.get("resources"), "resources", set(Resources.__dataclass_fields__))
-    base_t = TrainingConfig()
-    training = TrainingConfig(
-        epochs=r.number(t, "training", "epochs", base_t.epochs, int, 1, 10_000),
-        batch_size=r.number(t, "training", "batch_size", base_t.batch_size, int, 1, 65_536),
-        lr=r.number(t, "training", "lr", base_t.lr, float, 0.0, 100.0),
-        momentum=r.number(t, "training", "momentum", base_t.momentum, float, 0.0, 1.0),
-        nesterov=r.flag(t, "training", "nesterov", base_t.nesterov),
-        weight_decay=r.number(t, "training", "weight_decay", base_t.weight_decay, float, 0.0, 1.0),
-        warmup_epochs=r.number(t, "training", "warmup_epochs", base_t.warmup_epochs, int, 0, 10_000),
-        label_smoothing=r.number(t, "training", "label_smoothing", base_t.label_smoothing, float, 0.0, 0.99),
-        amp=r.flag(t, "training", "amp", base_t.amp),
-        channels_last=r.flag(t, "training", "channels_last", base_t.channels_last),
-        augment=Augment.from_dict(t.get("augment"), source),
-    )
-    if training.warmup_epochs >= training.epochs and training.warmup_epochs:
-        raise r.fail("training.warmup_epochs", f"must be below epochs ({training.epochs})")
-    resources = Resources(
-        cpus_per_trial=r.number(res, "resources", "cpus_per_trial", 1.0, float, 0.01, 1024),
-        gpus_per_trial=r.number(res, "resources", "gpus_per_trial", 0.0, float, 0.0, 64),
-        max_concurrent=r.number(res, "resources", "max_concurrent", 0, int, 0, 100_000),
-        max_retries=r.number(res, "resources", "max_retries", 2, int, 0, 100),
-        samples_per_trial=r.number(res, "resources", "samples_per_trial", 1, int, 1, 10_000),
-    )
-    search = _search(r, data.get("search"))
-    if search.mode == "optimize" and resources.samples_per_trial > 1:
-        raise r.fail("resources.samples_per_trial", "must be 1 in optimize mode (one Optuna trial per spec)")
-    keep = data.get("keep_weights", "none")
-    if not (keep in ("none", "all") or (isinstance(keep, int) and not isinstance(keep, bool) and keep >= 1)):
-        raise r.fail("keep_weights", f"got {keep!r}; legal: none, all, or a positive int K (the best K)")
-    stem = m.get("stem", ModelConfig().stem)
-    head = m.get("head", {})
-    for key, value in (("stem", stem), ("head", head)):
-        if not isinstance(value, dict):
-            raise r.fail(f"model.{key}", f"expected a mapping, got {value!r}")
-    return Experiment(
-        name=str(data.get("name") or Path(source).stem),
-        spaces=spaces,
-        samples=r.number(data, "(top level)", "samples", 16, int, 1, 10_000_000),
-        seed=r.number(data, "(top level)", "seed", 0, int, 0, 2**32 - 1),
-        search=search,
-        keep_weights=keep,
-        constraints=Constraints(r.range(c, "constraints", "flops"), r.range(c, "constraints", "params")),
-        model=ModelConfig(stem=stem, head=head),
-        dataset=DatasetConfig(
-            name=r.choice(d, "dataset", "name", "digits", DATASETS),
-            params=r.mapping(d.get("params"), "dataset.params", set(d.get("params") or {})),
-        ),
-        training=training,
-        resources=resources,
-        source=source,
-    )
+        raise UserError(f"{source}: (top level): empty experiment file; needs at least 'space'")
+    search = data.get("search")
+    if isinstance(search, dict) and search.get("mode") == "optimize" and "scheduler" not in search:
+        data = {**data, "search": {**search, "scheduler": "asha"}}  # optimize mode's default
+    try:
+        exp = read_fields(
+            Experiment,
+            data,
+            also=("name", "space", "spaces", "keep_weights", "model"),
+            name=str(data.get("name") or Path(source).stem),
+            spaces=_spaces(data),
+            keep_weights=_keep_weights(data.get("keep_weights", "none")),
+            model=_model(data.get("model")),
+            source=source,
+        )
+        _check(exp)
+    except ParamError as err:
+        raise UserError(f"{source}: {err}") from None
+    return exp
 
 
-def _search(r: _Reader, raw: Any) -> Search:
-    s = r.mapping(raw, "search", set(Search.__dataclass_fields__))
-    mode = r.choice(s, "search", "mode", "sample", MODES)
-    objectives = s.get("objectives", ["error"])
-    if isinstance(objectives, str):
-        objectives = [objectives]
-    if not isinstance(objectives, list) or not objectives or any(o not in OBJECTIVES for o in objectives):
-        raise r.fail("search.objectives", f"got {objectives!r}; legal: a list from {list(OBJECTIVES)}")
-    if objectives[0] != "error" or len(set(objectives)) != len(objectives):
-        raise r.fail("search.objectives", f"the first objective must be error, each once; got {objectives}")
-    scheduler = r.choice(s, "search", "scheduler", "asha" if mode == "optimize" else "none", SCHEDULERS)
-    if mode == "sample" and (scheduler != "none" or len(objectives) > 1):
-        raise r.fail(
+def _check(exp: Experiment) -> None:
+    """Rules across fields, which no single field's declaration can state."""
+    t, s = exp.training, exp.search
+    if t.warmup_epochs >= t.epochs and t.warmup_epochs:
+        raise ParamError("training.warmup_epochs", f"must be below epochs ({t.epochs})")
+    if s.mode == "optimize" and exp.resources.samples_per_trial > 1:
+        raise ParamError(
+            "resources.samples_per_trial", "must be 1 in optimize mode (one Optuna trial per spec)"
+        )
+    if s.objectives[:1] != ("error",) or len(set(s.objectives)) != len(s.objectives):
+        raise ParamError(
+            "search.objectives", f"the first objective must be error, each once; got {list(s.objectives)}"
+        )
+    if s.mode == "sample" and (s.scheduler != "none" or len(s.objectives) > 1):
+        raise ParamError(
             "search",
             "sample mode trains every spec for the same budget (for EDFs); several "
             "objectives and a scheduler need mode: optimize",
         )
-    if scheduler == "asha" and len(objectives) > 1:
-        raise r.fail("search.scheduler", "asha stops trials on error alone; use none with several objectives")
-    return Search(
-        mode=mode,
-        algorithm=r.choice(s, "search", "algorithm", "tpe", ALGORITHMS),
-        objectives=tuple(objectives),
-        scheduler=scheduler,
-        grace_period=r.number(s, "search", "grace_period", 1, int, 1, 10_000),
-        reduction_factor=r.number(s, "search", "reduction_factor", 3, int, 2, 100),
-    )
+    if s.scheduler == "asha" and len(s.objectives) > 1:
+        raise ParamError(
+            "search.scheduler", "asha stops trials on error alone; use none with several objectives"
+        )
+    loader = LOADERS[exp.dataset.name]
+    for key, message in loader.schema.errors(
+        loader.schema.read(exp.dataset.params), f"dataset '{loader.name}'"
+    ):
+        raise ParamError(f"dataset.params.{key}", message)
 
 
-def _spaces(r: _Reader, data: dict) -> tuple[SpaceConfig, ...]:
+def _spaces(data: dict) -> tuple[SpaceConfig, ...]:
+    """The `space` (one) or `spaces` (a list) of the file; a bare name stands for {name: NAME}."""
     if ("space" in data) == ("spaces" in data):
-        raise r.fail("space", "give exactly one of 'space' (one design space) or 'spaces' (a list)")
+        raise ParamError("space", "give exactly one of 'space' (one design space) or 'spaces' (a list)")
     raw = [data["space"]] if "space" in data else data["spaces"]
     if not isinstance(raw, list) or not raw:
-        raise r.fail("spaces", "expected a non-empty list of spaces")
+        raise ParamError("spaces", "expected a non-empty list of spaces")
     out = []
     for i, item in enumerate(raw):
         where = "space" if "space" in data else f"spaces[{i}]"
-        if isinstance(item, str):
-            item = {"name": item}
-        item = r.mapping(item, where, {"name", "options"})
-        if not isinstance(item.get("name"), str):
-            raise r.fail(f"{where}.name", "expected the name of a design space (see `nas spaces`)")
-        options = r.mapping(item.get("options"), f"{where}.options", set(item.get("options") or {}))
-        out.append(SpaceConfig(item["name"], dict(options)))
+        try:
+            out.append(read_fields(SpaceConfig, {"name": item} if isinstance(item, str) else item))
+        except ParamError as err:
+            raise nested(where, err) from None
     names = [s.name for s in out]
     if len(set(names)) != len(names):
-        raise r.fail("spaces", f"a space is listed twice: {names}")
+        raise ParamError("spaces", f"a space is listed twice: {names}")
     return tuple(out)
+
+
+def _keep_weights(keep: Any) -> str | int:
+    """`none`, `all`, or the best K trials' weights."""
+    if keep in ("none", "all") or (isinstance(keep, int) and not isinstance(keep, bool) and keep >= 1):
+        return keep
+    raise ParamError("keep_weights", f"got {keep!r}; legal: none, all, or a positive int K (the best K)")
+
+
+def _model(raw: Any) -> ModelConfig:
+    """The model section: a registered stem with legal parameters, and the head's parameters
+    (checked against their schemas; rules that need the spec's sizes run when specs are drawn)."""
+    try:
+        model = read_fields(
+            ModelConfig, raw, also=("stem",), stem=_stem(raw.get("stem") if isinstance(raw, dict) else None)
+        )
+        head = library.get("head", HeadSpec.type)
+        for key, message in head.schema.errors(model.head, head.owner):
+            raise ParamError(f"head.{key}", message)
+    except ParamError as err:
+        raise nested("model", err) from None
+    return model
+
+
+def _stem(raw: Any) -> StemSpec:
+    """The stem of every spec: the default one, or the file's mapping checked against the registry."""
+    if raw is None:
+        return default_stem()
+    legal = [f.name for f in fields(StemSpec)]
+    if not isinstance(raw, dict):
+        raise ParamError("stem", f"expected a mapping with fields {legal}, got {raw!r}")
+    for key in raw:
+        if key not in legal:
+            raise ParamError(f"stem.{key}", unknown("field", legal))
+    stem = StemSpec(**raw)
+    if STEM_WIDTH.check(stem.width):
+        raise ParamError("stem.width", STEM_WIDTH.check(stem.width))
+    try:
+        family = library.get("stem", stem.type)
+    except UnknownName as err:
+        raise ParamError("stem.type", str(err)) from None
+    if not isinstance(stem.params, dict):
+        raise ParamError("stem.params", f"expected a mapping, got {stem.params!r}")
+    for key, message in family.schema.errors(stem.params, family.owner):
+        raise ParamError(f"stem.params.{key}", message)
+    return stem
 
 
 def load(path: str | Path) -> Experiment:

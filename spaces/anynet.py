@@ -12,7 +12,8 @@ from typing import Any
 
 from blocks.schema import Param
 from blocks.spec import StageSpec
-from spaces.base import Context, Space, adjust_compatibility, make_spec
+from blocks.widths import adjust_compatibility
+from spaces.base import Context, Rule, Space, make_spec
 from spaces.draw import Draw
 from spaces.registry import register
 
@@ -27,6 +28,16 @@ OPTIONS = {
     "strides": Param(int, [2, 2, 2, 2], "stride of each stage", is_list=True, choices=(1, 2)),
     "se_ratio": Param(float, 0.25, "SE ratio for the Y variants", low=0.0, high=1.0),
 }
+
+# shared options govern every stage: one covers the intervals of all, and no option sets the
+# lower end of d_i (d_i is drawn from 1), which refine reports as unmapped
+REFINE = (
+    Rule("max_depth", r"d\d+", "high"),
+    Rule("min_width", r"w\d+", "low"),
+    Rule("max_width", r"w\d+", "high"),
+    Rule("bottleneck_ratios", r"b\d*", "choices"),
+    Rule("group_widths", r"g\d*", "choices"),
+)
 
 
 def anynet(variant: str, block: str):
@@ -78,6 +89,7 @@ for _v in "ABCDE":
             anynet(_v, "res_bottleneck_x"),
             OPTIONS,
             "anynet",
+            refine=REFINE,
         )
     )
     register(
@@ -87,5 +99,6 @@ for _v in "ABCDE":
             anynet(_v, "res_bottleneck_y"),
             OPTIONS,
             "anynet",
+            refine=REFINE,
         )
     )

@@ -3,17 +3,26 @@ under complexity constraints."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
+from blocks import library
 from blocks.complexity import Complexity, complexity
-from blocks.errors import UserError
-from blocks.schema import Param
+from blocks.errors import ParamError, UserError
+from blocks.schema import Param, Schema, declared, schema_of
 from blocks.spec import ArchSpec, HeadSpec, SpecError, StageSpec, StemSpec, spec_errors
-from spaces.draw import Draw, Reject, RngDraw
+from spaces.draw import Draw, Reject, RngDraw, number
+
+
+def default_stem() -> StemSpec:
+    """The stem of every spec unless the experiment sets one: StemSpec's type and width, with
+    its family's declared defaults written out (pycls' RegNet stem: a stride-2 3x3 conv)."""
+    stem = StemSpec()
+    return replace(stem, params=library.get("stem", stem.type).schema.defaults())
 
 
 @dataclass(frozen=True)
@@ -22,8 +31,19 @@ class Context:
 
     input_shape: tuple[int, int, int] = (3, 224, 224)
     num_classes: int = 1000
-    stem: StemSpec = StemSpec("simple", 32, {"stride": 2})
+    stem: StemSpec = field(default_factory=default_stem)
     head: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How `nas refine` narrows one option to where a run's best models lie: the drawn values it
+    governs (a regex over their names) and what it sets from their intervals: "range" [lo, hi],
+    only the "low" or "high" end, or the legal "choices" inside them."""
+
+    option: str
+    params: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -33,24 +53,25 @@ class Space:
     name: str
     doc: str
     define: Callable[[Draw, dict[str, Any], Context], ArchSpec]
-    options: dict[str, Param]
+    options: Mapping[str, Param]  # a Schema once built
     family: str = ""
     check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None  # (option, message) pairs
+    refine: tuple[Rule, ...] = ()  # how `nas refine` narrows the options; none: nothing to narrow
+
+    def __post_init__(self) -> None:
+        # a space may declare its options as a plain mapping; messages call them options
+        object.__setattr__(self, "options", Schema(self.options, noun="option"))
 
     def resolve(self, options: dict[str, Any] | None, where: str = "space.options") -> dict[str, Any]:
-        """Defaults merged with user options, each checked against its legal values."""
-        full = {k: p.default for k, p in self.options.items()}
-        for key, value in (options or {}).items():
-            if key not in self.options:
-                raise UserError(
-                    f"{where}.{key}: unknown option of space '{self.name}'; legal: {sorted(self.options)}"
-                )
-            why = self.options[key].check(value)
-            if why:
-                raise UserError(f"{where}.{key}: {why}")
-            full[key] = list(value) if isinstance(value, tuple) else value
-        for key, message in self.check(full) if self.check else []:
-            raise UserError(f"{where}.{key}: {message}")
+        """Defaults merged with user options, checked against the option schema, then the space's rules."""
+        options = dict(options or {})
+        errors = self.options.errors(options, f"space '{self.name}'")
+        full = self.options.defaults()
+        full.update({k: list(v) if isinstance(v, tuple) else v for k, v in options.items()})
+        if not errors and self.check:
+            errors = self.check(full)
+        if errors:
+            raise UserError(f"{where}.{errors[0][0]}: {errors[0][1]}")
         return full
 
 
@@ -65,17 +86,29 @@ class Sample:
 
 @dataclass(frozen=True)
 class Limits:
-    """Complexity constraints (inclusive); None leaves that side open."""
+    """Complexity constraints (inclusive); None leaves that side open. The `constraints`
+    section of an experiment file reads into this."""
 
-    flops: tuple[float | None, float | None] = (None, None)
-    params: tuple[float | None, float | None] = (None, None)
+    flops: tuple[float | None, float | None] = declared(
+        float, (None, None), "FLOPs range (multiply-adds)", is_list=True, length=2, low=0, optional=True
+    )
+    params: tuple[float | None, float | None] = declared(
+        float, (None, None), "parameter count range", is_list=True, length=2, low=0, optional=True
+    )
 
-    def violation(self, cx: Complexity) -> str | None:
-        for key in ("flops", "params"):
-            lo, hi = getattr(self, key)
-            value = getattr(cx, key)
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                return f"{key} {value:,} outside [{lo}, {hi}]"
+    def __post_init__(self) -> None:
+        errors = schema_of(Limits).errors({f.name: getattr(self, f.name) for f in fields(self)})
+        if errors:
+            raise ParamError(*errors[0])
+
+    def violation(self, cx: Complexity) -> Reject | None:
+        """The rejection of the first quantity outside its range, or None."""
+        for f in fields(self):
+            (lo, hi), value = getattr(self, f.name), getattr(cx, f.name)
+            if lo is not None and value < lo:
+                return Reject(f"{f.name} below", limit=lo, value=value)
+            if hi is not None and value > hi:
+                return Reject(f"{f.name} above", limit=hi, value=value)
         return None
 
 
@@ -86,18 +119,42 @@ def make_spec(ctx: Context, stages: list[StageSpec]) -> ArchSpec:
     )
     errors = spec_errors(spec)
     if errors:
-        raise Reject(f"{errors[0][0]}: {errors[0][1]}")
+        where, message = errors[0]
+        stage = re.match(r"stages\[(\d+)\](.*)", where)
+        kind = f"stages[*]{stage[2]} ({stages[int(stage[1])].block})" if stage else where
+        raise Reject(kind, detail=f"{where}: {message}")
     return spec
 
 
 def draw_one(space: Space, draw: Draw, options: dict[str, Any], ctx: Context, limits: Limits) -> Sample:
     """Run the space's define function once and apply the limits; raises Reject."""
-    spec = space.define(draw, options, ctx)
+    try:
+        spec = space.define(draw, options, ctx)
+    except SpecError as err:  # a define function built a spec the blocks refuse
+        raise Reject("spec refused", detail=str(err)) from None
     cx = complexity(spec)
     why = limits.violation(cx)
     if why:
-        raise Reject(why)
+        raise why
     return Sample(spec, dict(draw.values), cx)
+
+
+def _tally(reasons: dict[tuple, list], why: Reject) -> None:
+    """Count a rejection under its kind and bound, keeping the drawn value nearest the bound
+    and the first full message."""
+    seen = reasons.setdefault((why.kind, why.limit), [0, None, str(why)])
+    seen[0] += 1
+    if why.value is not None and why.limit is not None:
+        drawn = [v for v in (seen[1], why.value) if v is not None]
+        seen[1] = min(drawn, key=lambda v: abs(v - why.limit))
+
+
+def _reason(kind: str, limit: float | None, count: int, nearest: float | None, example: str) -> str:
+    """'flops above 3e+06: 812 draws (smallest drawn model 4.1e+06)', or with an example message."""
+    text = f"{kind}{'' if limit is None else ' ' + number(limit)}: {count} draws"
+    if nearest is not None:
+        return f"{text} ({'smallest' if nearest > limit else 'largest'} drawn model {nearest:.2g})"
+    return text if example == kind else f"{text} (e.g. {example})"
 
 
 def sample(
@@ -118,8 +175,8 @@ def sample(
     draws, reasons = 0, {}
     while len(out) < n:
         if draws >= max_draws * max(1, n):
-            top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
-            detail = "; ".join(f"{r} ({c}x)" for r, c in top)
+            top = sorted(reasons.items(), key=lambda kv: -kv[1][0])[:3]
+            detail = "; ".join(_reason(*key, *seen) for key, seen in top)
             raise UserError(
                 f"space '{space.name}': only {len(out)} of {n} samples satisfy the constraints after "
                 f"{draws} draws; widen constraints.flops/params or the space options. Most common: {detail}"
@@ -128,21 +185,5 @@ def sample(
         try:
             out.append(draw_one(space, RngDraw(rng), opts, ctx, limits))
         except Reject as why:
-            key = str(why).split(" outside")[0] if " outside" in str(why) else str(why)
-            reasons[key] = reasons.get(key, 0) + 1
-        except SpecError as err:  # a define function produced a spec the blocks refuse
-            reasons[str(err)] = reasons.get(str(err), 0) + 1
+            _tally(reasons, why)
     return out
-
-
-def adjust_compatibility(ws: list[int], bs: list[float], gs: list[int]) -> tuple[list[int], list[int]]:
-    """Make each width compatible with its bottleneck ratio and group width, as pycls does:
-    inner width w/b rounded to a multiple of g (g capped at the inner width), then w = inner * b."""
-    out_w, out_g = [], []
-    for w, b, g in zip(ws, bs, gs, strict=True):
-        inner = max(1, int(w / b))
-        g = min(g, inner)
-        inner = max(g, int(round(inner / g) * g))
-        out_w.append(int(round(inner * b)))
-        out_g.append(g)
-    return out_w, out_g

@@ -18,13 +18,31 @@ from blocks.errors import NasError
 
 
 class Reject(NasError):
-    """The drawn values violate a constraint of the space; draw again."""
+    """The drawn values violate a constraint of the space; draw again.
+
+    `kind` names the constraint, the same for every draw it refuses ('flops above', a spec
+    field), so that rejections are counted by kind; `limit` and `value` are the bound and the
+    drawn number where there are numbers, and `detail` says the rest.
+    """
+
+    def __init__(
+        self, kind: str, *, limit: float | None = None, value: float | None = None, detail: str = ""
+    ):
+        self.kind, self.limit, self.value, self.detail = kind, limit, value, detail
+        bound = "" if limit is None else f" {number(limit)}"
+        drawn = "" if value is None else f": drew {number(value)}"
+        super().__init__(detail or f"{kind}{bound}{drawn}")
 
 
-def require(ok: bool, reason: str) -> None:
+def number(x: float) -> str:
+    """A count with thousands separators, any other number in the shortest form."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+def require(ok: bool, kind: str, *, limit: float | None = None, value: float | None = None) -> None:
     """Reject the current draw unless `ok`."""
     if not ok:
-        raise Reject(reason)
+        raise Reject(kind, limit=limit, value=value)
 
 
 class Draw(ABC):

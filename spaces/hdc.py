@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.dilated import parse_choice, schedule_choices
 from blocks.dilation import check_schedule, hole_free_schedules
 from blocks.schema import Param
 from blocks.spec import StageSpec
@@ -44,8 +45,9 @@ def _check(opt: dict[str, Any]) -> list[tuple[str, str]]:
 
 def schedules(opt: dict[str, Any]) -> list[str]:
     """The legal schedules as 'r1,r2,...' strings (categorical values Optuna can store)."""
-    raw = opt["schedules"] or hole_free_schedules(opt["schedule_length"], 3, opt["max_rate"])
-    return [",".join(str(r) for r in s) for s in raw]
+    return schedule_choices(
+        opt["schedules"] or hole_free_schedules(opt["schedule_length"], 3, opt["max_rate"])
+    )
 
 
 def define(draw: Draw, opt: dict[str, Any], ctx: Context):
@@ -61,7 +63,7 @@ def define(draw: Draw, opt: dict[str, Any], ctx: Context):
         if i < n - k:
             stages.append(StageSpec("res_basic", depth, width, 1 if i == 0 else 2, {}))
         else:
-            sched = [int(r) for r in draw.choice(f"schedule{i + 1}", legal).split(",")]
+            sched = parse_choice(draw.choice(f"schedule{i + 1}", legal))
             stages.append(StageSpec("hdc_dilated", depth, width, 1, {"dilations": sched}))
     return make_spec(ctx, stages)
 

@@ -1,5 +1,6 @@
-"""Synthetic run directories for analysis tests: real sampled specs, made-up errors, rows shaped
-like `nas.sweeping.driver.make_row`, written through the store and the live experiment schema."""
+"""Synthetic run directories for analysis tests: real sampled specs, made-up errors, plan entries
+and rows made as the sweep makes them (`PlanEntry`, `TrialRow`), written through the store and
+the live experiment schema."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import spaces
 from blocks.spec import StemSpec
 from nas import config
 from nas.sweeping import store
+from nas.sweeping.records import PlanEntry, Status, TrialRow
 from spaces import Context
 
 CTX = Context((3, 8, 8), 10, StemSpec("simple", 8, {"stride": 1}))
@@ -21,31 +23,24 @@ REGNET = {"depth": [4, 12], "w0": [8, 64], "wa": [8.0, 64.0], "wm": [1.5, 3.0], 
 ANYNET = {"stages": 3, "max_depth": 4, "max_width": 64, "strides": [1, 2, 2]}
 
 
-def row(i: int, space: str, sample, status: str = "ok", error: float | None = None) -> dict[str, Any]:
-    """One trial row with every field `make_row` writes."""
-    return {
-        "trial_index": i,
-        "space": space,
-        "experiment": "synth",
-        "seed": i,
-        "model_id": sample.spec.model_id,
-        "spec": sample.spec.to_dict(),
-        "values": sample.values,
-        "complexity": sample.complexity.to_dict(),
-        "status": status,
-        "reason": "" if status == "ok" else f"synthetic {status}",
-        "error": error if status == "ok" else None,
-        "val_errors": [] if error is None else [error],
-        "train_errors": [],
-        "epochs": 1 if status == "ok" else 0,
-        "wall_time": 1.0,
-        "train_time": 1.0,
-        "images_per_sec": 1.0,
-        "device": "cpu",
-        "host": "test",
-        "finished_at": 0.0,
-        "versions": {"nas": "0", "torch": "0", "ray": "0", "python": "3"},
-    }
+def row(entry: PlanEntry, status: Status = Status.OK, error: float | None = None) -> TrialRow:
+    """The row a sweep would record for `entry`: trained for one epoch to `error` when ok."""
+    ok = status is Status.OK
+    return TrialRow(
+        entry,
+        "synth",
+        status,
+        reason="" if ok else f"synthetic {status}",
+        error=error if ok else None,
+        val_errors=[] if error is None else [error],
+        epochs=1 if ok else 0,
+        wall_time=1.0,
+        train_time=1.0,
+        images_per_sec=1.0,
+        device="cpu",
+        host="test",
+        versions={"nas": "0", "torch": "0", "ray": "0", "python": "3"},
+    )
 
 
 def write_run(
@@ -71,9 +66,9 @@ def write_run(
     rng = np.random.default_rng(seed)
     samples = spaces.sample(spaces.get(space), n, seed, ctx=CTX, options=options)
     for i, s in enumerate(samples):
-        store.append(run / store.PLAN, {"trial_index": i, "space": space, "values": s.values})
-        status = (bad or {}).get(i, "ok")
-        store.append(run / store.TRIALS, row(i, space, s, status, float(error(s.values, rng))))
+        entry = PlanEntry.drawn(i, space, seed, s)
+        store.append(run / store.PLAN, entry.to_dict())
+        store.append_row(run, row(entry, Status((bad or {}).get(i, "ok")), float(error(s.values, rng))))
     return run
 
 

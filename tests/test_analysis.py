@@ -3,6 +3,8 @@ Pareto fronts, binned trends, and the columns read from a run's rows."""
 
 import itertools
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -165,3 +167,24 @@ def test_nondominated_three_objectives():
 
     v = np.array([[1, 5, 5], [2, 2, 2], [3, 1, 9], [3, 3, 3], [1, 5, 6]])
     assert nondominated(v).tolist() == [0, 1, 2]  # [3,3,3] is dominated by [2,2,2], [1,5,6] by [1,5,5]
+
+
+def test_figures_leave_matplotlib_global_state_alone(tmp_path):
+    """Drawing switches no backend and never loads pyplot (a fresh interpreter, so nothing else did)."""
+    code = f"""
+import sys
+from pathlib import Path
+import matplotlib
+import numpy as np
+from nas.analysis import plots
+before = dict.__getitem__(matplotlib.rcParams, "backend")
+plots.edf_figure({{"a": np.arange(20.0)}}, Path({str(tmp_path)!r}) / "edf.png")
+plots.search_figure({{"a": (np.array([1, 10]), np.array([9.5, 1.0]))}}, Path({str(tmp_path)!r}) / "s.png")
+assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
+assert dict.__getitem__(matplotlib.rcParams, "backend") == before, "backend switched"
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "edf.png").read_bytes()[:4] == b"\x89PNG" and (
+        tmp_path / "s.png"
+    ).stat().st_size > 1000

@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from nas.analysis.analyze import Settings, analyze, format_report, jsonable
+from nas.analysis.analyze import Settings, analyze
 from nas.analysis.report import write_report
+from nas.analysis.text import format_report
 from nas.cli import main
 from tests.synth import write_run
 
@@ -44,8 +45,14 @@ def strict(text):
 
 
 def test_every_statistic_is_plain_json_and_failed_trials_are_counted(result):
-    r = strict(json.dumps(jsonable(result)))
+    r = strict(json.dumps(result.to_dict()))
+    assert list(r) == ["runs", "ks", "normalization", "settings", "figure", "figures", "report"]
     reg = r["runs"]["regnet_x"]
+    assert list(reg) == [
+        *("count", "min", "median", "mean", "statuses", "planned", "pending", "dir", "space", "mode"),
+        *("excluded", "edf", "search", "pareto", "params", "best", "refine"),
+    ]  # the figures' columns (errors, complexity, values, fronts) stay out of the JSON
+    assert reg["mode"] == "sample" and reg["count"] == result.runs["regnet_x"].count == 115
     assert reg["count"] == 115 and reg["statuses"] == {"ok": 115, "failed": 3, "diverged": 2}
     assert reg["planned"] == 120 and reg["pending"] == 0
     assert sorted(x["trial_index"] for x in reg["excluded"]) == sorted(BAD)
@@ -56,6 +63,7 @@ def test_every_statistic_is_plain_json_and_failed_trials_are_counted(result):
     (pair,) = r["ks"]
     assert {"a", "b", "ks", "p", "ks_normalized", "p_normalized", "n_eff_a", "n_eff_b"} <= set(pair)
     assert r["normalization"]["by"] == "flops" and r["normalization"]["kept_bins"] >= 1
+    assert "note" not in r["normalization"] and "weights" not in r["normalization"]["runs"]["regnet_x"]
     w0 = next(p for p in reg["params"] if p["name"] == "w0")
     assert w0["source"] == "drawn" and w0["lo"] <= 32 <= w0["hi"]
     assert reg["search"]["k"][0] == 1 and reg["search"]["k"][-1] == 115 and 10 in reg["search"]["k"]
@@ -75,7 +83,7 @@ def test_terminal_tables_and_default_figure_place(result, sweep):
 
 
 def test_html_report_is_self_contained_with_csv_tables(result, tmp_path):
-    page = write_report(result, result["figures"], tmp_path).read_text()
+    page = write_report(result, tmp_path).read_text()
     assert page.count("src='data:image/png;base64,") >= 6 and "src='http" not in page
     assert "Kolmogorov-Smirnov" in page and "nas export" in page and "nas refine" in page
 
@@ -112,8 +120,9 @@ def test_runs_with_no_or_one_finished_trial_still_analyse(tmp_path):
     dead = write_run(tmp_path, "regnet_x", 3, regnet_error, bad={0: "failed", 1: "diverged", 2: "stopped"})
     one = write_run(tmp_path, "anynet_x_c", 2, anynet_error, bad={1: "rejected"})
     result = analyze([dead, one], settings=Settings(resamples=20))
-    assert result["runs"]["regnet_x"]["count"] == 0 and result["runs"]["anynet_x_c"]["count"] == 1
-    assert result["ks"] == [] and list(result["normalization"]["runs"]) == ["anynet_x_c"]
-    assert "refine needs at least 2" in result["runs"]["anynet_x_c"]["refine"]["note"]
+    assert result.runs["regnet_x"].count == 0 and result.runs["anynet_x_c"].count == 1
+    assert result.ks == [] and list(result.normalization.runs) == ["anynet_x_c"]
+    assert "refine needs at least 2" in result.runs["anynet_x_c"].refine.note
+    assert result.to_dict()["runs"]["anynet_x_c"]["refine"] == {"note": result.runs["anynet_x_c"].refine.note}
     out = format_report(result)
     assert "1 failed, 1 diverged, 1 stopped / 3" in out and "1 rejected / 2" in out

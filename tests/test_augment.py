@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from blocks.errors import UserError
+from nas import config
 from nas.training.augment import Augment, cutout, random_crop, random_hflip
 
 
@@ -82,24 +83,32 @@ def test_apply_keeps_shape_and_is_deterministic_given_the_generator():
     assert torch.equal(aug.apply(x.contiguous(memory_format=torch.channels_last), _gen(3)), a)
 
 
-def test_from_dict_defaults_and_values():
-    assert Augment.from_dict(None) == Augment()
-    assert Augment.from_dict({"crop_padding": 4, "hflip": True}) == Augment(4, True, 0)
-    assert Augment.from_dict({"cutout": 8.0}).cutout == 8
+def _read(augment):
+    """`training.augment` of an experiment file."""
+    return config.parse({"space": "x", "training": {"augment": augment}}, "exp.yaml").training.augment
+
+
+def test_read_defaults_and_values():
+    assert _read(None) == Augment() and config.parse({"space": "x"}).training.augment == Augment()
+    assert _read({"crop_padding": 4, "hflip": True}) == Augment(4, True, 0)
+    assert _read({"cutout": 8.0}).cutout == 8 and _read({"cutout": "8"}).cutout == 8
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
-        ([4], "training.augment: expected a mapping with fields ['crop_padding', 'hflip', 'cutout']"),
-        ({"flip": True}, "training.augment.flip: unknown field; legal: ['crop_padding', 'hflip', 'cutout']"),
-        ({"crop_padding": -1}, "training.augment.crop_padding: -1 out of range; legal: [0, 1024]"),
-        ({"crop_padding": True}, "training.augment.crop_padding: expected int (pixels, 0 = off), got True"),
-        ({"cutout": 2.5}, "training.augment.cutout: expected int"),
-        ({"hflip": "yes"}, "training.augment.hflip: expected true or false, got 'yes'"),
+        (
+            [4],
+            "training.augment: expected a mapping with fields ['crop_padding', 'hflip', 'cutout'], got [4]",
+        ),
+        ({"flip": True}, "training.augment.flip: unknown field; legal: ['crop_padding', 'cutout', 'hflip']"),
+        ({"crop_padding": -1}, "training.augment.crop_padding: expected int in [0, 1024], got -1"),
+        ({"crop_padding": True}, "training.augment.crop_padding: expected int in [0, 1024], got True"),
+        ({"cutout": 2.5}, "training.augment.cutout: expected int in [0, 1024], got 2.5"),
+        ({"hflip": "yes"}, "training.augment.hflip: expected bool, got 'yes'"),
     ],
 )
-def test_from_dict_rejects_bad_values(data, message):
+def test_read_rejects_bad_values(data, message):
     with pytest.raises(UserError) as err:
-        Augment.from_dict(data, "exp.yaml")
-    assert str(err.value).startswith("exp.yaml: ") and message in str(err.value)
+        _read(data)
+    assert str(err.value) == f"exp.yaml: {message}"

@@ -1,46 +1,29 @@
 """A real two-node Ray cluster on this machine (a head and a worker node, one CPU each) runs
 one sweep across both nodes through `nas sweep --address`."""
 
-import os
-import secrets
-import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
+from ray.cluster_utils import Cluster
 
 from nas.sweeping import store
 
 pytestmark = pytest.mark.slow
 
-PORT = "6391"
-# Ray enables token authentication: the head, the worker node and the driver share one token.
-ENV = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-
-
-def _ray(*args):
-    ray = shutil.which("ray") or "ray"
-    return subprocess.run([ray, *args], capture_output=True, text=True, timeout=120, env=ENV)
-
 
 @pytest.fixture
 def cluster():
-    head = _ray(
-        "start",
-        "--head",
-        f"--port={PORT}",
-        "--num-cpus=1",
-        "--include-dashboard=false",
-        "--disable-usage-stats",
-    )
-    assert head.returncode == 0, head.stderr
+    """A head and a worker node started by this test, on ports the system picks free; shutting
+    it down ends only the processes it started."""
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
-        worker = _ray("start", f"--address=127.0.0.1:{PORT}", "--num-cpus=1", "--disable-usage-stats")
-        assert worker.returncode == 0, worker.stderr
-        yield f"127.0.0.1:{PORT}"
+        nodes.add_node(num_cpus=1)
+        nodes.wait_for_nodes()
+        yield nodes.address
     finally:
-        _ray("stop", "--force")
+        nodes.shutdown()
 
 
 def test_sweep_runs_on_both_nodes(cluster, tmp_path):
@@ -75,7 +58,6 @@ def test_sweep_runs_on_both_nodes(cluster, tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
-        env=ENV,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     rows = store.rows(out / "anynet_x_c")

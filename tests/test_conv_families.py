@@ -5,7 +5,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from blocks import registry
+from blocks import library
 from blocks.complexity import complexity, measure
 from blocks.inception import VARIANTS
 from blocks.mbconv import ACTIVATIONS, MBConv
@@ -73,7 +73,7 @@ def inception_params(draw, depth):
 
 
 def _legal(block: str, w_in: int, w_out: int, stride: int, depth: int, params: dict) -> bool:
-    fam = registry.get("stage", block)
+    fam = library.get("stage", block)
     return not fam.errors(params, w_in=w_in, w_out=w_out, stride=stride, depth=depth)
 
 
@@ -220,7 +220,8 @@ def test_validate_rejects_bad_stem_and_head_params(stem, head):
 
 def test_drop_path_drops_whole_samples_in_training_only():
     torch.manual_seed(0)
-    block = MBConv(8, 8, 1, expand_ratio=2.0, drop_path=0.5)
+    params = library.get("stage", "mbconv").resolve({"expand_ratio": 2.0, "drop_path": 0.5})
+    block = MBConv(8, 8, 1, **params)
     x = torch.randn(64, 8, 5, 5)
     block.train()
     branch = block.branch(x)

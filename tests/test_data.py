@@ -48,7 +48,7 @@ def test_digits_unchanged_global_standardisation_split_80_20():
 
 
 def test_synthetic_is_standardised_per_channel():
-    ds = data.synthetic(num_samples=64, channels=3, size=4)
+    ds = data.synthetic(num_samples=64, channels=3, size=4)  # a loader is called like a function
     assert ds.input_shape == (3, 4, 4) and len(ds.x_train) + len(ds.x_val) == 64
     _check_standardised(ds)
 
@@ -57,22 +57,38 @@ def test_synthetic_is_standardised_per_channel():
     "name, params, message",
     [
         ("mnist", {}, "dataset.name: unknown dataset 'mnist'; legal: ['cifar10', 'digits'"),
-        ("synthetic", {"pixels": 3}, "dataset.params.pixels: unknown for 'synthetic'; legal: ['num_samples'"),
-        ("cifar10", {}, "dataset.params.root: required for 'cifar10'"),
+        (
+            "synthetic",
+            {"pixels": 3},
+            "dataset.params.pixels: unknown parameter of dataset 'synthetic'; legal: ['channels', 'noise'",
+        ),
+        ("cifar10", {}, "dataset.params.root: required by dataset 'cifar10': expected str"),
+        ("digits", {"val_fraction": 1.5}, "dataset.params.val_fraction: expected float in [0, 1], got 1.5"),
         (
             "digits",
-            {"val_fraction": 1.5},
-            "dataset.params.val_fraction: expected a number strictly between 0",
+            {"val_fraction": float("nan")},
+            "dataset.params.val_fraction: expected float in [0, 1], got nan",
         ),
         (
             "digits",
             {"val_fraction": 1e-4},
             "dataset.params.val_fraction: 0.0001 of 1797 images leaves one split",
         ),
+        ("digits", {"val_fraction": 1}, "dataset.params.val_fraction: 1.0 of 1797 images leaves one split"),
+        ("synthetic", {"num_samples": 1}, "dataset.params.num_samples: expected int in [2, inf], got 1"),
     ],
 )
 def test_load_rejects_bad_names_and_params(name, params, message):
     _raises(name, params, message)
+
+
+def test_loaders_declare_their_parameters():
+    assert list(data.LOADERS) == ["digits", "synthetic", "cifar10", "npz", "imagefolder"]
+    assert data.LOADERS["synthetic"].schema.defaults() == {
+        "num_samples": 512, "num_classes": 4, "channels": 3, "size": 8, "noise": 1.0, "val_fraction": 0.25, "seed": 0,
+    }  # fmt: skip
+    assert data.synthetic(num_samples="64", size=4).input_shape == (3, 4, 4)  # YAML numbers read as declared
+    assert [k for k, p in data.LOADERS["imagefolder"].schema.items() if p.required] == ["root"]
 
 
 # --- cifar10 -------------------------------------------------------------------------------------
@@ -160,11 +176,16 @@ def test_cifar10_refuses_pickles_that_would_run_code(cifar_dir):
     "params, message",
     [
         ({"root": "nowhere"}, "dataset.params.root: no such directory 'nowhere'"),
-        ({"validation": "val"}, "dataset.params.validation: got 'val'; legal: ['test', 'split']"),
+        ({"root": ""}, "dataset.params.root: no such directory ''"),
+        ({"root": 5}, "dataset.params.root: expected str, got 5"),
+        ({"validation": "val"}, "dataset.params.validation: expected str in ['test', 'split'], got 'val'"),
         ({"val_fraction": 0.1}, "dataset.params.val_fraction: not used with validation: test"),
-        ({"limit": 0}, "dataset.params.limit: expected a whole number >= 1, got 0"),
-        ({"limit": "ten"}, "dataset.params.limit: expected a whole number >= 1, got 'ten'"),
-        ({"validation": "split", "val_fraction": 2}, "dataset.params.val_fraction: expected a number"),
+        ({"limit": 0}, "dataset.params.limit: expected int in [1, inf] or null, got 0"),
+        ({"limit": "ten"}, "dataset.params.limit: expected int in [1, inf] or null, got 'ten'"),
+        (
+            {"validation": "split", "val_fraction": 2},
+            "dataset.params.val_fraction: expected float in [0, 1] or null",
+        ),
     ],
 )
 def test_cifar10_bad_params(cifar_dir, params, message):
@@ -240,7 +261,9 @@ def test_npz_bad_files(tmp_path):
     _raises("npz", {"path": str(tmp_path / "junk.npz")}, "cannot read")
     np.savez(tmp_path / "v.npz", x=x, y=y, x_val=x, y_val=y)
     _raises("npz", {"path": str(tmp_path / "v.npz"), "val_fraction": 0.2}, "val_fraction: not used when")
-    _raises("npz", {"path": str(tmp_path / "v.npz"), "layout": "hwc"}, "layout: got 'hwc'; legal:")
+    _raises(
+        "npz", {"path": str(tmp_path / "v.npz"), "layout": "hwc"}, "layout: expected str in ['auto', 'nchw'"
+    )
 
 
 # --- imagefolder ---------------------------------------------------------------------------------
@@ -288,9 +311,9 @@ def test_imagefolder_errors_name_field_and_file(tmp_path):
     message = _raises("imagefolder", {"root": str(root)}, "dataset.params.size: not set, and '")
     assert "1.png" in message
     _raises(
-        "imagefolder", {"root": str(root), "size": 0}, "dataset.params.size: expected a whole number >= 1"
+        "imagefolder", {"root": str(root), "size": 0}, "dataset.params.size: expected int in [1, inf] or null"
     )
-    _raises("imagefolder", {"root": str(root), "grayscale": "yes"}, "dataset.params.grayscale: expected true")
+    _raises("imagefolder", {"root": str(root), "grayscale": "yes"}, "dataset.params.grayscale: expected bool")
     (tmp_path / "val" / "dog").mkdir(parents=True)
     Image.new("RGB", (5, 5)).save(tmp_path / "val" / "dog" / "a.png")
     params = {"root": str(root), "size": 5, "val_root": str(tmp_path / "val")}

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from blocks import registry
+from blocks import library
 from blocks.dilated import conv_rates
 from blocks.dilation import check_schedule, hole_free_schedules
 from blocks.network import build
@@ -67,7 +67,7 @@ def test_illegal_dilations_are_rejected(bad, needle):
 
 
 def test_every_listed_hole_free_schedule_is_legal_at_any_depth_and_stride():
-    fam = registry.get("stage", "hdc_dilated")
+    fam = library.get("stage", "hdc_dilated")
     for dilations in _SCHEDULES:
         for depth in (1, 2, 3):
             for stride in (1, 2):

@@ -7,7 +7,7 @@ import pytest
 import spaces
 from nas import config
 
-FILES = sorted(Path("experiments").glob("*.yaml"))
+FILES = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml"))
 
 
 def test_there_are_experiments():

@@ -15,11 +15,14 @@ from blocks.errors import UserError
 from blocks.network import build
 from blocks.spec import from_dict, load
 from nas import config as cfgmod
+from nas import zoo
 from nas.cli import main
 from nas.exporting import export as ex
 from nas.exporting import formats, select
+from nas.exporting.weights import fresh
 from nas.sweeping import store
-from nas.sweeping.driver import make_row
+from nas.sweeping.records import PlanEntry, Status
+from nas.sweeping.trial import make_row
 
 EXPERIMENT = {
     "name": "tiny",
@@ -49,16 +52,8 @@ def trained(width: int) -> torch.nn.Module:
     return build(spec_of(width)).eval()
 
 
-def _entry(index: int, space: str, spec) -> dict:
-    return {
-        "trial_index": index,
-        "space": space,
-        "seed": 100 + index,
-        "model_id": spec.model_id,
-        "spec": spec.to_dict(),
-        "values": {},
-        "complexity": complexity(spec).to_dict(),
-    }
+def _entry(index: int, space: str, spec) -> PlanEntry:
+    return PlanEntry(index, space, 100 + index, spec.model_id, spec.to_dict(), {}, complexity(spec).to_dict())
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +67,18 @@ def sweep(tmp_path_factory):
         (run / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
         for i, (width, error) in enumerate(models):
             spec = spec_of(width)
-            row = make_row(_entry(i, space, spec), "tiny", "ok", error=error, val_errors=[error], epochs=2)
-            store.append(run / store.TRIALS, row)
+            row = make_row(
+                _entry(i, space, spec), "tiny", Status.OK, error=error, val_errors=[error], epochs=2
+            )
+            store.append_row(run, row)
             if width != UNTRAINED:
                 ex.save_weights(trained(width), ex.weights_path(run, spec.model_id))
-    failed = make_row(_entry(7, "a", spec_of(40)), "tiny", "failed", reason="RuntimeError: out of memory")
-    stopped = make_row(_entry(8, "a", spec_of(56)), "tiny", "stopped", error=1.0)
+    failed = make_row(
+        _entry(7, "a", spec_of(40)), "tiny", Status.FAILED, reason="RuntimeError: out of memory"
+    )
+    stopped = make_row(_entry(8, "a", spec_of(56)), "tiny", Status.STOPPED, error=1.0)
     for row in (failed, stopped):
-        store.append(root / "a" / store.TRIALS, row)
+        store.append_row(root / "a", row)
     return root
 
 
@@ -181,7 +180,7 @@ def test_missing_run_and_empty_run(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope"), "--top", "1"]) == 2
     assert "no such run directory" in capsys.readouterr().err
     (tmp_path / "run").mkdir()
-    store.append(tmp_path / "run" / store.TRIALS, make_row(_entry(0, "a", spec_of(8)), "t", "diverged"))
+    store.append_row(tmp_path / "run", make_row(_entry(0, "a", spec_of(8)), "t", Status.DIVERGED))
     assert main(["export", str(tmp_path / "run"), "--top", "1"]) == 2
     assert "no trial with status ok to export (1 diverged)" in capsys.readouterr().err
 
@@ -219,6 +218,39 @@ def test_a_check_that_differs_fails_the_command(sweep, tmp_path, monkeypatch, ca
     assert main(["export", str(sweep), "--top", "1", "--format", "torchscript", "--out", str(out)]) == 1
     printed = capsys.readouterr().out
     assert "torchscript 1.0e+00 > allowed 1.0e-04" in printed and "checks FAILED for" in printed
+
+
+def test_a_spec_is_named_by_its_file_or_zoo_name(tmp_path, capsys):
+    assert nas.load_spec("resnet18") == zoo.get("resnet18")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec_of(12).to_dict()))
+    assert nas.load_spec(path) == nas.load_spec(str(path)) == spec_of(12)
+    with pytest.raises(
+        UserError, match=r"^nosuch: neither a spec file nor a zoo network; unknown zoo network"
+    ):
+        nas.load_spec("nosuch")
+    assert main(["build", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nas build: error: nosuch: neither") and err.count("\n") == 1
+
+
+def test_a_malformed_spec_file_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text("stem: [1,\n  stages: {\n")
+    assert main(["build", str(tmp_path / "s.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nas build: error: {tmp_path / 's.yaml'}: not valid YAML/JSON: ")
+    assert err.count("\n") == 1
+
+
+def test_random_init_is_seeded_without_touching_the_global_rng():
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    a, b = fresh(spec_of(8), 3), fresh(spec_of(8), 3)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert not torch.equal(
+        a.state_dict()["stem.conv.weight"], fresh(spec_of(8), 4).state_dict()["stem.conv.weight"]
+    )
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_python_api_mirrors_the_cli(sweep, tmp_path):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,8 @@ import yaml
 
 from nas.config import TrainingConfig
 from nas.sweeping import store
-from nas.sweeping.driver import TrialSetup, run_trial
+from nas.sweeping.records import PlanEntry, Status
+from nas.sweeping.trial import TrialSetup, run_trial
 from nas.training.datasets import synthetic
 
 SPEC = {
@@ -25,17 +27,8 @@ SPEC = {
 }
 
 
-def _entry(**kw):
-    return {
-        "trial_index": 0,
-        "space": "s",
-        "seed": 0,
-        "model_id": "m",
-        "spec": SPEC,
-        "values": {},
-        "complexity": {},
-        **kw,
-    }
+def _entry(spec=SPEC, rejected=""):
+    return PlanEntry(0, "s", 0, "m", spec, {}, {}, rejected)
 
 
 def _setup(**kw):
@@ -48,33 +41,34 @@ DATA = synthetic(num_samples=64, size=6, num_classes=3)
 def test_ok_trial_reports_every_epoch_but_the_last():
     reports = []
     row = run_trial(_entry(), DATA, _setup(), reports.append)
-    assert row["status"] == "ok" and row["epochs"] == 2 and len(row["val_errors"]) == 2
+    assert row.status is Status.OK and row.epochs == 2 and len(row.val_errors) == 2
+    assert row.error == row.val_errors[-1] and 0.0 <= row.error <= 100.0
     assert [r["epoch"] for r in reports] == [1]  # the last epoch travels with the row
 
 
 def test_exception_becomes_failed_row():
     bad = _entry(spec={**SPEC, "stages": [{"block": "nope", "depth": 1, "width": 8, "stride": 2}]})
     row = run_trial(bad, DATA, _setup(), lambda m: None)
-    assert row["status"] == "failed" and "unknown stage" in row["reason"] and row["error"] is None
+    assert row.status is Status.FAILED and "unknown stage" in row.reason and row.error is None
 
 
 def test_nan_loss_becomes_diverged_row():
     row = run_trial(_entry(), DATA, _setup(lr=1e12, momentum=0.0), lambda m: None)
-    assert row["status"] == "diverged" and "loss became" in row["reason"]
+    assert row.status is Status.DIVERGED and "loss became" in row.reason
 
 
 def test_out_of_memory_becomes_failed_row(monkeypatch):
     def oom(*a, **k):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr("nas.sweeping.driver.train", oom)
+    monkeypatch.setattr("nas.sweeping.trial.train", oom)
     row = run_trial(_entry(), DATA, _setup(), lambda m: None)
-    assert row["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in row["reason"]
+    assert row.status is Status.FAILED and "OutOfMemoryError: CUDA out of memory" in row.reason
 
 
 def test_rejected_entry_is_recorded_without_training():
     row = run_trial(_entry(rejected="flops 9 outside [1, 2]"), DATA, _setup(), lambda m: None)
-    assert row["status"] == "rejected" and row["reason"] == "flops 9 outside [1, 2]"
+    assert row.status is Status.REJECTED and row.reason == "flops 9 outside [1, 2]" and row.epochs == 0
 
 
 def _experiment(tmp_path, samples, epochs, num_samples):
@@ -110,9 +104,28 @@ def _wait_for(predicate, timeout):
     return False
 
 
-def _trial_workers():
-    out = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:  # the process ended while we looked
+        return ""
+
+
+def _trial_workers(sweep: subprocess.Popen) -> list[int]:
+    """PIDs of the Ray workers running a trial of this test's own sweep: descendants of its
+    driver (the local Ray it starts is its child) whose process title names the trainable."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = _read(stat).rpartition(")")[2].split()
+        if fields:
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [sweep.pid]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            if "ray::ImplicitFunc" in _read(Path(f"/proc/{pid}/cmdline")):
+                found.append(pid)
+    return found
 
 
 @pytest.mark.slow
@@ -121,9 +134,9 @@ def test_killed_worker_is_retried(tmp_path):
     out = tmp_path / "out"
     with open(tmp_path / "log.txt", "w") as log:
         proc = _start(["sweep", str(path), "--out", str(out), "--no-analyze"], log)
-        assert _wait_for(lambda: _trial_workers(), 90), "no trial worker appeared"
+        assert _wait_for(lambda: _trial_workers(proc), 90), "no trial worker appeared"
         time.sleep(1.0)  # let the trial get into training
-        for pid in _trial_workers():
+        for pid in _trial_workers(proc):
             os.kill(pid, signal.SIGKILL)
         assert proc.wait(timeout=240) == 0, (tmp_path / "log.txt").read_text()
     rows = store.rows(out / "anynet_x_c")

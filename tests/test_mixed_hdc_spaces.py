@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spaces
+from blocks import library
 from blocks.dilated import conv_rates
 from blocks.dilation import holes
 from blocks.errors import UserError
@@ -31,7 +32,19 @@ def test_mixed_specs_build_and_match_their_complexity(seed):
 def test_mixed_draws_every_family_eventually():
     samples = spaces.sample(spaces.get("mixed"), 40, 0, ctx=CTX, options={"max_width": 32, "max_depth": 1})
     seen = {st.block for s in samples for st in s.spec.stages}
-    assert seen == set(spaces.get("mixed").options["families"].default)
+    assert seen == set(spaces.get("mixed").options["families"].default) == set(library.names("stage"))
+
+
+def test_mixed_reads_its_grids_and_options_from_the_family_declarations():
+    options = spaces.get("mixed").options
+    declared = {
+        f"{fam.name}.{name}": list(p.grid)
+        for fam in library.families("stage")
+        for name, p in fam.schema.items()
+        if p.grid is not None
+    }
+    assert options["grids"].default == declared and declared["mbconv.kernel"] == [3, 5, 7]
+    assert options["max_rate"] is library.get("stage", "hdc_dilated").sampling["max_rate"]
 
 
 def test_mixed_is_drawable_from_optuna_and_replayable():

@@ -94,3 +94,14 @@ def test_inside_checks_every_narrowed_option():
         "w0": np.array([16.0, 32.0, 16.0, 16.0, 16.0, 40.0]),
     }
     assert inside(ref, params).tolist() == [True, True, False, False, False, False]
+
+
+def test_each_space_declares_its_refinement_rules_over_its_own_options():
+    kinds = {"range", "low", "high", "choices"}
+    for name in spaces.names():
+        space = spaces.get(name)
+        assert all(r.option in space.options and r.kind in kinds for r in space.refine), name
+    assert [r.option for r in spaces.get("regnet_y").refine] == ["depth", "w0", "wa", "wm", "group_widths"]
+    anynet = {r.option: (r.params, r.kind) for r in spaces.get("anynet_y_e").refine}
+    assert anynet["max_depth"] == (r"d\d+", "high") and anynet["min_width"] == (r"w\d+", "low")
+    assert spaces.get("mixed").refine == ()  # nothing declared: refine narrows nothing

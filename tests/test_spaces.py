@@ -7,11 +7,12 @@ from hypothesis import strategies as st
 
 import spaces
 from blocks.complexity import complexity
-from blocks.errors import UserError
+from blocks.errors import ParamError, UserError
+from blocks.widths import adjust_compatibility, regnet_widths
 from nas import zoo
-from spaces.base import Context, Limits, adjust_compatibility
-from spaces.draw import ReplayDraw, RngDraw
-from spaces.regnet import regnet_widths
+from nas.cli import main
+from spaces.base import Context, Limits
+from spaces.draw import Reject, ReplayDraw, RngDraw
 
 CTX = Context()
 
@@ -74,6 +75,57 @@ def test_limits_are_respected():
 def test_impossible_limits_fail_with_a_clear_message():
     with pytest.raises(UserError, match="only 0 of 2 samples satisfy"):
         spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(1, 10)), max_draws=50)
+
+
+def test_rejections_are_counted_by_kind_with_the_nearest_drawn_model():
+    with pytest.raises(UserError) as err:
+        spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(None, 3e6)), max_draws=50)
+    assert str(err.value).endswith(
+        "after 100 draws; widen constraints.flops/params or the space options. "
+        "Most common: flops above 3e+06: 100 draws (smallest drawn model 7.5e+08)"
+    )
+    # the same 100 draws, measured directly: the smallest is 753,427,456 FLOPs
+    space, rng = spaces.get("anynet_x_a"), np.random.default_rng(0)
+    drawn = [complexity(space.define(RngDraw(rng), space.resolve({}), CTX)).flops for _ in range(100)]
+    assert min(drawn) == 753_427_456
+    limits = Limits(flops=(2e8, 4e8), params=(None, 1e6))
+    with pytest.raises(UserError) as err:
+        spaces.sample(spaces.get("regnet_x"), 1, 0, ctx=CTX, limits=limits, max_draws=200)
+    assert str(err.value).endswith(
+        "Most common: stage count outside 4..4: 157 draws (e.g. stage count outside 4..4: drew 8); "
+        "flops above 4e+08: 30 draws (smallest drawn model 4.3e+08); "
+        "params above 1e+06: 8 draws (smallest drawn model 1.3e+06)"
+    )
+
+
+def test_a_violated_limit_is_a_structured_rejection():
+    (s,) = spaces.sample(spaces.get("regnet_x"), 1, 0, ctx=CTX)
+    flops = s.complexity.flops
+    why = Limits(flops=(flops + 1, None)).violation(s.complexity)
+    assert isinstance(why, Reject) and (why.kind, why.limit, why.value) == ("flops below", flops + 1, flops)
+    assert str(why) == f"flops below {flops + 1:,}: drew {flops:,}"
+    why = Limits(params=(None, 1e3)).violation(s.complexity)
+    assert (why.kind, why.limit, why.value) == ("params above", 1e3, s.complexity.params)
+    assert Limits(flops=(flops, flops)).violation(s.complexity) is None
+
+
+@pytest.mark.parametrize(
+    "flops, message",
+    [
+        ((float("nan"), None), "flops: expected [low, high] of float in [0, inf] or null, got (nan, None)"),
+        ((None, -1.0), "got (None, -1.0)"),
+        ((5.0, 1.0), "flops: empty range [5.0, 1.0]: low > high"),
+    ],
+)
+def test_limits_refuse_nan_negative_and_empty_ranges(flops, message, capsys):
+    with pytest.raises(ParamError) as err:
+        Limits(flops=flops)
+    assert message in str(err.value)
+    assert (
+        main(["sample", "anynet_x_a", "--flops", ",".join("" if v is None else str(v) for v in flops)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("nas sample: error: --flops: ") and message in err
 
 
 def test_unknown_option_names_legal_ones():

@@ -1,4 +1,5 @@
-"""ArchSpec: round trips, stable model ids, validation errors that name the field."""
+"""ArchSpec: round trips, stable model ids, validation errors that name the field, maps that
+shrink away refused naming the stage and the sizes."""
 
 import json
 
@@ -7,6 +8,7 @@ import yaml
 
 from blocks import spec as S
 from nas import zoo
+from nas.cli import main
 
 
 def _spec_dict():
@@ -103,3 +105,35 @@ def test_class_token_rules():
     d["head"] = {"type": "classifier", "num_classes": 1000, "params": {}}
     with pytest.raises(S.SpecError, match=r"stages\[0\].params.class_token: only the last stage"):
         S.from_dict(d)
+
+
+def _dense_on_1x1():
+    return {
+        "input_shape": [3, 2, 2],
+        "stem": {"type": "simple", "width": 16, "params": {"stride": 2}},  # 1x1 after the stem
+        "stages": [{"block": "dense", "depth": 2, "width": 48, "stride": 2, "params": {"growth_rate": 16}}],
+        "head": {"num_classes": 10},
+    }
+
+
+def test_stage_whose_map_shrinks_away_is_refused_naming_stage_and_sizes():
+    with pytest.raises(S.SpecError) as err:
+        S.from_dict(_dense_on_1x1(), "net.yaml")
+    assert str(err.value) == (
+        "net.yaml: stages[0]: output map 0x0 from a 1x1 input (stride 2); the input is too small for this stage"
+    )
+
+
+def test_input_smaller_than_a_patch_is_refused():
+    d = _dense_on_1x1()
+    d.update(input_shape=[3, 8, 8], stem={"type": "patch_embed", "width": 16, "params": {"patch": 16}})
+    with pytest.raises(S.SpecError, match=r"stem: output map 0x0 from a 8x8 input; the input is too small"):
+        S.from_dict(d)
+
+
+def test_nas_build_refuses_such_a_spec_in_one_line(tmp_path, capsys):
+    path = tmp_path / "dense.yaml"
+    path.write_text(yaml.safe_dump(_dense_on_1x1()))
+    assert main(["build", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}: stages[0]: output map 0x0 from a 1x1 input" in err

@@ -1,11 +1,14 @@
-"""End to end through a real local Ray instance: sweep, rows on disk, results, analyze."""
+"""End to end through a real local Ray instance: sweep, rows on disk, results, analyze; and a
+guided search (Optuna TPE with ASHA) with its Pareto front."""
 
 import json
 
 import pytest
+import yaml
 
 from nas.cli import main
 from nas.sweeping import store
+from nas.sweeping.records import Status, trial_seed
 from tests.synth import tiny_experiment
 
 pytestmark = pytest.mark.slow
@@ -44,5 +47,35 @@ def test_tiny_sweep_through_ray_then_analyze(tmp_path, capsys):
     # a second sweep into the same folder is refused; --resume finds nothing left to do
     assert main(["sweep", str(path), "--out", str(out)]) == 2
     assert "already holds runs" in capsys.readouterr().err
+    assert main(["sweep", "--resume", str(out), "--no-analyze"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_tiny_guided_search_through_ray(tmp_path, capsys):
+    raw = yaml.safe_load(tiny_experiment(tmp_path, samples=4, seed=5, epochs=2).read_text())
+    raw["spaces"] = raw["spaces"][1:]
+    raw["search"] = {
+        "mode": "optimize",
+        "algorithm": "tpe",
+        "scheduler": "asha",
+        "objectives": ["error"],
+    }
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "search"
+    assert main(["sweep", str(path), "--out", str(out), "--no-analyze"]) == 0
+    printed = capsys.readouterr().out
+    assert "[4/4]" in printed and "regnet_x: Pareto front on ['error']" in printed
+
+    rows = store.trial_rows(out / "regnet_x")
+    assert sorted(r.entry.trial_index for r in rows) == [0, 1, 2, 3]
+    assert {r.entry.seed for r in rows} == {trial_seed(5, i) for i in range(4)}
+    trained = [r for r in rows if r.status is not Status.REJECTED]  # a draw may break a rule
+    assert trained and all(r.status in (Status.OK, Status.STOPPED) and 1 <= r.epochs <= 2 for r in trained)
+    front = json.loads((out / "regnet_x" / "pareto.json").read_text())
+    ok = {r.entry.model_id: r for r in rows if r.status is Status.OK}
+    ok_errors = [r.error for r in ok.values()]
+    assert front["objectives"] == ["error"] and {p["error"] for p in front["front"]} == {min(ok_errors)}
+    assert all(ok[p["model_id"]].error == p["error"] for p in front["front"])
     assert main(["sweep", "--resume", str(out), "--no-analyze"]) == 0
     assert "nothing to do" in capsys.readouterr().out

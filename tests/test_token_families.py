@@ -11,7 +11,7 @@ from blocks.network import build
 from blocks.shiftmlp import shift_groups
 from blocks.spec import SpecError, from_dict
 from blocks.swin import WindowAttention, relative_position_index, shift_mask
-from blocks.tokens import PreNormBlock
+from blocks.tokens import LAYER_NORM_EPS, PreNormBlock
 from nas import zoo
 from tests.cxcheck import assert_matches, one_stage_spec
 
@@ -170,7 +170,7 @@ def test_shift_groups_moves_each_channel_group():
 
 
 def test_pre_norm_block_is_residual():
-    block = PreNormBlock(8, torch.nn.Identity(), 2.0, 0.0)
+    block = PreNormBlock(8, torch.nn.Identity(), 2.0, 0.0, LAYER_NORM_EPS)
     torch.nn.init.zeros_(block.mlp.fc2.weight)
     torch.nn.init.zeros_(block.mlp.fc2.bias)
     x = torch.randn(2, 5, 8)

@@ -117,12 +117,30 @@ class RunData:
     complexity: dict[str, np.ndarray]
     params: dict[str, np.ndarray] = field(default_factory=dict)
     drawn: list[str] = field(default_factory=list)
+    experiment: dict[str, Any] = field(default_factory=dict)  # the mapping the run was started with
+
+    @property
+    def mode(self) -> str:
+        """How the run chose its models: "sample" (random draws) or "optimize" (guided search)."""
+        return self.experiment.get("search", {}).get("mode", "sample")
 
 
 def load(run: Path, label: str | None = None) -> RunData:
     """Read a run directory into columns."""
     with gc_paused():
         return _columns(run, read_rows(run), label)
+
+
+def load_runs(runs: list[Path]) -> list[RunData]:
+    """Each run's columns, labelled by space (and folder where two runs share a space)."""
+    out, seen = [], set()
+    for run in runs:
+        d = load(run)
+        if d.label in seen:
+            d.label = f"{d.label} ({run})"
+        seen.add(d.label)
+        out.append(d)
+    return out
 
 
 def _columns(run: Path, rows: list[dict[str, Any]], label: str | None) -> RunData:
@@ -148,4 +166,5 @@ def _columns(run: Path, rows: list[dict[str, Any]], label: str | None) -> RunDat
         complexity={k: np.array([c.get(k, np.nan) for c in cx], dtype=float) for k in COMPLEXITY},
         params=params,
         drawn=[k for k in params if k in drawn],
+        experiment=store.experiment(run),
     )

@@ -7,20 +7,22 @@ among them) so figures of 100,000-model runs stay light; statistics always use e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
-
-from nas.analysis.edf import edf, error_grid, summary  # noqa: E402
+from nas.analysis.edf import edf, error_grid, summary
+from nas.analysis.result import RunResult
+from nas.analysis.text import short
 
 MAX_POINTS = 4000
-COLORS = plt.get_cmap("tab10").colors
+COLORS = colormaps["tab10"].colors
 
 
 def dots(n: int) -> dict[str, float]:
@@ -40,6 +42,13 @@ def shown(n: int, keep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.union1d(rng.choice(n, MAX_POINTS, replace=False), keep)
 
 
+def figure(figsize: tuple[float, float], dpi: int) -> Figure:
+    """A figure on its own Agg canvas: no pyplot, no backend switch, nothing global to close."""
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def margins(fig, left=0.75, right=0.2, top=0.45, bottom=0.6, wspace=0.55, hspace=0.75) -> None:
     """Fixed margins in inches (tight_layout costs a full extra draw, seconds for a big grid)."""
     w, h = fig.get_size_inches()
@@ -51,7 +60,6 @@ def margins(fig, left=0.75, right=0.2, top=0.45, bottom=0.6, wspace=0.55, hspace
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -66,7 +74,8 @@ def edf_figure(
     colors: list[tuple] | None = None,
 ) -> Path:
     """One EDF per named error array (weighted if given), its bootstrap band shaded, n/min/mean in the legend."""
-    fig, ax = plt.subplots(figsize=(7.2, 4.8), dpi=120)
+    fig = figure((7.2, 4.8), 120)
+    ax = fig.subplots()
     grid = error_grid(list(curves.values()), log)
     for i, (name, errors) in enumerate(curves.items()):
         w = (weights or {}).get(name)
@@ -94,16 +103,16 @@ def edf_figure(
     return _save(fig, path)
 
 
-def complexity_figure(runs: list[dict[str, Any]], path: Path, rng: np.random.Generator) -> Path:
-    """Error against flops, params and activations (log x) per run, Pareto fronts as step lines.
-    Each run: label, errors, complexity {name: array}, fronts {name: indices}."""
+def complexity_figure(runs: Mapping[str, RunResult], path: Path, rng: np.random.Generator) -> Path:
+    """Error against flops, params and activations (log x) per run, Pareto fronts as step lines."""
     metrics = [("flops", "FLOPs (multiply-adds)"), ("params", "parameters"), ("acts", "activations")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), dpi=110, sharey=True)
-    for i, r in enumerate(runs):
+    fig = figure((15, 4.6), 110)
+    axes = fig.subplots(1, 3, sharey=True)
+    for i, (label, r) in enumerate(runs.items()):
         for ax, (key, _) in zip(axes, metrics):
-            x, e, front = r["complexity"][key], r["errors"], r["fronts"][key]
+            x, e, front = r.complexity[key], r.errors, r.fronts[key]
             pts = shown(len(e), front, rng)
-            ax.scatter(x[pts], e[pts], color=color(i), lw=0, label=r["label"], **dots(len(pts)))
+            ax.scatter(x[pts], e[pts], color=color(i), lw=0, label=label, **dots(len(pts)))
             if len(front):
                 ax.step(x[front], e[front], where="post", color=color(i), lw=1.6)
                 ax.scatter(x[front], e[front], s=26, color=color(i), edgecolor="black", lw=0.6, zorder=3)
@@ -121,7 +130,8 @@ def complexity_figure(runs: list[dict[str, Any]], path: Path, rng: np.random.Gen
 
 def search_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
     """Expected best error of k random samples against k, one curve per run."""
-    fig, ax = plt.subplots(figsize=(7.2, 4.6), dpi=120)
+    fig = figure((7.2, 4.6), 120)
+    ax = fig.subplots()
     for i, (name, (ks, best)) in enumerate(curves.items()):
         ax.plot(ks, best, marker="o", ms=3, lw=1.8, color=color(i), label=name)
     ax.set_xscale("log")
@@ -152,7 +162,8 @@ def trends_figure(
         return None
     cols = min(4, len(stats))
     rows = -(-len(stats) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows + 0.5), dpi=100, squeeze=False)
+    fig = figure((4.2 * cols, 3.0 * rows + 0.5), 100)
+    axes = fig.subplots(rows, cols, squeeze=False)
     best = np.flatnonzero(errors == np.nanmin(errors)) if np.isfinite(errors).any() else np.array([], int)
     for ax, s in zip(axes.flat, stats):
         x = params[s["name"]]
@@ -204,8 +215,3 @@ def _categorical_panel(
     ax.set_xticks(range(len(t["x"])))
     ax.set_xticklabels([f"{cat}\nbest {s['shares'].get(cat, 0.0):.0%}" for cat in t["x"]], fontsize=7)
     ax.set_title(f"{s['name']}: share of best models per category", fontsize=9)
-
-
-def short(v: float) -> str:
-    """A parameter value as a title shows it: integers plain, others to 3 significant digits."""
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"

@@ -1,10 +1,11 @@
 """Refine a design space: narrow its options to where a run's best models lie (RegNet paper,
 the step repeated to go from AnyNetX_A to RegNet) and write the next experiment file.
 
-Each chosen parameter's range becomes the (95%) interval of the best-model bootstrap. A space's
-options are not always per parameter: AnyNet shares max_depth, min_width/max_width and the legal
-b and g across stages, so such an option is set to cover the intervals of every stage it
-governs, and a bound no option controls (AnyNet's lower depth) is reported as unmapped.
+Each chosen parameter's range becomes the (95%) interval of the best-model bootstrap. The space
+declares which option governs which parameters (`Space.refine`, a tuple of `Rule`). Options are
+not always per parameter: AnyNet shares max_depth, min_width/max_width and the legal b and g
+across stages, so such an option is set to cover the intervals of every stage it governs, and a
+bound no option controls (AnyNet's lower depth) is reported as unmapped.
 """
 
 from __future__ import annotations
@@ -22,24 +23,6 @@ from blocks.errors import UserError
 from nas.analysis import frame
 from nas.analysis.bootstrap import best_value
 from nas.sweeping import store
-
-# (option, parameter names it governs, kind): range [lo, hi], low / high end only, or legal choices
-RULES = {
-    "regnet": [
-        ("depth", r"d", "range"),
-        ("w0", r"w0", "range"),
-        ("wa", r"wa", "range"),
-        ("wm", r"wm", "range"),
-        ("group_widths", r"g", "choices"),
-    ],
-    "anynet": [
-        ("max_depth", r"d\d+", "high"),
-        ("min_width", r"w\d+", "low"),
-        ("max_width", r"w\d+", "high"),
-        ("bottleneck_ratios", r"b\d*", "choices"),
-        ("group_widths", r"g\d*", "choices"),
-    ],
-}
 
 
 @dataclass
@@ -84,8 +67,9 @@ def narrow(
     ref = Refinement(space.name, dict(options))
     intervals: dict[str, dict[str, Any]] = {}
     ends: dict[str, set[str]] = {}
-    for option, pattern, kind in RULES.get(space.family, []):
-        governed = [n for n in numeric if re.fullmatch(pattern, n)]
+    for rule in space.refine:
+        option, kind = rule.option, rule.kind
+        governed = [n for n in numeric if re.fullmatch(rule.params, n)]
         if not any(n in chosen for n in governed):
             continue
         for n in governed:
@@ -158,7 +142,7 @@ def refine_data(
     one space, the run's, its options narrowed (every other field kept as the run had it)."""
     from spaces import get
 
-    raw = store.experiment(d.dir)
+    raw = d.experiment
     if not raw:
         raise UserError(f"{d.dir}: no {store.EXPERIMENT}; refine needs the experiment the run came from")
     entries = [{"name": e} if isinstance(e, str) else e for e in raw.get("spaces") or [raw.get("space")] if e]

@@ -9,47 +9,47 @@ import html
 from pathlib import Path
 from typing import Any
 
-from nas.analysis.analyze import GUIDED, jsonable
+from nas.analysis.result import GUIDED, Analysis, jsonable
 
 SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
 
 
-def tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
     """Every table of the report as rows of plain values, keyed by CSV name."""
-    r = jsonable(result)
-    norm = r["normalization"].get("runs", {})
+    runs = result.runs.items()
+    norm = result.normalization.runs or {}
     out: dict[str, list[dict[str, Any]]] = {
         "summary": [
             {
                 "run": name,
-                "space": s["space"],
-                "in_edf": s["count"],
-                "min": s["min"],
-                "median": s["median"],
-                "mean": s["mean"],
-                "normalized_n": norm.get(name, {}).get("count"),
-                "normalized_median": norm.get(name, {}).get("median"),
-                "normalized_mean": norm.get(name, {}).get("mean"),
-                "planned": s["planned"],
-                "pending": s["pending"],
-                **{f"status_{k}": v for k, v in s["statuses"].items()},
-                "dir": s["dir"],
+                "space": s.space,
+                "in_edf": s.count,
+                "min": s.min,
+                "median": s.median,
+                "mean": s.mean,
+                "normalized_n": norm[name].count if name in norm else None,
+                "normalized_median": norm[name].median if name in norm else None,
+                "normalized_mean": norm[name].mean if name in norm else None,
+                "planned": s.planned,
+                "pending": s.pending,
+                **{f"status_{k}": v for k, v in s.statuses.items()},
+                "dir": s.dir,
             }
-            for name, s in r["runs"].items()
+            for name, s in runs
         ],
-        "ks": r["ks"],
-        "not_ok": [{"run": name, **x} for name, s in r["runs"].items() for x in s["excluded"]],
-        "best": [{"run": name, **b} for name, s in r["runs"].items() for b in s["best"]],
+        "ks": result.ks,
+        "not_ok": [{"run": name, **x} for name, s in runs for x in s.excluded],
+        "best": [{"run": name, **b} for name, s in runs for b in s.best],
         "pareto": [
             {"run": name, "measure": k, **p}
-            for name, s in r["runs"].items()
-            for k, front in s["pareto"].items()
+            for name, s in runs
+            for k, front in s.pareto.items()
             for p in front
         ],
         "search": [
             {"run": name, "k": k, "expected_best": e}
-            for name, s in r["runs"].items()
-            for k, e in zip(s["search"]["k"], s["search"]["expected_best"])
+            for name, s in runs
+            for k, e in zip(s.search.k, s.search.expected_best)
         ],
         "intervals": [
             {
@@ -64,23 +64,23 @@ def tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "hi": p.get("hi"),
                 "shares": "; ".join(f"{c}: {v:.3f}" for c, v in p.get("shares", {}).items()),
             }
-            for name, s in r["runs"].items()
-            for p in s["params"]
+            for name, s in runs
+            for p in s.params
         ],
         "trends": [
             {"run": name, "param": p["name"], **{k: v[i] for k, v in p["trend"].items()}}
-            for name, s in r["runs"].items()
-            for p in s["params"]
+            for name, s in runs
+            for p in s.params
             if "trend" in p
             for i in range(len(p["trend"]["x"]))
         ],
         "refine": [
             {"run": name, **c, "params": " ".join(c["params"])}
-            for name, s in r["runs"].items()
-            for c in s["refine"].get("changes", [])
+            for name, s in runs
+            for c in s.refine.changes or []
         ],
     }
-    return out
+    return jsonable(out)
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -134,10 +134,10 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px soli
 """
 
 
-def method_notes(result: dict[str, Any]) -> str:
+def method_notes(result: Analysis) -> str:
     """How each statistic was computed, in the report's words."""
-    s = result["settings"]
-    fae = s["failed_as_error"]
+    s = result.settings
+    fae = s.failed_as_error
     failed = (
         f"Failed and diverged trials enter every curve at error {fae:g}%; stopped and rejected ones are "
         "counted and listed but not plotted."
@@ -146,14 +146,14 @@ def method_notes(result: dict[str, Any]) -> str:
         "counted in the summary and listed below with their reasons (--failed-as-error X enters failed "
         "and diverged ones at error X)."
     )
-    level = f"{100 * s['level']:g}%"
-    guided = [name for name, r in result["runs"].items() if r.get("mode") == "optimize"]
+    level = f"{100 * s.level:g}%"
+    guided = result.guided()
     guided_note = [f"{', '.join(guided)} {GUIDED}."] if guided else []
     return "".join(
         f"<li>{t}</li>"
         for t in (
             "EDF: F(e) = fraction of models with error below e; the shaded band is the pointwise "
-            f"{level} interval of {s['resamples']} bootstrap resamples of the models.",
+            f"{level} interval of {s.resamples} bootstrap resamples of the models.",
             failed,
             "Normalised EDF (Radosavovic et al. 2019): the complexity range all runs share is cut into "
             "log-spaced bins, bins empty in any run are dropped, and each of the m_j models of bin j "
@@ -163,7 +163,7 @@ def method_notes(result: dict[str, Any]) -> str:
             "asymptotic Kolmogorov tail at D sqrt(n_a n_b / (n_a + n_b)) with Kish effective sizes "
             "n = (sum w)^2 / sum w^2.",
             "Best-model bootstrap (Radosavovic et al. 2020): draw "
-            f"{100 * s['fraction']:g}% of the models with replacement, keep the best, record its value; "
+            f"{100 * s.fraction:g}% of the models with replacement, keep the best, record its value; "
             f"the {level} interval of that value is computed exactly (the limit of infinitely many "
             "draws), from each model's probability of being the best of a subsample.",
             "Random-search efficiency: the expected best error of k models drawn at random (with "
@@ -176,14 +176,15 @@ def method_notes(result: dict[str, Any]) -> str:
     )
 
 
-def page(result: dict[str, Any], figures: dict[str, Path], t: dict[str, list[dict[str, Any]]]) -> str:
+def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
     """The report's HTML."""
-    r = jsonable(result)
+    figures = result.figures
     parts = [
-        f"<h1>Design-space analysis of {len(r['runs'])} run(s)</h1>",
+        f"<h1>Design-space analysis of {len(result.runs)} run(s)</h1>",
         "<ul>"
         + "".join(
-            f"<li>{html.escape(k)}: <code>{html.escape(v['dir'])}</code></li>" for k, v in r["runs"].items()
+            f"<li>{html.escape(k)}: <code>{html.escape(str(v.dir))}</code></li>"
+            for k, v in result.runs.items()
         )
         + "</ul>",
         "<h2>Summary</h2>",
@@ -191,16 +192,16 @@ def page(result: dict[str, Any], figures: dict[str, Path], t: dict[str, list[dic
         "<h2>Error distribution functions</h2>",
         image(figures["edf"], "EDF"),
     ]
-    norm = r["normalization"]
+    norm = result.normalization
     if "edf_normalized" in figures:
         parts.append(image(figures["edf_normalized"], "normalised EDF"))
         parts.append(
-            f"<p class='note'>normalised by {norm['by']}: {norm['kept_bins']} shared log bins; models outside "
-            + ", ".join(f"{html.escape(k)} {v['outside']}" for k, v in norm["runs"].items())
+            f"<p class='note'>normalised by {norm.by}: {norm.kept_bins} shared log bins; models outside "
+            + ", ".join(f"{html.escape(k)} {v.outside}" for k, v in (norm.runs or {}).items())
             + "</p>"
         )
-    elif norm.get("note"):
-        parts.append(f"<p class='note'>{html.escape(norm['note'])}</p>")
+    elif norm.note:
+        parts.append(f"<p class='note'>{html.escape(norm.note)}</p>")
     parts += ["<h3>Kolmogorov-Smirnov tests</h3>", html_table(t["ks"])]
     parts += ["<h3>Trials not in the EDF (or entered at --failed-as-error)</h3>", html_table(t["not_ok"])]
     parts += ["<h2>Error against complexity</h2>", image(figures["complexity"], "error vs complexity")]
@@ -208,29 +209,29 @@ def page(result: dict[str, Any], figures: dict[str, Path], t: dict[str, list[dic
     parts.append(
         html_table([row for row in t["search"] if row["k"] in SEARCH_KS or _last_k(row, t["search"])])
     )
-    for name, s in r["runs"].items():
+    for name, s in result.runs.items():
         parts.append(f"<h2>Design parameters: {html.escape(name)}</h2>")
         if f"trends_{name}" in figures:
             parts.append(image(figures[f"trends_{name}"], f"trends {name}"))
         parts.append(html_table([row for row in t["intervals"] if row["run"] == name]))
-        ref = s["refine"]
+        ref = s.refine
         parts.append(f"<h3>Refined space of {html.escape(name)}</h3>")
-        if ref.get("changes"):
-            parts.append(f"<p>write it with <code>{html.escape(ref['command'])}</code></p>")
+        if ref.changes:
+            parts.append(f"<p>write it with <code>{html.escape(ref.command)}</code></p>")
             parts.append(html_table([row for row in t["refine"] if row["run"] == name]))
-            if ref["unmapped"]:
-                parts.append(html_table(ref["unmapped"]))
+            if ref.unmapped:
+                parts.append(html_table(ref.unmapped))
             if f"refine_{name}" in figures:
                 parts.append(image(figures[f"refine_{name}"], f"refined {name}"))
             else:
                 why = "no model of the run lies inside every refined range"
-                if ref["inside"]["count"]:
+                if ref.inside["count"]:
                     why = "the intervals span every option's range: nothing narrowed yet"
                 parts.append(f"<p class='note'>{why}</p>")
         else:
-            parts.append(f"<p class='note'>{html.escape(ref.get('note', 'no option could be narrowed'))}</p>")
+            parts.append(f"<p class='note'>{html.escape(ref.note or 'no option could be narrowed')}</p>")
     parts += ["<h2>Best models</h2>", html_table(t["best"])]
-    parts += ["<h2>How these numbers are computed</h2>", f"<ul>{method_notes(r)}</ul>"]
+    parts += ["<h2>How these numbers are computed</h2>", f"<ul>{method_notes(result)}</ul>"]
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>nas analyze report</title>"
         f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
@@ -242,12 +243,13 @@ def _last_k(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
     return bool(same) and row["k"] == max(same)
 
 
-def write_report(result: dict[str, Any], figures: dict[str, Path], out: Path) -> Path:
-    """Write index.html and one CSV per table into `out`; returns the HTML path."""
+def write_report(result: Analysis, out: Path) -> Path:
+    """Write index.html and one CSV per table into `out`, figures read from `result.figures`;
+    returns the HTML path."""
     out.mkdir(parents=True, exist_ok=True)
     t = tables(result)
     for name, rows in t.items():
         write_csv(out / f"{name}.csv", rows)
     path = out / "index.html"
-    path.write_text(page(result, figures, t), encoding="utf-8")
+    path.write_text(page(result, t), encoding="utf-8")
     return path

@@ -43,7 +43,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from nas.analysis.analyze import Settings, analyze, format_report, jsonable
+    from nas.analysis.analyze import Settings, analyze
+    from nas.analysis.text import format_report
     from nas.sweeping import store
 
     if args.bins is not None and args.bins < 1:
@@ -74,5 +75,5 @@ def run(args) -> int:
         report=Path(args.report) if args.report else None,
         settings=settings,
     )
-    print(json.dumps(jsonable(result), indent=2) if args.json else format_report(result))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
     return 0

@@ -10,12 +10,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from blocks import registry
-    from blocks.errors import UserError
+    from blocks import library, registry
+    from blocks.errors import UnknownName
 
     shown = 0
     for kind in registry.KINDS:
-        for fam in registry.families(kind):
+        for fam in library.families(kind):
             if args.name and fam.name != args.name:
                 continue
             shown += 1
@@ -23,6 +23,6 @@ def run(args) -> int:
             for key, param in fam.schema.items():
                 print(f"      {key:<18} default {param.default!r:<16} {param.legal()}  {param.doc}")
     if args.name and not shown:
-        legal = [f.name for k in registry.KINDS for f in registry.families(k)]
-        raise UserError(f"unknown block '{args.name}'; legal: {legal}")
+        legal = [f.name for k in registry.KINDS for f in library.families(k)]
+        raise UnknownName("block", args.name, legal)
     return 0

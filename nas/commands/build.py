@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("build", help="build a spec file or zoo network and print a per-stage summary")
@@ -11,20 +9,6 @@ def add_parser(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the zoo's networks")
     p.add_argument("--check", action="store_true", help="also build the module and measure it with PyTorch")
     p.set_defaults(run=run)
-
-
-def resolve(name: str):
-    """A spec from a file path or a zoo name."""
-    from blocks.errors import UnknownName, UserError
-    from blocks.spec import load
-    from nas import zoo
-
-    if Path(name).is_file():
-        return load(name)
-    try:
-        return zoo.get(name)
-    except UnknownName as err:
-        raise UserError(f"{name}: neither a spec file nor a zoo network; {err}") from None
 
 
 def run(args) -> int:
@@ -39,7 +23,7 @@ def run(args) -> int:
             cx = complexity(zoo.get(name))
             print(f"{name:<18} {cx.params:>12,} params  {cx.flops / 1e9:6.2f} GF")
         return 0
-    spec = resolve(args.spec)
+    spec = zoo.load_spec(args.spec)
     parts = breakdown(spec)
     print(f"{spec.name or args.spec}  model_id {spec.model_id}  input {tuple(spec.input_shape)}")
     print(f"{'part':<34} {'output':>16} {'params':>14} {'MFLOPs':>11} {'M acts':>8}")

@@ -38,7 +38,7 @@ def run(args) -> int:
     import yaml
 
     import spaces
-    from blocks.errors import UserError
+    from blocks.errors import ParamError, UserError
     from spaces.base import Context, Limits
 
     try:
@@ -56,7 +56,10 @@ def run(args) -> int:
         options[key] = yaml.safe_load(value)
     space = spaces.get(args.space)
     ctx = Context(shape, args.classes)
-    limits = Limits(_range(args.flops, "flops"), _range(args.params, "params"))
+    try:
+        limits = Limits(_range(args.flops, "flops"), _range(args.params, "params"))
+    except ParamError as err:  # NaN, a negative bound or an empty range
+        raise UserError(f"--{err.field}: {err.message}") from None
     samples = spaces.sample(space, args.n, args.seed, ctx=ctx, options=options, limits=limits)
     for i, s in enumerate(samples):
         if args.json:

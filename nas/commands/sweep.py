@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from nas.analysis.analyze import analyze, format_report
+    from nas.analysis.analyze import analyze
+    from nas.analysis.text import format_report
     from nas.sweeping.driver import sweep
 
     if not args.experiment and not args.resume:

@@ -15,7 +15,6 @@ from blocks.errors import UserError
 from blocks.spec import ArchSpec, from_dict
 from nas import config as cfgmod
 from nas import zoo
-from nas.commands.build import resolve
 from nas.config import Experiment, TrainingConfig
 from nas.exporting.weights import save_weights, weights_path
 from nas.sweeping import store
@@ -61,9 +60,9 @@ def _recipe(run: Path) -> Experiment:
 def _spec(name: str, runs: list[Path], run: str | None) -> tuple[ArchSpec, dict[str, Any]]:
     """The spec named by a file, a zoo name or a model id of the runs, and an exported file's record."""
     if Path(name).is_file():
-        return resolve(name), _record(Path(name))
+        return zoo.load_spec(name), _record(Path(name))
     if name in zoo.names() or not runs:
-        return resolve(name), {}
+        return zoo.load_spec(name), {}
     found = _find(name, runs)
     if found is None:
         raise UserError(f"{name}: neither a spec file, a zoo network, nor a model id in {run}")

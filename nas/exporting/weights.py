@@ -12,6 +12,7 @@ from torch import nn
 from blocks.errors import UserError
 from blocks.network import build
 from blocks.spec import ArchSpec
+from nas.training.loop import seeded
 
 
 def weights_path(run: str | Path, model_id: str) -> Path:
@@ -69,8 +70,7 @@ def _mismatch(want: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> st
 
 def fresh(spec: ArchSpec, seed: int) -> nn.Module:
     """A freshly initialised network, seeded without touching the global RNG (eval mode)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return build(spec).eval()
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from blocks.spec import SpecError
 from nas.analysis.pareto import nondominated
 from nas.config import Experiment
+from nas.sweeping.records import PlanEntry, Status, TrialRow
 from spaces import Context, Limits, get
 from spaces.base import draw_one
 from spaces.draw import OptunaDraw, Reject
@@ -37,20 +38,13 @@ class DefineByRun:
     def __call__(self, trial: Any) -> dict[str, Any]:
         index, self.next_index = self.next_index, self.next_index + 1
         draw = OptunaDraw(trial)
-        entry = {"trial_index": index, "space": self.space, "seed": self.seed * 100_003 + index}
         try:
             sample = draw_one(get(self.space), draw, self.options, self.ctx, self.limits)
         except (Reject, SpecError) as why:
-            entry.update(rejected=str(why), values=dict(draw.values), model_id="", spec={}, complexity={})
+            entry = PlanEntry.refused(index, self.space, self.seed, dict(draw.values), str(why))
         else:
-            entry.update(
-                rejected="",
-                values=sample.values,
-                model_id=sample.spec.model_id,
-                spec=sample.spec.to_dict(),
-                complexity=sample.complexity.to_dict(),
-            )
-        return {"nas_entry": json.dumps(entry)}
+            entry = PlanEntry.drawn(index, self.space, self.seed, sample)
+        return {"nas_entry": json.dumps(entry.to_dict())}
 
 
 def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
@@ -95,37 +89,35 @@ def scheduler(exp: Experiment):
     )
 
 
-def objective_values(row: dict[str, Any], objectives: tuple[str, ...]) -> list[float]:
+def objective_values(row: TrialRow, objectives: tuple[str, ...]) -> list[float]:
     """A row's values of the chosen objectives (all minimised)."""
     out = []
     for o in objectives:
         if o == "error":
-            out.append(row["error"])
+            out.append(row.error)
         elif o == "latency":
-            out.append(row.get("latency_ms") or float("inf"))
+            out.append(row.latency_ms or float("inf"))
         else:
-            out.append(row["complexity"][o])
+            out.append(row.entry.complexity[o])
     return out
 
 
-def pareto_front(rows: list[dict[str, Any]], objectives: tuple[str, ...]) -> list[dict[str, Any]]:
+def pareto_front(rows: list[TrialRow], objectives: tuple[str, ...]) -> list[TrialRow]:
     """The ok rows no other ok row dominates on the objectives, sorted by error."""
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = [r for r in rows if r.status is Status.OK]
     if not ok:
         return []
     keep = nondominated(np.array([objective_values(r, objectives) for r in ok], dtype=float))
-    return sorted((ok[i] for i in keep), key=lambda r: r["error"])
+    return sorted((ok[i] for i in keep), key=lambda r: r.error)
 
 
-def write_pareto(
-    run_dir: Path, rows: list[dict[str, Any]], objectives: tuple[str, ...]
-) -> list[dict[str, Any]]:
+def write_pareto(run_dir: Path, rows: list[TrialRow], objectives: tuple[str, ...]) -> list[TrialRow]:
     """Record the Pareto front of a run in RUN_DIR/pareto.json and return it."""
     front = pareto_front(rows, objectives)
     summary = [
         {
-            "trial_index": r["trial_index"],
-            "model_id": r["model_id"],
+            "trial_index": r.entry.trial_index,
+            "model_id": r.entry.model_id,
             **dict(zip(objectives, objective_values(r, objectives))),
         }
         for r in front

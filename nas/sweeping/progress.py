@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
+
+from nas.sweeping.records import Status, TrialRow
 
 
 def _duration(seconds: float) -> str:
@@ -29,31 +31,34 @@ class Progress:
         return self._stream or sys.stdout
 
     def running(self, count: int) -> None:
+        """Note how many trials are running now."""
         self.now_running = count
 
-    def finished(self, row: dict[str, Any]) -> None:
+    def finished(self, row: TrialRow) -> None:
+        """Print the line of a trial that just finished."""
         self.done += 1
-        if row["status"] == "ok":
-            err = row["error"]
+        if row.status is Status.OK:
+            err = row.error
             self.best = err if self.best is None else min(self.best, err)
             what = f"error {err:6.2f}%"
-        elif row["status"] == "stopped":
-            what = f"stopped after epoch {row['epochs']} at error {row['error']:.2f}%"
+        elif row.status is Status.STOPPED:
+            what = f"stopped after epoch {row.epochs} at error {row.error:.2f}%"
         else:
             self.failed += 1
-            what = f"{row['status']}: {row['reason'][:60]}"
+            what = f"{row.status}: {row.reason[:60]}"
         elapsed = time.perf_counter() - self.start
         eta = elapsed / self.done * (self.total - self.done)
         best = "-" if self.best is None else f"{self.best:.2f}%"
         print(
-            f"[{self.done:>{len(str(self.total))}}/{self.total}] {row['space']} #{row['trial_index']:<4} "
-            f"{what}  ({row['wall_time']:.1f}s) | best {best} | failed {self.failed} | "
+            f"[{self.done:>{len(str(self.total))}}/{self.total}] {row.entry.space} #{row.entry.trial_index:<4} "
+            f"{what}  ({row.wall_time:.1f}s) | best {best} | failed {self.failed} | "
             f"elapsed {_duration(elapsed)}, left ~{_duration(eta)}",
             file=self.stream,
             flush=True,
         )
 
     def close(self) -> None:
+        """Print the closing count and time of the sweep."""
         elapsed = time.perf_counter() - self.start
         print(
             f"finished {self.done} trials ({self.failed} failed, diverged or rejected) in {_duration(elapsed)}",

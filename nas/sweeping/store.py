@@ -2,7 +2,8 @@
 finishes, so rows survive a crash of the driver and can be read while a sweep runs.
 
 A run directory holds `experiment.yaml` (what was asked), `plan.jsonl` (the sampled specs,
-one per trial index) and `trials.jsonl` (the rows).
+one per trial index) and `trials.jsonl` (the rows). `rows` and `plan` give the lines as dicts;
+`trial_rows`, `plan_entries` and `append_row` read and write them as typed records.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 import yaml
 
 from blocks.errors import UserError
+from nas.sweeping.records import PlanEntry, TrialRow
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
-STATUSES = ("ok", "failed", "diverged", "stopped", "rejected")
 
 
 def append(path: Path, row: dict[str, Any]) -> None:
@@ -83,6 +84,28 @@ def rows(run: Path) -> list[dict[str, Any]]:
     for row in read_jsonl(run / TRIALS):
         latest[row.get("trial_index", len(latest))] = row
     return list(latest.values())
+
+
+def append_row(run: Path, row: TrialRow) -> None:
+    """Record one finished trial of a run."""
+    append(run / TRIALS, row.to_dict())
+
+
+def trial_rows(run: Path) -> list[TrialRow]:
+    """The trial rows of a run as records (see `rows`); a row that is not one is named."""
+    return [_typed(TrialRow, row, run / TRIALS) for row in rows(run)]
+
+
+def plan_entries(run: Path) -> list[PlanEntry]:
+    """The planned trials of a run as records."""
+    return [_typed(PlanEntry, entry, run / PLAN) for entry in plan(run)]
+
+
+def _typed(record: type, data: dict[str, Any], path: Path) -> Any:
+    try:
+        return record.from_dict(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: trial {data.get('trial_index')}: not a {record.__name__} ({err})") from None
 
 
 def plan(run: Path) -> list[dict[str, Any]]:

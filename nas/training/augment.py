@@ -4,13 +4,12 @@ torch.Generator. Batches are already standardised, so a zero fill is the mean co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from blocks.errors import UserError
+from blocks.schema import declared
 
 MAX_PIXELS = 1024
 
@@ -54,37 +53,13 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
 class Augment:
     """Which augmentations training batches get (`training.augment`); all off by default."""
 
-    crop_padding: int = 0
-    hflip: bool = False
-    cutout: int = 0
-
-    @classmethod
-    def from_dict(cls, data: Any, source: str = "experiment") -> Augment:
-        """Validate the `training.augment` mapping of an experiment file."""
-        where, legal = "training.augment", [f.name for f in fields(cls)]
-        if data is None:
-            return cls()
-        if not isinstance(data, dict):
-            raise UserError(f"{source}: {where}: expected a mapping with fields {legal}, got {data!r}")
-        unknown = sorted(set(data) - set(legal))
-        if unknown:
-            raise UserError(f"{source}: {where}.{unknown[0]}: unknown field; legal: {legal}")
-        values = {}
-        for key in ("crop_padding", "cutout"):
-            value = data.get(key, 0)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not float(value).is_integer()
-            ):
-                raise UserError(f"{source}: {where}.{key}: expected int (pixels, 0 = off), got {value!r}")
-            if not 0 <= value <= MAX_PIXELS:
-                raise UserError(f"{source}: {where}.{key}: {value!r} out of range; legal: [0, {MAX_PIXELS}]")
-            values[key] = int(value)
-        values["hflip"] = data.get("hflip", False)
-        if not isinstance(values["hflip"], bool):
-            raise UserError(f"{source}: {where}.hflip: expected true or false, got {values['hflip']!r}")
-        return cls(**values)
+    crop_padding: int = declared(
+        int, 0, "zero padding before a random crop back to size (pixels, 0 = off)", low=0, high=MAX_PIXELS
+    )
+    hflip: bool = declared(bool, False, "mirror each image left-right with probability 1/2")
+    cutout: int = declared(
+        int, 0, "side of the square zeroed around a random centre (pixels, 0 = off)", low=0, high=MAX_PIXELS
+    )
 
     @property
     def enabled(self) -> bool:

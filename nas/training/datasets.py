@@ -3,13 +3,14 @@
 `digits` (scikit-learn's bundled 8x8 digits) and `synthetic` (Gaussian class prototypes, for
 tests) need no files; `cifar10`, `npz` and `imagefolder` read local files the user points to,
 never the network. Every channel is standardised with the training split's mean and std.
+Each loader declares its parameters (`loader`), so a call from Python and an experiment
+file's `dataset.params` are checked alike, before any file is read.
 """
 
 from __future__ import annotations
 
-import inspect
-import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from blocks.errors import ParamError, UserError
+from blocks.schema import Param, Schema
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUTS = ("auto", "nchw", "nhwc")
@@ -59,25 +61,42 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _directory(field: str, value: Any) -> Path:
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ParamError(field, f"expected a directory path, got {value!r}")
+@dataclass(frozen=True)
+class Loader:
+    """A dataset by name: its declared parameters and the function that reads it with them."""
+
+    name: str
+    schema: Schema
+    read: Callable[..., Dataset]
+
+    def __call__(self, **params: Any) -> Dataset:
+        """Read the dataset with `params` over the declared defaults; a bad one raises ParamError."""
+        return self.read(**self.schema.resolve(self.schema.read(params), f"dataset '{self.name}'"))
+
+
+LOADERS: dict[str, Loader] = {}
+
+
+def loader(**params: Param) -> Callable[[Callable[..., Dataset]], Loader]:
+    """Register the decorated function, under its name, as a dataset with these parameters."""
+
+    def wrap(fn: Callable[..., Dataset]) -> Loader:
+        LOADERS[fn.__name__] = Loader(fn.__name__, Schema(params), fn)
+        return LOADERS[fn.__name__]
+
+    return wrap
+
+
+SEED = Param(int, 0, "seed of the validation split (and of synthetic data)", low=0)
+HOLD_OUT = "share of every class held out for validation"
+HELD_OUT = Param(float, None, HOLD_OUT + " (null: 0.2; cifar10 0.1)", low=0, high=1, optional=True)
+
+
+def _directory(field: str, value: str) -> Path:
     path = Path(value).expanduser()
-    if not path.is_dir():
+    if not value or not path.is_dir():
         raise ParamError(field, f"no such directory '{value}'")
     return path
-
-
-def _integer(field: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParamError(field, f"expected a whole number >= {low}, got {value!r}")
-    return value
-
-
-def _fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ParamError("val_fraction", f"expected a number strictly between 0 and 1, got {value!r}")
-    return float(value)
 
 
 def _unused(field: str, value: Any, why: str) -> None:
@@ -109,13 +128,14 @@ def _dataset(name: str, xt, yt, xv, yv, num_classes: int, class_names=()) -> Dat
 
 
 def _finish(name: str, x, y, val_fraction: float, seed: int, classes: int, class_names=()) -> Dataset:
-    xt, yt, xv, yv = _split(x, y, _fraction(val_fraction), seed)
+    xt, yt, xv, yv = _split(x, y, val_fraction, seed)
     if not len(xv) or not len(xt):
         raise ParamError("val_fraction", f"{val_fraction} of {len(y)} images leaves one split empty")
     return _dataset(name, xt, yt, xv, yv, classes, class_names)
 
 
-def digits(val_fraction: float = 0.2, seed: int = 0) -> Dataset:
+@loader(val_fraction=Param(float, 0.2, HOLD_OUT, low=0, high=1), seed=SEED)
+def digits(val_fraction: float, seed: int) -> Dataset:
     """scikit-learn's bundled handwritten digits: 1x8x8 images, 10 classes, no download."""
     from sklearn.datasets import load_digits
 
@@ -124,14 +144,17 @@ def digits(val_fraction: float = 0.2, seed: int = 0) -> Dataset:
     return _finish("digits", x, bunch.target, val_fraction, seed, 10)
 
 
+@loader(
+    num_samples=Param(int, 512, "images in both splits", low=2),
+    num_classes=Param(int, 4, "classes", low=1),
+    channels=Param(int, 3, "channels per image", low=1),
+    size=Param(int, 8, "image side in pixels", low=1),
+    noise=Param(float, 1.0, "std of the Gaussian noise around each class prototype", low=0),
+    val_fraction=Param(float, 0.25, HOLD_OUT, low=0, high=1),
+    seed=SEED,
+)
 def synthetic(
-    num_samples: int = 512,
-    num_classes: int = 4,
-    channels: int = 3,
-    size: int = 8,
-    noise: float = 1.0,
-    val_fraction: float = 0.25,
-    seed: int = 0,
+    num_samples: int, num_classes: int, channels: int, size: int, noise: float, val_fraction: float, seed: int
 ) -> Dataset:
     """Learnable random data: each class is a fixed random image plus Gaussian noise."""
     rng = np.random.default_rng(seed)
@@ -168,13 +191,16 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def cifar10(
-    root: str,
-    validation: str = "test",
-    val_fraction: float | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-) -> Dataset:
+@loader(
+    root=Param(str, None, "folder of the python version's batches", required=True),
+    validation=Param(
+        str, "test", "test: test_batch validates; split: hold out val_fraction", choices=("test", "split")
+    ),
+    val_fraction=HELD_OUT,
+    limit=Param(int, None, "keep only the first N training images", low=1, optional=True),
+    seed=SEED,
+)
+def cifar10(root: str, validation: str, val_fraction: float | None, limit: int | None, seed: int) -> Dataset:
     """CIFAR-10 from the python version's batches in `root`: data_batch_1..5 train, test_batch validates.
 
     `validation: split` holds out `val_fraction` (default 0.1) of the training images instead;
@@ -183,11 +209,8 @@ def cifar10(
     folder = _directory("root", root)
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
-    if validation not in ("test", "split"):
-        raise ParamError("validation", f"got {validation!r}; legal: ['test', 'split']")
     if validation == "test":
         _unused("val_fraction", val_fraction, "with validation: test (test_batch validates)")
-    limit = None if limit is None else _integer("limit", limit, 1)
     files = [folder / f"data_batch_{i}" for i in range(1, 6) if (folder / f"data_batch_{i}").is_file()]
     if not files:
         raise ParamError(
@@ -234,16 +257,20 @@ def _labels(y: np.ndarray, key: str, n: int) -> np.ndarray:
     return y
 
 
-def npz(path: str, layout: str = "auto", val_fraction: float | None = None, seed: int = 0) -> Dataset:
+@loader(
+    path=Param(str, None, "the .npz file", required=True),
+    layout=Param(str, "auto", "axis order of 4-d images (auto: guessed)", choices=LAYOUTS),
+    val_fraction=HELD_OUT,
+    seed=SEED,
+)
+def npz(path: str, layout: str, val_fraction: float | None, seed: int) -> Dataset:
     """Arrays `x`, `y` and optionally `x_val`, `y_val` of a NumPy .npz file (no pickled objects).
 
     Without validation arrays, `val_fraction` (default 0.2) of every class is held out.
     uint8 pixels need no /255: the per-channel standardisation makes the scale irrelevant.
     """
-    if not isinstance(path, (str, os.PathLike)) or not Path(path).expanduser().is_file():
+    if not Path(path).expanduser().is_file():
         raise ParamError("path", f"no such file {path!r}")
-    if layout not in LAYOUTS:
-        raise ParamError("layout", f"got {layout!r}; legal: {list(LAYOUTS)}")
     try:
         archive = np.load(Path(path).expanduser(), allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -313,13 +340,16 @@ def _read_images(folder: Path, field: str, index: dict[str, int], size: int | No
     return (x[:, None] if grayscale else x.transpose(0, 3, 1, 2)), np.array(labels)
 
 
+@loader(
+    root=Param(str, None, "folder of one sub-folder of images per class", required=True),
+    size=Param(int, None, "resize every image to size x size", low=1, optional=True),
+    grayscale=Param(bool, False, "read images as one channel"),
+    val_root=Param(str, None, "validation images in the same class folders", optional=True),
+    val_fraction=HELD_OUT,
+    seed=SEED,
+)
 def imagefolder(
-    root: str,
-    size: int | None = None,
-    grayscale: bool = False,
-    val_root: str | None = None,
-    val_fraction: float | None = None,
-    seed: int = 0,
+    root: str, size: int | None, grayscale: bool, val_root: str | None, val_fraction: float | None, seed: int
 ) -> Dataset:
     """Images in one sub-folder per class of `root` (class index = sorted folder name), read with Pillow.
 
@@ -327,9 +357,6 @@ def imagefolder(
     or `val_fraction` (default 0.2) of every class held out.
     """
     folder = _directory("root", root)
-    size = None if size is None else _integer("size", size, 1)
-    if not isinstance(grayscale, bool):
-        raise ParamError("grayscale", f"expected true or false, got {grayscale!r}")
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     index = {name: i for i, name in enumerate(names)}
     x, y = _read_images(folder, "root", index, size, grayscale)
@@ -346,31 +373,11 @@ def imagefolder(
     return _dataset("imagefolder", x, y, xv, yv, len(names), names)
 
 
-LOADERS = {
-    "digits": digits,
-    "synthetic": synthetic,
-    "cifar10": cifar10,
-    "npz": npz,
-    "imagefolder": imagefolder,
-}
-
-
 def load(name: str, params: dict[str, Any] | None = None, source: str = "dataset") -> Dataset:
     """Load a dataset by name with its parameters; bad parameters raise a UserError naming the field."""
     if name not in LOADERS:
         raise UserError(f"{source}: dataset.name: unknown dataset '{name}'; legal: {sorted(LOADERS)}")
-    fn, params = LOADERS[name], dict(params or {})
-    signature = inspect.signature(fn).parameters
-    legal = list(signature)
-    unknown = sorted(set(params) - set(legal))
-    if unknown:
-        raise UserError(f"{source}: dataset.params.{unknown[0]}: unknown for '{name}'; legal: {legal}")
-    missing = [k for k, p in signature.items() if p.default is p.empty and k not in params]
-    if missing:
-        raise UserError(f"{source}: dataset.params.{missing[0]}: required for '{name}'")
     try:
-        return fn(**params)
+        return LOADERS[name](**(params or {}))
     except ParamError as err:
         raise UserError(f"{source}: dataset.params.{err.field}: {err.message}") from None
-    except (TypeError, ValueError) as err:
-        raise UserError(f"{source}: dataset.params: {err}") from None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -16,6 +17,8 @@ from blocks.network import build
 from blocks.spec import ArchSpec
 from nas.config import TrainingConfig
 from nas.training.datasets import Dataset
+
+CPU = torch.device("cpu")
 
 
 class Diverged(NasError):
@@ -70,6 +73,24 @@ def _optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.SGD:
     )
 
 
+@contextmanager
+def seeded(seed: int, device: torch.device = CPU, threads: int | None = None) -> Iterator[None]:
+    """Seed torch's RNGs for `device` (and set the CPU threads) inside the block only: the caller's
+    RNG states and thread count come back on exit, so the work neither depends on nor disturbs them."""
+    before = torch.get_num_threads()
+    gpus = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        torch.default_generator.manual_seed(seed)
+        if gpus:
+            torch.cuda.manual_seed_all(seed)
+        if device.type == "cpu" and threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
 def train(
     spec: ArchSpec,
     data: Dataset,
@@ -80,11 +101,23 @@ def train(
     threads: int = 1,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> TrainResult:
-    """Train `spec` from scratch on `data` for cfg.epochs; on_epoch(epoch, metrics) after each."""
+    """Train `spec` from scratch on `data` for cfg.epochs; on_epoch(epoch, metrics) after each.
+    `seed` fixes initialisation, data order, augmentation and dropout; `threads` is the CPU thread
+    count while it trains; neither touches the caller's RNG state or thread count."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if dev.type == "cpu":
-        torch.set_num_threads(threads)
-    torch.manual_seed(seed)
+    with seeded(seed, dev, threads):
+        return _train(spec, data, cfg, seed, dev, on_epoch)
+
+
+def _train(
+    spec: ArchSpec,
+    data: Dataset,
+    cfg: TrainingConfig,
+    seed: int,
+    dev: torch.device,
+    on_epoch: Callable[[int, dict], None] | None,
+) -> TrainResult:
+    """The training loop of `train`, run with the global RNGs already seeded."""
     model = build(spec).to(dev)
     cuda = dev.type == "cuda"
     fmt = torch.channels_last if (cuda and cfg.channels_last) else torch.contiguous_format

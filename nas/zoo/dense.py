@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from blocks.dense import dense_width
 from blocks.spec import ArchSpec, from_dict
-from nas.zoo import register
+from nas.zoo.registry import register
 
 
 def densenet(depths: list[int], growth_rate: int, w_stem: int, name: str) -> ArchSpec:

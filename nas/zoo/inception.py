@@ -12,7 +12,7 @@ Max pools use padding 1 where Caffe used ceil mode; the sizes agree at 224px.
 from __future__ import annotations
 
 from blocks.spec import ArchSpec, from_dict
-from nas.zoo import register
+from nas.zoo.registry import register
 
 # (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj) per module, grouped by resolution (Table 1)
 GOOGLENET = {

@@ -8,7 +8,7 @@ rate of its first block. Parameter counts equal torchvision's (3,504,872 and 5,2
 from __future__ import annotations
 
 from blocks.spec import ArchSpec, from_dict
-from nas.zoo import register
+from nas.zoo.registry import register
 
 # (expand ratio t, kernel, output width, blocks n, stride s) per row
 MOBILENET_V2 = [

@@ -5,8 +5,8 @@ its regnet_x_400mf therefore has other stage widths and 5,495,976 parameters."""
 from __future__ import annotations
 
 from blocks.spec import ArchSpec, HeadSpec, StemSpec
-from nas.zoo import register
-from spaces.regnet import regnet_stages
+from blocks.widths import regnet_stages
+from nas.zoo.registry import register
 
 # name: (d, w_0, w_a, w_m, g)  — Radosavovic et al. 2020, appendix / pycls model zoo
 REGNETX = {

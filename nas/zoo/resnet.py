@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from blocks.spec import from_dict
-from nas.zoo import register
+from nas.zoo.registry import register
 
 
 def resnet(depths: list[int], bottleneck: bool, name: str):

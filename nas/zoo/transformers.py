@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from blocks.spec import ArchSpec, from_dict
-from nas.zoo import register
+from nas.zoo.registry import register
 
 
 @register("swin_t")

@@ -1,0 +1,71 @@
+"""Every figure of an analysis, drawn from its typed result into one folder: the EDFs (plain and
+complexity-normalised), error against complexity, random-search efficiency, and per run the
+design-parameter trends and the refined space's EDF."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from numpy.random import Generator
+
+from nas.analysis import plots
+from nas.analysis.result import Analysis, Curve
+
+
+def slug(label: str) -> str:
+    """A label made safe for a file name."""
+    return re.sub(r"[^\w.-]+", "_", label).strip("_") or "run"
+
+
+def _band(c: Curve) -> tuple:
+    return c.grid, c.lo, c.hi
+
+
+def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[str, Path]:
+    """Write every figure (the main EDF at `figure`, the others in `fig_dir`); returns their paths by name."""
+    s, runs = result.settings, result.runs
+    curves = {k: r.errors for k, r in runs.items()}
+    figs = {
+        "edf": plots.edf_figure(curves, figure, log=s.log, bands={k: _band(r.edf) for k, r in runs.items()})
+    }
+    norm = result.normalization
+    if norm.runs:
+        figs["edf_normalized"] = plots.edf_figure(
+            {k: curves[k] for k in norm.runs},
+            fig_dir / "edf_normalized.png",
+            log=s.log,
+            weights={k: v.weights for k, v in norm.runs.items()},
+            bands={k: _band(v.edf) for k, v in norm.runs.items()},
+            colors=[plots.color(i) for i, k in enumerate(runs) if k in norm.runs],
+            title=f"EDFs normalised to a uniform {norm.by} distribution ({norm.kept_bins} shared log bins)",
+        )
+    figs["complexity"] = plots.complexity_figure(runs, fig_dir / "complexity.png", rng)
+    figs["search"] = plots.search_figure(
+        {k: (r.search.k, r.search.expected_best) for k, r in runs.items() if r.count},
+        fig_dir / "search.png",
+    )
+    for i, (label, r) in enumerate(runs.items()):
+        path = plots.trends_figure(
+            label,
+            r.params,
+            r.values,
+            r.errors,
+            fig_dir / f"trends_{slug(label)}.png",
+            rng,
+            index=i,
+            level=s.level,
+            fraction=s.fraction,
+        )
+        if path:
+            figs[f"trends_{label}"] = path
+        inside = r.refine.mask
+        if inside is not None and inside.any() and not inside.all():
+            figs[f"refine_{label}"] = plots.edf_figure(
+                {"whole run": r.errors, "inside the refined space": r.errors[inside]},
+                fig_dir / f"refine_{slug(label)}.png",
+                log=s.log,
+                colors=[plots.color(i), "black"],
+                title=f"{label}: models inside the refined ranges against the whole run",
+            )
+    return figs

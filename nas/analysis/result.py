@@ -1,0 +1,189 @@
+"""The typed record of `nas analyze`: the settings, each run's statistics, the comparisons between
+runs and where the figures and report went, with one conversion to the JSON `--json` prints.
+
+Fields made with `hidden` hold what the figures draw from (the models' errors, complexity and
+design values, Pareto indices, weights); the JSON leaves them out. Fields made with `optional`
+are left out of the JSON while they are None, so each record prints only what it has.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+GUIDED = (
+    "came from guided search (mode: optimize): its models are what the search chose, not random "
+    "samples of the space, so its EDF, bootstrap and random-search figures describe the search"
+)
+
+
+def hidden(**kwargs: Any) -> Any:
+    """A field the figures read and the JSON leaves out."""
+    return field(repr=False, metadata={"json": "hidden"}, **kwargs)
+
+
+def optional() -> Any:
+    """A field the JSON leaves out while it is None."""
+    return field(default=None, metadata={"json": "optional"})
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON: records as dicts of their shown fields, arrays as lists, NaN as null, paths as str."""
+    if is_dataclass(value) and not isinstance(value, type):
+        shown = ((f, getattr(value, f.name)) for f in fields(value))
+        value = {
+            f.name: v
+            for f, v in shown
+            if f.metadata.get("json") != "hidden" and not (f.metadata.get("json") == "optional" and v is None)
+        }
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The knobs of `nas analyze`."""
+
+    log: bool = False
+    normalize: str = "flops"  # complexity measure of the normalised EDF; "none" skips it
+    bins: int | None = None  # complexity bins; None: about 5 models per bin in the smallest run
+    resamples: int = 1000  # bootstrap resamples of each EDF band
+    failed_as_error: float | None = None  # error given to failed/diverged trials; None leaves them out
+    top: int = 10  # best models listed per run
+    fraction: float = 0.25  # subsample share of the best-model bootstrap
+    level: float = 0.95  # confidence of bands and intervals
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Curve:
+    """An EDF F on an error grid with its pointwise bootstrap band [lo, hi]."""
+
+    grid: np.ndarray
+    F: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+@dataclass(frozen=True)
+class Search:
+    """Random-search efficiency: the expected best error of k random models, for each k."""
+
+    k: np.ndarray
+    expected_best: np.ndarray
+
+
+@dataclass(frozen=True)
+class Refined:
+    """A run's refined space (narrowed options, the models still inside it), or a note saying why
+    there is none."""
+
+    changes: list[dict[str, Any]] | None = optional()
+    unmapped: list[dict[str, str]] | None = optional()
+    inside: dict[str, float] | None = optional()  # summary of the models inside, and their share
+    command: str | None = optional()
+    note: str | None = optional()
+    mask: np.ndarray | None = hidden(default=None)  # which models of the EDF lie inside
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything about one run that does not involve the other runs."""
+
+    count: int
+    min: float
+    median: float
+    mean: float
+    statuses: dict[str, int]
+    planned: int
+    pending: int
+    dir: Path
+    space: str
+    mode: str
+    excluded: list[dict[str, Any]]  # trials not ok, and ok ones without an error
+    edf: Curve
+    search: Search
+    pareto: dict[str, list[dict[str, Any]]]  # per complexity measure, the front's models
+    params: list[dict[str, Any]]  # per design parameter: trend and best-model interval
+    best: list[dict[str, Any]]
+    refine: Refined
+    errors: np.ndarray = hidden()  # of the models in the EDF, as are the columns below
+    complexity: dict[str, np.ndarray] = hidden()
+    values: dict[str, np.ndarray] = hidden()  # design-parameter columns
+    fronts: dict[str, np.ndarray] = hidden()  # Pareto front indices per complexity measure
+
+
+@dataclass(frozen=True)
+class NormalizedRun:
+    """One run's complexity-normalised EDF: weighted summary, models outside the shared bins."""
+
+    count: int
+    min: float
+    median: float
+    mean: float
+    outside: int
+    edf: Curve
+    weights: np.ndarray = hidden()  # per model in the EDF; 0 outside the kept bins
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Complexity-normalised EDFs on log bins all runs share (`by` "none": not asked for), or a
+    note saying why the runs cannot be compared so."""
+
+    by: str
+    bins: int | None = optional()
+    edges: np.ndarray | None = optional()
+    kept_bins: int | None = optional()
+    runs: dict[str, NormalizedRun] | None = optional()
+    note: str | None = optional()
+
+
+@dataclass(frozen=True)
+class KsPair:
+    """The KS test between two runs, plain and (where both are normalised) weighted."""
+
+    a: str
+    b: str
+    ks: float
+    p: float
+    ks_normalized: float | None = optional()
+    p_normalized: float | None = optional()
+    n_eff_a: float | None = optional()
+    n_eff_b: float | None = optional()
+
+
+@dataclass
+class Analysis:
+    """The analysis of a set of runs, then the figures and report written from it."""
+
+    runs: dict[str, RunResult]
+    ks: list[KsPair]
+    normalization: Normalization
+    settings: Settings
+    figure: Path | None = None  # the main EDF figure
+    figures: dict[str, Path] = field(default_factory=dict)
+    report: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The analysis as plain JSON, as `nas analyze --json` prints it."""
+        return jsonable(self)
+
+    def guided(self) -> list[str]:
+        """Runs that came from guided search, whose statistics describe the search, not the space."""
+        return [name for name, r in self.runs.items() if r.mode == "optimize"]

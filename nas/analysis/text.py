@@ -1,0 +1,114 @@
+"""The terminal report of an analysis: per-run summary, not-ok trials, normalised EDFs, KS tests,
+and per run the random-search efficiency, best-model intervals, refinement and best models."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from nas.analysis.result import GUIDED, Analysis, RunResult
+
+
+def short(v: float) -> str:
+    """A parameter value as titles and tables show it: integers plain, others to 3 significant digits."""
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"
+
+
+def _fmt(v: Any, spec: str = ".2f") -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def format_report(result: Analysis) -> str:
+    """Plain-text tables for the terminal."""
+    runs = result.runs
+    width = max([len(k) for k in runs] + [3])
+    lines = [f"{'run':<{width}}  {'n':>5}  {'min':>7}  {'median':>7}  {'mean':>7}  not ok / planned"]
+    for name, r in runs.items():
+        bad = {k: v for k, v in r.statuses.items() if k != "ok"}
+        bad_txt = ", ".join(f"{v} {k}" for k, v in bad.items()) or "0"
+        pending = f", {r.pending} pending" if r.pending else ""
+        lines.append(
+            f"{name:<{width}}  {r.count:>5}  {_fmt(r.min):>7}  {_fmt(r.median):>7}  {_fmt(r.mean):>7}  "
+            f"{bad_txt} / {r.planned}{pending}"
+        )
+    fae = result.settings.failed_as_error
+    how = (
+        f"failed and diverged trials enter at error {fae:g}; stopped/rejected are counted, not plotted"
+        if fae is not None
+        else "other statuses are counted and listed, not plotted"
+    )
+    lines.append(f"errors are top-1 validation error (%) of trials with status ok; {how}")
+    guided = result.guided()
+    if guided:
+        lines.append(f"note: {', '.join(guided)} {GUIDED}")
+    for name, r in runs.items():
+        for x in r.excluded[:5]:
+            lines.append(f"  {name} #{x['trial_index']} {x['model_id']} {x['status']}: {x['reason'][:70]}")
+        if len(r.excluded) > 5:
+            lines.append(f"  {name}: {len(r.excluded) - 5} more not-ok trials (see --json or --report)")
+    norm = result.normalization
+    if norm.runs:
+        lines.append("")
+        lines.append(
+            f"complexity-normalised ({norm.by}, {norm.kept_bins} shared log bins; weighted median/mean):"
+        )
+        for name, n in norm.runs.items():
+            lines.append(
+                f"  {name:<{width}}  n={n.count:>5}  median {_fmt(n.median)}  mean {_fmt(n.mean)}"
+                f"  ({n.outside} outside the shared bins)"
+            )
+    elif norm.note:
+        lines.append(f"complexity normalisation: {norm.note}")
+    if result.ks:
+        lines.append("")
+        lines.append("KS distance (sup |F_a - F_b|) and p-value; normalised: weighted EDFs, effective sizes:")
+        for k in result.ks:
+            extra = (
+                f"   normalised {k.ks_normalized:.3f} (p {_fmt(k.p_normalized, '.3g')})"
+                if k.ks_normalized is not None
+                else ""
+            )
+            lines.append(f"  {k.a} vs {k.b}: {k.ks:.3f} (p {_fmt(k.p, '.3g')}){extra}")
+    for name, r in runs.items():
+        lines.extend(_run_lines(name, r, result.settings.level, result.settings.fraction))
+    lines.append("")
+    lines.append(f"EDF figure: {result.figure}")
+    others = [str(v) for k, v in result.figures.items() if k != "edf"]
+    if others:
+        lines.append(f"other figures: {', '.join(others)}")
+    if result.report:
+        lines.append(f"report: {result.report}")
+    return "\n".join(lines)
+
+
+def _run_lines(name: str, r: RunResult, level: float, fraction: float) -> list[str]:
+    """Per-run terminal lines: random search, best-model intervals of drawn values, refinement, best."""
+    if not r.count:
+        return []
+    out = ["", f"{name}:"]
+    ks, best = r.search.k, r.search.expected_best
+    picks = [i for i, k in enumerate(ks) if k in (1, 10, 100, 1000, 10000) or i == len(ks) - 1]
+    out.append("  expected best of k random models: " + ", ".join(f"k={ks[i]} {best[i]:.2f}" for i in picks))
+    intervals = [p for p in r.params if "lo" in p and p["source"] == "drawn"]
+    if intervals:
+        out.append(f"  {100 * level:g}% interval of the best model's value ({100 * fraction:g}% subsamples):")
+        out.append(
+            "    "
+            + "; ".join(
+                f"{p['name']} [{short(p['lo'])}, {short(p['hi'])}] ~{short(p['median'])}" for p in intervals
+            )
+        )
+    ref = r.refine
+    narrowed = [c for c in ref.changes or [] if c["after"] != c["before"]]
+    if narrowed:
+        inside = ref.inside
+        out.append(
+            f"  refined space ({', '.join(c['option'] for c in narrowed)} narrowed) holds {inside['count']} "
+            f"models ({_fmt(100 * inside['share'], '.0f')}%), median {_fmt(inside['median'])} vs "
+            f"{_fmt(r.median)}: {ref.command}"
+        )
+    elif ref.changes:
+        out.append("  refinement: the best-model intervals span every option's range; nothing to narrow yet")
+    for b in r.best[:3]:
+        out.append(f"  #{b['rank']} {b['model_id']} error {b['error']:.2f}  {b['export']}")
+    return out

@@ -1,0 +1,111 @@
+"""The records a sweep writes and reads, each with one to/from-dict: how a trial ended
+(`Status`), one planned trial (`PlanEntry`, a line of plan.jsonl) and what one trial
+produced (`TrialRow`, a line of trials.jsonl). Their dict keys are the files' format."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spaces import Sample
+
+
+def trial_seed(seed: int, index: int) -> int:
+    """The training seed of trial `index` of an experiment seeded `seed`: fixed by both, distinct per trial."""
+    return seed * 100_003 + index
+
+
+class Status(StrEnum):
+    """How a trial ended; the value is what a row's `status` holds."""
+
+    OK = "ok"
+    FAILED = "failed"  # raised (out of memory included), or its worker died past the retries
+    DIVERGED = "diverged"  # the loss stopped being finite
+    STOPPED = "stopped"  # stopped early by the scheduler; its error is where it got to
+    REJECTED = "rejected"  # the draw broke a constraint (optimize mode records it, untrained)
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One planned trial: a drawn spec with its drawn values and analytic complexity, or a draw
+    that was refused (`rejected` says why; only optimize mode records those)."""
+
+    trial_index: int
+    space: str
+    seed: int
+    model_id: str
+    spec: dict[str, Any]
+    values: dict[str, Any]
+    complexity: dict[str, Any]
+    rejected: str = ""
+
+    @classmethod
+    def drawn(cls, index: int, space: str, seed: int, sample: Sample) -> PlanEntry:
+        """Trial `index` of an experiment seeded `seed`, training the drawn `sample`."""
+        spec, cx = sample.spec, sample.complexity.to_dict()
+        return cls(index, space, trial_seed(seed, index), spec.model_id, spec.to_dict(), sample.values, cx)
+
+    @classmethod
+    def refused(cls, index: int, space: str, seed: int, values: dict[str, Any], reason: str) -> PlanEntry:
+        """Trial `index` of an experiment seeded `seed`, whose draw `values` were refused for `reason`."""
+        return cls(index, space, trial_seed(seed, index), "", {}, values, {}, reason)
+
+    @property
+    def key(self) -> str:
+        """The entry's name across the runs of a sweep: SPACE/INDEX."""
+        return f"{self.space}/{self.trial_index}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan.jsonl line: every field, `rejected` only when the draw was refused."""
+        out = asdict(self)
+        if not self.rejected:
+            del out["rejected"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanEntry:
+        """The entry of a plan.jsonl line (or of a row, which carries its entry's fields)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """What one trial produced: its entry, how it ended, its errors and times, and where and
+    with which versions it ran; everything analysis needs without re-running anything."""
+
+    entry: PlanEntry
+    experiment: str
+    status: Status
+    reason: str = ""
+    error: float | None = None  # final validation error in %, None unless the trial trained
+    val_errors: list[float] = field(default_factory=list)
+    train_errors: list[float] = field(default_factory=list)
+    epochs: int = 0
+    wall_time: float = 0.0
+    train_time: float = 0.0
+    images_per_sec: float = 0.0
+    latency_ms: float | None = None
+    retries: int = 0
+    device: str = ""
+    host: str = ""
+    finished_at: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+    node_id: str | None = None  # the Ray node it ran on; None for rows the driver writes itself
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trials.jsonl line: the entry's fields (not `rejected`, which `reason` says) and
+        the row's, `node_id` only when known."""
+        out = {k: v for k, v in asdict(self.entry).items() if k != "rejected"}
+        out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "entry")
+        out["status"] = self.status.value
+        if self.node_id is None:
+            del out["node_id"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialRow:
+        """The row of a trials.jsonl line; fields an older row lacks take their defaults."""
+        own = {f.name: data[f.name] for f in fields(cls) if f.name in data and f.name != "entry"}
+        return cls(**{**own, "entry": PlanEntry.from_dict(data), "status": Status(data["status"])})

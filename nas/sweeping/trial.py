@@ -1,0 +1,116 @@
+"""One trial: train one plan entry and turn whatever happens into one complete row."""
+
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nas
+from blocks.spec import from_dict
+from nas.config import TrainingConfig
+from nas.sweeping.records import PlanEntry, Status, TrialRow
+from nas.training import datasets as datamod
+from nas.training.loop import Diverged, train
+
+
+def versions() -> dict[str, str]:
+    """Versions that produced a row, so later analysis knows what it compares."""
+    import ray
+    import torch
+
+    return {
+        "nas": nas.__version__,
+        "torch": torch.__version__,
+        "ray": ray.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def make_row(entry: PlanEntry, experiment: str, status: Status, **fields: Any) -> TrialRow:
+    """A row of `entry`, stamped with this host, the time and the versions that made it."""
+    return TrialRow(
+        entry,
+        experiment,
+        status,
+        host=platform.node(),
+        finished_at=time.time(),
+        versions=versions(),
+        **fields,
+    )
+
+
+def metrics(entry: PlanEntry, **extra: Any) -> dict[str, Any]:
+    """What Tune is told about an entry: its flops and params, and `extra`."""
+    cx = entry.complexity
+    return {"flops": cx.get("flops", 0), "params": cx.get("params", 0), **extra}
+
+
+def run_trial(
+    entry: PlanEntry, data: datamod.Dataset, setup: TrialSetup, report: Callable[[dict[str, Any]], None]
+) -> TrialRow:
+    """Train one entry and return its row; each epoch but the last is reported as it ends
+    (the last one travels with the row). Failures become rows, not exceptions."""
+    start = time.perf_counter()
+    if entry.rejected:
+        return make_row(entry, setup.experiment, Status.REJECTED, reason=entry.rejected)
+    latency = None
+    epochs = setup.training.epochs
+
+    def on_epoch(epoch: int, epoch_metrics: dict) -> None:
+        if epoch < epochs:
+            report(metrics(entry, latency_ms=latency, **epoch_metrics))
+
+    try:
+        spec = from_dict(entry.spec, f"plan entry {entry.trial_index}")
+        if "latency" in setup.objectives:
+            import torch
+
+            from blocks.network import build
+            from nas.sweeping.latency import latency_ms
+
+            dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            latency = latency_ms(build(spec).to(dev), spec.input_shape, dev)
+        res = train(spec, data, setup.training, seed=entry.seed, threads=setup.threads, on_epoch=on_epoch)
+    except Diverged as err:
+        return make_row(
+            entry, setup.experiment, Status.DIVERGED, reason=str(err), wall_time=time.perf_counter() - start
+        )
+    except Exception as err:  # recorded as a failed trial so the sweep goes on
+        last = traceback.format_exception_only(type(err), err)[-1].strip()
+        return make_row(
+            entry, setup.experiment, Status.FAILED, reason=last, wall_time=time.perf_counter() - start
+        )
+    run_dir = setup.weight_runs.get(entry.space, "")
+    if run_dir:
+        from nas.exporting.weights import save_weights, weights_path
+
+        save_weights(res.model, weights_path(run_dir, entry.model_id))
+    return make_row(
+        entry,
+        setup.experiment,
+        Status.OK,
+        error=res.error,
+        val_errors=res.val_errors,
+        train_errors=res.train_errors,
+        epochs=res.epochs,
+        wall_time=time.perf_counter() - start,
+        train_time=res.train_time,
+        images_per_sec=res.images_per_sec,
+        latency_ms=latency,
+        device=res.device,
+    )
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """What every trial of a sweep shares; travels to the workers once, through the object store."""
+
+    experiment: str
+    training: TrainingConfig
+    threads: int
+    objectives: tuple[str, ...]
+    weight_runs: dict[str, str]  # space -> run folder whose weights/ keeps trained weights ("" for none)
