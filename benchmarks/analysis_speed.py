@@ -1,5 +1,5 @@
 """Time `nas analyze` on synthetic runs: two AnyNetX_C-like runs of 50,000 trial rows each
-(100,000 in all, shaped like `nas.sweeping.driver.make_row` rows, 2% failed or diverged), 1,000 bootstrap
+(100,000 in all, shaped like `nas.sweeping.records.TrialRow` rows, 2% failed or diverged), 1,000 bootstrap
 resamples per EDF band. Prints the seconds of each stage and the total.
 
 Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
@@ -23,6 +23,7 @@ from nas.analysis.edf import error_grid
 from nas.analysis.report import write_report
 from nas.analysis.result import Analysis
 from nas.sweeping import store
+from nas.sweeping.records import Status
 
 EXPERIMENT = {
     "name": "bench",
@@ -43,7 +44,7 @@ def synth_rows(space: str, n: int, rng: np.random.Generator) -> list[str]:
     flops = (d * w.astype(float) ** 2).sum(axis=1) * 50.0 / b
     error = 20 + 0.002 * (w[:, 2] - 256) ** 2 / 64 + 0.3 * (d[:, 2] - 6) ** 2 + np.abs(np.log2(g / 16))
     error += rng.normal(0, 1.0, n)
-    status = rng.choice(["ok", "failed", "diverged"], n, p=[0.98, 0.01, 0.01])
+    status = rng.choice([Status.OK, Status.FAILED, Status.DIVERGED], n, p=[0.98, 0.01, 0.01])
     lines = []
     for i in range(n):
         stages = [
@@ -59,7 +60,7 @@ def synth_rows(space: str, n: int, rng: np.random.Generator) -> list[str]:
         values = {f"d{j + 1}": int(d[i, j]) for j in range(4)}
         values.update({f"w{j + 1}": int(w[i, j]) for j in range(4)})
         values.update({"b": float(b[i]), "g": int(g[i])})
-        ok = status[i] == "ok"
+        ok = status[i] == Status.OK
         row = {
             "trial_index": i,
             "space": space,

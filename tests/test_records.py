@@ -2,6 +2,7 @@
 what they wrote, and planning and resuming build them without Ray."""
 
 import json
+import os
 
 import pytest
 import yaml
@@ -122,3 +123,15 @@ def test_optimize_mode_plans_search_runs(tmp_path):
     assert (runs[0].dir / store.PLAN).read_text() == ""
     store.append_row(runs[0].dir, TrialRow(_entry(space="anynet_x_c", trial_index=0), exp.name, Status.OK))
     assert [(r.todo, r.next_index) for r in resume_runs(tmp_path / "out", exp)] == [(3, 1), (4, 0)]
+
+
+def test_tune_settings_are_scoped_to_the_sweep(monkeypatch):
+    from nas.sweeping.driver import TUNE_ENV, _tune_env
+
+    monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
+    monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")  # the user's own choice wins
+    with _tune_env():
+        assert os.environ["RAY_AIR_NEW_OUTPUT"] == TUNE_ENV["RAY_AIR_NEW_OUTPUT"]
+        assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"
+    assert "RAY_AIR_NEW_OUTPUT" not in os.environ
+    assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"

@@ -44,14 +44,15 @@ from nas.analysis.result import (
     Search,
     Settings,
 )
+from nas.sweeping.records import Status
 
-COUNTABLE = ("failed", "diverged")  # statuses `failed_as_error` puts into the EDF
+COUNTABLE = (Status.FAILED, Status.DIVERGED)  # statuses `failed_as_error` puts into the EDF
 Columns = dict[str, np.ndarray]  # one array per run label
 
 
 def in_curve(d: frame.RunData, failed_as_error: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Mask of the trials in the EDF and the error of every trial (failed ones at `failed_as_error`)."""
-    ok = (d.status == "ok") & np.isfinite(d.error)
+    ok = (d.status == Status.OK) & np.isfinite(d.error)
     if failed_as_error is None:
         return ok, d.error
     counted = np.isin(d.status, COUNTABLE)
@@ -71,7 +72,7 @@ def run_stats(
     statuses: dict[str, int] = {}
     for st in d.status:
         statuses[st] = statuses.get(st, 0) + 1
-    outside = np.flatnonzero(d.status != "ok")
+    outside = np.flatnonzero(d.status != Status.OK)
     excluded = [
         {
             "trial_index": int(d.index[i]),
@@ -80,7 +81,7 @@ def run_stats(
             "reason": d.reason[i],
             "in_edf": bool(mask[i]),
         }
-        for i in np.concatenate([outside, np.flatnonzero((d.status == "ok") & ~mask)])
+        for i in np.concatenate([outside, np.flatnonzero((d.status == Status.OK) & ~mask)])
     ]
     lo, hi = edf_band(e, grid, s.resamples, rng, level=s.level) if len(e) else (grid * np.nan, grid * np.nan)
     cx = {k: v[mask] for k, v in d.complexity.items()}

@@ -23,6 +23,7 @@ from blocks.errors import UserError
 from nas.analysis import frame
 from nas.analysis.bootstrap import best_value
 from nas.sweeping import store
+from nas.sweeping.records import Status
 
 
 @dataclass
@@ -166,7 +167,7 @@ def refine_run(
 ) -> tuple[dict[str, Any], Refinement]:
     """`refine_data` over the trials of a run that finished ok."""
     d = frame.load(run)
-    ok = (d.status == "ok") & np.isfinite(d.error)
+    ok = (d.status == Status.OK) & np.isfinite(d.error)
     return refine_data(d, ok, d.error, wanted, fraction, level)
 
 

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from nas.analysis.result import GUIDED, Analysis, RunResult
+from nas.sweeping.records import Status
 
 
 def short(v: float) -> str:
@@ -24,7 +25,7 @@ def format_report(result: Analysis) -> str:
     width = max([len(k) for k in runs] + [3])
     lines = [f"{'run':<{width}}  {'n':>5}  {'min':>7}  {'median':>7}  {'mean':>7}  not ok / planned"]
     for name, r in runs.items():
-        bad = {k: v for k, v in r.statuses.items() if k != "ok"}
+        bad = {k: v for k, v in r.statuses.items() if k != Status.OK}
         bad_txt = ", ".join(f"{v} {k}" for k, v in bad.items()) or "0"
         pending = f", {r.pending} pending" if r.pending else ""
         lines.append(

@@ -18,5 +18,10 @@ def run(args) -> int:
         print(f"{space.name:<16} {space.doc}")
         if args.name:
             for key, param in space.options.items():
-                print(f"    {key:<18} default {param.default!r:<28} {param.legal()}  {param.doc}")
+                if isinstance(param.default, dict) and param.default:  # one line per entry
+                    print(f"    {key:<18} {param.legal()}  {param.doc}; default:")
+                    for entry, value in param.default.items():
+                        print(f"        {entry:<34} {value!r}")
+                else:
+                    print(f"    {key:<18} default {param.default!r:<28} {param.legal()}  {param.doc}")
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 from blocks.errors import UserError
 from nas.analysis.pareto import pareto_front
 from nas.sweeping import store
+from nas.sweeping.records import Status
 
 ORDERS = ("error", "pareto")
 
@@ -38,7 +39,7 @@ class Candidate:
 
 def _usable(row: dict[str, Any]) -> bool:
     error = row.get("error")
-    return row.get("status") == "ok" and isinstance(error, (int, float)) and math.isfinite(error)
+    return row.get("status") == Status.OK and isinstance(error, (int, float)) and math.isfinite(error)
 
 
 def candidates(runs: list[Path]) -> list[Candidate]:

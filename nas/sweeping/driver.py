@@ -13,6 +13,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from nas import config as cfgmod
 from nas.config import Experiment
 from nas.sweeping import store
 from nas.sweeping.optimize import WORST_ERROR
-from nas.sweeping.plan import Run, SampleRun, SearchRun, context, limits, prepare, resume_runs, space_options
+from nas.sweeping.plan import Run, SampleRun, SearchRun, context, prepare, resume_runs, space_options
 from nas.sweeping.progress import Progress
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.sweeping.trial import TrialSetup, make_row, metrics, run_trial
@@ -118,12 +120,27 @@ def _prune_weights(run_dir: Path, keep: int) -> None:
             path.unlink(missing_ok=True)
 
 
+# Tune settings read from the environment: the classic progress output, and no default loggers
+# beside the ones the sweep adds. Set for the sweep's duration only, unless the user set them.
+TUNE_ENV = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+
+
+@contextmanager
+def _tune_env() -> Iterator[None]:
+    """TUNE_ENV in the environment inside the block; what the caller had comes back after."""
+    added = {k: v for k, v in TUNE_ENV.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
 def _init_ray(address: str | None) -> bool:
     """Start (or connect to) Ray unless already connected; True when this call did it."""
     import ray
 
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     if ray.is_initialized():
         return False
     ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
@@ -136,14 +153,15 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
     if not total:
         print("nothing to do: every trial of this sweep has a recorded row")
         return
-    started = _init_ray(address)
-    try:
-        _fit(exp, runs, data, out, total)
-    finally:
-        if started:
-            import ray
+    with _tune_env():
+        started = _init_ray(address)
+        try:
+            _fit(exp, runs, data, out, total)
+        finally:
+            if started:
+                import ray
 
-            ray.shutdown()
+                ray.shutdown()
 
 
 def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, total: int) -> None:
@@ -213,7 +231,7 @@ def _fit_search(
         if not run.remaining:
             continue
         space, options = space_options(exp, index[run.dir.name])
-        define = DefineByRun(space.name, options, ctx, limits(exp), exp.seed, run.next_index)
+        define = DefineByRun(space.name, options, ctx, exp.constraints, exp.seed, run.next_index)
         tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(

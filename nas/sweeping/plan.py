@@ -15,7 +15,7 @@ from nas.config import Experiment
 from nas.sweeping import store
 from nas.sweeping.records import PlanEntry
 from nas.training import datasets as datamod
-from spaces import Context, Limits, Space, get, sample
+from spaces import Context, Space, get, sample
 
 
 def context(exp: Experiment, data: datamod.Dataset) -> Context:
@@ -35,16 +35,11 @@ def space_options(exp: Experiment, index: int) -> tuple[Space, dict[str, Any]]:
     return space, space.resolve(sc.options, where=f"{exp.source}: {where}.options")
 
 
-def limits(exp: Experiment) -> Limits:
-    """The experiment's complexity constraints, which every drawn spec must meet."""
-    return Limits(exp.constraints.flops, exp.constraints.params)
-
-
 def plan_space(exp: Experiment, index: int, ctx: Context) -> list[PlanEntry]:
     """Sample the experiment's specs for one space: one entry per trial index."""
     space, options = space_options(exp, index)
     try:
-        samples = sample(space, exp.samples, exp.seed, ctx=ctx, options=options, limits=limits(exp))
+        samples = sample(space, exp.samples, exp.seed, ctx=ctx, options=options, limits=exp.constraints)
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
     return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
