@@ -47,6 +47,18 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Law:
+    """How a space draws one quantity, for `nas spaces NAME`: the quantity ("d_i"), its law
+    ("uniform", "log-uniform", "grid", ...), its range in terms of the options, and where the
+    law comes from (the paper's section or its reference code)."""
+
+    quantity: str
+    law: str
+    range: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Space:
     """A named design space: options with defaults and legal values, and its define function."""
 
@@ -57,6 +69,7 @@ class Space:
     family: str = ""
     check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None  # (option, message) pairs
     refine: tuple[Rule, ...] = ()  # how `nas refine` narrows the options; none: nothing to narrow
+    laws: tuple[Law, ...] = ()  # how each drawn quantity is sampled
 
     def __post_init__(self) -> None:
         # a space may declare its options as a plain mapping; messages call them options

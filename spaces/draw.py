@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,57 @@ def require(ok: bool, kind: str, *, limit: float | None = None, value: float | N
         raise Reject(kind, limit=limit, value=value)
 
 
+LAWS = ("uniform", "log_uniform", "power2_uniform", "power2_or_log_uniform")
+
+
+def quantize(f: float, q: float, up: bool) -> float:
+    """f rounded down (or up) to a multiple of q, with q's type; decimal arithmetic keeps
+    0.1-steps exact (pycls quantises the same way)."""
+    k = math.ceil(f / q) if up else math.floor(f / q)
+    return q * k if isinstance(q, int) else float(Decimal(k) * Decimal(str(q)))
+
+
+def law_value(uniform: Callable[[float, float], float], law: str, low: float, high: float, q: float) -> float:
+    """One value of `law` on [low, high] quantised to q, from a source of uniform floats on
+    [a, b): the laws of pycls' sweep samplers (pycls/sweep/random.py), written out:
+
+    - uniform: U[low, high + q) rounded down to q;
+    - log_uniform: exp(U(log(low - min(q, low / 2)), log(high)]) rounded up to q;
+    - power2_uniform: 2^floor(U[log2 low, log2 high + 1)), a uniform power of two;
+    - power2_or_log_uniform: a power of two below q as power2_uniform draws it, else (when
+      that power reaches q) log_uniform on [max(low, q), high] with step min(high, q).
+    """
+    if law == "uniform":
+        return quantize(uniform(low, high + q), q, up=False)
+    if law == "log_uniform":
+        a, b = math.log(low - min(q, low / 2)), math.log(high)
+        return quantize(math.exp(b - uniform(0.0, b - a)), q, up=True)  # (a, b]: the top is in
+    if law == "power2_uniform":
+        e = math.floor(uniform(math.log2(low), math.log2(high) + 1))
+        return quantize(2.0**e, q, up=False)
+    if law == "power2_or_log_uniform":
+        f = law_value(uniform, "power2_uniform", low, high, low)
+        return law_value(uniform, "log_uniform", max(low, q), high, min(high, q)) if f >= q else f
+    raise ValueError(f"unknown law '{law}'; legal: {list(LAWS)}")
+
+
+def law_support(law: str, low: float, high: float, q: float) -> list[float]:
+    """Every value a power-of-two law can draw, in order (Optuna draws these as a grid)."""
+    powers = [2.0**e for e in range(math.ceil(math.log2(low)), math.floor(math.log2(high)) + 1)]
+    if law == "power2_uniform":
+        return sorted({quantize(v, q, up=False) for v in powers})
+    if law == "power2_or_log_uniform":
+        step = min(high, q)
+        small = [type(q)(v) for v in powers if v < q]
+        first = quantize(max(low, q), step, up=True)
+        return small + [
+            quantize(first + i * step, step, up=False) for i in range(int((high - first) // step) + 1)
+        ]
+    raise ValueError(
+        f"law '{law}' has no finite support to list; legal: power2_uniform, power2_or_log_uniform"
+    )
+
+
 class Draw(ABC):
     """Base of every draw: records what was drawn under its name."""
 
@@ -62,6 +114,11 @@ class Draw(ABC):
     @abstractmethod
     def choice(self, name: str, options: Sequence[Any]) -> Any:
         """One of `options`."""
+
+    @abstractmethod
+    def quantized(self, name: str, low: float, high: float, q: float, law: str) -> float:
+        """A value of `law` (one of LAWS, see `law_value`) on [low, high] quantised to q; an int
+        when q is an int."""
 
     @abstractmethod
     def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
@@ -99,6 +156,11 @@ class RngDraw(Draw):
         self.values[name] = value
         return value
 
+    def quantized(self, name: str, low: float, high: float, q: float, law: str) -> float:
+        value = law_value(lambda a, b: float(self.rng.uniform(a, b)), law, low, high, q)
+        self.values[name] = value
+        return value
+
     def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
         # Uniform over non-decreasing sequences: n distinct picks from m+n-1 slots, minus rank.
         m = (high - low) // step + 1
@@ -133,6 +195,18 @@ class OptunaDraw(Draw):
         self.values[name] = value = self.trial.suggest_categorical(name, list(options))
         return value
 
+    def quantized(self, name: str, low: float, high: float, q: float, law: str) -> float:
+        if law in ("power2_uniform", "power2_or_log_uniform"):
+            return self.choice(name, law_support(law, low, high, q))
+        if law == "uniform" and isinstance(q, int):
+            value = self.trial.suggest_int(name, low, high, step=q)
+        elif law == "uniform":
+            value = self.trial.suggest_float(name, low, high, step=q)
+        else:  # Optuna has no quantised log law: a log-uniform float, rounded up to q as pycls does
+            value = min(quantize(self.trial.suggest_float(name, low, high, log=True), q, up=True), high)
+        self.values[name] = value
+        return value
+
     def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:
         out, prev = [], low
         for i in range(n):
@@ -165,6 +239,9 @@ class ReplayDraw(Draw):
         return float(self._get(name))
 
     def choice(self, name: str, options: Sequence[Any]) -> Any:
+        return self._get(name)
+
+    def quantized(self, name: str, low: float, high: float, q: float, law: str) -> float:
         return self._get(name)
 
     def nondecreasing(self, name: str, n: int, low: int, high: int, *, step: int = 1) -> list[int]:

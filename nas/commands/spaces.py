@@ -24,4 +24,9 @@ def run(args) -> int:
                         print(f"        {entry:<34} {value!r}")
                 else:
                     print(f"    {key:<18} default {param.default!r:<28} {param.legal()}  {param.doc}")
+            if space.laws:
+                print("  drawn:")
+            for law in space.laws:
+                source = f"  ({law.source})" if law.source else ""
+                print(f"    {law.quantity:<18} {law.law:<28} {law.range}{source}")
     return 0
