@@ -1,6 +1,6 @@
 """Time `nas analyze` on synthetic runs: two AnyNetX_C-like runs of 50,000 trial rows each
 (100,000 in all, shaped like `nas.sweeping.records.TrialRow` rows, 2% failed or diverged), 1,000 bootstrap
-resamples per EDF band. Prints the seconds of each stage and the total.
+resamples per EDF band and per power estimate. Prints the seconds of each stage and the total.
 
 Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
 """
@@ -148,7 +148,7 @@ def main() -> None:
                 part=True,
             )
         norm = stage("normalised EDFs and bands", lambda: an.normalized(data, masks, errors, s, grid, rng))
-        ks = stage("KS tests", lambda: an.ks_pairs(data, masks, errors, norm))
+        ks = stage("KS tests and models needed", lambda: an.ks_pairs(data, masks, errors, norm, s))
         out = root / "report"
         result = Analysis(stats, ks, norm, s)
         result.figures = stage("figures", lambda: figures.draw(result, out / "edf.png", out, rng))

@@ -2,9 +2,16 @@
 
 A `Cx` carries the spatial size of the feature map and the running totals. FLOPs are
 multiply-accumulates of convolutions, linear layers and matrix products (what
-`FlopCounterMode` reports, halved); bias adds, norms, activations, pooling and
-element-wise ops are not counted, as in pycls and the RegNet paper. Activations are the
-output elements of every Conv2d and Linear layer, per image.
+`FlopCounterMode` reports, halved, so analytic == measured holds exactly); bias adds, norms,
+activations, pooling and element-wise ops are not counted. Parameters are every weight and
+bias. Activations are the output elements of every Conv2d and Linear layer, per image.
+
+pycls (`conv2d_cx`, `linear_cx`, `pool2d_cx` in pycls/models/blocks.py) counts the same
+multiply-adds and parameters, but adds one FLOP per output element of a layer with a bias and
+counts pooling outputs as activations. Its FLOPs are therefore higher by the bias adds (the
+classifier's num_classes for RegNetX and ResNet: RegNetX-400MF is 397,677,568 here and
+397,678,568 in pycls's dev/model_complexity.json; RegNetY adds its SE convs' biases too), and
+its activations by the pooling outputs (ResNet-50: 200,704 more, from the stem's max pool).
 """
 
 from __future__ import annotations

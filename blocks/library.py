@@ -16,6 +16,7 @@ from blocks import (  # noqa: F401  (imported to register their families)
     swin,
     swinmlp,
     tokens,
+    vanilla,
     vit,
 )
 from blocks.registry import KINDS, families, get, names

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nas.analysis.bestof import best_probs, expected_best, rank_probs, search_ks
-from nas.analysis.bootstrap import best_value, best_weights, edf_band
+from nas.analysis.bootstrap import best_value, best_weights, edf_band, subsample_size
 from nas.analysis.edf import edf
 from nas.analysis.frame import load, read_rows
 from nas.analysis.pareto import pareto_front
@@ -70,6 +70,28 @@ def test_exact_bootstrap_matches_the_papers_monte_carlo():
     assert [exact["lo"], exact["median"], exact["hi"]] == pytest.approx(mc, abs=8.0)
 
 
+def test_subsample_size_is_pyclss_rounding_down():
+    # pycls get_filters: max(1, int(n * 0.25)); 0.25 n = 0.25, 0.75, 1, 1.75, 28.75, 150
+    assert [subsample_size(n, 0.25) for n in (1, 3, 4, 7, 115, 600)] == [1, 1, 1, 1, 28, 150]
+    assert best_value(np.arange(3.0), np.arange(3.0), 0.25, 0.95)["subsample"] == 1
+
+
+def test_exact_bootstrap_matches_pyclss_draws_where_rounding_matters():
+    """pycls's procedure (28 of 115 models with replacement, keep the best) against the exact
+    weights: every model's share within 4 standard errors of the 100,000 draws; the best model's
+    share is more than 4 away from what 29-model subsamples (rounding up) would give."""
+    rng = np.random.default_rng(7)
+    errors = rng.normal(10, 2, 115)
+    picks = rng.integers(0, 115, (100_000, 28))
+    best = picks[np.arange(len(picks)), np.argmin(errors[picks], axis=1)]
+    freq = np.bincount(best, minlength=115) / len(picks)
+    w = best_weights(errors, 0.25)
+    se = np.sqrt(w * (1 - w) / len(picks))
+    assert np.all(np.abs(freq - w) <= 4 * se + 1e-12)
+    top = np.argmin(errors)
+    assert abs(freq[top] - best_probs(errors, 29)[top]) > 4 * se[top]
+
+
 def test_categorical_shares_pick_the_good_category():
     rng = np.random.default_rng(2)
     block = rng.choice(["res_bottleneck_x", "res_basic"], 300).astype(object)
@@ -122,8 +144,10 @@ def test_bin_quartiles_and_trend_match_numpy():
     assert np.isnan(q[5]).all()
     t = numeric_trend(x, e, bins=5)
     assert sum(t["count"]) == 500 and len(t["x"]) == 5
+    assert t["few_models"] == [False] * 5  # 100 models per bin
     t = numeric_trend(np.array([1.0, 2.0, 2.0, 4.0]), np.array([1.0, 2.0, 4.0, 0.0]))
     assert t["x"] == [1.0, 2.0, 4.0] and t["median"] == [1.0, 3.0, 0.0]
+    assert t["count"] == [1, 2, 1] and t["few_models"] == [True, True, True]
 
 
 def test_read_rows_skips_a_torn_line_and_keeps_the_last_row_per_trial(tmp_path):

@@ -4,12 +4,15 @@ report and its CSV tables."""
 import csv
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
-from nas.analysis.analyze import Settings, analyze
+from nas.analysis.analyze import Settings, analyze, needed
+from nas.analysis.edf import ks_test
 from nas.analysis.report import write_report
-from nas.analysis.text import format_report
+from nas.analysis.result import KsPair, Needed
+from nas.analysis.text import format_report, needed_text
 from nas.cli import main
 from tests.synth import write_run
 
@@ -61,7 +64,11 @@ def test_every_statistic_is_plain_json_and_failed_trials_are_counted(result):
     assert len(edf["grid"]) == len(edf["F"]) == len(edf["lo"]) == len(edf["hi"])
     assert all(lo <= f + 1e-9 and f <= hi + 1e-9 for f, lo, hi in zip(edf["F"], edf["lo"], edf["hi"]))
     (pair,) = r["ks"]
-    assert {"a", "b", "ks", "p", "ks_normalized", "p_normalized", "n_eff_a", "n_eff_b"} <= set(pair)
+    assert {"a", "b", "ks", "p", "needed", "ks_normalized", "p_normalized", "n_eff_a", "n_eff_b"} <= set(pair)
+    need = pair["needed"]
+    assert need["target"] == 0.8 and need["alpha"] == pytest.approx(0.05) and need["resamples"] == 200
+    assert need["largest"] == 1150 and need["n"] is not None and need["power"] >= 0.8  # 10 x 115 models
+    assert "why" not in need and not edf["few_models"]
     assert r["normalization"]["by"] == "flops" and r["normalization"]["kept_bins"] >= 1
     assert "note" not in r["normalization"] and "weights" not in r["normalization"]["runs"]["regnet_x"]
     w0 = next(p for p in reg["params"] if p["name"] == "w0")
@@ -78,6 +85,10 @@ def test_terminal_tables_and_default_figure_place(result, sweep):
     assert "regnet_x      115" in out and "3 failed, 2 diverged / 120" in out
     assert "regnet_x #3" in out and "synthetic failed" in out
     assert "KS distance" in out and "expected best of k random models: k=1" in out
+    need = result.ks[0].needed
+    assert "models per space for the KS test to separate them (p < 0.05 in 80% of 200 resamples" in out
+    assert f"  anynet_x_c vs regnet_x: {need.n:,} models per space (estimated power {need.power:.2f})" in out
+    assert "fewer than 10" not in out
     assert f"EDF figure: {sweep / 'anynet_x_c' / 'edf.png'}" in out  # the first run's folder
     assert (sweep / "anynet_x_c" / "trends_regnet_x.png").exists()
 
@@ -94,7 +105,9 @@ def test_html_report_is_self_contained_with_csv_tables(result, tmp_path):
     assert len(rows("not_ok")) == 5 and {r["status"] for r in rows("not_ok")} == {"failed", "diverged"}
     assert len(rows("best")) == 20 and rows("best")[0]["export"].startswith("nas export ")
     assert [r["run"] for r in rows("summary")] == ["anynet_x_c", "regnet_x"]
-    assert {"ks", "p"} <= set(rows("ks")[0])
+    assert {"ks", "p", "models_needed", "power", "target_power", "largest_n"} <= set(rows("ks")[0])
+    assert int(rows("ks")[0]["models_needed"]) == result.ks[0].needed.n
+    assert "Models per space the KS test needs" in page and "models per space (estimated power" in page
     for name in ("intervals", "trends", "search", "pareto", "refine"):
         assert rows(name), name
 
@@ -114,6 +127,8 @@ def test_cli_failed_as_error_figure_and_report(sweep, tmp_path, capsys):
 def test_bad_options_are_one_line_errors(sweep, capsys):
     assert main(["analyze", str(sweep), "--bins", "0"]) == 2
     assert "--bins" in capsys.readouterr().err
+    assert main(["analyze", str(sweep), "--power", "1"]) == 2
+    assert "--power: expected a power in (0, 1)" in capsys.readouterr().err
 
 
 def test_runs_with_no_or_one_finished_trial_still_analyse(tmp_path):
@@ -126,3 +141,82 @@ def test_runs_with_no_or_one_finished_trial_still_analyse(tmp_path):
     assert result.to_dict()["runs"]["anynet_x_c"]["refine"] == {"note": result.runs["anynet_x_c"].refine.note}
     out = format_report(result)
     assert "1 failed, 1 diverged, 1 stopped / 3" in out and "1 rejected / 2" in out
+
+
+def test_statistics_from_few_models_are_labelled_on_every_surface(sweep, tmp_path, monkeypatch):
+    """A run of 6 models beside one of 80: its band, intervals, trend bins and refinement carry
+    few_models in the JSON, a note in the text and report, and a mark in the figures."""
+    from nas.analysis import figures, plots
+
+    drawn = {}
+
+    def spy(fn):
+        def wrapped(*args, **kwargs):
+            drawn.setdefault(fn.__name__, []).append((args, kwargs))
+            return fn(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(figures.plots, "edf_figure", spy(plots.edf_figure))
+    monkeypatch.setattr(figures.plots, "trends_figure", spy(plots.trends_figure))
+    small = write_run(tmp_path, "anynet_x_e", 6, anynet_error, seed=3)
+    result = analyze(
+        [sweep / "anynet_x_c", small], report=tmp_path / "report", settings=Settings(resamples=100)
+    )
+    r = strict(json.dumps(result.to_dict()))["runs"]
+    few, many = r["anynet_x_e"], r["anynet_x_c"]
+    assert few["edf"]["few_models"] and not many["edf"]["few_models"]
+    intervals = [p for p in few["params"] if "lo" in p]
+    assert intervals and all(p["few_models"] for p in intervals)
+    assert not any(p.get("few_models") for p in many["params"])
+    assert all(all(p["trend"]["few_models"]) for p in few["params"] if "trend" in p)
+    assert few["refine"]["few_models"] and not many["refine"]["few_models"]
+    assert result.normalization.runs["anynet_x_e"].edf.few_models
+
+    out = format_report(result)
+    label = "from 6 models (fewer than 10): indicative only"
+    assert f"note: anynet_x_e's EDF band, intervals and refinement are {label}" in out
+    assert f"95% interval of the best model's value (25% subsamples; {label}):" in out
+    assert f"[{label}]" in out and out.count("fewer than 10") == 4  # note, normalised band, intervals, refine
+
+    (edf_call, *_) = drawn["edf_figure"]
+    summary6 = {"count": 6, "min": 1.0, "mean": 2.0}
+    assert plots.curve_label("anynet_x_e", summary6).endswith("fewer than 10 models: indicative only")
+    assert "fewer than" not in plots.curve_label("anynet_x_c", {**summary6, "count": 80})
+    assert set(edf_call[0][0]) == {"anynet_x_c", "anynet_x_e"}  # the curves the labels are made for
+    trends = {args[0]: args[1] for args, _ in drawn["trends_figure"]}
+    panel = next(p for p in trends["anynet_x_e"] if "trend" in p)
+    assert plots.panel_title(panel, "w1").endswith("[n < 10]")
+    assert figures.refine_title("e", result.runs["anynet_x_e"]).endswith(f"(refined from intervals {label})")
+    assert "fewer" not in figures.refine_title("c", result.runs["anynet_x_c"])
+
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert f"anynet_x_e: EDF band, intervals and refinement are {label}" in page
+    assert f"refined from intervals {label}" in page
+    with open(tmp_path / "report" / "intervals.csv", newline="") as fh:
+        flags = {(row["run"], row["few_models"]) for row in csv.DictReader(fh) if row["lo"]}
+    assert flags == {("anynet_x_e", "True"), ("anynet_x_c", "False")}
+
+
+def test_identical_runs_cannot_be_separated(result):
+    run = result.runs["regnet_x"]
+    need = needed(run.errors, run.errors[::-1].copy(), Settings(resamples=50))
+    pair = KsPair("x", "y", **ks_test(run.errors, run.errors), needed=need)
+    assert pair.ks == 0 and need.n is None and need.why == "identical EDFs"
+    assert needed_text(pair, {"x": run, "y": run}) == "cannot separate with this data (identical EDFs)"
+
+
+def test_models_needed_text_names_what_limits_the_estimate(result):
+    run = result.runs["regnet_x"]
+    few = replace(run, count=6)
+    need = Needed(49, 0.83, 0.8, 0.05, 1200, 1000)
+    pair = KsPair("x", "y", 0.4, 0.56, needed=need)
+    assert needed_text(pair, {"x": run, "y": few}) == (
+        "49 models per space (estimated power 0.83); more than the 6 recorded, so it extrapolates "
+        "their EDFs; their recorded difference is not significant (p 0.56) and may be noise"
+    )
+    assert (
+        needed_text(replace(pair, p=0.01), {"x": run, "y": run})
+        == "49 models per space (estimated power 0.83)"
+    )
+    assert needed_text(replace(pair, needed=None), {"x": run, "y": run}).startswith("not estimated")

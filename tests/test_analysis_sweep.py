@@ -32,7 +32,10 @@ def test_report_and_refinement_from_a_real_sweep(tmp_path, capsys):
     assert {p.name for p in rep.glob("*.csv")} >= {"summary.csv", "ks.csv", "best.csv", "intervals.csv"}
 
     refined = tmp_path / "refined.yaml"
-    assert main(["refine", str(out / "regnet_x"), "--out", str(refined)]) == 0
+    assert main(["refine", str(out / "regnet_x"), "--out", str(refined)]) == 2  # 6 models: too few
+    assert not refined.exists()
+    assert main(["refine", str(out / "regnet_x"), "--out", str(refined), "--force"]) == 0
+    assert "warning: intervals" in capsys.readouterr().out
     loaded = config.load(refined)
     (sc,) = loaded.spaces
     options = spaces.get("regnet_x").resolve(sc.options)

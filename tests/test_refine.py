@@ -43,8 +43,10 @@ def test_refine_regnet_writes_a_loadable_narrower_experiment(tmp_path, capsys):
     assert 8 <= lo <= 32 <= hi <= 64 and hi - lo < 56
     lo, hi = options["wa"]
     assert 8.0 <= lo <= 20 <= hi <= 64.0 and hi - lo < 56
-    assert set(options["group_widths"]) <= {1, 2, 4, 8, 16, 32}
+    lo, hi = options["group_width"]
+    assert 1 <= lo <= hi <= 32
     assert out.read_text().startswith("# refined by `nas refine` from")
+    assert "regnet_x), 240 models\n" in out.read_text() and "indicative" not in out.read_text()
     drawn = spaces.sample(spaces.get("regnet_x"), 5, 0, ctx=CTX, options=sc.options)
     assert all(lo <= s.values["wa"] <= hi for s in drawn)
 
@@ -101,7 +103,26 @@ def test_each_space_declares_its_refinement_rules_over_its_own_options():
     for name in spaces.names():
         space = spaces.get(name)
         assert all(r.option in space.options and r.kind in kinds for r in space.refine), name
-    assert [r.option for r in spaces.get("regnet_y").refine] == ["depth", "w0", "wa", "wm", "group_widths"]
+    assert [r.option for r in spaces.get("regnet_y").refine] == [
+        *("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
+    ]
     anynet = {r.option: (r.params, r.kind) for r in spaces.get("anynet_y_e").refine}
     assert anynet["max_depth"] == (r"d\d+", "high") and anynet["min_width"] == (r"w\d+", "low")
     assert spaces.get("mixed").refine == ()  # nothing declared: refine narrows nothing
+
+
+def test_refine_refuses_fewer_than_ten_models_unless_forced(tmp_path, capsys):
+    run = write_run(tmp_path, "regnet_x", 9, regnet_error)
+    out = tmp_path / "next.yaml"
+    assert main(["refine", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "9 finished models; intervals from fewer than 10 are mostly noise" in err and "--force" in err
+    assert not out.exists()
+    assert main(["refine", str(run), "--out", str(out), "--force"]) == 0
+    assert "warning: intervals from 9 models (fewer than 10): indicative only" in capsys.readouterr().out
+    head = out.read_text().splitlines()[:2]
+    assert (
+        head[0].endswith("(regnet_x), 9 models")
+        and head[1] == "#   intervals from 9 models (fewer than 10): indicative only"
+    )
+    load_refined(out)

@@ -82,19 +82,23 @@ def test_rejections_are_counted_by_kind_with_the_nearest_drawn_model():
         spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(None, 3e6)), max_draws=50)
     assert str(err.value).endswith(
         "after 100 draws; widen constraints.flops/params or the space options. "
-        "Most common: flops above 3e+06: 100 draws (smallest drawn model 7.5e+08)"
+        "Most common: flops above 3e+06: 100 draws (smallest drawn model 1.6e+07)"
     )
-    # the same 100 draws, measured directly: the smallest is 753,427,456 FLOPs
+    # the same 100 draws (log-uniform d_i and w_i since issue 11), measured directly
     space, rng = spaces.get("anynet_x_a"), np.random.default_rng(0)
     drawn = [complexity(space.define(RngDraw(rng), space.resolve({}), CTX)).flops for _ in range(100)]
-    assert min(drawn) == 753_427_456
+    assert min(drawn) == 16_269_888
+
+
+def test_regnet_rejections_name_the_stage_rule():
+    # pinned draws of the pycls laws (issue 11 changed them); the stage rule is its own reason
     limits = Limits(flops=(2e8, 4e8), params=(None, 1e6))
     with pytest.raises(UserError) as err:
         spaces.sample(spaces.get("regnet_x"), 1, 0, ctx=CTX, limits=limits, max_draws=200)
     assert str(err.value).endswith(
-        "Most common: stage count outside 4..4: 157 draws (e.g. stage count outside 4..4: drew 8); "
-        "flops above 4e+08: 30 draws (smallest drawn model 4.3e+08); "
-        "params above 1e+06: 8 draws (smallest drawn model 1.3e+06)"
+        "Most common: stage count outside 4..4: 95 draws (e.g. stage count outside 4..4: drew 5); "
+        "width levels skipped or merged: 80 draws; "
+        "flops above 4e+08: 12 draws (smallest drawn model 7.9e+08)"
     )
 
 
@@ -145,8 +149,10 @@ def test_nondecreasing_draw_is_uniform_over_sorted_sequences():
 
 def test_regnet_widths_rule():
     # RegNetX-400MF (d=22, w0=24, wa=24.48, wm=2.54); 392/16 = 24.5 rounds half to even -> 384
-    ws, ds = regnet_widths(24, 24.48, 2.54, 22)
-    assert ws == [24, 64, 152, 392] and ds == [1, 2, 7, 12]
+    ws, ds, levels = regnet_widths(24, 24.48, 2.54, 22)
+    assert ws == [24, 64, 152, 392] and ds == [1, 2, 7, 12] and levels == 4
+    # w_a = 100 jumps from level 0 to level 2 (u_1 = 124 = 24 * 2.54^1.76): 3 levels, 2 stages
+    assert regnet_widths(24, 100.0, 2.54, 2) == ([24, 152], [1, 1], 3)
     assert adjust_compatibility(ws, [1.0] * 4, [16] * 4) == ([32, 64, 160, 384], [16, 16, 16, 16])
 
 

@@ -1,10 +1,11 @@
 """`nas analyze`: compare runs (design spaces) by the analyses of Radosavovic et al. 2019/2020.
 
 Per run: the EDF of final errors with a bootstrap band, its complexity-normalised version, KS
-tests between runs, error against complexity with the Pareto front, random-search efficiency,
-error against every design parameter with the best-model bootstrap, the refined space and the
-best models. Trials that did not finish ok are counted and listed; they enter the EDF only with
-`failed_as_error` (failed and diverged ones, at that error).
+tests between runs with the models per space each needs to separate them, error against
+complexity with the Pareto front, random-search efficiency, error against every design parameter
+with the best-model bootstrap, the refined space and the best models. Trials that did not finish
+ok are counted and listed; they enter the EDF only with `failed_as_error` (failed and diverged
+ones, at that error).
 """
 
 from __future__ import annotations
@@ -26,23 +27,27 @@ from nas.analysis.edf import (
     default_bins,
     edf,
     error_grid,
+    ks_distance,
     ks_test,
     stratum_weights,
     summary,
     weighted_ks_test,
 )
 from nas.analysis.pareto import pareto_front
+from nas.analysis.power import largest_n, models_needed
 from nas.analysis.report import write_report
 from nas.analysis.result import (
     Analysis,
     Curve,
     KsPair,
+    Needed,
     Normalization,
     NormalizedRun,
     Refined,
     RunResult,
     Search,
     Settings,
+    few,
 )
 from nas.sweeping.records import Status
 
@@ -99,7 +104,7 @@ def run_stats(
         space=d.space,
         mode=d.mode,
         excluded=excluded,
-        edf=Curve(grid, edf(e, grid) if len(e) else grid * np.nan, lo, hi),
+        edf=Curve(grid, edf(e, grid) if len(e) else grid * np.nan, lo, hi, few(len(e))),
         search=Search(ks, expected_best(e, ks)),
         pareto={
             k: [{"model_id": d.model_id[rows[i]], "error": e[i], k: cx[k][i]} for i in f]
@@ -154,7 +159,7 @@ def normalized(
         runs[d.label] = NormalizedRun(
             **summary(e, w),
             outside=int(np.sum(lab < 0)),
-            edf=Curve(grid, edf(e[w > 0], grid, w[w > 0]), lo, hi),
+            edf=Curve(grid, edf(e[w > 0], grid, w[w > 0]), lo, hi, few(int(np.sum(w > 0)))),
             weights=w,
         )
     return Normalization(s.normalize, bins, edges, int(max(lab.max() for lab in labels) + 1), runs)
@@ -173,19 +178,38 @@ def refinement(d: frame.RunData, mask: np.ndarray, errors: np.ndarray, s: Settin
         unmapped=ref.unmapped,
         inside={**summary(e[inside]), "share": float(inside.mean()) if len(inside) else math.nan},
         command=f"nas refine {d.dir} --out {d.space}_refined.yaml",
+        few_models=few(int(mask.sum())),
         mask=inside,
     )
 
 
-def ks_pairs(data: list[frame.RunData], masks: Columns, errors: Columns, norm: Normalization) -> list[KsPair]:
-    """KS distance and p-value of every pair of runs, plain and complexity-normalised."""
+def needed(a: np.ndarray, b: np.ndarray, s: Settings) -> Needed:
+    """Models per space the KS test needs to separate two runs, from resampling their errors."""
+    largest = largest_n(len(a), len(b))
+    alpha = round(1.0 - s.level, 12)  # 0.05, not 0.050000000000000044
+    n, p = models_needed(a, b, alpha, s.power, largest, s.resamples, np.random.default_rng(s.seed))
+    why = None
+    if n is None:
+        why = (
+            "identical EDFs"
+            if ks_distance(a, b) == 0
+            else f"power {p:.2f} < {s.power:g} even at {largest:,} models per space"
+        )
+    return Needed(n, p, s.power, alpha, largest, s.resamples, why)
+
+
+def ks_pairs(
+    data: list[frame.RunData], masks: Columns, errors: Columns, norm: Normalization, s: Settings
+) -> list[KsPair]:
+    """KS distance and p-value of every pair of runs, plain and complexity-normalised, and the
+    models per space the plain test needs to separate them (with bootstrap resamples to draw)."""
     out = []
     weighted = norm.runs or {}
     for a, b in combinations([d.label for d in data], 2):
         ea, eb = errors[a][masks[a]], errors[b][masks[b]]
         if not (len(ea) and len(eb)):
             continue
-        pair = KsPair(a, b, **ks_test(ea, eb))
+        pair = KsPair(a, b, **ks_test(ea, eb), needed=needed(ea, eb, s) if s.resamples else None)
         if a in weighted and b in weighted:
             w = weighted_ks_test(ea, weighted[a].weights, eb, weighted[b].weights)
             pair = replace(
@@ -203,7 +227,7 @@ def statistics(data: list[frame.RunData], s: Settings, rng: Generator) -> Analys
     grid = error_grid([errors[d.label][masks[d.label]] for d in data], s.log)
     runs = {d.label: run_stats(d, masks[d.label], errors[d.label], s, grid, rng) for d in data}
     norm = normalized(data, masks, errors, s, grid, rng)
-    return Analysis(runs, ks_pairs(data, masks, errors, norm), norm, s)
+    return Analysis(runs, ks_pairs(data, masks, errors, norm, s), norm, s)
 
 
 def analyze(

@@ -6,18 +6,19 @@ resample costs O(grid) instead of O(n). With strata (complexity bins) each strat
 on its own and weighs equally, which is exactly the complexity-normalised EDF.
 
 The best-model bootstrap of the RegNet paper (take 25% of the models with replacement, keep the
-best, record its parameter value, repeat) is computed in its limit of infinitely many repeats:
-each model's probability of being the best of a subsample (`nas.analysis.bestof`) weights its value.
+best, record its parameter value, repeat; pycls's `get_filters` draws int(0.25 n) models, at
+least one) is computed in its limit of infinitely many repeats: each model's probability of being
+the best of a subsample (`nas.analysis.bestof`) weights its value.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from nas.analysis.bestof import best_probs
+from nas.analysis.result import few
 
 
 def edf_band(
@@ -48,8 +49,8 @@ def edf_band(
 
 
 def subsample_size(n: int, fraction: float) -> int:
-    """Models per bootstrap subsample: `fraction` of the run, at least one."""
-    return max(1, math.ceil(fraction * n))
+    """Models per bootstrap subsample: `fraction` of the run rounded down, at least one (as pycls)."""
+    return max(1, int(fraction * n))
 
 
 def best_weights(errors: np.ndarray, fraction: float) -> np.ndarray:
@@ -79,14 +80,19 @@ def category_shares(values: np.ndarray, weights: np.ndarray) -> dict[str, float]
 
 
 def best_value(values: np.ndarray, errors: np.ndarray, fraction: float, level: float) -> dict[str, Any]:
-    """The bootstrap distribution of the best model's value of one parameter (NaN/None rows left out)."""
+    """The bootstrap distribution of the best model's value of one parameter (NaN/None rows left out),
+    flagged `few_models` when it rests on fewer than `MIN_MODELS` models."""
     numeric = values.dtype.kind == "f"
     keep = ~np.isnan(values) if numeric else np.array([v is not None for v in values], dtype=bool)
     v, e = values[keep], errors[keep]
     if not len(v):
         return {"n": 0}
     w = best_weights(e, fraction)
-    out: dict[str, Any] = {"n": int(len(v)), "subsample": subsample_size(len(v), fraction)}
+    out: dict[str, Any] = {
+        "n": int(len(v)),
+        "subsample": subsample_size(len(v), fraction),
+        "few_models": few(len(v)),
+    }
     if numeric:
         out.update(numeric_interval(v, w, level))
     else:

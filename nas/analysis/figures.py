@@ -1,6 +1,6 @@
 """Every figure of an analysis, drawn from its typed result into one folder: the EDFs (plain and
 complexity-normalised), error against complexity, random-search efficiency, and per run the
-design-parameter trends and the refined space's EDF."""
+design-parameter trends and the refined space's EDF; what rests on too few models says so."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ from pathlib import Path
 from numpy.random import Generator
 
 from nas.analysis import plots
-from nas.analysis.result import Analysis, Curve
+from nas.analysis.result import Analysis, Curve, RunResult, few_note
 
 
 def slug(label: str) -> str:
     """A label made safe for a file name."""
     return re.sub(r"[^\w.-]+", "_", label).strip("_") or "run"
+
+
+def refine_title(label: str, r: RunResult) -> str:
+    """The refined-space EDF's title, noting intervals from too few models."""
+    title = f"{label}: models inside the refined ranges against the whole run"
+    return title + (f"\n(refined from intervals {few_note(r.count)})" if r.refine.few_models else "")
 
 
 def _band(c: Curve) -> tuple:
@@ -66,6 +72,6 @@ def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[
                 fig_dir / f"refine_{slug(label)}.png",
                 log=s.log,
                 colors=[plots.color(i), "black"],
-                title=f"{label}: models inside the refined ranges against the whole run",
+                title=refine_title(label, r),
             )
     return figs

@@ -1,8 +1,10 @@
 """Figures of the design-space papers: EDFs with bootstrap bands, error against complexity with
 the Pareto front, random-search efficiency, and error against every design parameter.
 
-Scatter plots draw at most `MAX_POINTS` models per run (the best and the Pareto front always
-among them) so figures of 100,000-model runs stay light; statistics always use every model.
+Curves, intervals and trend bins from fewer than `MIN_MODELS` models say so in the legend or
+title, and such trend bins are drawn hollow. Scatter plots draw at most `MAX_POINTS` models per
+run (the best and the Pareto front always among them) so figures of 100,000-model runs stay
+light; statistics always use every model.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from nas.analysis.edf import edf, error_grid, summary
-from nas.analysis.result import RunResult
+from nas.analysis.result import MIN_MODELS, RunResult, few
 from nas.analysis.text import short
 
 MAX_POINTS = 4000
@@ -63,6 +65,12 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def curve_label(name: str, s: dict[str, float]) -> str:
+    """An EDF's legend entry: n, min and mean, and a note when it rests on too few models."""
+    label = f"{name}  [n={s['count']}, min {s['min']:.2f}, mean {s['mean']:.2f}]"
+    return label + (f" fewer than {MIN_MODELS} models: indicative only" if few(s["count"]) else "")
+
+
 def edf_figure(
     curves: dict[str, np.ndarray],
     path: Path,
@@ -84,8 +92,13 @@ def edf_figure(
             continue
         c = colors[i] if colors else color(i)
         s = summary(errors[keep], None if w is None else w[keep])
-        label = f"{name}  [n={s['count']}, min {s['min']:.2f}, mean {s['mean']:.2f}]"
-        ax.plot(grid, edf(errors[keep], grid, None if w is None else w[keep]), lw=2, color=c, label=label)
+        ax.plot(
+            grid,
+            edf(errors[keep], grid, None if w is None else w[keep]),
+            lw=2,
+            color=c,
+            label=curve_label(name, s),
+        )
         if bands and name in bands:
             g, lo, hi = bands[name]
             ax.fill_between(g, lo, hi, color=c, alpha=0.18, lw=0)
@@ -179,18 +192,35 @@ def trends_figure(
         ax.set_ylabel("error (%)", fontsize=9)
     fig.suptitle(
         f"{label}: error against each design parameter (line: binned median, band: quartiles; "
-        f"shaded: {100 * level:g}% interval of the best model of {100 * fraction:g}% subsamples)",
+        f"shaded: {100 * level:g}% interval of the best model of {100 * fraction:g}% subsamples)\n"
+        f"hollow markers: bins of fewer than {MIN_MODELS} models; [n < {MIN_MODELS}]: interval from "
+        "too few models, indicative only",
         fontsize=10,
     )
-    margins(fig, left=0.6, top=0.75, bottom=0.45, wspace=0.28, hspace=0.5)
+    margins(fig, left=0.6, top=0.9, bottom=0.45, wspace=0.28, hspace=0.5)
     return _save(fig, path)
+
+
+def _medians(ax, x: list, t: dict[str, Any], marker: str, ms: float, line: bool) -> None:
+    """The binned medians: filled markers, hollow where the bin holds too few models."""
+    if line:
+        ax.plot(x, t["median"], color="black", lw=1.5)
+    hollow = np.asarray(t["few_models"], dtype=bool)
+    xs, med = np.asarray(x, dtype=float), np.asarray(t["median"], dtype=float)
+    ax.plot(xs[~hollow], med[~hollow], marker, color="black", ms=ms, ls="none")
+    ax.plot(xs[hollow], med[hollow], marker, color="black", ms=ms, ls="none", mfc="white")
+
+
+def panel_title(s: dict[str, Any], text: str) -> str:
+    """A panel title, marked when its interval rests on too few models."""
+    return f"{text} [n < {MIN_MODELS}]" if s.get("few_models") else text
 
 
 def _numeric_panel(ax, s: dict[str, Any], x: np.ndarray, e: np.ndarray, pts: np.ndarray, c) -> None:
     ok = np.isfinite(x[pts]) & np.isfinite(e[pts])
     ax.scatter(x[pts][ok], e[pts][ok], color=c, lw=0, **dots(len(pts)))
     t = s["trend"]
-    ax.plot(t["x"], t["median"], color="black", lw=1.5, marker="o", ms=3)
+    _medians(ax, t["x"], t, "o", 3, line=True)
     ax.fill_between(t["x"], t["q25"], t["q75"], color="black", alpha=0.12, lw=0)
     ax.axvspan(s["lo"], s["hi"], color="tab:green", alpha=0.18, lw=0)
     ax.axvline(s["median"], color="tab:green", lw=1.2, ls="--")
@@ -199,7 +229,10 @@ def _numeric_panel(ax, s: dict[str, Any], x: np.ndarray, e: np.ndarray, pts: np.
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_title(
-        f"{s['name']}: best in [{short(s['lo'])}, {short(s['hi'])}], median {short(s['median'])}", fontsize=9
+        panel_title(
+            s, f"{s['name']}: best in [{short(s['lo'])}, {short(s['hi'])}], median {short(s['median'])}"
+        ),
+        fontsize=9,
     )
 
 
@@ -211,7 +244,7 @@ def _categorical_panel(
     xs = np.array([pos.get(str(v), np.nan) if v is not None else np.nan for v in x[pts]], dtype=float)
     jitter = (rng.random(len(xs)) - 0.5) * 0.3
     ax.scatter(xs + jitter, e[pts], color=c, lw=0, **dots(len(pts)))
-    ax.plot(range(len(t["x"])), t["median"], "ks", ms=6)
+    _medians(ax, list(range(len(t["x"]))), t, "s", 6, line=False)
     ax.set_xticks(range(len(t["x"])))
     ax.set_xticklabels([f"{cat}\nbest {s['shares'].get(cat, 0.0):.0%}" for cat in t["x"]], fontsize=7)
-    ax.set_title(f"{s['name']}: share of best models per category", fontsize=9)
+    ax.set_title(panel_title(s, f"{s['name']}: share of best models per category"), fontsize=9)

@@ -5,7 +5,8 @@ Each chosen parameter's range becomes the (95%) interval of the best-model boots
 declares which option governs which parameters (`Space.refine`, a tuple of `Rule`). Options are
 not always per parameter: AnyNet shares max_depth, min_width/max_width and the legal b and g
 across stages, so such an option is set to cover the intervals of every stage it governs, and a
-bound no option controls (AnyNet's lower depth) is reported as unmapped.
+bound no option controls (AnyNet's lower depth) is reported as unmapped. A refinement records how
+many models its intervals came from; under `MIN_MODELS` it is indicative only, and says so.
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ import yaml
 from blocks.errors import UserError
 from nas.analysis import frame
 from nas.analysis.bootstrap import best_value
+from nas.analysis.result import few, few_note
 from nas.sweeping import store
 from nas.sweeping.records import Status
 
 
 @dataclass
 class Refinement:
-    """Narrowed options, what changed, and which chosen parameters map to no option."""
+    """Narrowed options, what changed, which chosen parameters map to no option, and how many
+    models the intervals came from."""
 
     space: str
     options: dict[str, Any]
+    models: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)
     unmapped: list[dict[str, str]] = field(default_factory=list)
 
@@ -65,7 +69,7 @@ def narrow(
     """Options of `space` narrowed to the best-model intervals of the `chosen` parameters."""
     resolved = space.resolve(options)
     numeric = {k: v for k, v in params.items() if v.dtype.kind == "f"}
-    ref = Refinement(space.name, dict(options))
+    ref = Refinement(space.name, dict(options), len(errors))
     intervals: dict[str, dict[str, Any]] = {}
     ends: dict[str, set[str]] = {}
     for rule in space.refine:
@@ -182,7 +186,9 @@ def write(experiment: dict[str, Any], ref: Refinement, run: Path, path: Path) ->
         get(ref.space).resolve(exp.spaces[0].options, where=f"{path}: spaces[0].options")
     except UserError as err:
         raise UserError(f"{run}: the refined experiment does not validate, not written: {err}") from None
-    lines = [f"# refined by `nas refine` from {run} ({ref.space})"]
+    lines = [f"# refined by `nas refine` from {run} ({ref.space}), {ref.models} models"]
+    if few(ref.models):
+        lines.append(f"#   intervals {few_note(ref.models)}")
     for c in ref.changes:
         lines.append(f"#   {c['option']}: {c['before']} -> {c['after']}  (from {', '.join(c['params'])})")
     for u in ref.unmapped:

@@ -1,5 +1,6 @@
 """The analysis report: one self-contained HTML page (figures embedded as base64 PNG, opens from
-disk with no server) and the same tables as CSV files beside it."""
+disk with no server) and the same tables as CSV files beside it. Statistics from fewer than
+`MIN_MODELS` models carry a `few_models` column and a visible note."""
 
 from __future__ import annotations
 
@@ -9,9 +10,27 @@ import html
 from pathlib import Path
 from typing import Any
 
-from nas.analysis.result import GUIDED, Analysis, jsonable
+from nas.analysis import power
+from nas.analysis.result import GUIDED, MIN_MODELS, Analysis, KsPair, few, few_note, jsonable
+from nas.analysis.text import few_runs, needed_text
 
 SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
+
+
+def ks_row(pair: KsPair) -> dict[str, Any]:
+    """A KS table row: the test, then the models-needed estimate in flat columns."""
+    row = {k: v for k, v in jsonable(pair).items() if k != "needed"}
+    need = pair.needed
+    if need is not None:
+        row.update(
+            models_needed=need.n,
+            power=need.power,
+            target_power=need.target,
+            alpha=need.alpha,
+            largest_n=need.largest,
+            why=need.why,
+        )
+    return row
 
 
 def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
@@ -32,12 +51,13 @@ def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
                 "normalized_mean": norm[name].mean if name in norm else None,
                 "planned": s.planned,
                 "pending": s.pending,
+                "few_models": few(s.count),
                 **{f"status_{k}": v for k, v in s.statuses.items()},
                 "dir": s.dir,
             }
             for name, s in runs
         ],
-        "ks": result.ks,
+        "ks": [ks_row(k) for k in result.ks],
         "not_ok": [{"run": name, **x} for name, s in runs for x in s.excluded],
         "best": [{"run": name, **b} for name, s in runs for b in s.best],
         "pareto": [
@@ -63,6 +83,7 @@ def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
                 "median": p.get("median"),
                 "hi": p.get("hi"),
                 "shares": "; ".join(f"{c}: {v:.3f}" for c, v in p.get("shares", {}).items()),
+                "few_models": p.get("few_models"),
             }
             for name, s in runs
             for p in s.params
@@ -75,7 +96,7 @@ def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
             for i in range(len(p["trend"]["x"]))
         ],
         "refine": [
-            {"run": name, **c, "params": " ".join(c["params"])}
+            {"run": name, **c, "params": " ".join(c["params"]), "few_models": s.refine.few_models}
             for name, s in runs
             for c in s.refine.changes or []
         ],
@@ -166,6 +187,16 @@ def method_notes(result: Analysis) -> str:
             f"{100 * s.fraction:g}% of the models with replacement, keep the best, record its value; "
             f"the {level} interval of that value is computed exactly (the limit of infinitely many "
             "draws), from each model's probability of being the best of a subsample.",
+            "Models needed: for n models per space, n errors are drawn with replacement from each "
+            f"run's recorded errors ({s.resamples} times) and the KS test is applied at significance "
+            f"{1 - s.level:.2g}; the share of draws that reject estimates its power, and the smallest "
+            f"n with power at least {s.power:g} (found by bisection, up to {power.REACH} times the "
+            f"larger run and at least {power.FLOOR}) is reported. It takes each run's EDF as its "
+            "space's: past the models recorded it extrapolates, and a difference that is not "
+            "significant now may be noise.",
+            f"Statistics from fewer than {MIN_MODELS} models (bootstrap bands, best-model intervals, "
+            "trend bins, refinements) are labelled few_models here and in the JSON, and marked in the "
+            "figures: they are indicative only.",
             "Random-search efficiency: the expected best error of k models drawn at random (with "
             "replacement) from the run, in closed form from the sorted errors.",
             "Refinement: each drawn parameter's interval is mapped onto the space's options "
@@ -192,6 +223,11 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
         "<h2>Error distribution functions</h2>",
         image(figures["edf"], "EDF"),
     ]
+    parts += [
+        f"<p class='note'>{html.escape(name)}: EDF band, intervals and refinement are "
+        f"{html.escape(few_note(result.runs[name].count))}</p>"
+        for name in few_runs(result.runs)
+    ]
     norm = result.normalization
     if "edf_normalized" in figures:
         parts.append(image(figures["edf_normalized"], "normalised EDF"))
@@ -203,6 +239,15 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
     elif norm.note:
         parts.append(f"<p class='note'>{html.escape(norm.note)}</p>")
     parts += ["<h3>Kolmogorov-Smirnov tests</h3>", html_table(t["ks"])]
+    if result.ks:
+        parts.append("<h3>Models per space the KS test needs</h3>")
+        parts.append(
+            "<ul>"
+            + "".join(
+                f"<li>{html.escape(f'{k.a} vs {k.b}: {needed_text(k, result.runs)}')}</li>" for k in result.ks
+            )
+            + "</ul>"
+        )
     parts += ["<h3>Trials not in the EDF (or entered at --failed-as-error)</h3>", html_table(t["not_ok"])]
     parts += ["<h2>Error against complexity</h2>", image(figures["complexity"], "error vs complexity")]
     parts += ["<h2>Random-search efficiency</h2>", image(figures["search"], "random search")]
@@ -216,6 +261,8 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
         parts.append(html_table([row for row in t["intervals"] if row["run"] == name]))
         ref = s.refine
         parts.append(f"<h3>Refined space of {html.escape(name)}</h3>")
+        if ref.few_models:
+            parts.append(f"<p class='note'>refined from intervals {html.escape(few_note(s.count))}</p>")
         if ref.changes:
             parts.append(f"<p>write it with <code>{html.escape(ref.command)}</code></p>")
             parts.append(html_table([row for row in t["refine"] if row["run"] == name]))

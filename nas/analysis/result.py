@@ -1,6 +1,9 @@
 """The typed record of `nas analyze`: the settings, each run's statistics, the comparisons between
 runs and where the figures and report went, with one conversion to the JSON `--json` prints.
 
+Intervals and refinements computed from fewer than `MIN_MODELS` models carry `few_models`, which
+the text, figures and report turn into a visible note.
+
 Fields made with `hidden` hold what the figures draw from (the models' errors, complexity and
 design values, Pareto indices, weights); the JSON leaves them out. Fields made with `optional`
 are left out of the JSON while they are None, so each record prints only what it has.
@@ -19,6 +22,18 @@ GUIDED = (
     "came from guided search (mode: optimize): its models are what the search chose, not random "
     "samples of the space, so its EDF, bootstrap and random-search figures describe the search"
 )
+
+MIN_MODELS = 10  # fewer models than this make a bootstrap band, interval or refinement indicative only
+
+
+def few(n: int) -> bool:
+    """Whether a statistic from n models falls under `MIN_MODELS` and is labelled so."""
+    return bool(n < MIN_MODELS)
+
+
+def few_note(n: int) -> str:
+    """The label of a statistic from too few models, as text, figures and report print it."""
+    return f"from {n} models (fewer than {MIN_MODELS}): indicative only"
 
 
 def hidden(**kwargs: Any) -> Any:
@@ -66,18 +81,21 @@ class Settings:
     failed_as_error: float | None = None  # error given to failed/diverged trials; None leaves them out
     top: int = 10  # best models listed per run
     fraction: float = 0.25  # subsample share of the best-model bootstrap
-    level: float = 0.95  # confidence of bands and intervals
+    level: float = 0.95  # confidence of bands and intervals; the KS tests' significance is 1 - level
+    power: float = 0.8  # target power of the models-needed estimate
     seed: int = 0
 
 
 @dataclass(frozen=True)
 class Curve:
-    """An EDF F on an error grid with its pointwise bootstrap band [lo, hi]."""
+    """An EDF F on an error grid with its pointwise bootstrap band [lo, hi], resampled from
+    fewer than `MIN_MODELS` models if `few_models`."""
 
     grid: np.ndarray
     F: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
+    few_models: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,12 +109,13 @@ class Search:
 @dataclass(frozen=True)
 class Refined:
     """A run's refined space (narrowed options, the models still inside it), or a note saying why
-    there is none."""
+    there is none; `few_models` when its intervals came from fewer than `MIN_MODELS` models."""
 
     changes: list[dict[str, Any]] | None = optional()
     unmapped: list[dict[str, str]] | None = optional()
     inside: dict[str, float] | None = optional()  # summary of the models inside, and their share
     command: str | None = optional()
+    few_models: bool | None = optional()  # set with a refinement
     note: str | None = optional()
     mask: np.ndarray | None = hidden(default=None)  # which models of the EDF lie inside
 
@@ -155,13 +174,31 @@ class Normalization:
 
 
 @dataclass(frozen=True)
+class Needed:
+    """Models per space at which the KS test at significance `alpha` separates two runs with power
+    `target`, estimated from `resamples` bootstrap draws of their recorded errors for n up to
+    `largest`; `n` None (with `why`) when it cannot with this data, `power` the estimate at `n`
+    (or at `largest`)."""
+
+    n: int | None
+    power: float
+    target: float
+    alpha: float
+    largest: int
+    resamples: int
+    why: str | None = optional()
+
+
+@dataclass(frozen=True)
 class KsPair:
-    """The KS test between two runs, plain and (where both are normalised) weighted."""
+    """The KS test between two runs, plain and (where both are normalised) weighted, and how many
+    models per space it needs to separate them."""
 
     a: str
     b: str
     ks: float
     p: float
+    needed: Needed | None = optional()
     ks_normalized: float | None = optional()
     p_normalized: float | None = optional()
     n_eff_a: float | None = optional()

@@ -1,12 +1,13 @@
-"""The terminal report of an analysis: per-run summary, not-ok trials, normalised EDFs, KS tests,
-and per run the random-search efficiency, best-model intervals, refinement and best models."""
+"""The terminal report of an analysis: per-run summary, not-ok trials, normalised EDFs, KS tests and
+the models each needs, and per run the random-search efficiency, best-model intervals, refinement
+and best models; statistics from fewer than `MIN_MODELS` models say so."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from nas.analysis.result import GUIDED, Analysis, RunResult
+from nas.analysis.result import GUIDED, Analysis, KsPair, RunResult, few, few_note
 from nas.sweeping.records import Status
 
 
@@ -17,6 +18,27 @@ def short(v: float) -> str:
 
 def _fmt(v: Any, spec: str = ".2f") -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def needed_text(pair: KsPair, runs: dict[str, RunResult]) -> str:
+    """The models-needed estimate of a pair in words, with what limits it."""
+    need = pair.needed
+    if need is None:
+        return "not estimated (no bootstrap resamples)"
+    if need.n is None:
+        return f"cannot separate with this data ({need.why})"
+    held = min(runs[pair.a].count, runs[pair.b].count)
+    limits = []
+    if need.n > held:
+        limits.append(f"more than the {held} recorded, so it extrapolates their EDFs")
+    if pair.p >= need.alpha:
+        limits.append(f"their recorded difference is not significant (p {pair.p:.2g}) and may be noise")
+    return "; ".join([f"{need.n:,} models per space (estimated power {need.power:.2f})", *limits])
+
+
+def few_runs(runs: dict[str, RunResult]) -> list[str]:
+    """Runs with some models in their EDF, but fewer than `MIN_MODELS`."""
+    return [name for name, r in runs.items() if r.count and few(r.count)]
 
 
 def format_report(result: Analysis) -> str:
@@ -42,6 +64,8 @@ def format_report(result: Analysis) -> str:
     guided = result.guided()
     if guided:
         lines.append(f"note: {', '.join(guided)} {GUIDED}")
+    for name in few_runs(runs):
+        lines.append(f"note: {name}'s EDF band, intervals and refinement are {few_note(runs[name].count)}")
     for name, r in runs.items():
         for x in r.excluded[:5]:
             lines.append(f"  {name} #{x['trial_index']} {x['model_id']} {x['status']}: {x['reason'][:70]}")
@@ -54,9 +78,10 @@ def format_report(result: Analysis) -> str:
             f"complexity-normalised ({norm.by}, {norm.kept_bins} shared log bins; weighted median/mean):"
         )
         for name, n in norm.runs.items():
+            band = f"; band {few_note(n.count)}" if n.edf.few_models else ""
             lines.append(
                 f"  {name:<{width}}  n={n.count:>5}  median {_fmt(n.median)}  mean {_fmt(n.mean)}"
-                f"  ({n.outside} outside the shared bins)"
+                f"  ({n.outside} outside the shared bins{band})"
             )
     elif norm.note:
         lines.append(f"complexity normalisation: {norm.note}")
@@ -70,6 +95,12 @@ def format_report(result: Analysis) -> str:
                 else ""
             )
             lines.append(f"  {k.a} vs {k.b}: {k.ks:.3f} (p {_fmt(k.p, '.3g')}){extra}")
+        s = result.settings
+        lines.append(
+            f"models per space for the KS test to separate them (p < {1 - s.level:.2g} in "
+            f"{100 * s.power:g}% of {s.resamples} resamples of the recorded errors):"
+        )
+        lines.extend(f"  {k.a} vs {k.b}: {needed_text(k, runs)}" for k in result.ks)
     for name, r in runs.items():
         lines.extend(_run_lines(name, r, result.settings.level, result.settings.fraction))
     lines.append("")
@@ -92,7 +123,11 @@ def _run_lines(name: str, r: RunResult, level: float, fraction: float) -> list[s
     out.append("  expected best of k random models: " + ", ".join(f"k={ks[i]} {best[i]:.2f}" for i in picks))
     intervals = [p for p in r.params if "lo" in p and p["source"] == "drawn"]
     if intervals:
-        out.append(f"  {100 * level:g}% interval of the best model's value ({100 * fraction:g}% subsamples):")
+        fewest = min(p["n"] for p in intervals)
+        note = f"; {few_note(fewest)}" if few(fewest) else ""
+        out.append(
+            f"  {100 * level:g}% interval of the best model's value ({100 * fraction:g}% subsamples{note}):"
+        )
         out.append(
             "    "
             + "; ".join(
@@ -101,15 +136,18 @@ def _run_lines(name: str, r: RunResult, level: float, fraction: float) -> list[s
         )
     ref = r.refine
     narrowed = [c for c in ref.changes or [] if c["after"] != c["before"]]
+    caveat = f" [{few_note(r.count)}]" if ref.few_models else ""
     if narrowed:
         inside = ref.inside
         out.append(
             f"  refined space ({', '.join(c['option'] for c in narrowed)} narrowed) holds {inside['count']} "
             f"models ({_fmt(100 * inside['share'], '.0f')}%), median {_fmt(inside['median'])} vs "
-            f"{_fmt(r.median)}: {ref.command}"
+            f"{_fmt(r.median)}: {ref.command}{caveat}"
         )
     elif ref.changes:
-        out.append("  refinement: the best-model intervals span every option's range; nothing to narrow yet")
+        out.append(
+            f"  refinement: the best-model intervals span every option's range; nothing to narrow yet{caveat}"
+        )
     for b in r.best[:3]:
         out.append(f"  #{b['rank']} {b['model_id']} error {b['error']:.2f}  {b['export']}")
     return out

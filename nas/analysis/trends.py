@@ -1,8 +1,9 @@
 """Error against each design parameter: a binned trend, and where the best models lie.
 
 Numeric parameters with at most `MAX_LEVELS` distinct values get one bin per value, others
-quantile bins; each bin reports its count and the quartiles of error. Categorical parameters
-(a stage's block family) get one bin per category. The best-model bootstrap (`nas.analysis.bootstrap`)
+quantile bins; each bin reports its count and the quartiles of error, flagged `few_models` where
+fewer than `MIN_MODELS` models fill it. Categorical parameters (a stage's block family) get one
+bin per category. The best-model bootstrap (`nas.analysis.bootstrap`)
 adds the central (95%) interval of the best model's value, or each category's share of best models.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nas.analysis.bootstrap import best_value
+from nas.analysis.result import few
 
 MAX_LEVELS = 12
 
@@ -33,8 +35,21 @@ def bin_quartiles(labels: np.ndarray, errors: np.ndarray, nbins: int) -> np.ndar
     return out
 
 
+def bin_stats(labels: np.ndarray, errors: np.ndarray, nbins: int) -> dict[str, list]:
+    """Count, error quartiles and the few-models flag of each bin label."""
+    q = bin_quartiles(labels, errors, nbins)
+    counts = np.bincount(labels, minlength=nbins)
+    return {
+        "count": counts.tolist(),
+        "q25": q[:, 0].tolist(),
+        "median": q[:, 1].tolist(),
+        "q75": q[:, 2].tolist(),
+        "few_models": [few(c) for c in counts],
+    }
+
+
 def numeric_trend(x: np.ndarray, errors: np.ndarray, bins: int = 10) -> dict[str, Any]:
-    """Bins of x (one per value when few, else quantile bins) with count and error quartiles."""
+    """Bins of x (one per value when few values, else quantile bins) with count and error quartiles."""
     levels = np.unique(x)
     if len(levels) <= MAX_LEVELS:
         labels, centers = np.searchsorted(levels, x), levels
@@ -46,29 +61,18 @@ def numeric_trend(x: np.ndarray, errors: np.ndarray, bins: int = 10) -> dict[str
         centers = np.array(
             [np.median(x[labels == j]) if np.any(labels == j) else np.nan for j in range(len(lo))]
         )
-    q = bin_quartiles(labels, errors, len(lo))
     return {
         "x": centers.tolist(),
         "lo": np.asarray(lo).tolist(),
         "hi": np.asarray(hi).tolist(),
-        "count": np.bincount(labels, minlength=len(lo)).tolist(),
-        "q25": q[:, 0].tolist(),
-        "median": q[:, 1].tolist(),
-        "q75": q[:, 2].tolist(),
+        **bin_stats(labels, errors, len(lo)),
     }
 
 
 def categorical_trend(x: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
     """One bin per category with count and error quartiles."""
     cats, labels = np.unique(x.astype(str), return_inverse=True)
-    q = bin_quartiles(labels, errors, len(cats))
-    return {
-        "x": cats.tolist(),
-        "count": np.bincount(labels, minlength=len(cats)).tolist(),
-        "q25": q[:, 0].tolist(),
-        "median": q[:, 1].tolist(),
-        "q75": q[:, 2].tolist(),
-    }
+    return {"x": cats.tolist(), **bin_stats(labels, errors, len(cats))}
 
 
 def parameter(name: str, x: np.ndarray, errors: np.ndarray, fraction: float, level: float) -> dict[str, Any]:

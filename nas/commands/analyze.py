@@ -26,7 +26,13 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--bins", type=int, help="log complexity bins (default: about 5 models per bin, at most 10)"
     )
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="resamples per EDF band (1000)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="B",
+        help="resamples per EDF band and per power estimate (1000)",
+    )
     p.add_argument(
         "--failed-as-error",
         type=float,
@@ -37,7 +43,18 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--subsample", type=float, default=0.25, help="share of models per best-model bootstrap draw (0.25)"
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence of bands and intervals (0.95)")
+    p.add_argument(
+        "--level",
+        type=float,
+        default=0.95,
+        help="confidence of bands and intervals (0.95); the KS tests' significance is 1 - level",
+    )
+    p.add_argument(
+        "--power",
+        type=float,
+        default=0.8,
+        help="target power of the models-per-space estimate for each pair of runs (0.8)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap bands and plotted subsets")
     p.set_defaults(run=run)
 
@@ -55,6 +72,8 @@ def run(args) -> int:
         raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
     if not 0 < args.level < 1:
         raise UserError(f"--level: expected a confidence in (0, 1), got {args.level}")
+    if not 0 < args.power < 1:
+        raise UserError(f"--power: expected a power in (0, 1), got {args.power}")
     if args.top < 0:
         raise UserError(f"--top: expected 0 or more models, got {args.top}")
     settings = Settings(
@@ -66,6 +85,7 @@ def run(args) -> int:
         top=args.top,
         fraction=args.subsample,
         level=args.level,
+        power=args.power,
         seed=args.seed,
     )
     runs = store.find_runs(args.runs)

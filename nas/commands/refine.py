@@ -21,11 +21,17 @@ def add_parser(sub) -> None:
         "--subsample", type=float, default=0.25, help="share of models per best-model bootstrap draw (0.25)"
     )
     p.add_argument("--level", type=float, default=0.95, help="confidence of the intervals (0.95)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write the refinement even from fewer than 10 finished models (labelled indicative only)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from nas.analysis.refine import refine_run, write
+    from nas.analysis.result import MIN_MODELS, few, few_note
     from nas.sweeping import store
 
     if not 0 < args.subsample <= 1:
@@ -39,6 +45,11 @@ def run(args) -> int:
         )
     wanted = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
     experiment, ref = refine_run(runs[0], wanted, args.subsample, args.level)
+    if few(ref.models) and not args.force:
+        raise UserError(
+            f"{runs[0]}: {ref.models} finished models; intervals from fewer than {MIN_MODELS} are mostly "
+            "noise, so no refined experiment is written (--force writes it, labelled indicative only)"
+        )
     out = Path(args.out)
     write(experiment, ref, runs[0], out)
     for c in ref.changes:
@@ -48,5 +59,7 @@ def run(args) -> int:
         print(f"not mapped: {u['param']}: {u['why']}")
     if not ref.changes:
         print("no option of the space could be narrowed; the experiment is written unchanged")
+    if few(ref.models):
+        print(f"warning: intervals {few_note(ref.models)}")
     print(f"wrote {out}; next: nas sweep {out}")
     return 0

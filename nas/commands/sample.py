@@ -1,4 +1,5 @@
-"""`nas sample SPACE -n N --seed S`: draw specs from a space and print them with their complexity."""
+"""`nas sample SPACE -n N --seed S`: draw specs from a space and print them with their complexity
+(and, with --json, the drawn values that `ReplayDraw` rebuilds them from)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--option", action="append", default=[], metavar="KEY=YAML", help="space option, repeatable"
     )
-    p.add_argument("--json", action="store_true", help="print full specs as JSON lines")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print each sample as a JSON line: model id, drawn values, complexity, full spec",
+    )
     p.set_defaults(run=run)
 
 
@@ -67,6 +72,7 @@ def run(args) -> int:
                 json.dumps(
                     {
                         "model_id": s.spec.model_id,
+                        "values": s.values,
                         "complexity": s.complexity.to_dict(),
                         "spec": s.spec.to_dict(),
                     }
