@@ -14,7 +14,7 @@ from blocks.dilated import parse_choice, schedule_choices
 from blocks.dilation import check_schedule, hole_free_schedules
 from blocks.schema import Param
 from blocks.spec import StageSpec
-from spaces.base import Context, Space, make_spec
+from spaces.base import Context, Law, Space, make_spec
 from spaces.draw import Draw
 from spaces.registry import register
 
@@ -68,6 +68,18 @@ def define(draw: Draw, opt: dict[str, Any], ctx: Context):
     return make_spec(ctx, stages)
 
 
+# this project's own space (no paper samples it), so every law is plain uniform
+LAWS = (
+    Law("d_i", "uniform", "1..max_depth", "this project"),
+    Law("w_i", "uniform on the grid", "min_width..max_width, multiples of width_step", "this project"),
+    Law(
+        "schedule_i",
+        "uniform on the grid",
+        "`schedules`, else every hole-free schedule of schedule_length rates <= max_rate",
+        "Wang et al. 2018 (HDC) for what is hole-free",
+    ),
+)
+
 register(
     Space(
         "hdc_resnet",
@@ -76,5 +88,6 @@ register(
         OPTIONS,
         "hdc",
         _check,
+        laws=LAWS,
     )
 )

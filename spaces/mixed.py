@@ -18,7 +18,7 @@ from typing import Any
 from blocks import library
 from blocks.schema import Param
 from blocks.spec import StageSpec
-from spaces.base import Context, Space, make_spec
+from spaces.base import Context, Law, Space, make_spec
 from spaces.draw import Draw
 from spaces.registry import register
 
@@ -123,6 +123,14 @@ def define(draw: Draw, opt: dict[str, Any], ctx: Context):
     return make_spec(ctx, stages)
 
 
+# this project's own space (no paper samples it), so every law is plain uniform
+LAWS = (
+    Law("family_i", "uniform on the grid", "families", "this project"),
+    Law("d_i", "uniform", "1..max_depth", "this project"),
+    Law("w_i", "uniform on the grid", "min_width..max_width, multiples of width_step", "this project"),
+    Law("family params", "uniform on the grid", "grids (the families' declared grids)", "this project"),
+)
+
 register(
     Space(
         "mixed",
@@ -131,5 +139,6 @@ register(
         options(),
         "mixed",
         _check,
+        laws=LAWS,
     )
 )

@@ -169,3 +169,14 @@ def test_named_regnets_match_published_counts(name, params, mflops):
     cx = complexity(zoo.get(name))
     assert cx.params == params
     assert abs(cx.flops / 1e6 - mflops) < 0.1
+
+
+@pytest.mark.parametrize("name", spaces.names())
+def test_every_space_shows_how_it_draws(name, capsys):
+    space = spaces.get(name)
+    assert space.laws, f"space '{name}' declares no sampling laws"
+    assert main(["spaces", name]) == 0
+    out = capsys.readouterr().out
+    drawn = out[out.index("  drawn:") :]
+    for law in space.laws:
+        assert law.quantity in drawn and law.law in drawn and law.source in drawn
