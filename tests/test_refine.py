@@ -126,3 +126,12 @@ def test_refine_refuses_fewer_than_ten_models_unless_forced(tmp_path, capsys):
         and head[1] == "#   intervals from 9 models (fewer than 10): indicative only"
     )
     load_refined(out)
+
+
+def test_narrowed_bounds_print_as_four_significant_digits():
+    from nas.analysis.refine import _outward
+
+    assert _outward(1.53512, up=False) == 1.535  # not 1.5350000000000001
+    assert _outward(2.96551, up=True) == 2.966
+    assert _outward(58.761, up=True) == 58.77
+    assert repr(_outward(0.00123456, up=False)) == "0.001234"

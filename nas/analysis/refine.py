@@ -53,8 +53,9 @@ def _outward(value: float, up: bool) -> float:
     """Round to 4 significant digits away from the interval's inside."""
     if value == 0:
         return 0.0
-    scale = 10 ** (math.floor(math.log10(abs(value))) - 3)
-    return (math.ceil if up else math.floor)(value / scale) * scale
+    exponent = math.floor(math.log10(abs(value))) - 3
+    digits = (math.ceil if up else math.floor)(value / 10**exponent)
+    return float(f"{digits}e{exponent}")  # parsed, not multiplied: 1535e-3 is 1.535, not 1.5350000000000001
 
 
 def narrow(
