@@ -73,8 +73,8 @@ class Param:
                 return bad
             if self.choices is not None and v not in self.choices:
                 return bad
-            if isinstance(v, float) and math.isnan(v):
-                return bad
+            if isinstance(v, float) and not math.isfinite(v):
+                return f"{bad}; numbers must be finite"
             if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
                 return bad
         if self.is_list and self.length == 2 and None not in value and value[0] > value[1]:

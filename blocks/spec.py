@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from blocks import library, registry
+from blocks import library, registry, yamlio
 from blocks.cx import Cx
 from blocks.errors import SpecError, UnknownName
 
@@ -258,12 +258,9 @@ def _output_map(part: Part, h: int, w: int) -> tuple[tuple[int, int], str | None
 
 
 def load(path: str | Path) -> ArchSpec:
-    """Read a spec from a .yaml/.yml/.json file (YAML with safe_load)."""
+    """Read a spec from a .yaml/.yml/.json file (JSON is YAML; aliases bounded, keys once)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise SpecError(f"{path}: not valid YAML/JSON: {err}") from None
+    data = yamlio.read(path, "not valid YAML/JSON", SpecError)
     if isinstance(data, dict) and "spec" in data and "stages" not in data:
         data = data["spec"]  # exported spec files wrap the spec beside its record
     return from_dict(data, str(path))

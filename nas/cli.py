@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from blocks.errors import UserError
 
@@ -23,9 +24,16 @@ COMMANDS = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own sub-parser."""
-    top = argparse.ArgumentParser(prog="nas", description="Design-space explorer for vision networks.")
+    top = Parser(prog="nas", description="Design-space explorer for vision networks.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"nas.commands.{name}").add_parser(sub)

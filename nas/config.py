@@ -12,9 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from blocks import library
+from blocks import library, yamlio
 from blocks.errors import ParamError, UnknownName, UserError
 from blocks.schema import Param, declared, nested, read_fields, section, unknown
 from blocks.spec import HeadSpec, StemSpec
@@ -26,6 +24,7 @@ MODES = ("sample", "optimize")
 ALGORITHMS = ("tpe", "nsga2", "random")
 OBJECTIVES = ("error", "flops", "params", "latency")
 SCHEDULERS = ("none", "asha")
+MAX_NAME = 100  # characters of an experiment name
 STEM_WIDTH = Param(int, StemSpec.width, "channels out of the stem", low=1)
 
 
@@ -75,6 +74,15 @@ class Resources:
     max_concurrent: int = declared(int, 0, "trials at once (0: as many as fit)", low=0, high=100_000)
     max_retries: int = declared(int, 2, "restarts of a trial whose worker died", low=0, high=100)
     samples_per_trial: int = declared(int, 1, "specs one trial trains in turn", low=1, high=10_000)
+    memory_gb_per_trial: float = declared(
+        float,
+        0.0,
+        "memory one trial may take, in GB (0: 80% of this machine's memory over the trials "
+        "that run at once); a CPU trial's spec estimated over it is not drawn, a trial over it is "
+        "recorded failed",
+        low=0.0,
+        high=1e6,
+    )
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
             Experiment,
             data,
             also=("name", "space", "spaces", "keep_weights", "model"),
-            name=str(data.get("name") or Path(source).stem),
+            name=_name(data.get("name") or Path(source).stem),
             spaces=_spaces(data),
             keep_weights=_keep_weights(data.get("keep_weights", "none")),
             model=_model(data.get("model")),
@@ -176,6 +184,29 @@ def _check(exp: Experiment) -> None:
         loader.schema.read(exp.dataset.params), f"dataset '{loader.name}'"
     ):
         raise ParamError(f"dataset.params.{key}", message)
+
+
+NAME_LEGAL = (
+    f"legal: 1 to {MAX_NAME} characters, one folder name under runs/: no '/', '\\', NUL or control "
+    "characters, not starting with '.'"
+)
+
+
+def _name(name: Any) -> str:
+    """The experiment's name, which becomes the folder runs/NAME: one safe path component."""
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise ParamError("name", f"expected a string, got {name!r}; {NAME_LEGAL}")
+    text = str(name)
+    unsafe = (
+        not text
+        or len(text) > MAX_NAME
+        or text.startswith(".")
+        or any(c in "/\\" or not c.isprintable() for c in text)
+    )
+    if unsafe:
+        shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}... ({len(text)} characters)"
+        raise ParamError("name", f"{shown} is not a safe folder name; {NAME_LEGAL}")
+    return text
 
 
 def _spaces(data: dict) -> tuple[SpaceConfig, ...]:
@@ -249,10 +280,4 @@ def load(path: str | Path) -> Experiment:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such experiment file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserError(f"{path}: malformed YAML{where}: {getattr(err, 'problem', err)}") from None
-    return parse(data, str(path))
+    return parse(yamlio.read(path), str(path))

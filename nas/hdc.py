@@ -257,6 +257,7 @@ def plot(schedule: Sequence[int], kernel: int, path: str | Path, max_cells: int 
     if f > 1:
         title += f"\none cell = {f}x{f} px; a cell is red when any pixel in it is a hole"
     ax.set_title(title + "\ncentre pixel framed in black", fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return Path(path)
 

@@ -238,7 +238,7 @@ def test_a_malformed_spec_file_is_one_line_exit_2(tmp_path, capsys):
     (tmp_path / "s.yaml").write_text("stem: [1,\n  stages: {\n")
     assert main(["build", str(tmp_path / "s.yaml")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"nas build: error: {tmp_path / 's.yaml'}: not valid YAML/JSON: ")
+    assert err.startswith(f"nas build: error: {tmp_path / 's.yaml'}: not valid YAML/JSON at line 3")
     assert err.count("\n") == 1
 
 

@@ -4,10 +4,8 @@ what they wrote, and planning and resuming build them without Ray."""
 import json
 import os
 
-import pytest
 import yaml
 
-from blocks.errors import UserError
 from nas.config import load
 from nas.sweeping import store
 from nas.sweeping.plan import SampleRun, SearchRun, prepare, resume_runs
@@ -83,7 +81,7 @@ def test_trial_row_dict_has_the_row_keys_and_reads_back():
     assert TrialRow.from_dict(ran.to_dict()) == ran
 
 
-def test_store_reads_typed_rows_and_names_a_broken_one(tmp_path):
+def test_store_reads_typed_rows_and_names_a_broken_one(tmp_path, capsys):
     older = TrialRow(_entry(), "exp", Status.OK, error=3.0).to_dict()
     del older["latency_ms"], older["retries"]  # rows written before these fields existed
     store.append(tmp_path / store.TRIALS, older)
@@ -95,8 +93,8 @@ def test_store_reads_typed_rows_and_names_a_broken_one(tmp_path):
     ]
     assert rows[0].latency_ms is None and rows[0].retries == 0
     store.append(tmp_path / store.TRIALS, {"trial_index": 4, "status": "lost"})
-    with pytest.raises(UserError, match=r"trials.jsonl: trial 4: not a TrialRow"):
-        store.trial_rows(tmp_path)
+    assert store.trial_rows(tmp_path) == rows  # named and skipped
+    assert "trials.jsonl:3: not a trial row ('status' is 'lost'" in capsys.readouterr().err
 
 
 def test_prepare_writes_plan_entries_and_resume_finds_what_is_left(tmp_path):

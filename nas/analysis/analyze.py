@@ -142,9 +142,9 @@ def normalized(
     rng: Generator,
 ) -> Normalization:
     """Complexity-normalised EDFs: per-run weights making each complexity histogram uniform on shared bins."""
-    if s.normalize == "none":
-        return Normalization("none")
     inside = [d for d in data if masks[d.label].any()]  # runs with nothing in the EDF sit out
+    if s.normalize == "none" or not inside:
+        return Normalization(s.normalize)
     cx = [d.complexity[s.normalize][masks[d.label]] for d in inside]
     bins = s.bins or default_bins([len(c) for c in cx])
     edges, labels = complexity_bins(cx, bins)
@@ -239,12 +239,18 @@ def analyze(
     settings: Settings | None = None,
 ) -> Analysis:
     """All statistics of the runs, figures beside `figure` (default edf.png in the first run, or in
-    `report`), and with `report` an HTML page and CSV tables there."""
+    `report`), and with `report` an HTML page and CSV tables there; no figures or report when no
+    run has a finished model. Raises UserError when no run has a single row."""
     s = settings or Settings()
     if log:
         s = replace(s, log=True)
     rng = np.random.default_rng(s.seed)
-    result = statistics(frame.load_runs(runs), s, rng)
+    data = frame.load_runs(runs)
+    if not any(len(d.status) for d in data):
+        raise UserError(f"{', '.join(map(str, runs))}: no trial rows yet; nothing to analyse")
+    result = statistics(data, s, rng)
+    if not any(r.count for r in result.runs.values()):
+        return result  # every trial failed or diverged: counts and notes, no figures or report
     fig_dir = Path(report) if report else (Path(figure).parent if figure else runs[0])
     result.figure = Path(figure) if figure else fig_dir / "edf.png"
     result.figures = figures.draw(result, result.figure, fig_dir, rng)

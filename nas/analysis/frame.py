@@ -1,6 +1,6 @@
 """A run's trial rows as numpy columns: what analysis reads, parsed once and quickly.
 
-Rows are the store's JSON lines (last row per trial index wins, a torn last line is skipped).
+Rows are the store's JSON lines (last row per trial index wins, a line that is not a row is skipped).
 Design parameters come from each row's drawn `values` and from its spec: per stage the depth,
 width, block family and block parameters, plus the total depth and the number of stages.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,21 +35,8 @@ def gc_paused():
 
 
 def read_rows(run: Path) -> list[dict[str, Any]]:
-    """The trial rows of a run, as `store.rows` returns them (a torn last line skipped)."""
-    path = run / store.TRIALS
-    if not path.exists():
-        return []
-    lines = path.read_bytes().splitlines()
-    with gc_paused():
-        try:
-            parsed = [json.loads(line) for line in lines[:-1] if line.strip()]
-        except json.JSONDecodeError:
-            return store.rows(run)  # a broken line mid-file: let the store name it
-        if lines and lines[-1].strip():
-            with contextlib.suppress(json.JSONDecodeError):  # torn by a crash mid-write: skipped
-                parsed.append(json.loads(lines[-1]))
-    latest = {row.get("trial_index", i): row for i, row in enumerate(parsed)}
-    return list(latest.values())
+    """The trial rows of a run, as `store.rows` returns them (a line that is not a row is named and skipped)."""
+    return store.rows(run)
 
 
 def column(items: list[Any]) -> np.ndarray:

@@ -64,6 +64,9 @@ def format_report(result: Analysis) -> str:
     guided = result.guided()
     if guided:
         lines.append(f"note: {', '.join(guided)} {GUIDED}")
+    for name, r in runs.items():
+        if not r.count:
+            lines.append(f"note: {name} has no finished models; it is counted above, not plotted or compared")
     for name in few_runs(runs):
         lines.append(f"note: {name}'s EDF band, intervals and refinement are {few_note(runs[name].count)}")
     for name, r in runs.items():
@@ -104,6 +107,9 @@ def format_report(result: Analysis) -> str:
     for name, r in runs.items():
         lines.extend(_run_lines(name, r, result.settings.level, result.settings.fraction))
     lines.append("")
+    if not result.figures:
+        lines.append("no figures or report: no run has finished models")
+        return "\n".join(lines)
     lines.append(f"EDF figure: {result.figure}")
     others = [str(v) for k, v in result.figures.items() if k != "edf"]
     if others:

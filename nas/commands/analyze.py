@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import math
 
 from blocks.errors import UserError
+from nas import outputs
+
+MAX_BINS = 1000
+MAX_RESAMPLES = 1_000_000
 
 
 def add_parser(sub) -> None:
@@ -64,10 +68,18 @@ def run(args) -> int:
     from nas.analysis.text import format_report
     from nas.sweeping import store
 
-    if args.bins is not None and args.bins < 1:
-        raise UserError(f"--bins: expected a positive number of bins, got {args.bins}")
-    if args.bootstrap < 0:
-        raise UserError(f"--bootstrap: expected 0 or more resamples, got {args.bootstrap}")
+    if args.bins is not None and not 1 <= args.bins <= MAX_BINS:
+        raise UserError(f"--bins: expected a number of bins in [1, {MAX_BINS}], got {args.bins}")
+    if not 0 <= args.bootstrap <= MAX_RESAMPLES:
+        raise UserError(
+            f"--bootstrap: expected a number of resamples in [0, {MAX_RESAMPLES}], got {args.bootstrap}"
+        )
+    if args.failed_as_error is not None and not 0 <= args.failed_as_error < math.inf:
+        raise UserError(
+            f"--failed-as-error: expected a finite error >= 0 (e.g. 100), got {args.failed_as_error}"
+        )
+    if not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed: expected an int in [0, {2**32 - 1}], got {args.seed}")
     if not 0 < args.subsample <= 1:
         raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
     if not 0 < args.level < 1:
@@ -88,12 +100,10 @@ def run(args) -> int:
         power=args.power,
         seed=args.seed,
     )
+    figure = outputs.figure_file(args.figure, "--figure") if args.figure else None
+    report = outputs.folder(args.report, "--report") if args.report else None
     runs = store.find_runs(args.runs)
-    result = analyze(
-        runs,
-        Path(args.figure) if args.figure else None,
-        report=Path(args.report) if args.report else None,
-        settings=settings,
-    )
+    with outputs.writing("figures and report"):
+        result = analyze(runs, figure, report=report, settings=settings)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
     return 0

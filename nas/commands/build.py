@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from blocks.complexity import Complexity
+    from blocks.spec import ArchSpec
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("build", help="build a spec file or zoo network and print a per-stage summary")
@@ -34,11 +40,27 @@ def run(args) -> int:
     print(f"{'total':<34} {'':>16} {total.params:>14,} {total.flops / 1e6:>11.2f} {total.acts / 1e6:>8.3f}")
     print(f"parameters: {total.params}")
     if args.check:
-        from blocks.complexity import measure
-        from blocks.network import build
-
-        measured = measure(build(spec), spec.input_shape)
+        measured = _measure(spec, args.spec, total)
         same = "equal" if measured == total else "DIFFERENT"
         print(f"measured by PyTorch: {measured.params:,} params, {measured.flops / 1e6:.2f} MFLOPs ({same})")
         return 0 if measured == total else 1
     return 0
+
+
+def _measure(spec: ArchSpec, name: str, total: Complexity) -> Complexity:
+    """What PyTorch measures on the built spec, refused or stopped with one line when it cannot fit."""
+    from blocks.complexity import measure
+    from blocks.errors import UserError
+    from blocks.network import build
+    from nas.sweeping import memory
+
+    have = memory.check_build(name, total)
+    try:
+        with memory.limited(have):
+            return measure(build(spec), spec.input_shape)
+    except (MemoryError, RuntimeError) as err:
+        if not memory.out_of_memory(err):
+            raise
+        raise UserError(
+            f"{name}: out of memory building and measuring it ({memory.gb(have)} available)"
+        ) from None

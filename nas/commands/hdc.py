@@ -11,7 +11,7 @@ import json
 
 from blocks.dilation import MAX_SEARCH_LAYERS, MAX_SPAN
 from blocks.errors import UserError
-from nas import hdc
+from nas import hdc, outputs
 
 _SUGGEST_ONLY = ("layers", "max_rate", "top")
 
@@ -63,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
     span = (args.kernel - 1) * sum(rates) + 1
     if span > MAX_SPAN:
         raise UserError(f"SCHEDULE: receptive field {span} px wide; the analysis holds at most {MAX_SPAN}")
+    plot = outputs.figure_file(args.plot, "--plot") if args.plot else None
     rep = hdc.report(rates, args.kernel)
-    if args.plot:
-        hdc.plot(rates, args.kernel, args.plot)
+    if plot:
+        with outputs.writing("--plot"):
+            hdc.plot(rates, args.kernel, plot)
     print(json.dumps(rep) if args.json else hdc.format_report(rep))
     if args.plot and not args.json:
         print(f"plot written to {args.plot}")

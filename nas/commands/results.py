@@ -31,8 +31,8 @@ def add_parser(sub) -> None:
 
 
 def flat(row: dict) -> dict:
-    """The main columns of a row, complexity unpacked."""
-    cx = row.get("complexity", {})
+    """The main columns of a row, complexity unpacked (None where a row lacks one)."""
+    cx = row.get("complexity") or {}
     return {
         "trial_index": row.get("trial_index"),
         "model_id": row.get("model_id"),
@@ -42,9 +42,23 @@ def flat(row: dict) -> dict:
         "params": cx.get("params"),
         "acts": cx.get("acts"),
         "epochs": row.get("epochs"),
-        "wall_time": round(row.get("wall_time", 0.0), 2),
-        "reason": row.get("reason", ""),
+        "wall_time": round(row.get("wall_time") or 0.0, 2),
+        "reason": row.get("reason") or "",
     }
+
+
+def _num(value, spec: str) -> str:
+    """A number as `spec` formats it, '-' when missing."""
+    return "-" if value is None else format(value, spec)
+
+
+def _table_line(f: dict) -> str:
+    """One row of the table."""
+    return (
+        f"{f['trial_index']:>5} {f['model_id'] or '-':<12} {f['status']:<9} {_num(f['error'], '.2f'):>7} "
+        f"{_num(f['flops'] and f['flops'] / 1e6, '.2f'):>9} {_num(f['params'], ','):>10} "
+        f"{_num(f['epochs'], 'd'):>3} {f['wall_time']:>6.1f}s {f['reason'][:50]}"
+    )
 
 
 def run(args) -> int:
@@ -52,11 +66,7 @@ def run(args) -> int:
 
     for run_dir in store.find_runs([args.run_dir]):
         rows = store.rows(run_dir)
-        key = args.sort
-        if key in ("flops", "params"):
-            rows.sort(key=lambda r: r["complexity"][key])
-        else:
-            rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0))
+        rows.sort(key=lambda r: ((v := flat(r)[args.sort]) is None, v or 0))
         if args.json:
             for r in rows:
                 print(json.dumps(r, sort_keys=True))
@@ -73,10 +83,5 @@ def run(args) -> int:
             f"{'#':>5} {'model_id':<12} {'status':<9} {'error':>7} {'MFLOPs':>9} {'params':>10} {'ep':>3} {'time':>7}"
         )
         for r in rows:
-            f = flat(r)
-            err = "-" if f["error"] is None else f"{f['error']:.2f}"
-            print(
-                f"{f['trial_index']:>5} {f['model_id']:<12} {f['status']:<9} {err:>7} {f['flops'] / 1e6:>9.2f} "
-                f"{f['params']:>10,} {f['epochs']:>3} {f['wall_time']:>6.1f}s {f['reason'][:50]}"
-            )
+            print(_table_line(flat(r)))
     return 0

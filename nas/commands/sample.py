@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+MAX_SAMPLES = 10_000_000  # as an experiment's samples
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="draw specs from a design space and print their complexity")
@@ -40,9 +42,8 @@ def _range(text: str | None, name: str):
 
 
 def run(args) -> int:
-    import yaml
-
     import spaces
+    from blocks import yamlio
     from blocks.errors import ParamError, UserError
     from spaces.base import Context, Limits
 
@@ -51,14 +52,18 @@ def run(args) -> int:
         assert len(shape) == 3 and min(shape) > 0
     except (ValueError, AssertionError):
         raise UserError(f"--input: expected C,H,W positive ints, got {args.input!r}") from None
-    if args.n < 1:
-        raise UserError(f"-n: expected a positive number of samples, got {args.n}")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise UserError(f"-n: expected a number of samples in [1, {MAX_SAMPLES}], got {args.n}")
+    if not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed: expected an int in [0, {2**32 - 1}], got {args.seed}")
+    if args.classes < 1:
+        raise UserError(f"--classes: expected a positive number of classes, got {args.classes}")
     options = {}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--option: expected KEY=VALUE, got {item!r}")
-        options[key] = yaml.safe_load(value)
+        options[key] = yamlio.loads(value, f"--option {key}")
     space = spaces.get(args.space)
     ctx = Context(shape, args.classes)
     try:

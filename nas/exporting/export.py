@@ -83,9 +83,7 @@ def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init:
     ids = ", ".join(j.spec.model_id for j in missing[:5]) + (", ..." if len(missing) > 5 else "")
     run = missing[0].record.get("run")
     if run:
-        where = (
-            f"{weights_path(run, '<model_id>')} does not exist (the sweep keeps weights with keep_weights)"
-        )
+        where = f"{Path(run) / 'weights' / '<model_id>.pt'} does not exist (the sweep keeps weights with keep_weights)"
         fix = f"nas retrain {missing[0].spec.model_id} --run {run} --epochs N"
     else:
         where, fix = "no --weights file was given", "nas retrain SPEC --epochs N --experiment EXP.yaml"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
+from blocks import yamlio
 from blocks.errors import UserError
 from blocks.spec import ArchSpec, from_dict
 from nas import config as cfgmod
@@ -37,7 +37,7 @@ class Plan:
 
 def _record(path: Path) -> dict[str, Any]:
     """The record around an exported spec file (empty for a bare spec)."""
-    data = yaml.safe_load(path.read_text())
+    data = yamlio.read(path)
     return data if isinstance(data, dict) and "spec" in data and "stages" not in data else {}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from blocks.errors import UserError
 from nas.analysis.pareto import pareto_front
+from nas.exporting.weights import checked_id
 from nas.sweeping import store
 from nas.sweeping.records import Status
 
@@ -47,6 +48,7 @@ def candidates(runs: list[Path]) -> list[Candidate]:
     best: dict[str, Candidate] = {}
     for run in runs:
         for row in store.rows(run):
+            checked_id(row.get("model_id"), f"{run / store.TRIALS}: trial {row.get('trial_index')}")
             cand = Candidate(row, run)
             if _usable(row) and (row["model_id"] not in best or cand.error < best[row["model_id"]].error):
                 best[row["model_id"]] = cand
@@ -73,6 +75,8 @@ def choose(
         raise UserError("give either --top K or --id MODEL_ID, not both")
     if not ids and top is None and by == "error":
         raise UserError("give --top K (the K lowest-error models) or --id MODEL_ID")
+    for model_id in ids:
+        checked_id(model_id, "--id")
     runs = store.find_runs([where])
     cands = candidates(runs)
     if ids:

@@ -4,7 +4,9 @@ with torch.load(weights_only=True), and loading them back into the network of a 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -14,10 +16,22 @@ from blocks.network import build
 from blocks.spec import ArchSpec
 from nas.training.loop import seeded
 
+MODEL_ID = re.compile(r"[0-9a-f]{12}")  # ArchSpec.model_id: 12 lowercase hex digits
+
+
+def checked_id(model_id: Any, where: str) -> str:
+    """A model id read from a file or the command line, refused unless it is 12 lowercase hex
+    digits, since ids become file and folder names."""
+    if not (isinstance(model_id, str) and MODEL_ID.fullmatch(model_id)):
+        raise UserError(
+            f"{where}: model id {model_id!r:.40} is not 12 lowercase hex digits (e.g. 3f9a0c12be47)"
+        )
+    return model_id
+
 
 def weights_path(run: str | Path, model_id: str) -> Path:
     """Where a run keeps a model's trained weights: RUN_DIR/weights/<model_id>.pt."""
-    return Path(run) / "weights" / f"{model_id}.pt"
+    return Path(run) / "weights" / f"{checked_id(model_id, str(run))}.pt"
 
 
 def save_weights(model: nn.Module, path: str | Path) -> Path:

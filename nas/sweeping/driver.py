@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,13 @@ from typing import Any
 from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
-from nas.sweeping import store
+from nas.sweeping import memory, store
 from nas.sweeping.optimize import WORST_ERROR
-from nas.sweeping.plan import Run, SampleRun, SearchRun, context, prepare, resume_runs, space_options
+from nas.sweeping.plan import Run, SampleRun, SearchRun, context, prepare, space_options
+from nas.sweeping.plan import resume as resume_plan
 from nas.sweeping.progress import Progress
 from nas.sweeping.records import PlanEntry, Status, TrialRow
-from nas.sweeping.trial import TrialSetup, make_row, metrics, run_trial
+from nas.sweeping.trial import OWNER, TrialSetup, make_row, metrics, run_trial
 from nas.training import datasets as datamod
 
 
@@ -112,17 +115,33 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
 
 
 def _prune_weights(run_dir: Path, keep: int) -> None:
-    """Delete kept weights outside the best `keep` ok trials of a run."""
+    """Delete kept weights (and their owner files) whose trial is outside the best `keep` ok
+    trials of a run."""
     ok = sorted((r for r in store.trial_rows(run_dir) if r.status is Status.OK), key=lambda r: r.error)
-    best = {r.entry.model_id for r in ok[:keep]}
+    best = {(r.entry.model_id, str(r.entry.trial_index)) for r in ok[:keep]}
     for path in (run_dir / "weights").glob("*.pt"):
-        if path.stem not in best:
+        owner = path.with_suffix(OWNER)
+        if (path.stem, _read_owner(owner)) not in best:
             path.unlink(missing_ok=True)
+            owner.unlink(missing_ok=True)
+
+
+def _read_owner(owner: Path) -> str:
+    """The trial index an owner file names ('' when there is none)."""
+    try:
+        return owner.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
 
 
 # Tune settings read from the environment: the classic progress output, and no default loggers
 # beside the ones the sweep adds. Set for the sweep's duration only, unless the user set them.
-TUNE_ENV = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+# Tune's own SIGINT handler is off: it would end the sweep quietly as if it had finished.
+TUNE_ENV = {
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",
+}
 
 
 @contextmanager
@@ -135,6 +154,53 @@ def _tune_env() -> Iterator[None]:
     finally:
         for key in added:
             os.environ.pop(key, None)
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM stopped a sweep. A BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way (Ray's included) swallows it; `message` says how far it got."""
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(message or signal.Signals(signum).name)
+        self.signum, self.message = signum, message
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by the signal: 130 for SIGINT, 143 for SIGTERM."""
+        return 128 + self.signum
+
+
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    """Inside the block SIGINT and SIGTERM raise Interrupted once (later ones are ignored, so
+    shutting Ray down is not cut short); the previous handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    caught: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if not caught:
+            caught.append(signum)
+            raise Interrupted(signum)
+
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = {n: signal.signal(n, handler) for n in signums}
+    try:
+        yield
+    finally:
+        for n, old in previous.items():
+            signal.signal(n, old)
+
+
+def _interrupted_line(out: Path) -> str:
+    """How far an interrupted sweep got, and how to finish it."""
+    runs = [d for d in out.iterdir() if d.is_dir() and store.is_run(d)] if out.is_dir() else []
+    if not runs:
+        return "interrupted before any trial was planned; nothing recorded"
+    done = sum(len(store.rows(r)) for r in runs)
+    total = sum(store.planned(r) for r in runs)
+    return f"interrupted: {done} of {total} trials done; finish with `nas sweep --resume {out}`"
 
 
 def _init_ray(address: str | None) -> bool:
@@ -155,13 +221,38 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
         return
     with _tune_env():
         started = _init_ray(address)
-        try:
-            _fit(exp, runs, data, out, total)
-        finally:
-            if started:
-                import ray
+        with _interrupts():  # again: ray.init puts its own SIGTERM handler (abort) in place
+            try:
+                _check_fits(exp)
+                _fit(exp, runs, data, out, total)
+            except Exception as err:
+                if isinstance(err.__context__, UserError):  # a full disk in a callback: Tune wraps it
+                    raise err.__context__ from None
+                raise
+            finally:
+                if started:
+                    import ray
 
-                ray.shutdown()
+                    ray.shutdown()
+
+
+def _check_fits(exp: Experiment) -> None:
+    """Refuse, before any trial, a per-trial request that no node of the cluster can grant
+    (Ray would wait for it forever)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    res = exp.resources
+    for field, key, asked in (
+        ("cpus_per_trial", "CPU", res.cpus_per_trial),
+        ("gpus_per_trial", "GPU", res.gpus_per_trial),
+    ):
+        largest = max((n.get(key, 0.0) for n in nodes), default=0.0)
+        if asked > largest:
+            raise UserError(
+                f"{exp.source}: resources.{field}: {asked:g} asked per trial, but the largest of the "
+                f"cluster's {len(nodes)} node(s) has {largest:g} {key}(s); lower it or add such a node"
+            )
 
 
 def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, total: int) -> None:
@@ -176,6 +267,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         max(1, int(res.cpus_per_trial)),
         exp.search.objectives,
         {r.space: str(r.dir.resolve()) if keep else "" for r in runs},
+        memory.per_trial(res),
     )
     plans = {p.key: p for r in runs if isinstance(r, SampleRun) for p in r.plan}
     trainable = tune.with_parameters(_trainable, plans=plans, data=data, setup=setup)
@@ -231,7 +323,7 @@ def _fit_search(
         if not run.remaining:
             continue
         space, options = space_options(exp, index[run.dir.name])
-        define = DefineByRun(space.name, options, ctx, exp.constraints, exp.seed, run.next_index)
+        define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.next_index)
         tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
@@ -250,28 +342,45 @@ def _fit_search(
 
 
 def sweep(
-    path: str, out: str | None = None, address: str | None = None, resume: str | None = None
+    path: str | None, out: str | None = None, address: str | None = None, resume: str | None = None
 ) -> list[Run]:
-    """Sample, train and record a whole experiment (or finish a killed one with `resume`)."""
-    if resume:
-        out_dir = Path(resume)
-        first = store.find_runs([str(out_dir)])[0]
-        exp = cfgmod.parse(store.experiment(first), str(first / store.EXPERIMENT))
-        runs = resume_runs(out_dir, exp)
-        data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
-        print(f"resuming {out_dir}: finishing what has no row yet")
-    else:
-        exp = cfgmod.load(path)
-        out_dir = Path(out or Path("runs") / exp.name)
-        if out_dir.exists() and any(store.is_run(d) for d in out_dir.iterdir() if d.is_dir()):
-            raise UserError(
-                f"{out_dir}: already holds runs; finish it with --resume {out_dir} or pick another --out"
-            )
-        data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
-        runs = prepare(exp, out_dir, data)
-        print(
-            f"sweep '{exp.name}' ({exp.search.mode}): {len(runs)} space(s) x {exp.samples} samples on {data.name} "
-            f"{tuple(data.input_shape)}, {exp.training.epochs} epochs each -> {out_dir}"
-        )
-    execute(exp, runs, data, out_dir, address)
+    """Sample, train and record a whole experiment (or finish a killed one with `resume`).
+    SIGINT and SIGTERM raise Interrupted, saying how far it got, after Ray is shut down."""
+    out_dir = Path(resume) if resume else None
+    with _interrupts(), ExitStack() as held:
+        try:
+            if resume:
+                if not out_dir.is_dir():
+                    raise UserError(f"{out_dir}: no such sweep folder to resume")
+                held.enter_context(store.lock(out_dir))
+                exp, runs = resume_plan(out_dir, path)
+                data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
+                print(f"resuming {out_dir}: finishing what has no row yet")
+            else:
+                exp = cfgmod.load(path)
+                out_dir = Path(out or Path("runs") / exp.name)
+                _check_new_out(out_dir)
+                held.enter_context(store.lock(out_dir))
+                data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
+                runs = prepare(exp, out_dir, data)
+                print(
+                    f"sweep '{exp.name}' ({exp.search.mode}): {len(runs)} space(s) x {exp.samples} samples on "
+                    f"{data.name} {tuple(data.input_shape)}, {exp.training.epochs} epochs each -> {out_dir}"
+                )
+            execute(exp, runs, data, out_dir, address)
+        except Interrupted as stop:
+            line = _interrupted_line(out_dir) if out_dir else "interrupted before the sweep folder was known"
+            raise Interrupted(stop.signum, line) from None
     return runs
+
+
+def _check_new_out(out: Path) -> None:
+    """Refuse a new sweep's folder that is a file, holds runs, or holds anything else (the
+    user's own files, which the sweep's files could overwrite)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: --out names a file; give a folder for the sweep (new or empty)")
+    if not out.is_dir() or not [p for p in out.iterdir() if p.name != store.LOCK]:
+        return
+    if any(store.is_run(d) for d in out.iterdir() if d.is_dir()):
+        raise UserError(f"{out}: already holds runs; finish it with --resume {out} or pick another --out")
+    raise UserError(f"{out}: not empty and not a sweep folder; pick a new or empty folder with --out")

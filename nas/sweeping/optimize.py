@@ -49,20 +49,21 @@ class DefineByRun:
 
 def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
     """OptunaSearch with the experiment's sampler, its study kept in RUN_DIR/optuna.db so a
-    resumed sweep continues the same study."""
+    resumed sweep continues the same study (see `continue_study`)."""
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{(run_dir / 'optuna.db').resolve()}")
+    seed = continue_study(storage, run_dir.name, exp.seed)
     algo = exp.search.algorithm
     if algo == "tpe":
-        sampler = optuna.samplers.TPESampler(seed=exp.seed, multivariate=True)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
     elif algo == "nsga2":
-        sampler = optuna.samplers.NSGAIISampler(seed=exp.seed)
+        sampler = optuna.samplers.NSGAIISampler(seed=seed)
     else:
-        sampler = optuna.samplers.RandomSampler(seed=exp.seed)
+        sampler = optuna.samplers.RandomSampler(seed=seed)
     metrics = [METRICS[o] for o in exp.search.objectives]
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(run_dir / 'optuna.db').resolve()}")
     return OptunaSearch(
         space=define,
         metric=metrics if len(metrics) > 1 else metrics[0],
@@ -71,6 +72,26 @@ def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
         storage=storage,
         study_name=run_dir.name,
     )
+
+
+def continue_study(storage: Any, name: str, seed: int) -> int:
+    """The sampler seed that continues study `name` without replaying it: `seed` for a new
+    study, else one derived from `seed` and the trials it holds (a sampler re-seeded with
+    `seed` would draw the first trials' specs again). Trials a killed driver left running
+    are marked failed so samplers do not wait on them."""
+    from optuna.trial import TrialState
+
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return seed
+    trials = storage.get_all_trials(study_id, deepcopy=False)
+    for trial in trials:
+        if trial.state is TrialState.RUNNING:
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    if not trials:
+        return seed
+    return int(np.random.SeedSequence([seed, len(trials)]).generate_state(1)[0])
 
 
 def scheduler(exp: Experiment):

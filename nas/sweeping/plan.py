@@ -1,5 +1,9 @@
 """Planning a sweep: validate the experiment against the registry and the spaces, sample each
-space's specs (sample mode) and write each run's experiment and plan files before Ray starts."""
+space's specs (sample mode) and write each run's experiment and plan files before Ray starts.
+
+Each run also keeps `planned.json`, the experiment exactly as planned, written once. Resuming
+compares the run's `experiment.yaml` (and an experiment file given with `--resume`) with it and
+refuses any change but `resources`, which may differ between the machines that finish a sweep."""
 
 from __future__ import annotations
 
@@ -11,11 +15,15 @@ from typing import Any
 import yaml
 
 from blocks.errors import UserError
+from nas import config as cfgmod
 from nas.config import Experiment
-from nas.sweeping import store
+from nas.sweeping import memory, store
 from nas.sweeping.records import PlanEntry
 from nas.training import datasets as datamod
 from spaces import Context, Space, get, sample
+
+PLANNED = "planned.json"
+FREE_TO_CHANGE = ("resources",)  # fields a resumed sweep may take from an edited experiment
 
 
 def context(exp: Experiment, data: datamod.Dataset) -> Context:
@@ -39,7 +47,7 @@ def plan_space(exp: Experiment, index: int, ctx: Context) -> list[PlanEntry]:
     """Sample the experiment's specs for one space: one entry per trial index."""
     space, options = space_options(exp, index)
     try:
-        samples = sample(space, exp.samples, exp.seed, ctx=ctx, options=options, limits=exp.constraints)
+        samples = sample(space, exp.samples, exp.seed, ctx=ctx, options=options, limits=memory.fits(exp))
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
     return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
@@ -47,6 +55,7 @@ def plan_space(exp: Experiment, index: int, ctx: Context) -> list[PlanEntry]:
 
 def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
     """Sample every space (sample mode) and write each run's experiment and plan files."""
+    memory.check_samples(exp)
     ctx = context(exp, data)
     optimize = exp.search.mode == "optimize"
     if optimize:
@@ -60,6 +69,7 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
         run_dir = out / sc.name
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
+        (run_dir / PLANNED).write_text(json.dumps(exp.to_dict(), indent=1, sort_keys=True))
         with open(run_dir / store.PLAN, "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in plan)
         if optimize:
@@ -69,21 +79,91 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
     return runs
 
 
+def resume(out: Path, given: str | None = None) -> tuple[Experiment, list[Run]]:
+    """The experiment and pending runs of a sweep folder to finish. Refused: a run whose
+    experiment.yaml (or the `given` file) changed since planning, a space with no run, or a
+    sample-mode run without its plan."""
+    dirs = store.find_runs([str(out)])
+    exp = cfgmod.load(given) if given else recorded(dirs[0])
+    for run_dir in dirs:
+        check_unchanged(run_dir, recorded(run_dir), f"{run_dir / store.EXPERIMENT}")
+        if given:
+            check_unchanged(run_dir, exp, f"{given} (given with --resume)")
+    missing = sorted({sc.name for sc in exp.spaces} - {d.name for d in dirs})
+    if missing and not store.is_run(out):  # a run given itself finishes alone
+        raise UserError(f"{out}: no run folder for space(s) {', '.join(missing)} of the experiment")
+    return exp, resume_runs(out, exp)
+
+
+def recorded(run_dir: Path) -> Experiment:
+    """The experiment a run folder holds; a missing or corrupt file is one line."""
+    return cfgmod.load(run_dir / store.EXPERIMENT)
+
+
+def check_unchanged(run_dir: Path, exp: Experiment, what: str) -> None:
+    """Refuse `exp` (read from `what`) when it differs from what `run_dir` was planned with."""
+    path = run_dir / PLANNED
+    if not path.exists():
+        return  # planned before planned.json existed: nothing to compare with
+    try:
+        planned = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path}: unreadable ({type(err).__name__}); cannot check the experiment") from None
+    now = json.loads(json.dumps(exp.to_dict()))
+    diff = changes(_fixed(planned), _fixed(now))
+    if diff:
+        raise UserError(
+            f"{what} differs from what {run_dir} was planned with: {'; '.join(diff)}; "
+            f"only {', '.join(FREE_TO_CHANGE)} may change on --resume (restore it, or start a new sweep)"
+        )
+
+
+def _fixed(exp: Any) -> Any:
+    """An experiment mapping without the fields a resume may change."""
+    return {k: v for k, v in exp.items() if k not in FREE_TO_CHANGE} if isinstance(exp, dict) else exp
+
+
+def changes(old: Any, new: Any, name: str = "") -> list[str]:
+    """Where two plain mappings differ, as 'field: old -> new' (nested fields dotted)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            out += changes(
+                old.get(key, "(absent)"), new.get(key, "(absent)"), f"{name}.{key}" if name else str(key)
+            )
+        return out
+    return [] if old == new else [f"{name or '(top level)'}: {old!r} -> {new!r}"]
+
+
 def resume_runs(out: Path, exp: Experiment) -> list[Run]:
     """Re-read the runs under a sweep folder: what is planned or asked and has no row yet."""
     runs = []
     for run_dir in store.find_runs([str(out)]):
-        plan = store.plan_entries(run_dir)
         rows = store.rows(run_dir)
         done = {r["trial_index"] for r in rows}
-        space = plan[0].space if plan else run_dir.name
         if exp.search.mode == "optimize":
-            runs.append(SearchRun(space, run_dir, max(0, exp.samples - len(rows)), max(done, default=-1) + 1))
-        else:
             runs.append(
-                SampleRun(space, run_dir, plan, [p.trial_index for p in plan if p.trial_index not in done])
+                SearchRun(run_dir.name, run_dir, max(0, exp.samples - len(rows)), max(done, default=-1) + 1)
             )
+            continue
+        plan = _sampled_plan(run_dir, exp)
+        runs.append(
+            SampleRun(run_dir.name, run_dir, plan, [p.trial_index for p in plan if p.trial_index not in done])
+        )
     return runs
+
+
+def _sampled_plan(run_dir: Path, exp: Experiment) -> list[PlanEntry]:
+    """A sample-mode run's plan, refused when missing or not the experiment's samples."""
+    if not (run_dir / store.PLAN).is_file():
+        raise UserError(f"{store.PLAN} missing in {run_dir}: cannot know the planned trials")
+    plan = store.plan_entries(run_dir)
+    if sorted(p.trial_index for p in plan) != list(range(exp.samples)):
+        raise UserError(
+            f"{run_dir / store.PLAN}: holds {len(plan)} planned trial(s), not trials 0..{exp.samples - 1} "
+            f"of the experiment's samples: {exp.samples}; cannot know the planned trials"
+        )
+    return plan
 
 
 @dataclass

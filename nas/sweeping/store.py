@@ -4,30 +4,115 @@ finishes, so rows survive a crash of the driver and can be read while a sweep ru
 A run directory holds `experiment.yaml` (what was asked), `plan.jsonl` (the sampled specs,
 one per trial index) and `trials.jsonl` (the rows). `rows` and `plan` give the lines as dicts;
 `trial_rows`, `plan_entries` and `append_row` read and write them as typed records.
+
+Integrity: each row is one write on an append-only descriptor, undone when the disk is full
+(one line says so); a last line torn by a crash is moved to `trials.jsonl.torn-TIME` before the
+next append, so the file stays whole lines; a line that is not a row is named (FILE:LINE) on
+stderr and skipped by every reader; and `lock` makes a sweep the only writer of its folder.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from blocks import yamlio
 from blocks.errors import UserError
-from nas.sweeping.records import PlanEntry, TrialRow
+from nas.sweeping.records import PlanEntry, Status, TrialRow
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
 
 
-def append(path: Path, row: dict[str, Any]) -> None:
-    """Append one JSON row and force it to disk before returning."""
-    line = json.dumps(row, sort_keys=True, default=_jsonable) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+def append(path: Path, row: dict[str, Any], then: str = "append again") -> None:
+    """Append one JSON row as one write and force it to disk: a torn tail left by a crash is
+    moved aside first, and a failed write is undone, so the file stays whole lines."""
+    line = (json.dumps(row, sort_keys=True, default=_jsonable) + "\n").encode()
+    fd = _open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            size = _mend_tail(path, fd, size)
+            _write_all(fd, line)
+            os.fsync(fd)
+        except OSError as err:
+            os.ftruncate(fd, size)
+            raise _write_error(path, err, fd, size, then) from None
+    finally:
+        os.close(fd)
+
+
+def _open(path: Path, flags: int) -> int:
+    """Open a store file without following a symlink planted in its place; refusals in one line."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        raise UserError(f"cannot open {path}: {err.strerror}") from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of `data`: one os.write, more only where the OS takes it in parts."""
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _write_error(path: Path, err: OSError, fd: int, size: int, then: str) -> UserError:
+    """The one line a failed append raises; the file was cut back to its `size` before."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        rows = os.pread(fd, size, 0).count(b"\n")
+        return UserError(
+            f"disk full writing {path}; the {rows} rows already recorded are intact; free space and {then}"
+        )
+    return UserError(f"cannot write {path}: {err.strerror}; the rows already recorded are intact")
+
+
+def _mend_tail(path: Path, fd: int, size: int) -> int:
+    """Make the file end on a line break and return its new size: a last line torn by a crash is
+    completed when it is whole JSON, else moved to a `.torn-TIME` file beside it, with a warning."""
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    start = _last_line_start(fd, size)
+    fragment = os.pread(fd, size - start, start)
+    if _is_object(fragment):
+        _write_all(fd, b"\n")
+        return size + 1
+    aside = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}")
+    keep = _open(aside, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        _write_all(keep, fragment + b"\n")
+        os.fsync(keep)
+    finally:
+        os.close(keep)
+    os.ftruncate(fd, start)
+    _warn(f"{path}: torn last line ({size - start} bytes, a crash mid-write) moved to {aside}")
+    return start
+
+
+def _last_line_start(fd: int, size: int) -> int:
+    """The offset just past the file's last line break (0 when it has none)."""
+    end = size
+    while end > 0:
+        begin = max(0, end - 65536)
+        at = os.pread(fd, end - begin, begin).rfind(b"\n")
+        if at >= 0:
+            return begin + at + 1
+        end = begin
+    return 0
+
+
+def _is_object(text: bytes) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _jsonable(value: Any) -> Any:
@@ -38,22 +123,64 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a torn last line (a crash mid-write) is skipped, not fatal."""
+_warned: set[str] = set()
+
+
+def _warn(message: str) -> None:
+    """One line on stderr, once per process for the same message (readers run many times a sweep)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def _numbered(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each line of a JSONL file; any other line is named and skipped."""
     if not path.exists():
-        return []
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
+        return
+    lines = path.read_bytes().splitlines()
+    for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                break
-            raise UserError(f"{path}: line {i + 1} is not valid JSON") from None
-    return rows
+            value = json.loads(line)
+        except (ValueError, RecursionError):  # bad UTF-8 and deep nesting included
+            torn = i == len(lines)
+            _warn(f"{path}:{i}: {'torn last line' if torn else 'not valid JSON'}, skipped")
+            continue
+        if isinstance(value, dict):
+            yield i, value
+        else:
+            _warn(f"{path}:{i}: a JSON {type(value).__name__}, not an object, skipped")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The objects of a JSONL file; a line that is not one (a torn last line, say) is named and skipped."""
+    return [value for _, value in _numbered(path)]
+
+
+LOCK = ".nas-sweep.lock"
+
+
+@contextmanager
+def lock(path: Path) -> Iterator[None]:
+    """Hold the one-writer lock of a sweep folder (a run folder's is its sweep folder's) for the
+    block; when another process holds it, refuse at once naming the folder and its PID."""
+    folder = path.parent if is_run(path) else path
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = _open(folder / LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(
+                f"{folder}: another sweep is writing into it (PID {holder}); wait for it to end or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def is_run(path: Path) -> bool:
@@ -78,22 +205,85 @@ def find_runs(paths: list[str]) -> list[Path]:
     return out
 
 
+# What readers rely on in a row beyond its being an object: field -> (types, required).
+_ROW_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "trial_index": ((int,), True),
+    "status": ((str,), True),
+    "error": ((int, float), False),
+    "epochs": ((int,), False),
+    "wall_time": ((int, float), False),
+    "model_id": ((str,), False),
+    "space": ((str,), False),
+    "reason": ((str,), False),
+    "complexity": ((dict,), False),
+    "values": ((dict,), False),
+    "spec": ((dict,), False),
+}
+_STATUSES = {s.value for s in Status}
+
+
+def _row_problem(row: dict[str, Any]) -> str:
+    """Why an object is not a trial row readers can use ("" when it is one)."""
+    for name, (types, required) in _ROW_FIELDS.items():
+        value = row.get(name)
+        if value is None:
+            if required:
+                return f"no '{name}'"
+        elif isinstance(value, bool) or not isinstance(value, types):
+            return f"'{name}' is {json.dumps(value)[:40]}, not {' or '.join(t.__name__ for t in types)}"
+    if row["status"] not in _STATUSES:
+        return f"'status' is {row['status']!r}, not one of {', '.join(sorted(_STATUSES))}"
+    if any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) for v in (row.get("complexity") or {}).values()
+    ):
+        return "'complexity' holds a value that is not a number"
+    return ""
+
+
+def _latest(run: Path) -> dict[int, tuple[int, dict[str, Any]]]:
+    """Per trial index, the line number and row of its last usable row; other lines are named and skipped."""
+    path = run / TRIALS
+    latest: dict[int, tuple[int, dict[str, Any]]] = {}
+    for line, row in _numbered(path):
+        problem = _row_problem(row)
+        if problem:
+            _warn(f"{path}:{line}: not a trial row ({problem}), skipped")
+        else:
+            latest[row["trial_index"]] = (line, row)
+    return latest
+
+
 def rows(run: Path) -> list[dict[str, Any]]:
     """The trial rows of a run, in the order they finished; the last row wins per trial index."""
-    latest: dict[Any, dict[str, Any]] = {}
-    for row in read_jsonl(run / TRIALS):
-        latest[row.get("trial_index", len(latest))] = row
-    return list(latest.values())
+    return [row for _, row in _latest(run).values()]
 
 
 def append_row(run: Path, row: TrialRow) -> None:
-    """Record one finished trial of a run."""
-    append(run / TRIALS, row.to_dict())
+    """Record one finished trial of a run; a full disk names how to finish the sweep later."""
+    append(run / TRIALS, row.to_dict(), then=f"resume with `nas sweep --resume {run.parent}`")
 
 
 def trial_rows(run: Path) -> list[TrialRow]:
-    """The trial rows of a run as records (see `rows`); a row that is not one is named."""
-    return [_typed(TrialRow, row, run / TRIALS) for row in rows(run)]
+    """The trial rows of a run as records (see `rows`); a row that is not one is named and skipped."""
+    out = []
+    for line, row in _latest(run).values():
+        try:
+            out.append(TrialRow.from_dict(row))
+        except (KeyError, TypeError, ValueError) as err:
+            _warn(f"{run / TRIALS}:{line}: not a TrialRow ({_missing(row) or err}), skipped")
+    return out
+
+
+def _missing(row: dict[str, Any]) -> str:
+    """The record fields a row lacks, as "missing 'a', 'b'" ("" when none)."""
+    names = [
+        f.name
+        for r in (PlanEntry, TrialRow)
+        for f in fields(r)
+        if f.default is f.default_factory is MISSING and f.name != "entry"
+    ]
+    lacking = [n for n in dict.fromkeys(names) if n not in row]
+    return f"missing {', '.join(map(repr, lacking))}" if lacking else ""
 
 
 def plan_entries(run: Path) -> list[PlanEntry]:
@@ -123,4 +313,7 @@ def experiment(run: Path) -> dict[str, Any]:
     path = run / EXPERIMENT
     if not path.exists():
         return {}
-    return yaml.safe_load(path.read_text()) or {}
+    data = yamlio.read(path) or {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected the mapping of fields the run was started with, got {data!r:.60}")
+    return data

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nas
 from blocks.spec import from_dict
 from nas.config import TrainingConfig
+from nas.sweeping import memory
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.training import datasets as datamod
 from nas.training.loop import Diverged, train
@@ -65,30 +68,32 @@ def run_trial(
             report(metrics(entry, latency_ms=latency, **epoch_metrics))
 
     try:
-        spec = from_dict(entry.spec, f"plan entry {entry.trial_index}")
-        if "latency" in setup.objectives:
-            import torch
+        with memory.limited(setup.memory):
+            spec = from_dict(entry.spec, f"plan entry {entry.trial_index}")
+            if "latency" in setup.objectives:
+                import torch
 
-            from blocks.network import build
-            from nas.sweeping.latency import latency_ms
+                from blocks.network import build
+                from nas.sweeping.latency import latency_ms
 
-            dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            latency = latency_ms(build(spec).to(dev), spec.input_shape, dev)
-        res = train(spec, data, setup.training, seed=entry.seed, threads=setup.threads, on_epoch=on_epoch)
+                dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+                latency = latency_ms(build(spec).to(dev), spec.input_shape, dev)
+            res = train(spec, data, setup.training, seed=entry.seed, threads=setup.threads, on_epoch=on_epoch)
     except Diverged as err:
         return make_row(
             entry, setup.experiment, Status.DIVERGED, reason=str(err), wall_time=time.perf_counter() - start
         )
     except Exception as err:  # recorded as a failed trial so the sweep goes on
-        last = traceback.format_exception_only(type(err), err)[-1].strip()
         return make_row(
-            entry, setup.experiment, Status.FAILED, reason=last, wall_time=time.perf_counter() - start
+            entry,
+            setup.experiment,
+            Status.FAILED,
+            reason=failure(err, setup),
+            wall_time=time.perf_counter() - start,
         )
     run_dir = setup.weight_runs.get(entry.space, "")
     if run_dir:
-        from nas.exporting.weights import save_weights, weights_path
-
-        save_weights(res.model, weights_path(run_dir, entry.model_id))
+        keep_weights(res.model, run_dir, entry)
     return make_row(
         entry,
         setup.experiment,
@@ -105,6 +110,46 @@ def run_trial(
     )
 
 
+def keep_weights(model: Any, run_dir: str, entry: PlanEntry) -> bool:
+    """Save a trained model as RUN_DIR/weights/<model_id>.pt unless another trial owns that file.
+
+    The first trial of a model id to finish training claims it, writing its trial index to
+    <model_id>.trial (created exclusively, before the weights); a later trial of the same model
+    id keeps nothing, and only a retry of the owner rewrites it. So kept weights are always
+    those of the trial named in the .trial file. Weights are written beside and renamed."""
+    from nas.exporting.weights import save_weights, weights_path
+
+    path = weights_path(run_dir, entry.model_id)
+    if not _claim(path.with_suffix(OWNER), entry.trial_index, path):
+        return False
+    save_weights(model, path)
+    return True
+
+
+OWNER = ".trial"  # suffix of the file naming the trial whose weights a run keeps
+
+
+def _claim(owner: Path, index: int, weights: Path) -> bool:
+    """Whether trial `index` may write `weights`: it claims the unowned file, or already owns it."""
+    owner.parent.mkdir(parents=True, exist_ok=True)
+    if weights.exists() and not owner.exists():
+        return False  # kept before owners were recorded: never overwritten
+    try:
+        fd = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return owner.read_text(encoding="utf-8").strip() == str(index)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"{index}\n")
+    return True
+
+
+def failure(err: Exception, setup: TrialSetup) -> str:
+    """A failed row's reason: running out of the trial's memory limit, or the exception's last line."""
+    if setup.memory and memory.out_of_memory(err):
+        return memory.reason(setup.memory)
+    return traceback.format_exception_only(type(err), err)[-1].strip()
+
+
 @dataclass(frozen=True)
 class TrialSetup:
     """What every trial of a sweep shares; travels to the workers once, through the object store."""
@@ -114,3 +159,4 @@ class TrialSetup:
     threads: int
     objectives: tuple[str, ...]
     weight_runs: dict[str, str]  # space -> run folder whose weights/ keeps trained weights ("" for none)
+    memory: int = 0  # bytes a trial may allocate beyond what its process holds (0: no limit)

@@ -10,6 +10,7 @@ file's `dataset.params` are checked alike, before any file is read.
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,10 +303,27 @@ def npz(path: str, layout: str, val_fraction: float | None, seed: int) -> Datase
     return _dataset("npz", x, y, xv, yv, int(max(y.max(), yv.max())) + 1)
 
 
-def _read_images(folder: Path, field: str, index: dict[str, int], size: int | None, grayscale: bool):
-    """Every image under the class sub-folders of `folder` as (N, C, H, W) uint8 and labels."""
+def _read_image(path: Path, field: str, size: int | None, grayscale: bool) -> np.ndarray:
+    """One image's pixels; a corrupt file or one too large to decode safely (Pillow's
+    decompression-bomb limit, a warning there counting as an error) is named with why."""
     from PIL import Image
 
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img = img.convert("L" if grayscale else "RGB")
+                if size is not None:
+                    img = img.resize((size, size), Image.Resampling.BILINEAR)
+                return np.asarray(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ParamError(field, f"image '{path}' is too large to decode safely: {err}") from None
+    except (OSError, ValueError, EOFError, SyntaxError) as err:  # Pillow's plugins raise all four
+        raise ParamError(field, f"cannot read image '{path}': {err}") from None
+
+
+def _read_images(folder: Path, field: str, index: dict[str, int], size: int | None, grayscale: bool):
+    """Every image under the class sub-folders of `folder` as (N, C, H, W) uint8 and labels."""
     images, labels, first = [], [], None
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if sub.name not in index:
@@ -316,14 +334,7 @@ def _read_images(folder: Path, field: str, index: dict[str, int], size: int | No
                 field, f"class folder '{sub}' has no images; legal suffixes: {list(IMAGE_SUFFIXES)}"
             )
         for path in files:
-            try:
-                with Image.open(path) as img:
-                    img = img.convert("L" if grayscale else "RGB")
-                    if size is not None:
-                        img = img.resize((size, size), Image.Resampling.BILINEAR)
-                    pixels = np.asarray(img)
-            except (OSError, ValueError) as err:  # Pillow's UnidentifiedImageError is an OSError
-                raise ParamError(field, f"cannot read image '{path}': {err}") from None
+            pixels = _read_image(path, field, size, grayscale)
             first = first or (path, pixels.shape)
             if pixels.shape != first[1]:
                 raise ParamError(

@@ -1,0 +1,81 @@
+"""Files and folders the user names for output (`nas hdc --plot`, `nas analyze --figure` and
+`--report`): checked before any work is done, and an OS refusal while writing (a read-only
+folder, a full disk) turned into one line naming the file and why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from blocks.errors import UserError
+
+FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
+
+
+def figure_file(text: str, flag: str) -> Path:
+    """A figure to write: a format matplotlib writes here, not an existing folder, a path the OS takes."""
+    path = _target(text, flag)
+    fmt = path.suffix[1:].lower()
+    if fmt not in FIGURE_FORMATS:
+        legal = ", ".join(f".{f}" for f in FIGURE_FORMATS)
+        raise UserError(
+            f"{flag} {text}: format {fmt or '(no suffix)'!r} is not one written here; legal: {legal}"
+        )
+    if path.is_dir():
+        raise UserError(f"{flag} {text}: is a folder; give a file name such as {path / 'edf.png'}")
+    return path
+
+
+def folder(text: str, flag: str) -> Path:
+    """A folder to write files into (made when missing): not an existing file, a path the OS takes."""
+    path = _target(text, flag)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {text}: is a file, not a folder")
+    return path
+
+
+def _target(text: str, flag: str) -> Path:
+    """`text` as a path the OS can write: no NUL, each name within the file system's length limit,
+    and its nearest existing folder a writable folder (the missing ones are made when written)."""
+    if not text or "\0" in text:
+        raise UserError(f"{flag} {text!r}: not a path; give a non-empty path without NUL characters")
+    path = Path(text)
+    above = _existing(path.parent)
+    if not above.is_dir():
+        raise UserError(f"{flag} {text}: {above} is a file, not a folder")
+    limit = _name_max(above)
+    long = [name for name in path.parts if len(os.fsencode(name)) > limit]
+    if long:
+        raise UserError(
+            f"{flag} {text}: a name in it is {len(os.fsencode(long[0]))} bytes; the file system takes {limit}"
+        )
+    if not os.access(above, os.W_OK):
+        raise UserError(f"{flag} {text}: cannot write into {above}: it is read-only")
+    return path
+
+
+def _existing(path: Path) -> Path:
+    """The path itself, or its nearest ancestor that exists (the working folder at the top)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, the file system holding `folder` takes (255 when unknown)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+@contextmanager
+def writing(what: str) -> Iterator[None]:
+    """Run the block; an OS refusal to write becomes one UserError naming `what`, the file and why."""
+    try:
+        yield
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        raise UserError(f"{what}: cannot write{where}: {err.strerror or err}") from None
