@@ -56,6 +56,17 @@ def _target(text: str, flag: str) -> Path:
     return path
 
 
+def unlinked(path: Path) -> Path:
+    """`path` unless it is a symbolic link: files written into a run or report folder never go
+    through a link someone planted there (the tool makes none)."""
+    if path.is_symlink():
+        raise UserError(
+            f"{path}: is a symbolic link to {os.readlink(path)}; this tool writes no links and does "
+            "not write through one; remove it and run again"
+        )
+    return path
+
+
 def _existing(path: Path) -> Path:
     """The path itself, or its nearest ancestor that exists (the working folder at the top)."""
     while not path.exists() and path != path.parent:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -159,6 +160,19 @@ def test_kept_weights_belong_to_one_trial(tmp_path):
     )
 
 
+def test_export_pairs_a_row_only_with_its_own_trials_weights(tmp_path):
+    from nas.exporting.export import run_job
+    from nas.exporting.select import Candidate
+    from nas.zoo import load_spec
+
+    spec = load_spec("resnet18")
+    keep_weights(torch.nn.Linear(2, 2), str(tmp_path), _entry(0, spec.model_id))
+    row = {"model_id": spec.model_id, "spec": spec.to_dict(), "trial_index": 0, "seed": 0, "error": 1.0}
+    assert run_job(Candidate(row, tmp_path)).weights is not None  # the owner's row
+    other = {**row, "trial_index": 5}  # the same model trained again, its weights not kept
+    assert run_job(Candidate(other, tmp_path)).weights is None
+
+
 def test_weights_kept_before_owners_are_never_overwritten(tmp_path):
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / f"{MODEL}.pt").write_bytes(b"old")
@@ -201,6 +215,18 @@ def test_request_no_node_can_grant_is_refused(monkeypatch, tmp_path):
     with pytest.raises(UserError, match=r"resources.cpus_per_trial: 3 asked .* has 2 CPU"):
         driver._check_fits(cpu)
     driver._check_fits(exp)
+
+
+def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(monkeypatch, tmp_path):
+    import ray
+
+    exp = cfgmod.load(tiny_experiment(tmp_path, samples=1, seed=0, epochs=1))
+    gpus = replace(exp, resources=replace(exp.resources, gpus_per_trial=1.0))
+    monkeypatch.setattr(driver, "_this_machine", lambda: {"CPU": 2.0, "GPU": 0.0})
+    monkeypatch.setattr(driver, "_init_ray", lambda address: pytest.fail("Ray started"))
+    assert not ray.is_initialized()
+    with pytest.raises(UserError, match=r"resources.gpus_per_trial: 1 asked .* this machine has 0 GPU"):
+        driver.execute(gpus, [driver.SearchRun("s", tmp_path, 1, 0)], None, tmp_path, None)
 
 
 def test_interrupts_raise_once_and_restore_the_handlers():

@@ -22,6 +22,7 @@ from matplotlib.ticker import NullFormatter
 from nas.analysis.edf import edf, error_grid, summary
 from nas.analysis.result import MIN_MODELS, RunResult, few
 from nas.analysis.text import short
+from nas.outputs import unlinked
 
 MAX_POINTS = 4000
 COLORS = colormaps["tab10"].colors
@@ -61,7 +62,7 @@ def margins(fig, left=0.75, right=0.2, top=0.45, bottom=0.6, wspace=0.55, hspace
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(unlinked(path))
     return path
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from nas.analysis import power
 from nas.analysis.result import GUIDED, MIN_MODELS, Analysis, KsPair, few, few_note, jsonable
 from nas.analysis.text import few_runs, needed_text
+from nas.outputs import unlinked
 
 SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
 
@@ -109,7 +110,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     columns: dict[str, None] = {}
     for row in rows:
         columns.update(dict.fromkeys(row))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with open(unlinked(path), "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
@@ -298,5 +299,5 @@ def write_report(result: Analysis, out: Path) -> Path:
     for name, rows in t.items():
         write_csv(out / f"{name}.csv", rows)
     path = out / "index.html"
-    path.write_text(page(result, t), encoding="utf-8")
+    unlinked(path).write_text(page(result, t), encoding="utf-8")
     return path

@@ -25,6 +25,7 @@ from nas.exporting.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, pars
 from nas.exporting.select import Candidate
 from nas.exporting.weights import fresh, load_weights, save_weights, weights_path
 from nas.sweeping import store
+from nas.sweeping.trial import OWNER
 
 __all__ = ["Exported", "Job", "export_all", "load_weights", "run_job", "save_weights", "weights_path"]
 
@@ -61,7 +62,15 @@ def run_job(cand: Candidate) -> Job:
         "experiment": store.experiment(cand.run) or row.get("experiment"),
     }
     path = weights_path(cand.run, cand.model_id)
-    return Job(spec, record, path if path.is_file() else None, seed=int(row.get("seed") or 0))
+    kept = path.is_file() and _owned_by(path, row.get("trial_index"))
+    return Job(spec, record, path if kept else None, seed=int(row.get("seed") or 0))
+
+
+def _owned_by(weights: Path, trial_index: Any) -> bool:
+    """Whether kept weights are this trial's: the sweep names their trial beside them (another
+    trial of the same model id keeps none); files from before owners were recorded count."""
+    owner = weights.with_suffix(OWNER)
+    return not owner.exists() or owner.read_text(encoding="utf-8").strip() == str(trial_index)
 
 
 def formats_for(job: Job, formats: tuple[str, ...] | None, random_init: bool) -> tuple[str, ...]:

@@ -219,6 +219,10 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
     if not total:
         print("nothing to do: every trial of this sweep has a recorded row")
         return
+    import ray
+
+    if address is None and not ray.is_initialized():
+        _refuse_unfit(exp, [_this_machine()], "this machine")  # before Ray starts: no wait
     with _tune_env():
         started = _init_ray(address)
         with _interrupts():  # again: ray.init puts its own SIGTERM handler (abort) in place
@@ -242,6 +246,19 @@ def _check_fits(exp: Experiment) -> None:
     import ray
 
     nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    _refuse_unfit(exp, nodes, f"cluster's {len(nodes)} node(s)")
+
+
+def _this_machine() -> dict[str, float]:
+    """What a local Ray would find here: the CPUs this process may use and the CUDA devices."""
+    import torch
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return {"CPU": float(cpus), "GPU": float(torch.cuda.device_count())}
+
+
+def _refuse_unfit(exp: Experiment, nodes: list[dict[str, float]], where: str) -> None:
+    """A UserError when a trial asks for more CPUs or GPUs than the largest of `nodes` has."""
     res = exp.resources
     for field, key, asked in (
         ("cpus_per_trial", "CPU", res.cpus_per_trial),
@@ -251,7 +268,7 @@ def _check_fits(exp: Experiment) -> None:
         if asked > largest:
             raise UserError(
                 f"{exp.source}: resources.{field}: {asked:g} asked per trial, but the largest of the "
-                f"cluster's {len(nodes)} node(s) has {largest:g} {key}(s); lower it or add such a node"
+                f"{where} has {largest:g} {key}(s); lower it or add such a node"
             )
 
 

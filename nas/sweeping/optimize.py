@@ -16,6 +16,7 @@ import numpy as np
 from blocks.spec import SpecError
 from nas.analysis.pareto import nondominated
 from nas.config import Experiment
+from nas.outputs import unlinked
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 from spaces import Context, Limits, get
 from spaces.base import draw_one
@@ -143,7 +144,7 @@ def write_pareto(run_dir: Path, rows: list[TrialRow], objectives: tuple[str, ...
         }
         for r in front
     ]
-    (run_dir / "pareto.json").write_text(
+    unlinked(run_dir / "pareto.json").write_text(
         json.dumps({"objectives": list(objectives), "front": summary}, indent=2)
     )
     return front

@@ -17,6 +17,7 @@ import yaml
 from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
+from nas.outputs import unlinked
 from nas.sweeping import memory, store
 from nas.sweeping.records import PlanEntry
 from nas.training import datasets as datamod
@@ -68,9 +69,9 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
     for sc, plan in zip(exp.spaces, plans, strict=True):
         run_dir = out / sc.name
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
-        (run_dir / PLANNED).write_text(json.dumps(exp.to_dict(), indent=1, sort_keys=True))
-        with open(run_dir / store.PLAN, "w", encoding="utf-8") as fh:
+        unlinked(run_dir / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
+        unlinked(run_dir / PLANNED).write_text(json.dumps(exp.to_dict(), indent=1, sort_keys=True))
+        with open(unlinked(run_dir / store.PLAN), "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in plan)
         if optimize:
             runs.append(SearchRun(sc.name, run_dir, exp.samples, 0))
