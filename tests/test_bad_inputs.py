@@ -388,6 +388,10 @@ CLI_CASES = {
     ),
     "sample-option-no-value": (["sample", "anynet_x_a", "--option", "stages"], "--option"),
     "retrain-epochs-zero": (["retrain", "resnet18", "--epochs", "0"], "--epochs"),
+    "retrain-epochs-huge": (["retrain", "resnet18", "--epochs", "100000"], "--epochs"),
+    "retrain-seed-negative": (["retrain", "resnet18", "--seed", "-1"], "--seed"),
+    "retrain-threads-zero": (["retrain", "resnet18", "--threads", "0"], "--threads"),
+    "export-tolerance-inf": (["export", "resnet18", "--out", "{tmp}/x", "--tolerance", "inf"], "--tolerance"),
     "unknown-command": (["analyse", "x"], "invalid choice"),
 }
 

@@ -3,6 +3,10 @@ its weights (into the run, where `nas export` finds them, when the model is one 
 
 from __future__ import annotations
 
+from blocks.errors import UserError
+
+MAX_THREADS = 1024
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("retrain", help="train a spec from scratch with an experiment's recipe; save weights")
@@ -35,6 +39,10 @@ def run(args) -> int:
     from nas.exporting import retrain
     from nas.exporting.weights import weights_path
 
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise UserError(
+            f"--threads: expected a number of CPU threads in [1, {MAX_THREADS}], got {args.threads}"
+        )
     plan = retrain.prepare(
         args.spec, args.epochs, experiment=args.experiment, run=args.run_dir, seed=args.seed, out=args.out
     )

@@ -8,6 +8,7 @@ importable from here: weights_path, save_weights, load_weights).
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,8 +136,8 @@ def export_all(
 ) -> list[Exported]:
     """Export every job into out/<model_id>/ and list them in out/index.csv; fails before
     writing anything when requested formats need weights that are missing."""
-    if not tolerance > 0:
-        raise UserError(f"--tolerance: expected a positive number, got {tolerance}")
+    if not 0 < tolerance < math.inf:
+        raise UserError(f"--tolerance: expected a finite positive number, got {tolerance}")
     wanted = parse_formats(formats)
     check_weights(jobs, wanted, random_init)
     out = Path(out)

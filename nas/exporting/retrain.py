@@ -12,6 +12,7 @@ import torch
 
 from blocks import yamlio
 from blocks.errors import UserError
+from blocks.schema import schema_of
 from blocks.spec import ArchSpec, from_dict
 from nas import config as cfgmod
 from nas import zoo
@@ -20,6 +21,8 @@ from nas.exporting.weights import save_weights, weights_path
 from nas.sweeping import store
 from nas.training import datasets as datamod
 from nas.training.loop import TrainResult, train
+
+MAX_EPOCHS = schema_of(TrainingConfig)["epochs"].high  # what an experiment file may ask
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,10 @@ def prepare(
     and check that the spec fits it, before anything trains."""
     if experiment and run:
         raise UserError("give --experiment or --run, not both")
-    if epochs is not None and epochs < 1:
-        raise UserError(f"--epochs: expected a positive number, got {epochs}")
+    if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
+        raise UserError(f"--epochs: expected a number of epochs in [1, {MAX_EPOCHS}], got {epochs}")
+    if seed is not None and not 0 <= seed < 2**32:
+        raise UserError(f"--seed: expected an int in [0, {2**32 - 1}], got {seed}")
     runs = store.find_runs([run]) if run else []
     arch, record = _spec(spec, runs, run)
     found = _find(arch.model_id, runs)

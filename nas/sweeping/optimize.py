@@ -55,7 +55,7 @@ def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(run_dir / 'optuna.db').resolve()}")
+    storage = optuna.storages.RDBStorage(f"sqlite:///{unlinked(run_dir / 'optuna.db').resolve()}")
     seed = continue_study(storage, run_dir.name, exp.seed)
     algo = exp.search.algorithm
     if algo == "tpe":
