@@ -1,30 +1,180 @@
-"""The Python API, mirroring the CLI: `nas.load_spec`, `nas.build`, `nas.export`, `nas.retrain`."""
+"""The Python API, mirroring the CLI verb for verb: `nas.sweep`, `nas.plan` (`--dry-run`),
+`nas.results`, `nas.analyze`, `nas.refine`, `nas.sample`, `nas.build`,
+`nas.export`, `nas.retrain` (`nas.load_spec` is nas.zoo's; the module `nas.hdc` serves `nas hdc`). Heavy modules (torch,
+Ray, pandas) load inside the call that needs them, so reading results stays quick."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from blocks.errors import UserError
-from blocks.network import Network
-from blocks.network import build as build_network
-from blocks.spec import ArchSpec
-from nas.exporting import export as ex
-from nas.exporting import retrain as rt
-from nas.exporting.formats import TOLERANCE
-from nas.exporting.select import choose
-from nas.exporting.weights import load_weights
-from nas.training.loop import TrainResult
-from nas.zoo import load_spec
 
-__all__ = ["build", "export", "load_spec", "retrain"]
+if TYPE_CHECKING:
+    import pandas
+    from torch import nn
+
+    from blocks.network import Network
+    from blocks.spec import ArchSpec
+    from nas.analysis.refine import Refinement
+    from nas.analysis.result import Analysis
+    from nas.config import Experiment
+    from nas.exporting.export import Exported
+    from nas.sweeping.plan import Run
+    from nas.sweeping.records import PlanEntry, TrialRow
+    from nas.training.loop import TrainResult
+    from spaces import Sample
+
+__all__ = [
+    "Plan",
+    "analyze",
+    "build",
+    "export",
+    "plan",
+    "refine",
+    "results",
+    "retrain",
+    "sample",
+    "sweep",
+]
+
+
+def sweep(
+    experiment: str | Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    address: str | None = None,
+    resume: str | Path | None = None,
+) -> list[Run]:
+    """Sample and train an experiment file through Ray Tune (`nas sweep`): `overrides` are
+    `PATH=VALUE` settings (`--set`), `resume` a killed sweep folder to finish; returns its runs."""
+    from nas.sweeping.driver import sweep as run_sweep
+
+    if resume is not None and overrides:
+        raise UserError("--set goes with a new sweep; a resumed sweep keeps its recorded experiment")
+    return run_sweep(
+        None if experiment is None else str(experiment),
+        out=None if out is None else str(out),
+        address=address,
+        resume=None if resume is None else str(resume),
+        overrides=overrides,
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a sweep would train (`nas sweep --dry-run`): the validated experiment, the dataset's
+    input, and per space the drawn trials (in optimize mode, random draws Optuna does not reuse)."""
+
+    experiment: Experiment
+    input_shape: tuple[int, ...]
+    num_classes: int
+    trials: dict[str, list[PlanEntry]]
+
+
+def plan(experiment: str | Path, overrides: Sequence[str] = ()) -> Plan:
+    """Validate an experiment and sample its spaces as a sweep would, training and writing nothing."""
+    from nas import config
+    from nas.sweeping import memory
+    from nas.sweeping.plan import context, plan_space
+    from nas.training import datasets
+
+    exp = config.load(experiment, overrides)
+    memory.check_samples(exp)
+    data = datasets.load(exp.dataset.name, exp.dataset.params, exp.source)
+    ctx = context(exp, data)
+    trials = {sc.name: plan_space(exp, i, ctx) for i, sc in enumerate(exp.spaces)}
+    return Plan(exp, tuple(data.input_shape), data.num_classes, trials)
+
+
+def results(path: str | Path, *, frame: bool = False) -> list[TrialRow] | pandas.DataFrame:
+    """The trial rows of a run directory or sweep folder (`nas results`), as TrialRow records (a
+    sweep's runs one after the other; `row.entry.space` tells them apart), or with `frame=True`
+    as one pandas DataFrame with the columns of `nas results --csv`."""
+    from nas.commands import results as table
+    from nas.sweeping import store
+
+    if frame:
+        return _frame(*table.table(table.read(path)[1]))
+    return [row for run in store.find_runs([str(path)]) for row in store.trial_rows(run)]
+
+
+def _frame(columns: list[str], lines: list[dict[str, Any]]) -> pandas.DataFrame:
+    """A DataFrame of table lines; a one-line error when pandas is not installed."""
+    try:
+        import pandas
+    except ImportError:
+        raise UserError("results(frame=True) needs pandas: pip install 'nas-explorer[pandas]'") from None
+    return pandas.DataFrame(lines, columns=columns)
+
+
+def analyze(
+    runs: str | Path | Iterable[str | Path],
+    *,
+    figure: str | Path | None = None,
+    report: str | Path | None = None,
+    **settings: Any,
+) -> Analysis:
+    """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `settings` are the
+    fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
+    from nas.analysis.analyze import Settings
+    from nas.analysis.analyze import analyze as run_analysis
+    from nas.sweeping import store
+
+    paths = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    return run_analysis(
+        store.find_runs([str(p) for p in paths]),
+        None if figure is None else Path(figure),
+        report=None if report is None else Path(report),
+        settings=Settings(**settings),
+    )
+
+
+def refine(
+    run: str | Path,
+    out: str | Path | None = None,
+    *,
+    params: Sequence[str] | None = None,
+    subsample: float = 0.25,
+    level: float = 0.95,
+) -> tuple[dict[str, Any], Refinement]:
+    """Narrow a run's space to where its good models are (`nas refine`): the refined experiment
+    mapping and the refinement; written as YAML to `out` when given."""
+    from nas.analysis.refine import refine_run, write
+
+    experiment, ref = refine_run(Path(run), None if params is None else list(params), subsample, level)
+    if out is not None:
+        write(experiment, ref, Path(run), Path(out))
+    return experiment, ref
+
+
+def sample(
+    space: str,
+    n: int = 5,
+    *,
+    seed: int = 0,
+    input_shape: tuple[int, int, int] = (3, 224, 224),
+    classes: int = 1000,
+    options: dict[str, Any] | None = None,
+) -> list[Sample]:
+    """Draw `n` specs from a design space with their complexity (`nas sample`)."""
+    import spaces
+
+    ctx = spaces.Context(tuple(input_shape), classes)
+    return spaces.sample(spaces.get(space), n, seed, ctx=ctx, options=options or {})
 
 
 def build(spec: ArchSpec | str | Path, weights: str | Path | None = None) -> nn.Module:
     """The network of a spec (or spec file, or zoo name): freshly initialised, or with the
     weights saved in `weights` (then on the CPU in eval mode)."""
+    from blocks.network import build as build_network
+    from blocks.spec import ArchSpec
+    from nas.exporting.weights import load_weights
+    from nas.zoo import load_spec
+
     arch = spec if isinstance(spec, ArchSpec) else load_spec(spec)
     return load_weights(arch, weights) if weights is not None else build_network(arch)
 
@@ -39,13 +189,22 @@ def export(
     formats: str | Iterable[str] | None = None,
     weights: str | Path | None = None,
     random_init: bool = False,
-    tolerance: float = TOLERANCE,
-    on_done: Callable[[int, ex.Exported], None] | None = None,
-) -> list[ex.Exported]:
+    raw_input: bool = False,
+    tolerance: float | None = None,
+    on_done: Callable[[int, Exported], None] | None = None,
+) -> list[Exported]:
     """Export to out/<model_id>/ (see nas.export for formats and checks) from a run directory or
     sweep folder (top/by/ids choose the models; `weights` replaces the kept file of a single id),
     a spec file or zoo name (with a `weights` file), an ArchSpec, or a built network (with its
-    current weights); on_done(rank, result) per model."""
+    current weights); raw_input bakes the training split's standardisation into the graphs;
+    on_done(rank, result) per model; tolerance defaults to the formats' own."""
+    from blocks.network import Network
+    from blocks.spec import ArchSpec
+    from nas.exporting import export as ex
+    from nas.exporting.formats import TOLERANCE
+    from nas.exporting.select import choose
+    from nas.zoo import load_spec
+
     ids = list(ids)
     path = Path(weights) if weights is not None else None
     is_run = isinstance(source, (str, Path)) and (Path(source).is_dir() or top is not None or bool(ids))
@@ -53,14 +212,18 @@ def export(
         raise UserError("--weights goes with one model: a spec file or zoo name, or a run with one --id")
     if is_run:
         jobs = [ex.run_job(c) for c in choose(source, top=top, by=by, ids=ids)]
-        jobs[0].weights = path or jobs[0].weights
+        if path is not None:
+            jobs[0].use(path)
     elif isinstance(source, Network):
         jobs = [ex.Job(source.spec, model=source)]
     else:
         arch = source if isinstance(source, ArchSpec) else load_spec(source)
         record = {} if isinstance(source, ArchSpec) else {"source": str(source)}
         jobs = [ex.Job(arch, record, path)]
-    return ex.export_all(jobs, out, formats, random_init=random_init, tolerance=tolerance, on_done=on_done)
+    tol = TOLERANCE if tolerance is None else tolerance
+    return ex.export_all(
+        jobs, out, formats, random_init=random_init, raw_input=raw_input, tolerance=tol, on_done=on_done
+    )
 
 
 def retrain(
@@ -76,6 +239,8 @@ def retrain(
 ) -> tuple[Path, TrainResult]:
     """Train a spec file, zoo network or (with `run`) a run's model id from scratch with the
     experiment's recipe; returns where the weights were saved and the training result."""
+    from nas.exporting import retrain as rt
+
     plan = rt.prepare(
         str(spec),
         epochs,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import NoReturn
 
 from blocks.errors import UserError
+from nas import __version__
 
 COMMANDS = [
     "sweep",
@@ -34,7 +36,10 @@ class Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own sub-parser."""
     top = Parser(prog="nas", description="Design-space explorer for vision networks.")
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    top.add_argument("--version", action="version", version=f"nas {__version__}", help="print the version")
+    sub = top.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="`nas COMMAND --help` for its options"
+    )
     for name in COMMANDS:
         importlib.import_module(f"nas.commands.{name}").add_parser(sub)
     return top
@@ -49,13 +54,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the chosen command, turning user errors into one-line messages."""
     args = parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
     except UserError as err:  # SpecError, ParamError and UnknownName too
         print(f"nas {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"nas {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (`| head`) has gone: stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so exit's flush is quiet
+        return 141  # 128 + SIGPIPE, the status of a tool stopped by a closed pipe
 
 
 if __name__ == "__main__":

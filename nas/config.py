@@ -8,6 +8,8 @@ legal, before anything is sampled or trained.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -275,9 +277,57 @@ def _stem(raw: Any) -> StemSpec:
     return stem
 
 
-def load(path: str | Path) -> Experiment:
-    """Read and validate an experiment YAML file."""
+def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
+    """Read and validate an experiment YAML file, with `--set PATH=VALUE` overrides applied to the
+    read mapping first, so they are validated (and recorded) exactly like the file's own values."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such experiment file")
-    return parse(yamlio.read(path), str(path))
+    data = yamlio.read(path)
+    if not overrides:
+        return parse(data, str(path))
+    changed = override(data, overrides)
+    try:
+        return parse(changed, str(path))
+    except UserError as err:
+        raise _blame(err, str(path), [key for key, _ in _assignments(overrides)]) from None
+
+
+def override(data: Any, overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of the loaded mapping with each `PATH=VALUE` set (VALUE read as YAML, dotted PATH
+    made of mappings, created where missing)."""
+    if data is not None and not isinstance(data, dict):
+        raise UserError(f"--set: the experiment file is {data!r:.40}, not a mapping of fields")
+    out = copy.deepcopy(data or {})
+    for key, value in _assignments(overrides):
+        *parents, last = key.split(".")
+        node = out
+        for i, part in enumerate(parents):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                where = ".".join(parents[: i + 1])
+                raise UserError(f"--set {key}: {where} is {node!r:.40}, not a mapping of fields")
+        node[last] = value
+    return out
+
+
+def _assignments(overrides: Sequence[str]) -> list[tuple[str, Any]]:
+    """Each `--set PATH=VALUE` as (PATH, the YAML value); a malformed one is one line."""
+    out = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not all(key.split(".")):
+            raise UserError(f"--set {item!r}: expected FIELD.PATH=VALUE, e.g. --set training.epochs=2")
+        out.append((key, yamlio.loads(text, f"--set {key}")))
+    return out
+
+
+def _blame(err: UserError, source: str, keys: list[str]) -> UserError:
+    """The error of an overridden experiment, naming `--set FIELD` when an override's field is at fault."""
+    message = str(err)
+    rest = message.removeprefix(f"{source}: ")
+    for key in keys:
+        if rest == key or rest.startswith((f"{key}:", f"{key}.", f"{key}[")):
+            return UserError(f"--set {rest} (in {source})")
+    return UserError(f"{message} (with --set {', '.join(keys)})")

@@ -89,8 +89,8 @@ def test_terminal_tables_and_default_figure_place(result, sweep):
     assert "models per space for the KS test to separate them (p < 0.05 in 80% of 200 resamples" in out
     assert f"  anynet_x_c vs regnet_x: {need.n:,} models per space (estimated power {need.power:.2f})" in out
     assert "fewer than 10" not in out
-    assert f"EDF figure: {sweep / 'anynet_x_c' / 'edf.png'}" in out  # the first run's folder
-    assert (sweep / "anynet_x_c" / "trends_regnet_x.png").exists()
+    assert f"EDF figure: {sweep / 'analysis' / 'edf.png'}" in out  # the sweep folder's analysis/
+    assert (sweep / "analysis" / "trends_regnet_x.png").exists()
 
 
 def test_html_report_is_self_contained_with_csv_tables(result, tmp_path):

@@ -276,14 +276,14 @@ def test_retrain_a_run_model_then_export_it(sweep, tmp_path, capsys):
     assert (
         "epoch 1/1  loss" in printed
         and "val error" in printed
-        and f"for 1 epoch, seed 100 -> {kept}" in printed
+        and f"for 1 epoch, seed 100, 1 thread(s) -> {kept}" in printed
     )
     assert f"nas export {sweep / 'a'} --id {model_id}" in printed
     ex.load_weights(spec_of(UNTRAINED), kept)
     try:
         out = tmp_path / "out"
         assert main(["export", str(sweep), "--id", model_id, "--format", "exported", "--out", str(out)]) == 0
-        assert index(out)[0]["weights_source"] == "trained"
+        assert index(out)[0]["weights_source"] == "retrained"
         # the exported spec records its recipe, so it retrains with no --experiment or --run
         w = tmp_path / "again.pt"
         spec_file = str(out / model_id / "spec.yaml")

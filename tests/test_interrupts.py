@@ -68,5 +68,5 @@ def test_signal_stops_the_sweep_and_says_how_to_finish(tmp_path, signum, code):
     done = _rows(out)
     assert f"interrupted: {done} of 12 trials done; finish with `nas sweep --resume {out}`" in text, text
     assert done < 12 and "finished" not in text and "Traceback" not in text
-    assert not (out / "edf.png").exists() and "next: nas analyze" not in text  # no analysis
+    assert not (out / "analysis").exists() and "next: nas analyze" not in text  # no analysis
     assert gone, f"left behind: {_session(proc.pid)}"

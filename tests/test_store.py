@@ -55,7 +55,7 @@ def _read_everywhere(run: Path, capsys) -> tuple[list[list[int]], str]:
         [r.entry.trial_index for r in store.trial_rows(run)],
         list(load(run).index),
     ]
-    assert main(["results", str(run), "--json"]) == 0
+    assert main(["results", str(run), "--jsonl"]) == 0
     out, err = capsys.readouterr()
     return [*seen, [json.loads(line)["trial_index"] for line in out.splitlines()]], err
 

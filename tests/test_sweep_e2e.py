@@ -33,7 +33,7 @@ def test_tiny_sweep_through_ray_then_analyze(tmp_path, capsys):
             assert set(row["complexity"]) == {"flops", "params", "acts"}
             assert {"nas", "torch", "ray", "python"} <= set(row["versions"])
             assert 0.0 <= row["error"] <= 100.0 and row["wall_time"] > 0
-    assert (out / "edf.png").stat().st_size > 10_000
+    assert (out / "analysis" / "edf.png").stat().st_size > 10_000
 
     assert main(["analyze", str(out), "--json", "--figure", str(tmp_path / "e.png")]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -42,7 +42,7 @@ def test_tiny_sweep_through_ray_then_analyze(tmp_path, capsys):
 
     assert main(["results", str(out / "regnet_x"), "--csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("space,trial_index,model_id") and len(lines) == 4
+    assert lines[0].startswith("run,space,trial_index,model_id") and len(lines) == 4
 
     # a second sweep into the same folder is refused; --resume finds nothing left to do
     assert main(["sweep", str(path), "--out", str(out)]) == 2
@@ -65,7 +65,8 @@ def test_tiny_guided_search_through_ray(tmp_path, capsys):
     out = tmp_path / "search"
     assert main(["sweep", str(path), "--out", str(out), "--no-analyze"]) == 0
     printed = capsys.readouterr().out
-    assert "[4/4]" in printed and "regnet_x: Pareto front on ['error']" in printed
+    assert "[4/4]" in printed and "regnet_x: best model" in printed and "Pareto front" not in printed
+    assert printed.count(f"TensorBoard: tensorboard --logdir {out / '_ray'}") == 1
 
     rows = store.trial_rows(out / "regnet_x")
     assert sorted(r.entry.trial_index for r in rows) == [0, 1, 2, 3]

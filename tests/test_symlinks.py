@@ -11,7 +11,8 @@ def test_a_planted_link_is_refused_and_its_target_left_alone(tmp_path, capsys):
     write_run(sweep, "anynet_x_a", 12, lambda values, rng: float(rng.uniform(1, 10)))
     victim = tmp_path / "precious.txt"
     victim.write_text("mine")
-    (sweep / "anynet_x_a" / "edf.png").symlink_to(victim)  # one run: figures go beside its rows
+    (sweep / "analysis").mkdir()
+    (sweep / "analysis" / "edf.png").symlink_to(victim)  # figures go to the sweep folder's analysis/
     assert main(["analyze", str(sweep)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "symbolic link" in err[0] and "edf.png" in err[0]

@@ -69,6 +69,15 @@ def export_command(run: Path, model_id: str) -> str:
     return f"nas export {run} --id {model_id}"
 
 
+def refine_command(run: Path, space: str, fraction: float, level: float) -> str:
+    """The command that writes a run's refined space with this analysis's intervals (its
+    --subsample and --level carried over when they are not the defaults)."""
+    default = Settings()
+    extra = f" --subsample {fraction:g}" if fraction != default.fraction else ""
+    extra += f" --level {level:g}" if level != default.level else ""
+    return f"nas refine {run} --out {space}_refined.yaml{extra}"
+
+
 def run_stats(
     d: frame.RunData, mask: np.ndarray, errors: np.ndarray, s: Settings, grid: np.ndarray, rng: Generator
 ) -> RunResult:
@@ -177,7 +186,7 @@ def refinement(d: frame.RunData, mask: np.ndarray, errors: np.ndarray, s: Settin
         changes=ref.changes,
         unmapped=ref.unmapped,
         inside={**summary(e[inside]), "share": float(inside.mean()) if len(inside) else math.nan},
-        command=f"nas refine {d.dir} --out {d.space}_refined.yaml",
+        command=refine_command(d.dir, d.space, s.fraction, s.level),
         few_models=few(int(mask.sum())),
         mask=inside,
     )
@@ -238,9 +247,10 @@ def analyze(
     report: Path | None = None,
     settings: Settings | None = None,
 ) -> Analysis:
-    """All statistics of the runs, figures beside `figure` (default edf.png in the first run, or in
-    `report`), and with `report` an HTML page and CSV tables there; no figures or report when no
-    run has a finished model. Raises UserError when no run has a single row."""
+    """All statistics of the runs, figures beside `figure` (default edf.png in `report`, else in
+    analysis/ of the first run's sweep folder; every figure in `figure`'s format), and with `report`
+    an HTML page and CSV tables there; no figures or report when no run has a finished model.
+    Raises UserError when no run has a single row."""
     s = settings or Settings()
     if log:
         s = replace(s, log=True)
@@ -251,7 +261,7 @@ def analyze(
     result = statistics(data, s, rng)
     if not any(r.count for r in result.runs.values()):
         return result  # every trial failed or diverged: counts and notes, no figures or report
-    fig_dir = Path(report) if report else (Path(figure).parent if figure else runs[0])
+    fig_dir = Path(report) if report else (Path(figure).parent if figure else figures.default_dir(runs))
     result.figure = Path(figure) if figure else fig_dir / "edf.png"
     result.figures = figures.draw(result, result.figure, fig_dir, rng)
     if report is not None:

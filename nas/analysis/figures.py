@@ -1,6 +1,10 @@
 """Every figure of an analysis, drawn from its typed result into one folder: the EDFs (plain and
 complexity-normalised), error against complexity, random-search efficiency, and per run the
-design-parameter trends and the refined space's EDF; what rests on too few models says so."""
+design-parameter trends and the refined space's EDF; what rests on too few models says so.
+
+The folder is `default_dir` (ANALYSIS beside the runs, in their sweep folder) for both the
+sweep's closing analysis and `nas analyze`, unless a report folder or figure path is named; every
+figure takes the main EDF's format (png, pdf or svg)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,13 @@ from numpy.random import Generator
 
 from nas.analysis import plots
 from nas.analysis.result import Analysis, Curve, RunResult, few_note
+
+ANALYSIS = "analysis"
+
+
+def default_dir(runs: list[Path]) -> Path:
+    """Where an analysis of `runs` writes by default: `analysis/` in the first run's sweep folder."""
+    return Path(runs[0]).parent / ANALYSIS
 
 
 def slug(label: str) -> str:
@@ -29,8 +40,10 @@ def _band(c: Curve) -> tuple:
 
 
 def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[str, Path]:
-    """Write every figure (the main EDF at `figure`, the others in `fig_dir`); returns their paths by name."""
+    """Write every figure (the main EDF at `figure`, the others in `fig_dir`, all in the main EDF's
+    format); returns their paths by name."""
     s, runs = result.settings, result.runs
+    ext = Path(figure).suffix
     curves = {k: r.errors for k, r in runs.items()}
     figs = {
         "edf": plots.edf_figure(curves, figure, log=s.log, bands={k: _band(r.edf) for k, r in runs.items()})
@@ -39,17 +52,17 @@ def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[
     if norm.runs:
         figs["edf_normalized"] = plots.edf_figure(
             {k: curves[k] for k in norm.runs},
-            fig_dir / "edf_normalized.png",
+            fig_dir / f"edf_normalized{ext}",
             log=s.log,
             weights={k: v.weights for k, v in norm.runs.items()},
             bands={k: _band(v.edf) for k, v in norm.runs.items()},
             colors=[plots.color(i) for i, k in enumerate(runs) if k in norm.runs],
             title=f"EDFs normalised to a uniform {norm.by} distribution ({norm.kept_bins} shared log bins)",
         )
-    figs["complexity"] = plots.complexity_figure(runs, fig_dir / "complexity.png", rng)
+    figs["complexity"] = plots.complexity_figure(runs, fig_dir / f"complexity{ext}", rng)
     figs["search"] = plots.search_figure(
         {k: (r.search.k, r.search.expected_best) for k, r in runs.items() if r.count},
-        fig_dir / "search.png",
+        fig_dir / f"search{ext}",
     )
     for i, (label, r) in enumerate(runs.items()):
         path = plots.trends_figure(
@@ -57,7 +70,7 @@ def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[
             r.params,
             r.values,
             r.errors,
-            fig_dir / f"trends_{slug(label)}.png",
+            fig_dir / f"trends_{slug(label)}{ext}",
             rng,
             index=i,
             level=s.level,
@@ -69,7 +82,7 @@ def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[
         if inside is not None and inside.any() and not inside.all():
             figs[f"refine_{label}"] = plots.edf_figure(
                 {"whole run": r.errors, "inside the refined space": r.errors[inside]},
-                fig_dir / f"refine_{slug(label)}.png",
+                fig_dir / f"refine_{slug(label)}{ext}",
                 log=s.log,
                 colors=[plots.color(i), "black"],
                 title=refine_title(label, r),

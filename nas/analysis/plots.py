@@ -2,7 +2,9 @@
 the Pareto front, random-search efficiency, and error against every design parameter.
 
 Curves, intervals and trend bins from fewer than `MIN_MODELS` models say so in the legend or
-title, and such trend bins are drawn hollow. Scatter plots draw at most `MAX_POINTS` models per
+title, and such trend bins are drawn hollow. Runs take distinct colours of a qualitative palette,
+legends sit below the axes (never over the curves), bands fade as runs are added, log axes read
+"2", "5", "10", "1M" and integer parameters get integer ticks. Scatter plots draw at most `MAX_POINTS` models per
 run (the best and the Pareto front always among them) so figures of 100,000-model runs stay
 light; statistics always use every model.
 """
@@ -17,7 +19,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from nas.analysis.edf import edf, error_grid, summary
 from nas.analysis.result import MIN_MODELS, RunResult, few
@@ -28,6 +30,9 @@ MAX_POINTS = 4000
 COLORS = colormaps["tab10"].colors
 
 
+LEGEND_ROW = 0.19  # inches per legend row below the axes
+
+
 def dots(n: int) -> dict[str, float]:
     """Marker size and opacity of a scatter of n points: bold when few, faint when many."""
     return {"s": 16.0, "alpha": 0.6} if n <= 500 else {"s": 6.0, "alpha": 0.3}
@@ -36,6 +41,53 @@ def dots(n: int) -> dict[str, float]:
 def color(i: int) -> tuple:
     """The i-th run's colour, the same in every figure."""
     return COLORS[i % len(COLORS)]
+
+
+def band_alpha(n: int) -> float:
+    """Opacity of a bootstrap band among n: lighter as more overlap, so the curves stay readable."""
+    return min(0.2, 0.5 / max(n, 1))
+
+
+def tick_text(v: float, _pos=None) -> str:
+    """A log-axis tick as plain text: "2", "50", "0.5", "20k", "1M", "3G", never "2x10^0"."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
+
+
+def plain_log(axis) -> None:
+    """Plain tick labels on a log axis: every integer (and half, within 3x) multiple within one
+    decade, 1, 2 and 5 within two, powers of ten beyond."""
+    lo, hi = sorted(axis.get_view_interval())
+    span = hi / lo if lo > 0 else np.inf
+    subs = (1.0, 2.0, 5.0) if span <= 100 else (1.0,)
+    if span <= 10:
+        subs = tuple(np.arange(1.0, 10.0, 0.5 if span <= 3 else 1.0))
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(tick_text))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def integer_ticks(axis, values: np.ndarray) -> None:
+    """Integer ticks on a linear axis whose values are all integers (no 1.5 stages)."""
+    present = values[np.isfinite(values)]
+    if len(present) and np.all(present == np.round(present)):
+        axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def legend_rows(n: int, ncol: int) -> float:
+    """Inches a legend of n entries in ncol columns takes below the axes."""
+    return LEGEND_ROW * -(-n // ncol) + 0.15 if n else 0.0
+
+
+def legend_below(fig, ax, ncol: int, markerscale: float = 1.0) -> None:
+    """The legend of `ax` centred at the figure's foot, outside every axes."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False, markerscale=markerscale
+        )
 
 
 def shown(n: int, keep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -83,9 +135,12 @@ def edf_figure(
     colors: list[tuple] | None = None,
 ) -> Path:
     """One EDF per named error array (weighted if given), its bootstrap band shaded, n/min/mean in the legend."""
-    fig = figure((7.2, 4.8), 120)
+    ncol = 1 if len(curves) <= 2 else 2
+    below = legend_rows(len(curves), ncol)
+    fig = figure((7.2 if ncol == 1 else 9.0, 4.4 + below), 120)
     ax = fig.subplots()
     grid = error_grid(list(curves.values()), log)
+    alpha = band_alpha(len(curves))
     for i, (name, errors) in enumerate(curves.items()):
         w = (weights or {}).get(name)
         keep = np.ones(len(errors), dtype=bool) if w is None else w > 0
@@ -102,25 +157,27 @@ def edf_figure(
         )
         if bands and name in bands:
             g, lo, hi = bands[name]
-            ax.fill_between(g, lo, hi, color=c, alpha=0.18, lw=0)
+            ax.fill_between(g, lo, hi, color=c, alpha=alpha, lw=0)
+    ax.set_xlim(grid[0], grid[-1])
     if log:
         ax.set_xscale("log")
-    ax.set_xlim(grid[0], grid[-1])
+        plain_log(ax.xaxis)
     ax.set_xlabel("error (%)" + (", log scale" if log else ""))
     ax.set_ylabel("cumulative prob." + (" (complexity-normalised)" if weights else ""))
     ax.set_ylim(0, 1.0)
     ax.grid(alpha=0.3, which="both")
     ax.set_title(title or "Error distribution functions (shaded: bootstrap confidence band)", fontsize=11)
-    if ax.lines:
-        ax.legend(fontsize=8, loc="lower right")
-    margins(fig)
+    legend_below(fig, ax, ncol)
+    margins(fig, bottom=0.6 + below)
     return _save(fig, path)
 
 
 def complexity_figure(runs: Mapping[str, RunResult], path: Path, rng: np.random.Generator) -> Path:
     """Error against flops, params and activations (log x) per run, Pareto fronts as step lines."""
     metrics = [("flops", "FLOPs (multiply-adds)"), ("params", "parameters"), ("acts", "activations")]
-    fig = figure((15, 4.6), 110)
+    ncol = min(len(runs), 6) or 1
+    below = legend_rows(len(runs), ncol)
+    fig = figure((15, 4.6 + below), 110)
     axes = fig.subplots(1, 3, sharey=True)
     for i, (label, r) in enumerate(runs.items()):
         for ax, (key, _) in zip(axes, metrics):
@@ -132,31 +189,62 @@ def complexity_figure(runs: Mapping[str, RunResult], path: Path, rng: np.random.
                 ax.scatter(x[front], e[front], s=26, color=color(i), edgecolor="black", lw=0.6, zorder=3)
     for ax, (_, name) in zip(axes, metrics):
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a short decade collide
+        plain_log(ax.xaxis)
         ax.set_xlabel(name + " (log scale)")
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("error (%)")
-    axes[0].legend(fontsize=8, markerscale=2)
+    legend_below(fig, axes[0], ncol, markerscale=2)
     fig.suptitle("Error against complexity (outlined points and lines: Pareto front)", fontsize=11)
-    margins(fig, top=0.5, wspace=0.08)
+    margins(fig, top=0.5, bottom=0.6 + below, wspace=0.08)
     return _save(fig, path)
 
 
 def search_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
     """Expected best error of k random samples against k, one curve per run."""
-    fig = figure((7.2, 4.6), 120)
+    ncol = min(len(curves), 3) or 1
+    below = legend_rows(len(curves), ncol)
+    fig = figure((7.2, 4.4 + below), 120)
     ax = fig.subplots()
     for i, (name, (ks, best)) in enumerate(curves.items()):
         ax.plot(ks, best, marker="o", ms=3, lw=1.8, color=color(i), label=name)
     ax.set_xscale("log")
+    plain_log(ax.xaxis)
     ax.set_xlabel("models sampled at random, k (log scale)")
     ax.set_ylabel("expected best error (%)")
     ax.grid(alpha=0.3, which="both")
     ax.set_title("Random-search efficiency: E[min error of k models]", fontsize=11)
-    if curves:
-        ax.legend(fontsize=8)
-    margins(fig)
+    legend_below(fig, ax, ncol)
+    margins(fig, bottom=0.6 + below)
     return _save(fig, path)
+
+
+SAME_SHARE = 0.8  # a panel whose values equal an earlier panel's for this share of models repeats it
+
+
+def repeats(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether y is the same quantity as x (e.g. drawn w1 and the spec's stage1.width): equal for
+    at least `SAME_SHARE` of the models where both are present."""
+    if x.dtype != y.dtype or len(x) != len(y):
+        return False
+    if x.dtype.kind == "f":
+        both = np.isfinite(x) & np.isfinite(y)
+        return bool(both.any()) and np.mean(x[both] == y[both]) >= SAME_SHARE
+    both = np.array([a is not None and b is not None for a, b in zip(x, y)], dtype=bool)
+    return bool(both.any()) and np.mean(x[both] == y[both]) >= SAME_SHARE
+
+
+def distinct(stats: list[dict[str, Any]], params: dict[str, np.ndarray]) -> tuple[list, dict[str, str]]:
+    """The panels to draw (drawn values first, as listed) and each left-out near-copy with the
+    panel it repeats."""
+    kept: list[dict[str, Any]] = []
+    dropped: dict[str, str] = {}
+    for s in stats:
+        twin = next((k["name"] for k in kept if repeats(params[k["name"]], params[s["name"]])), None)
+        if twin is None:
+            kept.append(s)
+        else:
+            dropped[s["name"]] = twin
+    return kept, dropped
 
 
 def trends_figure(
@@ -171,12 +259,13 @@ def trends_figure(
     fraction: float = 0.25,
 ) -> Path | None:
     """A panel per parameter: models, the binned median (quartile band), the best-model interval shaded."""
-    stats = [s for s in stats if "trend" in s]
+    stats, dropped = distinct([s for s in stats if "trend" in s], params)
     if not stats:
         return None
     cols = min(4, len(stats))
     rows = -(-len(stats) // cols)
-    fig = figure((4.2 * cols, 3.0 * rows + 0.5), 100)
+    head = 0.9 + 0.2 * bool(dropped)
+    fig = figure((4.2 * cols, 3.0 * rows + head - 0.4), 100)
     axes = fig.subplots(rows, cols, squeeze=False)
     best = np.flatnonzero(errors == np.nanmin(errors)) if np.isfinite(errors).any() else np.array([], int)
     for ax, s in zip(axes.flat, stats):
@@ -195,10 +284,16 @@ def trends_figure(
         f"{label}: error against each design parameter (line: binned median, band: quartiles; "
         f"shaded: {100 * level:g}% interval of the best model of {100 * fraction:g}% subsamples)\n"
         f"hollow markers: bins of fewer than {MIN_MODELS} models; [n < {MIN_MODELS}]: interval from "
-        "too few models, indicative only",
+        "too few models, indicative only"
+        + (
+            "\nnot shown, the same quantity as a panel: "
+            + ", ".join(f"{k} (= {v})" for k, v in dropped.items())
+            if dropped
+            else ""
+        ),
         fontsize=10,
     )
-    margins(fig, left=0.6, top=0.9, bottom=0.45, wspace=0.28, hspace=0.5)
+    margins(fig, left=0.6, top=head, bottom=0.45, wspace=0.28, hspace=0.5)
     return _save(fig, path)
 
 
@@ -228,7 +323,9 @@ def _numeric_panel(ax, s: dict[str, Any], x: np.ndarray, e: np.ndarray, pts: np.
     present = x[np.isfinite(x)]
     if len(present) and present.min() > 0 and present.max() / present.min() > 16:
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        plain_log(ax.xaxis)
+    else:
+        integer_ticks(ax.xaxis, present)
     ax.set_title(
         panel_title(
             s, f"{s['name']}: best in [{short(s['lo'])}, {short(s['hi'])}], median {short(s['median'])}"

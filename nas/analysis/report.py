@@ -1,5 +1,5 @@
-"""The analysis report: one self-contained HTML page (figures embedded as base64 PNG, opens from
-disk with no server) and the same tables as CSV files beside it. Statistics from fewer than
+"""The analysis report: one self-contained HTML page (figures embedded as base64 PNG or SVG, opens
+from disk with no server; PDF figures linked beside it) and the same tables as CSV files beside it. Statistics from fewer than
 `MIN_MODELS` models carry a `few_models` column and a visible note."""
 
 from __future__ import annotations
@@ -140,10 +140,16 @@ def html_table(rows: list[dict[str, Any]], columns: list[str] | None = None, lim
     return f"<table><tr>{head}</tr>{body}</table>{more}"
 
 
+MIME = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
 def image(path: Path, alt: str) -> str:
-    """A PNG embedded as a base64 data URI."""
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+    """A PNG or SVG embedded as a base64 data URI; a PDF (no browser shows one inline) linked beside."""
+    path = Path(path)
+    if path.suffix not in MIME:
+        return f"<p><a href='{html.escape(path.name)}'>{html.escape(alt)} ({html.escape(path.name)})</a></p>"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"<img alt='{html.escape(alt)}' src='data:{MIME[path.suffix]};base64,{data}'>"
 
 
 STYLE = """

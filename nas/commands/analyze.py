@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 from blocks.errors import UserError
 from nas import outputs
 
+FORMATS = ("png", "pdf", "svg")
 MAX_BINS = 1000
 MAX_RESAMPLES = 1_000_000
 
@@ -15,9 +17,20 @@ MAX_RESAMPLES = 1_000_000
 def add_parser(sub) -> None:
     p = sub.add_parser("analyze", help="compare runs (design spaces) by their error distribution functions")
     p.add_argument("runs", nargs="+", help="run directories, or sweep folders holding runs")
-    p.add_argument("--figure", help="main EDF PNG path (default: edf.png in the first run, or in --report)")
     p.add_argument(
-        "--report", metavar="DIR", help="write index.html (self-contained) and CSV tables into DIR"
+        "--figure",
+        help="main EDF path, the other figures beside it in its format "
+        "(default: edf.png in --report, else in analysis/ of the sweep folder, where `nas sweep` writes)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="format of every figure (default png, or --figure's suffix)",
+    )
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write index.html (self-contained), the figures and CSV tables into DIR",
     )
     p.add_argument("--log", action="store_true", help="log-scale error axis")
     p.add_argument("--json", action="store_true", help="print every statistic as JSON")
@@ -63,8 +76,21 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def main_figure(args, folder: Path) -> Path:
+    """The main EDF's path: --figure, else edf.FORMAT in `folder`; its suffix sets every figure's format."""
+    if not args.figure:
+        return folder / f"edf.{args.format or 'png'}"
+    figure = outputs.figure_file(args.figure, "--figure")
+    if args.format and figure.suffix[1:].lower() != args.format:
+        raise UserError(
+            f"--figure {args.figure} and --format {args.format} disagree; give one, or a matching suffix"
+        )
+    return figure
+
+
 def run(args) -> int:
     from nas.analysis.analyze import Settings, analyze
+    from nas.analysis.figures import default_dir
     from nas.analysis.text import format_report
     from nas.sweeping import store
 
@@ -100,9 +126,9 @@ def run(args) -> int:
         power=args.power,
         seed=args.seed,
     )
-    figure = outputs.figure_file(args.figure, "--figure") if args.figure else None
     report = outputs.folder(args.report, "--report") if args.report else None
     runs = store.find_runs(args.runs)
+    figure = main_figure(args, report or default_dir(runs))
     with outputs.writing("figures and report"):
         result = analyze(runs, figure, report=report, settings=settings)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))

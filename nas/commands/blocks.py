@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+
+INDENT = 25  # where descriptions start: after the kind and the family name
+WIDTH = 100
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("blocks", help="list block families (stems, stages, heads) and their parameters")
     p.add_argument("name", nargs="?", help="show one family only")
     p.set_defaults(run=run)
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of a docstring, whole even when it runs over several lines."""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    match = re.search(r"(?<=[.!?])\s", paragraph)
+    return paragraph[: match.start()] if match else paragraph
+
+
+def described(head: str, doc: str) -> str:
+    """`head` then the description wrapped under itself."""
+    return textwrap.fill(
+        doc, WIDTH, initial_indent=f"{head:<{INDENT}}", subsequent_indent=" " * INDENT, break_on_hyphens=False
+    )
 
 
 def run(args) -> int:
@@ -19,7 +39,7 @@ def run(args) -> int:
             if args.name and fam.name != args.name:
                 continue
             shown += 1
-            print(f"{kind:<5} {fam.name:<18} {fam.doc}")
+            print(described(f"{kind:<5} {fam.name}", first_sentence(fam.module.__doc__ or fam.doc)))
             for key, param in fam.schema.items():
                 print(f"      {key:<18} default {param.default!r:<16} {param.legal()}  {param.doc}")
     if args.name and not shown:

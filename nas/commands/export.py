@@ -32,6 +32,12 @@ def add_parser(sub) -> None:
         help="export graphs of untrained models when no weights were kept",
     )
     p.add_argument(
+        "--raw-input",
+        action="store_true",
+        help="graphs take raw pixels: the training split's per-channel (x - mean) / std is built in "
+        "(spec.yaml records the numbers either way)",
+    )
+    p.add_argument(
         "--tolerance",
         type=float,
         default=1e-4,
@@ -79,6 +85,7 @@ def run(args) -> int:
         formats=args.format,
         weights=args.weights,
         random_init=args.random_init,
+        raw_input=args.raw_input,
         tolerance=args.tolerance,
         on_done=_report,
     )
@@ -90,6 +97,8 @@ def run(args) -> int:
         print(
             f"largest |eager - loaded| per format: {diffs} (allowed: {args.tolerance:.0e} x max(1, largest |output|))"
         )
+    if args.top is not None and len(done) < args.top:
+        print(f"note: --top {args.top} asked, but {args.source} has {len(done)} ok model(s); exported all")
     bad = [e.model_id for e in done if not e.ok]
     unverified = sum(c.status == "unverified" for e in done for c in e.checks)
     notes = [f"{unverified} file(s) written but not verified"] if unverified else []

@@ -28,7 +28,13 @@ def add_parser(sub) -> None:
         help="weights file (default: RUN/weights/<model_id>.pt for a run's model, else ./<model_id>.pt)",
     )
     p.add_argument("--seed", type=int, metavar="S", help="training seed (default: the trial's seed, else 0)")
-    p.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="T",
+        help="CPU threads (default: the experiment's resources.cpus_per_trial, as the sweep's trials; "
+        "the thread count changes the result)",
+    )
     p.set_defaults(run=run)
 
 
@@ -49,7 +55,8 @@ def run(args) -> int:
     spec, epochs = plan.spec, plan.training.epochs
     print(
         f"retraining {spec.model_id} ({complexity(spec).params:,} params) on {plan.data.name} "
-        f"{list(plan.data.input_shape)} for {epochs} epoch{'s' * (epochs != 1)}, seed {plan.seed} -> {plan.out}",
+        f"{list(plan.data.input_shape)} for {epochs} epoch{'s' * (epochs != 1)}, seed {plan.seed}, "
+        f"{args.threads or plan.threads} thread(s) -> {plan.out}",
         flush=True,
     )
     start = time.perf_counter()

@@ -12,9 +12,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="draw specs from a design space and print their complexity")
     p.add_argument("space", help="design space name (see `nas spaces`)")
     p.add_argument("-n", type=int, default=5, help="number of samples (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     p.add_argument("--input", default="3,224,224", help="input shape C,H,W (default 3,224,224)")
-    p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--classes", type=int, default=1000, help="classes of the head (default 1000)")
     p.add_argument("--flops", help="FLOPs range LO,HI in multiply-adds (e.g. 3e8,5e8; empty side open)")
     p.add_argument("--params", help="parameter range LO,HI")
     p.add_argument(
@@ -86,7 +86,7 @@ def run(args) -> int:
             continue
         cx = s.complexity
         stages = " ".join(
-            f"[d={st.depth} w={st.width}"
+            f"[{st.block} d={st.depth} w={st.width}"
             + "".join(f" {k[0]}={v}" for k, v in st.params.items() if k != "se_ratio")
             + "]"
             for st in s.spec.stages

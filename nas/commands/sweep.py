@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
 import sys
-from pathlib import Path
 
 from blocks.errors import UserError
 
@@ -22,27 +22,82 @@ def add_parser(sub) -> None:
         "given too must match the recorded one but for resources)",
     )
     p.add_argument("--no-analyze", action="store_true", help="skip the EDF analysis at the end")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="set a field of the experiment file, e.g. training.epochs=2 (dotted path, YAML value; "
+        "validated like the file and recorded in the run); repeatable",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and sample, print what would train (per space: count, FLOPs and params ranges, "
+        "dataset, epochs, resources); train and write nothing",
+    )
     p.set_defaults(run=run)
+
+
+def _spread(values: list[float], unit: float, spec: str) -> str:
+    """min / median / max of `values` in `unit`s, formatted with `spec`."""
+    lo, mid, hi = (format(v / unit, spec) for v in (min(values), statistics.median(values), max(values)))
+    return f"{lo} / {mid} / {hi}"
+
+
+def dry_run(path: str, overrides: list[str]) -> int:
+    """Print what `nas sweep` would train, from a plan that trains and writes nothing."""
+    from nas.api import plan
+
+    p = plan(path, overrides)
+    exp, r = p.experiment, p.experiment.resources
+    drawn = "random draws (Optuna chooses its own)" if exp.search.mode == "optimize" else "drawn"
+    print(
+        f"dry run of '{exp.name}' ({exp.search.mode}): {len(p.trials)} space(s) x {exp.samples} samples; "
+        f"dataset {exp.dataset.name} {p.input_shape}, {p.num_classes} classes; "
+        f"{exp.training.epochs} epochs each; per trial {r.cpus_per_trial:g} CPU, {r.gpus_per_trial:g} GPU"
+    )
+    for space, entries in p.trials.items():
+        flops = [e.complexity["flops"] for e in entries]
+        params = [e.complexity["params"] for e in entries]
+        print(
+            f"  {space}: {len(entries)} {drawn}; MFLOPs min/median/max {_spread(flops, 1e6, '.2f')}; "
+            f"params (k) {_spread(params, 1e3, '.1f')}"
+        )
+    print(f"nothing trained or written; run it: nas sweep {path}{''.join(f' --set {o}' for o in overrides)}")
+    return 0
 
 
 def run(args) -> int:
     from nas.analysis.analyze import analyze
     from nas.analysis.text import format_report
-    from nas.sweeping.driver import Interrupted, sweep
+    from nas.api import sweep
+    from nas.sweeping.driver import Interrupted
 
     if not args.experiment and not args.resume:
         raise UserError("give an experiment file, or --resume DIR")
     if args.resume and args.out:
         raise UserError("--out and --resume: a resumed sweep stays in its folder; give only --resume DIR")
+    if args.dry_run:
+        if args.resume or not args.experiment:
+            raise UserError("--dry-run previews a new sweep: give an experiment file, without --resume")
+        return dry_run(args.experiment, args.overrides)
     try:
-        runs = sweep(args.experiment, out=args.out, address=args.address, resume=args.resume)
+        runs = sweep(
+            args.experiment,
+            overrides=args.overrides,
+            out=args.out,
+            address=args.address,
+            resume=args.resume,
+        )
     except Interrupted as stop:  # Ray is down by now; the partial run is not analysed
         print(f"nas sweep: {stop.message}", file=sys.stderr)
         return stop.exit_code
     sweep_dir = runs[0].dir.parent
     print(f"results: {', '.join(str(r.dir / 'trials.jsonl') for r in runs)}")
     if not args.no_analyze:
-        result = analyze([r.dir for r in runs], figure=Path(sweep_dir) / "edf.png")
+        result = analyze([r.dir for r in runs])  # figures in SWEEP/analysis/, as `nas analyze`
         print(format_report(result))
     print(f"next: nas analyze {sweep_dir}   |   nas results {runs[0].dir}")
     return 0

@@ -8,12 +8,14 @@ importable from here: weights_path, save_weights, load_weights).
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from torch import nn
 
@@ -24,27 +26,53 @@ from blocks.network import build
 from blocks.spec import ArchSpec, from_dict, load
 from nas.exporting.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, parse_formats, write_and_check
 from nas.exporting.select import Candidate
-from nas.exporting.weights import fresh, load_weights, save_weights, weights_path
+from nas.exporting.weights import fresh, load_weights, read_source, save_weights, trial_threads, weights_path
 from nas.sweeping import store
 from nas.sweeping.trial import OWNER
+from nas.training import datasets as datamod
 
-__all__ = ["Exported", "Job", "export_all", "load_weights", "run_job", "save_weights", "weights_path"]
+__all__ = [
+    "Exported",
+    "Job",
+    "RawInput",
+    "export_all",
+    "load_weights",
+    "run_job",
+    "save_weights",
+    "weights_path",
+]
 
 
 @dataclass
 class Job:
-    """One model to export: its spec, what is known of where it came from, and its weights
-    (a saved file, or a network already in memory)."""
+    """One model to export: its spec, what is known of where it came from, its weights (a saved
+    file, or a network already in memory), where those came from, and how its input is prepared."""
 
     spec: ArchSpec
     record: dict[str, Any] = field(default_factory=dict)
     weights: Path | None = None
     model: nn.Module | None = None
     seed: int = 0
+    label: str = "trained"  # the spec record's `weights`: trained (by the sweep or a file) or retrained
+    source: str = ""  # the spec record's `weights_source`
+    preprocessing: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.weights is not None and not self.source:
+            self.use(self.weights)
 
     @property
     def trained(self) -> bool:
         return self.weights is not None or self.model is not None
+
+    def use(self, weights: str | Path, source: str = "") -> None:
+        """Export the weights in this file: `nas retrain`'s record beside it says where they came
+        from (and how input was prepared), else `source`, else the file's name."""
+        self.weights = Path(weights)
+        made = read_source(self.weights) or {}
+        self.label = made.get("weights", "trained")
+        self.source = made.get("weights_source") or source or f"file {weights}"
+        self.preprocessing = self.preprocessing or made.get("preprocessing")
 
 
 def run_job(cand: Candidate) -> Job:
@@ -62,9 +90,67 @@ def run_job(cand: Candidate) -> Job:
         "versions": row.get("versions"),
         "experiment": store.experiment(cand.run) or row.get("experiment"),
     }
+    job = Job(spec, record, seed=int(row.get("seed") or 0), preprocessing=run_preprocessing(cand.run))
     path = weights_path(cand.run, cand.model_id)
-    kept = path.is_file() and _owned_by(path, row.get("trial_index"))
-    return Job(spec, record, path if kept else None, seed=int(row.get("seed") or 0))
+    if path.is_file() and (read_source(path) or _owned_by(path, row.get("trial_index"))):
+        job.use(path, sweep_source(record))
+    return job
+
+
+def sweep_source(record: dict[str, Any]) -> str:
+    """Where a run's kept weights came from: its trial, trained as the sweep trained it."""
+    resources = (record.get("experiment") or {}).get("resources") or {}
+    threads = trial_threads(float(resources.get("cpus_per_trial", 1)))
+    return (
+        f"sweep trial {record.get('trial_index')} of {record.get('run')} ({record.get('epochs')} "
+        f"epochs, seed {record.get('seed')}, {threads} thread{'s' * (threads != 1)})"
+    )
+
+
+def run_preprocessing(run: Path) -> dict[str, Any] | None:
+    """How a run's input was prepared: its preprocessing.json, written when the sweep was planned;
+    for runs planned before that file existed, the dataset is read again (None if it cannot be)."""
+    path = run / datamod.PREPROCESSING
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+    data = (store.experiment(run) or {}).get("dataset") or {}
+    try:
+        return datamod.load(data.get("name", ""), data.get("params"), str(run)).preprocessing()
+    except UserError:
+        return None
+
+
+class RawInput(nn.Module):
+    """A network that takes raw pixels: it standardises them per channel with the training
+    split's mean and std, exactly as training did, before the network runs."""
+
+    def __init__(self, net: nn.Module, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+def _fits(prep: dict[str, Any] | None, spec: ArchSpec) -> bool:
+    """Whether a preprocessing record has a mean and std per channel of the spec's input."""
+    channels = spec.input_shape[0]
+    return bool(prep) and len(prep.get("mean") or ()) == channels == len(prep.get("std") or ())
+
+
+def check_preprocessing(jobs: list[Job], raw_input: bool) -> None:
+    """Fail before writing anything when --raw-input has no mean and std to bake in."""
+    missing = [j.spec.model_id for j in jobs if raw_input and not _fits(j.preprocessing, j.spec)]
+    if missing:
+        raise UserError(
+            f"--raw-input needs the training split's mean and std, unknown for {', '.join(missing[:5])}: "
+            f"export from the run folder (its {datamod.PREPROCESSING}), or weights saved by `nas retrain`"
+        )
 
 
 def _owned_by(weights: Path, trial_index: Any) -> bool:
@@ -131,63 +217,93 @@ def export_all(
     formats: str | Iterable[str] | None = None,
     *,
     random_init: bool = False,
+    raw_input: bool = False,
     tolerance: float = TOLERANCE,
     on_done: Callable[[int, Exported], None] | None = None,
 ) -> list[Exported]:
-    """Export every job into out/<model_id>/ and list them in out/index.csv; fails before
-    writing anything when requested formats need weights that are missing."""
+    """Export every job into out/<model_id>/ and list them in out/index.csv (graphs that take raw
+    pixels with `raw_input`); fails before writing anything when requested formats need weights
+    or --raw-input needs a mean and std that are missing."""
     if not 0 < tolerance < math.inf:
         raise UserError(f"--tolerance: expected a finite positive number, got {tolerance}")
     wanted = parse_formats(formats)
     check_weights(jobs, wanted, random_init)
+    check_preprocessing(jobs, raw_input)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for rank, job in enumerate(jobs, 1):
         fmts = formats_for(job, wanted, random_init)
-        done.append(export_model(job, out, fmts, random_init=random_init, tolerance=tolerance))
+        done.append(
+            export_model(job, out, fmts, random_init=random_init, raw_input=raw_input, tolerance=tolerance)
+        )
         if on_done is not None:
             on_done(rank, done[-1])
     write_index(out / "index.csv", done)
     return done
 
 
-def export_model(
-    job: Job, out: Path, formats: tuple[str, ...], *, random_init: bool = False, tolerance: float = TOLERANCE
-) -> Exported:
-    """Write the requested formats of one model into out/<model_id>/ and check each file."""
-    spec = job.spec
-    model: nn.Module | None = None
+def network(job: Job, random_init: bool) -> tuple[nn.Module | None, str, str]:
+    """The network to export (eval mode, CPU), its `weights` label and where they came from."""
     if job.model is not None:  # a CPU copy, so the caller's network keeps its device and mode
-        model, weights = build(spec), "given"
+        model = build(job.spec)
         model.load_state_dict({k: v.cpu() for k, v in job.model.state_dict().items()})
-        model.eval()
-    elif job.weights is not None:
-        model, weights = load_weights(spec, job.weights), "trained"
-    elif random_init:
-        model, weights = fresh(spec, job.seed), "random-init"
-    else:
-        weights = "none"
+        return model.eval(), "given", "a network passed to nas.export"
+    if job.weights is not None:
+        return load_weights(job.spec, job.weights), job.label, job.source
+    if random_init:
+        return fresh(job.spec, job.seed), "random-init", f"random initialisation, seed {job.seed}"
+    return None, "none", ""
+
+
+def export_model(
+    job: Job,
+    out: Path,
+    formats: tuple[str, ...],
+    *,
+    random_init: bool = False,
+    raw_input: bool = False,
+    tolerance: float = TOLERANCE,
+) -> Exported:
+    """Write the requested formats of one model into out/<model_id>/ and check each file; the
+    graphs standardise raw pixels themselves with `raw_input` (the weights file stays the bare
+    network's state dict)."""
+    spec = job.spec
+    model, weights, source = network(job, random_init)
     folder = out / spec.model_id
     folder.mkdir(parents=True, exist_ok=True)
     for stale in set(FORMATS) - set(formats):  # an earlier export's files would look current
         (folder / FILES[stale]).unlink(missing_ok=True)
-    checks = [write_spec(job, folder / FILES["spec"], weights)]
+    checks = [write_spec(job, folder / FILES["spec"], weights, source, raw_input)]
     if model is not None:
+        prep = job.preprocessing or {}
+        graph = RawInput(model, prep["mean"], prep["std"]).eval() if raw_input else model
         checks += [
-            write_and_check(f, model, spec, folder / FILES[f], tolerance) for f in formats if f != "spec"
+            write_and_check(f, graph if f in GRAPHS else model, spec, folder / FILES[f], tolerance)
+            for f in formats
+            if f != "spec"
         ]
     return Exported(spec, folder, weights, job.record, checks)
 
 
-def write_spec(job: Job, path: Path, weights: str) -> Check:
-    """The spec beside its record (where it came from, its complexity and error); `nas build`
-    and blocks.spec.load read it back as the bare spec."""
+def input_record(job: Job, raw_input: bool) -> dict[str, Any]:
+    """The record's `preprocessing`: how raw pixels become network input, and which the graphs take."""
+    if job.preprocessing is None:
+        return {}
+    takes = "raw pixels (the graphs standardise them)" if raw_input else "standardised input"
+    return {"preprocessing": {**job.preprocessing, "graphs_take": takes}}
+
+
+def write_spec(job: Job, path: Path, weights: str, source: str = "", raw_input: bool = False) -> Check:
+    """The spec beside its record (where it and its weights came from, how its input is prepared,
+    its complexity and error); `nas build` and blocks.spec.load read it back as the bare spec."""
     body = {
         "model_id": job.spec.model_id,
         "complexity": complexity(job.spec).to_dict(),
         "weights": weights,
+        **({"weights_source": source} if source else {}),
         **job.record,
+        **input_record(job, raw_input),
         "spec": job.spec.to_dict(),
     }
     header = (

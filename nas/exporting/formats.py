@@ -58,7 +58,8 @@ def require_onnx() -> None:
     if missing:
         raise UserError(
             f"format onnx needs the Python packages {' and '.join(ONNX_PACKAGES)} (missing: "
-            f"{', '.join(missing)}); install them with pip install 'nas-explorer[onnx]'"
+            f"{', '.join(missing)}); install them with `pip install onnx onnxscript onnxruntime` (or, in "
+            'a checkout of this project, `pip install -e ".[onnx]"`)'
         )
 
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from blocks import yamlio
 from blocks.errors import UserError
 from blocks.schema import schema_of
@@ -17,7 +15,7 @@ from blocks.spec import ArchSpec, from_dict
 from nas import config as cfgmod
 from nas import zoo
 from nas.config import Experiment, TrainingConfig
-from nas.exporting.weights import save_weights, weights_path
+from nas.exporting.weights import save_weights, trial_threads, weights_path, write_source
 from nas.sweeping import store
 from nas.training import datasets as datamod
 from nas.training.loop import TrainResult, train
@@ -27,8 +25,8 @@ MAX_EPOCHS = schema_of(TrainingConfig)["epochs"].high  # what an experiment file
 
 @dataclass(frozen=True)
 class Plan:
-    """A checked retraining: the spec, its dataset, the training settings, seed, weights file and
-    the run that holds the spec as a trial (None when no run does)."""
+    """A checked retraining: the spec, its dataset, the training settings, seed, CPU threads (the
+    recipe's trials'), weights file and the run that holds the spec as a trial (None when none does)."""
 
     spec: ArchSpec
     data: datamod.Dataset
@@ -36,6 +34,7 @@ class Plan:
     seed: int
     out: Path
     run: Path | None = None
+    threads: int = 1
 
 
 def _record(path: Path) -> dict[str, Any]:
@@ -115,14 +114,32 @@ def prepare(
         seed = int((found[0] if found else record).get("seed") or 0)
     if out is None:
         out = weights_path(found[1], arch.model_id) if found else Path(f"{arch.model_id}.pt")
-    return Plan(arch, data, training, seed, Path(out), found[1] if found else None)
+    threads = trial_threads(exp.resources.cpus_per_trial)
+    return Plan(arch, data, training, seed, Path(out), found[1] if found else None, threads)
 
 
 def retrain(
     plan: Plan, *, threads: int | None = None, on_epoch: Callable[[int, dict], None] | None = None
 ) -> TrainResult:
-    """Train the plan's spec from scratch and save its weights to plan.out."""
-    threads = threads or torch.get_num_threads()
+    """Train the plan's spec from scratch (with the sweep's threads unless told otherwise, since
+    the thread count changes the result) and save its weights to plan.out, with their source."""
+    threads = threads or plan.threads
     result = train(plan.spec, plan.data, plan.training, seed=plan.seed, threads=threads, on_epoch=on_epoch)
     save_weights(result.model, plan.out)
+    epochs = plan.training.epochs
+    how = f"{epochs} epoch{'s' * (epochs != 1)}, seed {plan.seed}, {threads} thread{'s' * (threads != 1)}"
+    write_source(
+        plan.out,
+        {
+            "weights": "retrained",
+            "weights_source": f"retrained by nas retrain ({how}; val error {result.error:.2f}%)",
+            "model_id": plan.spec.model_id,
+            "epochs": epochs,
+            "seed": plan.seed,
+            "threads": threads,
+            "error": result.error,
+            "val_errors": result.val_errors,
+            "preprocessing": plan.data.preprocessing(),
+        },
+    )
     return result

@@ -3,6 +3,8 @@ with torch.load(weights_only=True), and loading them back into the network of a 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -17,6 +19,7 @@ from blocks.spec import ArchSpec
 from nas.training.loop import seeded
 
 MODEL_ID = re.compile(r"[0-9a-f]{12}")  # ArchSpec.model_id: 12 lowercase hex digits
+SOURCE = ".json"  # appended to a weights file's name: the record of how `nas retrain` made it
 
 
 def checked_id(model_id: Any, where: str) -> str:
@@ -80,6 +83,33 @@ def _mismatch(want: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> st
         k = shapes[0]
         return f"{k!r} has shape {list(got[k].shape)}, the spec needs {list(want[k].shape)}"
     return ""
+
+
+def trial_threads(cpus_per_trial: float) -> int:
+    """The CPU threads a sweep's trial trains with, given its experiment's resources.cpus_per_trial."""
+    return max(1, int(cpus_per_trial))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_source(weights: Path, record: dict[str, Any]) -> Path:
+    """Record beside a weights file where it came from, tied to its bytes by their SHA-256."""
+    path = weights.with_name(weights.name + SOURCE)
+    path.write_text(json.dumps({"sha256": _digest(weights), **record}, indent=1), encoding="utf-8")
+    return path
+
+
+def read_source(weights: Path) -> dict[str, Any] | None:
+    """The record written by write_source, or None when there is none, it is unreadable, or the
+    weights were replaced since (a later sweep or copy): their source is then unknown here."""
+    path = weights.with_name(weights.name + SOURCE)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return record if isinstance(record, dict) and record.get("sha256") == _digest(weights) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
 
 
 def fresh(spec: ArchSpec, seed: int) -> nn.Module:

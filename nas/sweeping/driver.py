@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -31,31 +31,27 @@ from nas.sweeping.plan import resume as resume_plan
 from nas.sweeping.progress import Progress
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.sweeping.trial import OWNER, TrialSetup, make_row, metrics, run_trial
+from nas.sweeping.trial import config_entries as _entries
 from nas.training import datasets as datamod
 
 
-def _entries(config: dict[str, Any], plans: dict[str, PlanEntry]) -> list[PlanEntry]:
-    """The entries a Tune trial trains: a chunk of planned keys (sample mode) or the one entry
-    Optuna drew into its config (optimize mode)."""
-    if "keys" in config:
-        return [plans[key] for key in config["keys"]]
-    return [PlanEntry.from_dict(json.loads(config["nas_entry"]))]
-
-
 def _trainable(config: dict, plans: dict[str, PlanEntry], data: datamod.Dataset, setup: TrialSetup) -> None:
-    """Ray Tune function trainable: trains each entry of its config; per-epoch reports, then
-    one report with each row."""
+    """Ray Tune function trainable: trains each entry of its config; per-epoch reports, the
+    last epoch's in one report with the row."""
     import ray
     from ray import tune
 
     node = ray.get_runtime_context().get_node_id()
     for entry in _entries(config, plans):
-        row = replace(run_trial(entry, data, setup, lambda m: tune.report(dict(m))), node_id=node)
-        error = row.error if row.status is Status.OK else WORST_ERROR
-        report = metrics(
-            entry, val_error=error, latency_ms=row.latency_ms or 0.0, row=json.dumps(row.to_dict())
+        last: dict[str, Any] = {}
+        row = replace(
+            run_trial(entry, data, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
         )
-        tune.report(report)
+        error = row.error if row.status is Status.OK else WORST_ERROR
+        final = {k: last[k] for k in ("epoch", "train_error", "loss") if k in last}
+        tune.report(
+            metrics(entry, latency_ms=row.latency_ms, **final, val_error=error, row=json.dumps(row.to_dict()))
+        )
 
 
 def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, progress: Progress):
@@ -80,13 +76,29 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
     def unrecorded(trial) -> list[PlanEntry]:
         return [e for e in _entries(trial.config, plans) if e.trial_index not in recorded[e.space]]
 
+    def others(trials, trial) -> int:
+        return sum(t.status == "RUNNING" and t is not trial for t in trials)
+
     class StoreRows(tune.Callback):
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            if "row" in result:
-                record(replace(TrialRow.from_dict(json.loads(result["row"])), retries=trial.num_failures))
-            progress.running(sum(t.status == "RUNNING" for t in trials))
+            entries = _entries(trial.config, plans)
+            if "row" not in result:
+                progress.running(others(trials, trial) + 1)
+                if "epoch" in result:
+                    first = entries[0]
+                    label = f"{first.space} #{first.trial_index}"
+                    progress.epoch(trial.trial_id, label, int(result["epoch"]), result["val_error"])
+                return
+            row = replace(TrialRow.from_dict(json.loads(result["row"])), retries=trial.num_failures)
+            ends = row.entry.key == entries[-1].key  # the trial's last entry: it stops running
+            progress.running(others(trials, trial) + (not ends))
+            if ends:
+                progress.left(trial.trial_id)
+            record(row)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
+            progress.left(trial.trial_id)
+            progress.running(others(trials, trial))
             last = trial.last_result or {}
             if "val_error" not in last:
                 return
@@ -107,6 +119,8 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
                 )
 
         def on_trial_error(self, iteration, trials, trial, **info):
+            progress.left(trial.trial_id)
+            progress.running(others(trials, trial))
             reason = f"worker failed {exp.resources.max_retries + 1} time(s); see {trial.path}"
             for entry in unrecorded(trial):
                 record(make_row(entry, exp.name, Status.FAILED, reason=reason, retries=trial.num_failures))
@@ -209,7 +223,11 @@ def _init_ray(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
+    where = f"at {address}" if address else f"(local, {_this_machine()['CPU']:g} CPUs)"
+    print(f"starting Ray {where}...", flush=True)
+    start = time.perf_counter()
     ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    print(f"Ray ready in {time.perf_counter() - start:.1f}s", flush=True)
     return True
 
 
@@ -276,6 +294,8 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
     from ray import tune
 
+    from nas.sweeping.tensorboard import Board, TrialName
+
     res = exp.resources
     keep = exp.keep_weights != "none"
     setup = TrialSetup(
@@ -289,14 +309,17 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     plans = {p.key: p for r in runs if isinstance(r, SampleRun) for p in r.plan}
     trainable = tune.with_parameters(_trainable, plans=plans, data=data, setup=setup)
     trainable = tune.with_resources(trainable, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
-    progress = Progress(total=total)
+    progress = Progress(total, exp.training.epochs)
     callbacks = [_callback(runs, plans, exp, progress)]
     try:
-        from ray.tune.logger import TBXLoggerCallback
-
-        callbacks.append(TBXLoggerCallback())
+        callbacks.append(Board(plans))
+        print(f"TensorBoard: tensorboard --logdir {out / '_ray'}")
     except ImportError:
         print("tensorboardX is not installed: no TensorBoard logs for this sweep", file=sys.stderr)
+    print(
+        f"training {total} trial(s); a line as each ends, running trials' epochs every few seconds",
+        flush=True,
+    )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_config = dict(
         storage_path=str((out / "_ray").resolve()),
@@ -314,7 +337,9 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         tune.Tuner(
             trainable,
             param_space={"keys": tune.grid_search(chunks)},
-            tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),
+            tune_config=tune.TuneConfig(
+                max_concurrent_trials=concurrent, reuse_actors=True, trial_dirname_creator=TrialName(plans)
+            ),
             run_config=tune.RunConfig(name=f"sample-{stamp}", **run_config),
         ).fit()
     progress.close()
@@ -332,7 +357,8 @@ def _fit_search(
     """Optimize mode: one Tuner per run whose specs Optuna draws, then the run's Pareto front."""
     from ray import tune
 
-    from nas.sweeping.optimize import DefineByRun, scheduler, searcher, write_pareto
+    from nas.sweeping.optimize import DefineByRun, closing_line, scheduler, searcher, write_pareto
+    from nas.sweeping.tensorboard import TrialName
 
     ctx = context(exp, data)
     index = {sc.name: i for i, sc in enumerate(exp.spaces)}
@@ -349,19 +375,23 @@ def _fit_search(
                 num_samples=run.remaining,
                 max_concurrent_trials=concurrent,
                 reuse_actors=True,
+                trial_dirname_creator=TrialName({}),
             ),
             run_config=tune.RunConfig(name=f"{run.space}-{stamp}", **run_config),
         ).fit()
         front = write_pareto(run.dir, store.trial_rows(run.dir), exp.search.objectives)
-        print(
-            f"{run.space}: Pareto front on {list(exp.search.objectives)}: {len(front)} model(s) -> {run.dir / 'pareto.json'}"
-        )
+        print(closing_line(run.space, run.dir, front, exp.search.objectives))
 
 
 def sweep(
-    path: str | None, out: str | None = None, address: str | None = None, resume: str | None = None
+    path: str | None,
+    out: str | None = None,
+    address: str | None = None,
+    resume: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> list[Run]:
-    """Sample, train and record a whole experiment (or finish a killed one with `resume`).
+    """Sample, train and record a whole experiment (`overrides`: `PATH=VALUE` settings applied to
+    the file before validation), or finish a killed one with `resume`.
     SIGINT and SIGTERM raise Interrupted, saying how far it got, after Ray is shut down."""
     out_dir = Path(resume) if resume else None
     with _interrupts(), ExitStack() as held:
@@ -374,7 +404,7 @@ def sweep(
                 data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
                 print(f"resuming {out_dir}: finishing what has no row yet")
             else:
-                exp = cfgmod.load(path)
+                exp = cfgmod.load(path, overrides)
                 out_dir = Path(out or Path("runs") / exp.name)
                 _check_new_out(out_dir)
                 held.enter_context(store.lock(out_dir))

@@ -49,10 +49,11 @@ class DefineByRun:
 
 
 def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
-    """OptunaSearch with the experiment's sampler, its study kept in RUN_DIR/optuna.db so a
-    resumed sweep continues the same study (see `continue_study`)."""
+    """OptunaSearch (as `Study`) with the experiment's sampler, its study kept in
+    RUN_DIR/optuna.db so a resumed sweep continues the same study (see `continue_study`)."""
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
+
+    from nas.sweeping.study import Study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(f"sqlite:///{unlinked(run_dir / 'optuna.db').resolve()}")
@@ -65,13 +66,14 @@ def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
     else:
         sampler = optuna.samplers.RandomSampler(seed=seed)
     metrics = [METRICS[o] for o in exp.search.objectives]
-    return OptunaSearch(
+    return Study(
         space=define,
         metric=metrics if len(metrics) > 1 else metrics[0],
         mode=["min"] * len(metrics) if len(metrics) > 1 else "min",
         sampler=sampler,
         storage=storage,
         study_name=run_dir.name,
+        metric_names=metrics,
     )
 
 
@@ -148,3 +150,18 @@ def write_pareto(run_dir: Path, rows: list[TrialRow], objectives: tuple[str, ...
         json.dumps({"objectives": list(objectives), "front": summary}, indent=2)
     )
     return front
+
+
+def closing_line(space: str, run_dir: Path, front: list[TrialRow], objectives: tuple[str, ...]) -> str:
+    """What a finished search prints: its Pareto front with several objectives, its best model with one."""
+    if len(objectives) > 1:
+        return (
+            f"{space}: Pareto front on {list(objectives)}: {len(front)} model(s) -> {run_dir / 'pareto.json'}"
+        )
+    if not front:
+        return f"{space}: no trial finished training"
+    best = front[0]
+    return (
+        f"{space}: best model {best.entry.model_id} (trial #{best.entry.trial_index}), "
+        f"error {best.error:.2f}% after {best.epochs} epochs"
+    )

@@ -71,6 +71,7 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
         run_dir.mkdir(parents=True, exist_ok=True)
         unlinked(run_dir / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
         unlinked(run_dir / PLANNED).write_text(json.dumps(exp.to_dict(), indent=1, sort_keys=True))
+        unlinked(run_dir / datamod.PREPROCESSING).write_text(json.dumps(data.preprocessing(), indent=1))
         with open(unlinked(run_dir / store.PLAN), "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in plan)
         if optimize:

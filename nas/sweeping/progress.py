@@ -1,15 +1,21 @@
-"""A live one-line-per-trial progress view of a sweep: done, running, failed, best, ETA."""
+"""What a sweep prints while it runs, in plain lines that read the same in a terminal and a log
+file: a line per finished trial (done / total, its result, trials running, best error, time
+left), and at most every few seconds the epoch each running trial has reached."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from nas.sweeping.records import Status, TrialRow
 
+STATUS_EVERY = 5.0  # seconds between two lines on running trials' epochs, at most
 
-def _duration(seconds: float) -> str:
+
+def duration(seconds: float) -> str:
+    """A duration as 7s, 3m05s or 1h02m."""
     seconds = int(round(seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
@@ -17,26 +23,70 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    """Prints a line as each trial finishes, with counts, best error so far and time left."""
+    """Counts finished and running trials and prints what they do; the time left is the mean wall
+    time of finished trials times the trials left, over the most trials seen running at once."""
 
-    def __init__(self, total: int, stream: TextIO | None = None):
-        self.total, self._stream = total, stream
+    def __init__(
+        self,
+        total: int,
+        epochs: int,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = STATUS_EVERY,
+    ):
+        self.total, self.epochs, self._stream, self.clock, self.every = total, epochs, stream, clock, every
         self.done = self.failed = self.now_running = 0
+        self.slots = 1  # the most trials seen running at once
         self.best: float | None = None
-        self.start = time.perf_counter()
+        self.walls: list[float] = []
+        self.at: dict[str, tuple[str, int, float]] = {}  # running trial -> (label, epoch, val error)
+        self.start = self.last_status = clock()
 
     @property
     def stream(self) -> TextIO:
         # looked up at print time: Ray pickles callbacks, and a captured stdout cannot be pickled
         return self._stream or sys.stdout
 
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+
     def running(self, count: int) -> None:
         """Note how many trials are running now."""
         self.now_running = count
+        self.slots = max(self.slots, count)
+
+    def epoch(self, trial: str, label: str, epoch: int, error: float) -> None:
+        """Note that running `trial` finished an epoch; print where running trials are unless
+        such a line was printed less than `every` seconds ago."""
+        self.at[trial] = (label, epoch, error)
+        now = self.clock()
+        if now - self.last_status < self.every:
+            return
+        self.last_status = now
+        trials = ", ".join(f"{lb} epoch {ep}/{self.epochs} ({err:.1f}%)" for lb, ep, err in self.at.values())
+        self._print(f"running {self.now_running}: {trials} | {self._times()}")
+
+    def left(self, trial: str) -> None:
+        """Forget a trial that stopped running."""
+        self.at.pop(trial, None)
+
+    def eta(self) -> str:
+        """The time left, or 'estimating...' until a trial has finished."""
+        todo = self.total - self.done
+        if not self.walls:
+            return "estimating..."
+        if todo <= 0:
+            return "0s"
+        mean = sum(self.walls) / len(self.walls)
+        return "~" + duration(mean * todo / min(self.slots, todo))
+
+    def _times(self) -> str:
+        return f"elapsed {duration(self.clock() - self.start)}, left {self.eta()}"
 
     def finished(self, row: TrialRow) -> None:
         """Print the line of a trial that just finished."""
         self.done += 1
+        self.walls.append(row.wall_time)
         if row.status is Status.OK:
             err = row.error
             self.best = err if self.best is None else min(self.best, err)
@@ -46,21 +96,16 @@ class Progress:
         else:
             self.failed += 1
             what = f"{row.status}: {row.reason[:60]}"
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
         best = "-" if self.best is None else f"{self.best:.2f}%"
-        print(
+        self._print(
             f"[{self.done:>{len(str(self.total))}}/{self.total}] {row.entry.space} #{row.entry.trial_index:<4} "
-            f"{what}  ({row.wall_time:.1f}s) | best {best} | failed {self.failed} | "
-            f"elapsed {_duration(elapsed)}, left ~{_duration(eta)}",
-            file=self.stream,
-            flush=True,
+            f"{what}  ({row.wall_time:.1f}s) | running {self.now_running} | best {best} | "
+            f"failed {self.failed} | {self._times()}"
         )
 
     def close(self) -> None:
         """Print the closing count and time of the sweep."""
-        elapsed = time.perf_counter() - self.start
-        print(
-            f"finished {self.done} trials ({self.failed} failed, diverged or rejected) in {_duration(elapsed)}",
-            file=self.stream,
+        self._print(
+            f"finished {self.done} trials ({self.failed} failed, diverged or rejected) "
+            f"in {duration(self.clock() - self.start)}"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -46,17 +47,34 @@ def make_row(entry: PlanEntry, experiment: str, status: Status, **fields: Any) -
     )
 
 
-def metrics(entry: PlanEntry, **extra: Any) -> dict[str, Any]:
-    """What Tune is told about an entry: its flops and params, and `extra`."""
-    cx = entry.complexity
-    return {"flops": cx.get("flops", 0), "params": cx.get("params", 0), **extra}
+def metrics(entry: PlanEntry, latency_ms: float | None = None, **extra: Any) -> dict[str, Any]:
+    """What Tune is told about an entry: its flops and params (none for a rejected draw), its
+    latency only when measured (TensorBoard would plot a null as 0.0), and `extra`."""
+    out = {k: entry.complexity[k] for k in ("flops", "params") if k in entry.complexity}
+    out.update(extra)
+    if latency_ms is not None:
+        out["latency_ms"] = latency_ms
+    return out
+
+
+def config_entries(config: dict[str, Any], plans: dict[str, PlanEntry]) -> list[PlanEntry]:
+    """The entries a Tune trial trains: a chunk of planned keys (sample mode) or the one entry
+    Optuna drew into its config (optimize mode)."""
+    if "keys" in config:
+        return [plans[key] for key in config["keys"]]
+    return [PlanEntry.from_dict(json.loads(config["nas_entry"]))]
 
 
 def run_trial(
-    entry: PlanEntry, data: datamod.Dataset, setup: TrialSetup, report: Callable[[dict[str, Any]], None]
+    entry: PlanEntry,
+    data: datamod.Dataset,
+    setup: TrialSetup,
+    report: Callable[[dict[str, Any]], None],
+    last: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrialRow:
-    """Train one entry and return its row; each epoch but the last is reported as it ends
-    (the last one travels with the row). Failures become rows, not exceptions."""
+    """Train one entry and return its row; each epoch but the last is reported as it ends,
+    the last one's metrics go to `last` (they travel to Tune with the row: a report past
+    ASHA's max_t would stop the trial before its row is sent). Failures become rows."""
     start = time.perf_counter()
     if entry.rejected:
         return make_row(entry, setup.experiment, Status.REJECTED, reason=entry.rejected)
@@ -64,8 +82,9 @@ def run_trial(
     epochs = setup.training.epochs
 
     def on_epoch(epoch: int, epoch_metrics: dict) -> None:
-        if epoch < epochs:
-            report(metrics(entry, latency_ms=latency, **epoch_metrics))
+        sink = report if epoch < epochs else last
+        if sink is not None:
+            sink(metrics(entry, latency_ms=latency, **epoch_metrics))
 
     try:
         with memory.limited(setup.memory):

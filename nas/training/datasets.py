@@ -24,6 +24,15 @@ from blocks.schema import Param, Schema
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUTS = ("auto", "nchw", "nhwc")
+PREPROCESSING = "preprocessing.json"  # a run's record of how raw input becomes network input
+# what a loader's pixels are before standardisation, for a deployment to feed the same
+PIXELS = {
+    "digits": "scikit-learn load_digits().images / 16, in [0, 1]",
+    "cifar10": "uint8 values 0..255, as in the batch files",
+    "imagefolder": "uint8 values 0..255 as Pillow decodes them (resized bilinear to size x size when set)",
+    "npz": "the file's values, unscaled",
+    "synthetic": "synthetic values",
+}
 
 # What a CIFAR batch pickle may reference: numpy array reconstruction and `_codecs.encode`,
 # which Python 3 pickles (protocol < 3) use for bytes. Anything else could run code on load.
@@ -47,10 +56,28 @@ class Dataset:
     y_val: torch.Tensor
     num_classes: int
     class_names: tuple[str, ...] = ()
+    mean: tuple[float, ...] = ()  # per channel, of the training split: input = (pixels - mean) / std
+    std: tuple[float, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])
+
+    def preprocessing(self) -> dict[str, Any]:
+        """How raw pixels become the network's input (what an exported model needs to be fed)."""
+        channels = self.input_shape[0]
+        order = "gray" if channels == 1 else "RGB" if self.name in ("cifar10", "imagefolder") else "as stored"
+        return {
+            "dataset": self.name,
+            "input_shape": list(self.input_shape),
+            "layout": "NCHW",
+            "channel_order": order,
+            "pixels": PIXELS.get(self.name, "as loaded"),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "standardise": "input = (pixels - mean) / std, per channel",
+            "class_names": list(self.class_names) or [str(i) for i in range(self.num_classes)],
+        }
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -123,8 +150,9 @@ def _dataset(name: str, xt, yt, xv, yv, num_classes: int, class_names=()) -> Dat
     std, mean = torch.std_mean(xt, dim=(0, 2, 3), correction=0, keepdim=True)
     std += 1e-8
     yt, yv = (torch.from_numpy(np.asarray(y, dtype=np.int64)) for y in (yt, yv))
+    stats = {"mean": tuple(mean.flatten().tolist()), "std": tuple(std.flatten().tolist())}
     return Dataset(
-        name, (xt - mean).div_(std), yt, (xv - mean).div_(std), yv, num_classes, tuple(class_names)
+        name, (xt - mean).div_(std), yt, (xv - mean).div_(std), yv, num_classes, tuple(class_names), **stats
     )
 
 
@@ -142,7 +170,7 @@ def digits(val_fraction: float, seed: int) -> Dataset:
 
     bunch = load_digits()
     x = bunch.images[:, None, :, :] / 16.0
-    return _finish("digits", x, bunch.target, val_fraction, seed, 10)
+    return _finish("digits", x, bunch.target, val_fraction, seed, 10, [str(d) for d in range(10)])
 
 
 @loader(

@@ -1,0 +1,80 @@
+"""The Optuna study of a guided search as optuna-dashboard and `optuna.load_study` users expect
+it: objectives named, trials ASHA stopped PRUNED with their per-epoch errors as intermediate
+values, and each trial's model id, complexity and drawn values as user attributes.
+
+Ray's OptunaSearch tells a stopped trial COMPLETE with the error it stopped at and leaves the
+study's metric names unset; this subclass changes what it tells the study, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.result import TRAINING_ITERATION
+from ray.tune.search.optuna import OptunaSearch
+
+from nas.sweeping.records import PlanEntry
+
+
+class Study(OptunaSearch):
+    """OptunaSearch whose study names its objectives, prunes stopped trials and labels each trial."""
+
+    def __init__(self, *args: Any, metric_names: list[str], **kwargs: Any):
+        self._metric_names = metric_names
+        self._reported: dict[str, int] = {}  # trial -> last step reported as an intermediate value
+        super().__init__(*args, **kwargs)
+
+    def _setup_study(self, mode: Any) -> None:
+        super()._setup_study(mode)
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2, and still there
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._ot_study.set_metric_names(self._metric_names)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        super().on_trial_result(trial_id, result)
+        self._reported[trial_id] = result[TRAINING_ITERATION]
+
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        if config and "nas_entry" in config:
+            label(self._ot_trials[trial_id], PlanEntry.from_dict(json.loads(config["nas_entry"])))
+        return config
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result and "row" in result and isinstance(self.metric, list):
+            # a rejected or failed trial has no complexity or latency: the worst there is
+            result = {**{m: float("inf") for m in self.metric}, **result}
+        if result and self._unreported(trial_id, result):
+            # Tune hands a trial's last result (the one a scheduler stopped it on, or the one
+            # with its row) to on_trial_complete only: it is an intermediate value too
+            self.on_trial_result(trial_id, result)
+        if error or not result or "row" in result or trial_id in self._completed_trials:
+            super().on_trial_complete(trial_id, result, error)
+            return
+        # no row: the scheduler stopped it; PRUNED keeps its last intermediate value as its value
+        self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
+        self._completed_trials.add(trial_id)
+
+    def _unreported(self, trial_id: str, result: dict) -> bool:
+        """Whether a result of a running single-objective trial is not yet an intermediate value."""
+        single = not isinstance(self.metric, list) and trial_id not in self._completed_trials
+        return single and self._reported.get(trial_id) != result[TRAINING_ITERATION]
+
+
+def label(trial: Any, entry: PlanEntry) -> None:
+    """Attach an entry's trial index, model id, complexity and drawn values to its Optuna trial
+    (the study's own params hold what the sampler drew before the space rounds it)."""
+    trial.set_user_attr("trial_index", entry.trial_index)
+    trial.set_user_attr("space", entry.space)
+    trial.set_user_attr("values", entry.values)
+    if entry.rejected:
+        trial.set_user_attr("rejected", entry.rejected)
+        return
+    trial.set_user_attr("model_id", entry.model_id)
+    for key in ("flops", "params", "acts"):
+        if key in entry.complexity:
+            trial.set_user_attr(key, entry.complexity[key])

@@ -1,0 +1,127 @@
+"""The analysis figures as a reader sees them: integer ticks on integer parameters, plain log
+tick labels, six runs in six distinct colours with the legend clear of the curves, every figure
+in the format asked for, no panel repeating another, and one folder for `nas analyze` and the
+sweep's closing analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+
+from nas.analysis import plots
+from nas.analysis.analyze import Settings, analyze, refine_command
+from nas.analysis.figures import default_dir
+from nas.cli import main
+from tests.synth import write_run
+
+SPACES = ("regnet_x", "anynet_x_a", "anynet_x_b", "anynet_x_c", "anynet_x_d", "anynet_x_e")
+
+
+def error(k: int):
+    """A made-up error law for the k-th run: runs apart, w1/w0 near 24 best."""
+    return lambda v, rng: 2 + 0.7 * k + abs(np.log(v.get("w0", v.get("w1", 16)) / 24)) + rng.normal(0, 0.3)
+
+
+@pytest.fixture(scope="module")
+def six(tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("six")
+    return [write_run(root, sp, 24, error(k), seed=k) for k, sp in enumerate(SPACES)]
+
+
+def rendered(fig):
+    fig.canvas.draw()
+    return fig
+
+
+def test_integer_parameter_panel_gets_integer_ticks(tmp_path):
+    fig = plots.figure((4, 3), 80)
+    ax = fig.subplots()
+    x = np.array([1.0, 2.0, 3.0, 4.0, 2.0])
+    ax.scatter(x, x)
+    plots.integer_ticks(ax.xaxis, x)
+    rendered(fig)
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+@pytest.mark.parametrize("lo, hi", [(1.7, 7.0), (1.0, 40.0), (1e4, 3e7)])
+def test_log_tick_labels_are_plain(lo, hi):
+    fig = plots.figure((6, 3), 80)
+    ax = fig.subplots()
+    ax.plot([lo, hi], [0, 1])
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    plots.plain_log(ax.xaxis)
+    rendered(fig)
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert len(labels) >= 2, labels
+    assert all("10^" not in t and "times" not in t and "$" not in t for t in labels), labels
+    assert plots.tick_text(2.0) == "2" and plots.tick_text(2e6) == "2M" and plots.tick_text(5e4) == "50k"
+
+
+def test_six_runs_get_six_colours_and_a_legend_clear_of_the_curves(tmp_path, monkeypatch):
+    kept = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: kept.append(fig) or path)
+    rng = np.random.default_rng(0)
+    curves = {f"run{i}": rng.normal(3 + i, 0.5, 40) for i in range(6)}
+    grid = np.linspace(0, 12, 50)
+    plots.edf_figure(curves, tmp_path / "edf.png", bands={k: (grid, grid * 0, grid * 0 + 1) for k in curves})
+    fig = rendered(kept[0])
+    ax = fig.axes[0]
+    assert len({to_hex(line.get_color()) for line in ax.lines}) == 6
+    assert not fig.legends[0].get_window_extent().overlaps(ax.get_window_extent())  # off every curve
+    assert all(band.get_alpha() <= 0.1 for band in ax.collections)  # six bands stay light
+
+
+def test_every_figure_in_the_format_asked_for(six, tmp_path):
+    for fmt, magic in (("pdf", b"%PDF"), ("svg", b"<?xml")):
+        out = tmp_path / fmt
+        assert (
+            main(["analyze", *map(str, six[:2]), "--report", str(out), "--format", fmt, "--bootstrap", "20"])
+            == 0
+        )
+        made = sorted(out.glob(f"*.{fmt}"))
+        assert len(made) >= 6 and not list(out.glob("*.png"))
+        assert all(p.read_bytes().startswith(magic) for p in made)
+    assert "src='data:image/svg+xml;base64," in (tmp_path / "svg" / "index.html").read_text()
+
+
+def test_no_panel_repeats_another():
+    x = np.arange(20.0)
+    near = x.copy()
+    near[:3] = 99.0  # equal for 85% of the models (a width rounded to its groups): the same quantity
+    stats = [{"name": n} for n in ("w1", "stage1.width", "d1")]
+    kept, dropped = plots.distinct(stats, {"w1": x, "stage1.width": near, "d1": x[::-1].copy()})
+    assert [s["name"] for s in kept] == ["w1", "d1"] and dropped == {"stage1.width": "w1"}
+
+
+def test_analyze_and_the_sweep_write_to_one_folder(six):
+    result = analyze(six[:2], settings=Settings(resamples=20))
+    assert result.figure == default_dir(six) / "edf.png" == six[0].parent / "analysis" / "edf.png"
+    assert set(result.figures.values()) <= set(default_dir(six).iterdir())
+
+
+def test_suggested_refine_carries_level_and_subsample():
+    run = Path("runs/x/regnet_x")
+    assert (
+        refine_command(run, "regnet_x", 0.25, 0.95)
+        == "nas refine runs/x/regnet_x --out regnet_x_refined.yaml"
+    )
+    assert refine_command(run, "regnet_x", 0.1, 0.5).endswith("--subsample 0.1 --level 0.5")
+
+
+def test_figure_and_format_that_disagree_are_one_line(six, tmp_path, capsys):
+    args = ["analyze", str(six[0]), "--figure", str(tmp_path / "e.png"), "--format", "pdf"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "disagree" in err[0] and not (tmp_path / "e.png").exists()
+
+
+def test_block_descriptions_are_whole_first_sentences():
+    from nas.commands.blocks import first_sentence
+
+    doc = "1x1 expand (skipped when t == 1), depthwise kxk,\n    [SE], 1x1 projection. More detail.\n\nBody."
+    assert first_sentence(doc) == "1x1 expand (skipped when t == 1), depthwise kxk, [SE], 1x1 projection."

@@ -1,0 +1,142 @@
+"""The Optuna study a guided search leaves in RUN/optuna.db, opened as its users open it
+(`optuna.load_study`): objectives named, ASHA-stopped trials PRUNED with their per-epoch errors,
+parameters under the space's names, model id and complexity as user attributes; and the
+TensorBoard runs beside it."""
+
+import json
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from nas.cli import main
+from nas.sweeping import store
+from nas.sweeping.records import Status
+from tests.synth import tiny_experiment
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _entry_config(index: int, rejected: str = "") -> dict:
+    entry = {
+        "trial_index": index,
+        "space": "s",
+        "seed": index,
+        "model_id": f"m{index}",
+        "spec": {},
+        "values": {"w0": 16},
+        "complexity": {} if rejected else {"flops": 10, "params": 3},
+    }
+    if rejected:
+        entry["rejected"] = rejected
+    return {"nas_entry": json.dumps(entry)}
+
+
+def test_study_names_objectives_labels_trials_and_fills_what_a_rejected_trial_lacks(tmp_path):
+    from nas.sweeping.study import Study
+
+    def space(trial):
+        trial.suggest_int("w0", 8, 32)
+        return _entry_config(space.calls, rejected="flops above 5" if space.calls else "")
+
+    space.calls = 0
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    search = Study(
+        space=space,
+        metric=["val_error", "flops"],
+        mode=["min", "min"],
+        storage=optuna.storages.RDBStorage(url),
+        study_name="s",
+        metric_names=["val_error", "flops"],
+    )
+    search.suggest("a")
+    search.on_trial_complete("a", {"val_error": 20.0, "flops": 10, "training_iteration": 2, "row": "{}"})
+    space.calls = 1
+    search.suggest("b")  # rejected: no flops in its result
+    search.on_trial_complete("b", {"val_error": 100.0, "training_iteration": 1, "row": "{}"})
+    study = optuna.load_study(storage=url, study_name="s")
+    assert study.metric_names == ["val_error", "flops"]
+    a, b = study.trials
+    assert a.state is TrialState.COMPLETE and a.values == [20.0, 10.0]
+    assert a.user_attrs == {
+        "trial_index": 0,
+        "space": "s",
+        "values": {"w0": 16},
+        "model_id": "m0",
+        "flops": 10,
+        "params": 3,
+    }
+    assert b.state is TrialState.COMPLETE and b.values == [100.0, float("inf")]
+    assert b.user_attrs["rejected"] == "flops above 5" and "model_id" not in b.user_attrs
+
+
+@pytest.mark.slow
+def test_a_guided_search_leaves_a_study_optuna_users_can_read(tmp_path, capsys):
+    raw = yaml.safe_load(tiny_experiment(tmp_path, samples=6, seed=5, epochs=2).read_text())
+    raw["spaces"] = raw["spaces"][1:]
+    raw["search"] = {"mode": "optimize", "algorithm": "tpe", "scheduler": "asha", "reduction_factor": 2}
+    raw["resources"]["max_concurrent"] = 1  # one at a time: ASHA's decisions, so the test, are fixed
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "search"
+    assert main(["sweep", str(path), "--out", str(out), "--no-analyze"]) == 0
+    printed = capsys.readouterr().out
+    assert "starting Ray (local" in printed and "Ray ready in" in printed
+    assert printed.count(f"TensorBoard: tensorboard --logdir {out / '_ray'}") == 1
+    assert "regnet_x: best model" in printed and "Pareto front" not in printed
+
+    rows = {r.entry.trial_index: r for r in store.trial_rows(out / "regnet_x")}
+    study = optuna.load_study(storage=f"sqlite:///{out / 'regnet_x' / 'optuna.db'}", study_name="regnet_x")
+    assert study.metric_names == ["val_error"] and len(study.trials) == 6
+    states = {Status.OK: TrialState.COMPLETE, Status.STOPPED: TrialState.PRUNED}
+    for trial in study.trials:
+        row = rows[trial.user_attrs["trial_index"]]
+        assert trial.state is states[row.status]
+        assert trial.user_attrs["model_id"] == row.entry.model_id
+        assert trial.user_attrs["flops"] == row.entry.complexity["flops"]
+        assert trial.user_attrs["params"] == row.entry.complexity["params"]
+        assert trial.user_attrs["values"] == row.entry.values
+        assert set(trial.params) == set(row.entry.values)  # the space's own names, no `*_index`
+        assert trial.intermediate_values  # per-epoch validation error, up to where it stopped
+        assert max(trial.intermediate_values) == row.epochs
+        assert trial.intermediate_values[row.epochs] == pytest.approx(row.error)
+        if row.status is Status.OK:
+            assert trial.values == [pytest.approx(row.error)] and row.epochs == 2
+            assert trial.intermediate_values[1] == pytest.approx(row.val_errors[0])
+    pruned = [t for t in study.trials if t.state is TrialState.PRUNED]
+    assert pruned and all(t.value == t.intermediate_values[1] for t in pruned)
+
+    # TensorBoard: one run per trial named SPACE-INDEX-MODELID, each with an HParams entry
+    runs = {p.name: p for p in (out / "_ray").glob("*/regnet_x-*")}
+    assert sorted(runs) == sorted(f"regnet_x-{i}-{r.entry.model_id}" for i, r in rows.items())
+    for i, row in rows.items():
+        steps, hparams = _events(runs[f"regnet_x-{i}-{row.entry.model_id}"])
+        epochs = list(range(1, row.epochs + 1))  # every epoch, the last included
+        assert steps["val_error"] == steps["train_error"] == steps["loss"] == epochs
+        assert "latency_ms" not in steps  # not measured: not logged
+        assert hparams == {
+            "_hparams_/experiment",
+            "_hparams_/session_start_info",
+            "_hparams_/session_end_info",
+        }
+
+
+def _events(run) -> tuple[dict[str, list[int]], set[str]]:
+    """The steps of each scalar (by its last name) and the HParams tags of a TensorBoard run."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    data = next(run.glob("events.out.tfevents.*")).read_bytes()
+    steps, hparams, at = {}, set(), 0
+    while at < len(data):
+        (size,) = struct.unpack("Q", data[at : at + 8])
+        event = event_pb2.Event.FromString(data[at + 12 : at + 12 + size])
+        at += 16 + size
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name == "hparams":
+                hparams.add(value.tag)
+            elif value.HasField("simple_value"):
+                steps.setdefault(value.tag.rsplit("/", 1)[-1], []).append(event.step)
+    return steps, hparams

@@ -1,0 +1,149 @@
+"""Exports carry their preprocessing: the training split's mean and std recorded per run, graphs
+that take raw pixels with --raw-input, and where an exported model's weights came from."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from sklearn.datasets import load_digits
+
+import nas
+from blocks.complexity import complexity
+from blocks.errors import UserError
+from blocks.spec import from_dict, load
+from nas import config as cfgmod
+from nas.cli import main
+from nas.exporting import export as ex
+from nas.exporting import formats
+from nas.exporting.weights import fresh, read_source, save_weights, weights_path, write_source
+from nas.sweeping import store
+from nas.sweeping.records import PlanEntry, Status
+from nas.sweeping.trial import OWNER, make_row
+from nas.training import datasets as datamod
+from nas.training.loop import train
+
+EXPERIMENT = {
+    "name": "digits",
+    "space": "anynet_x_a",
+    "samples": 1,
+    "dataset": {"name": "digits"},
+    "training": {"epochs": 2, "batch_size": 64, "warmup_epochs": 0},
+    "resources": {"cpus_per_trial": 1},
+}
+SPEC = from_dict(
+    {
+        "input_shape": [1, 8, 8],
+        "stem": {"type": "simple", "width": 8, "params": {"stride": 1}},
+        "stages": [{"block": "res_basic", "depth": 1, "width": 16, "stride": 2}],
+        "head": {"num_classes": 10},
+    }
+)
+
+
+def raw_val_pixels() -> np.ndarray:
+    """The validation split of digits as the loader reads it, before standardisation."""
+    bunch = load_digits()
+    return datamod._split(bunch.images[:, None] / 16.0, bunch.target, 0.2, 0)[2].astype(np.float32)
+
+
+def test_digits_expose_the_training_split_statistics():
+    data = datamod.load("digits")
+    prep = data.preprocessing()
+    assert prep["input_shape"] == [1, 8, 8] and prep["channel_order"] == "gray"
+    assert prep["class_names"] == [str(d) for d in range(10)] and len(prep["mean"]) == len(prep["std"]) == 1
+    raw = torch.from_numpy(raw_val_pixels())
+    mean, std = (torch.tensor(prep[k]).view(1, -1, 1, 1) for k in ("mean", "std"))
+    assert torch.equal((raw - mean) / std, data.x_val)
+
+
+def test_weights_source_is_dropped_when_the_weights_change(tmp_path):
+    path = save_weights(fresh(SPEC, 0), tmp_path / "w.pt")
+    write_source(path, {"weights": "retrained"})
+    assert read_source(path)["weights"] == "retrained"
+    save_weights(fresh(SPEC, 1), path)
+    assert read_source(path) is None
+
+
+def test_onnx_hint_names_installable_packages(monkeypatch):
+    monkeypatch.setattr(formats.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match=r"pip install onnx onnxscript onnxruntime"):
+        formats.require_onnx()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A digits run with one trial trained for real, its weights kept as the sweep keeps them."""
+    run = tmp_path_factory.mktemp("sweep") / "anynet_x_a"
+    run.mkdir()
+    exp = cfgmod.parse(EXPERIMENT, "digits.yaml")
+    data = datamod.load("digits")
+    (run / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
+    (run / datamod.PREPROCESSING).write_text(json.dumps(data.preprocessing()))
+    result = train(SPEC, data, exp.training, seed=7, threads=1)
+    entry = PlanEntry(0, "anynet_x_a", 7, SPEC.model_id, SPEC.to_dict(), {}, complexity(SPEC).to_dict())
+    row = make_row(entry, "digits", Status.OK, error=result.error, val_errors=result.val_errors, epochs=2)
+    store.append_row(run, row)
+    kept = save_weights(result.model, weights_path(run, SPEC.model_id))
+    kept.with_suffix(OWNER).write_text("0")
+    return run, data, result.model.eval()
+
+
+def loaders(folder):
+    """Each exported graph, loaded as its users load it."""
+    yield "torchscript", torch.jit.load(str(folder / "model.ts"))
+    yield "exported", torch.export.load(str(folder / "model.pt2")).module()
+    run, _ = formats.onnx_runner(folder / "model.onnx")
+    yield "onnx", run
+
+
+@pytest.mark.slow
+def test_raw_input_graphs_predict_as_the_eager_model_on_standardised_input(run, tmp_path):
+    run_dir, data, model = run
+    out = tmp_path / "out"
+    fmts = "weights,torchscript,exported,onnx"
+    [done] = nas.export(run_dir, out, top=1, formats=fmts, raw_input=True)
+    assert done.ok, [c.describe() for c in done.checks]
+    with torch.no_grad():
+        want = model(data.x_val).argmax(1)
+    raw = torch.from_numpy(raw_val_pixels())
+    for name, graph in loaders(done.dir):
+        with torch.no_grad():
+            got = graph(raw).argmax(1)
+        assert torch.equal(got, want), name
+    record = yaml.safe_load((done.dir / "spec.yaml").read_text())
+    assert record["weights"] == "trained" and record["weights_source"].startswith("sweep trial 0 of ")
+    assert "2 epochs, seed 7, 1 thread)" in record["weights_source"]
+    assert record["preprocessing"]["mean"] == data.preprocessing()["mean"]
+    assert record["preprocessing"]["graphs_take"].startswith("raw pixels")
+    assert load(done.dir / "spec.yaml") == SPEC
+
+
+@pytest.mark.slow
+def test_retrain_reproduces_the_sweep_and_exports_say_so(run, tmp_path, capsys):
+    run_dir, _, model = run
+    kept = weights_path(run_dir, SPEC.model_id)
+    swept = kept.read_bytes()
+    try:
+        assert main(["retrain", SPEC.model_id, "--run", str(run_dir)]) == 0
+        assert "seed 7, 1 thread(s)" in capsys.readouterr().out
+        again = ex.load_weights(SPEC, kept).state_dict()
+        assert all(torch.equal(again[k], v) for k, v in model.state_dict().items())
+        out = tmp_path / "out"
+        assert main(["export", str(run_dir), "--top", "3", "--format", "weights", "--out", str(out)]) == 0
+        assert "--top 3 asked, but" in capsys.readouterr().out
+        record = yaml.safe_load((out / SPEC.model_id / "spec.yaml").read_text())
+        assert record["weights"] == "retrained" and "2 epochs, seed 7, 1 thread" in record["weights_source"]
+    finally:  # the run's weights are the sweep's again (retraining gave the same bytes)
+        kept.write_bytes(swept)
+        kept.with_name(kept.name + ".json").unlink(missing_ok=True)
+
+
+def test_raw_input_without_statistics_is_one_line(tmp_path, capsys):
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(SPEC.to_dict()))
+    out = tmp_path / "out"
+    assert main(["export", str(spec_file), "--random-init", "--raw-input", "--out", str(out)]) == 2
+    assert "--raw-input needs the training split's mean and std" in capsys.readouterr().err
+    assert not out.exists()
