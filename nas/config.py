@@ -114,6 +114,9 @@ class Experiment:
     dataset: DatasetConfig = section(DatasetConfig)
     training: TrainingConfig = section(TrainingConfig)
     resources: Resources = section(Resources)
+    mlflow: str | None = declared(
+        str, None, "MLflow tracking URI each trial is also logged to (needs the mlflow extra)", optional=True
+    )
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:

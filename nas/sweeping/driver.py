@@ -8,6 +8,7 @@ through Ray's object store (`tune.with_parameters`).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -241,6 +242,7 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
 
     if address is None and not ray.is_initialized():
         _refuse_unfit(exp, [_this_machine()], "this machine")  # before Ray starts: no wait
+    _require_mlflow(exp)
     with _tune_env():
         started = _init_ray(address)
         with _interrupts():  # again: ray.init puts its own SIGTERM handler (abort) in place
@@ -290,6 +292,22 @@ def _refuse_unfit(exp: Experiment, nodes: list[dict[str, float]], where: str) ->
             )
 
 
+def _require_mlflow(exp: Experiment) -> None:
+    """Refuse, before Ray starts, an `mlflow` URI when the mlflow package is missing."""
+    if exp.mlflow and importlib.util.find_spec("mlflow") is None:
+        raise UserError(
+            f"{exp.source}: mlflow: logging to MLflow needs the mlflow package: "
+            "pip install mlflow-skinny (or the project's `mlflow` extra)"
+        )
+
+
+def _mlflow(exp: Experiment) -> Any:
+    """Ray's MLflow logger: one MLflow run per trial, under an MLflow experiment named as the sweep's."""
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    return MLflowLoggerCallback(tracking_uri=exp.mlflow, experiment_name=exp.name, save_artifact=False)
+
+
 def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, total: int) -> None:
     """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
     from ray import tune
@@ -316,6 +334,9 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         print(f"TensorBoard: tensorboard --logdir {out / '_ray'}")
     except ImportError:
         print("tensorboardX is not installed: no TensorBoard logs for this sweep", file=sys.stderr)
+    if exp.mlflow:
+        callbacks.append(_mlflow(exp))
+        print(f"MLflow: experiment '{exp.name}' at {exp.mlflow}")
     print(
         f"training {total} trial(s); a line as each ends, running trials' epochs every few seconds",
         flush=True,
