@@ -9,6 +9,7 @@ from blocks import cx as C
 from blocks.layers import SE, repeat_blocks
 from blocks.registry import register
 from blocks.schema import Param
+from blocks.vanilla import VanillaBlock
 
 
 class Shortcut(nn.Module):
@@ -44,17 +45,12 @@ def shortcut_cost(cx: C.Cx, w_in: int, w_out: int, stride: int) -> None:
         )
 
 
-class BasicBlock(nn.Module):
+class BasicBlock(VanillaBlock):
     """ResNet basic block: 3x3 conv, BN, ReLU, 3x3 conv, BN, add, ReLU."""
 
     def __init__(self, w_in: int, w_out: int, stride: int):
-        super().__init__()
-        self.a = nn.Conv2d(w_in, w_out, 3, stride=stride, padding=1, bias=False)
-        self.a_bn = nn.BatchNorm2d(w_out)
-        self.b = nn.Conv2d(w_out, w_out, 3, padding=1, bias=False)
-        self.b_bn = nn.BatchNorm2d(w_out)
+        super().__init__(w_in, w_out, stride)
         self.proj = shortcut(w_in, w_out, stride)
-        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.b_bn(self.b(self.relu(self.a_bn(self.a(x)))))
@@ -63,10 +59,7 @@ class BasicBlock(nn.Module):
     @staticmethod
     def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int) -> C.Cx:
         shortcut_cost(cx, w_in, w_out, stride)
-        C.conv2d(cx, w_in, w_out, 3, stride=stride)
-        C.norm(cx, w_out)
-        C.conv2d(cx, w_out, w_out, 3)
-        return C.norm(cx, w_out)
+        return VanillaBlock.complexity(cx, w_in, w_out, stride)
 
 
 def bottleneck_width(w_out: int, bottleneck_ratio: float) -> int:

@@ -18,6 +18,7 @@ from nas.sweeping import store
 from nas.sweeping.records import PlanEntry, Status
 from nas.sweeping.trial import TrialSetup, run_trial
 from nas.training.datasets import synthetic
+from tests.polling import wait_for
 
 SPEC = {
     "input_shape": [3, 6, 6],
@@ -95,15 +96,6 @@ def _start(args, log):
     )
 
 
-def _wait_for(predicate, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def _read(path: Path) -> str:
     try:
         return path.read_text(errors="replace")
@@ -134,7 +126,7 @@ def test_killed_worker_is_retried(tmp_path):
     out = tmp_path / "out"
     with open(tmp_path / "log.txt", "w") as log:
         proc = _start(["sweep", str(path), "--out", str(out), "--no-analyze"], log)
-        assert _wait_for(lambda: _trial_workers(proc), 90), "no trial worker appeared"
+        assert wait_for(lambda: _trial_workers(proc), 90), "no trial worker appeared"
         time.sleep(1.0)  # let the trial get into training
         for pid in _trial_workers(proc):
             os.kill(pid, signal.SIGKILL)
@@ -152,7 +144,7 @@ def test_resume_after_driver_sigkill(tmp_path):
     trials = out / "anynet_x_c" / store.TRIALS
     with open(tmp_path / "log.txt", "w") as log:
         proc = _start(["sweep", str(path), "--out", str(out), "--no-analyze"], log)
-        ok = _wait_for(lambda: trials.exists() and len(store.read_jsonl(trials)) >= 2, 180)
+        ok = wait_for(lambda: trials.exists() and len(store.read_jsonl(trials)) >= 2, 180)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert ok, (tmp_path / "log.txt").read_text()

@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from nas.sweeping import store
+from tests.polling import wait_for
 from tests.synth import tiny_experiment
 
 
@@ -32,15 +32,6 @@ def _rows(out: Path) -> int:
     return sum(len(store.read_jsonl(run / store.TRIALS)) for run in out.glob("*") if run.is_dir())
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_stops_the_sweep_and_says_how_to_finish(tmp_path, signum, code):
@@ -54,13 +45,13 @@ def test_signal_stops_the_sweep_and_says_how_to_finish(tmp_path, signum, code):
             start_new_session=True,
         )
         try:
-            assert _wait_for(lambda: _rows(out) >= 1, 120), log_path.read_text()
+            assert wait_for(lambda: _rows(out) >= 1, 120), log_path.read_text()
             if signum == signal.SIGINT:
                 os.killpg(proc.pid, signum)  # Ctrl-C reaches the whole foreground group
             else:
                 os.kill(proc.pid, signum)  # what `timeout` and schedulers send the driver
             assert proc.wait(timeout=60) == code, log_path.read_text()
-            gone = _wait_for(lambda: not _session(proc.pid), 20)
+            gone = wait_for(lambda: not _session(proc.pid), 20)
         finally:
             if _session(proc.pid):
                 os.killpg(proc.pid, signal.SIGKILL)  # only this test's own session
