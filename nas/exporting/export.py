@@ -26,9 +26,16 @@ from blocks.network import build
 from blocks.spec import ArchSpec, from_dict, load
 from nas.exporting.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, parse_formats, write_and_check
 from nas.exporting.select import Candidate
-from nas.exporting.weights import fresh, load_weights, read_source, save_weights, trial_threads, weights_path
+from nas.exporting.weights import (
+    fresh,
+    load_weights,
+    read_source,
+    save_weights,
+    trial_threads,
+    weights_owner,
+    weights_path,
+)
 from nas.sweeping import store
-from nas.sweeping.trial import OWNER
 from nas.training import datasets as datamod
 
 __all__ = [
@@ -156,8 +163,8 @@ def check_preprocessing(jobs: list[Job], raw_input: bool) -> None:
 def _owned_by(weights: Path, trial_index: Any) -> bool:
     """Whether kept weights are this trial's: the sweep names their trial beside them (another
     trial of the same model id keeps none); files from before owners were recorded count."""
-    owner = weights.with_suffix(OWNER)
-    return not owner.exists() or owner.read_text(encoding="utf-8").strip() == str(trial_index)
+    owner = weights_owner(weights)
+    return owner is None or owner == str(trial_index)
 
 
 def formats_for(job: Job, formats: tuple[str, ...] | None, random_init: bool) -> tuple[str, ...]:

@@ -85,6 +85,18 @@ def _mismatch(want: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> st
     return ""
 
 
+OWNER = ".trial"  # suffix of the file naming the trial whose weights a run keeps
+
+
+def weights_owner(weights: Path) -> str | None:
+    """The trial index recorded beside kept weights as their owner; None when none is recorded
+    (weights kept before owners were, or retrained ones)."""
+    try:
+        return weights.with_suffix(OWNER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+
+
 def trial_threads(cpus_per_trial: float) -> int:
     """The CPU threads a sweep's trial trains with, given its experiment's resources.cpus_per_trial."""
     return max(1, int(cpus_per_trial))

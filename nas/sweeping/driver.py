@@ -25,13 +25,14 @@ from typing import Any
 from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
+from nas.exporting.weights import OWNER, trial_threads, weights_owner
 from nas.sweeping import memory, store
 from nas.sweeping.optimize import WORST_ERROR
 from nas.sweeping.plan import Run, SampleRun, SearchRun, context, prepare, space_options
 from nas.sweeping.plan import resume as resume_plan
 from nas.sweeping.progress import Progress
 from nas.sweeping.records import PlanEntry, Status, TrialRow
-from nas.sweeping.trial import OWNER, TrialSetup, make_row, metrics, run_trial
+from nas.sweeping.trial import TrialSetup, make_row, metrics, run_trial
 from nas.sweeping.trial import config_entries as _entries
 from nas.training import datasets as datamod
 
@@ -135,18 +136,9 @@ def _prune_weights(run_dir: Path, keep: int) -> None:
     ok = sorted((r for r in store.trial_rows(run_dir) if r.status is Status.OK), key=lambda r: r.error)
     best = {(r.entry.model_id, str(r.entry.trial_index)) for r in ok[:keep]}
     for path in (run_dir / "weights").glob("*.pt"):
-        owner = path.with_suffix(OWNER)
-        if (path.stem, _read_owner(owner)) not in best:
+        if (path.stem, weights_owner(path)) not in best:
             path.unlink(missing_ok=True)
-            owner.unlink(missing_ok=True)
-
-
-def _read_owner(owner: Path) -> str:
-    """The trial index an owner file names ('' when there is none)."""
-    try:
-        return owner.read_text(encoding="utf-8").strip()
-    except OSError:
-        return ""
+            path.with_suffix(OWNER).unlink(missing_ok=True)
 
 
 # Tune settings read from the environment: the classic progress output, and no default loggers
@@ -319,7 +311,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     setup = TrialSetup(
         exp.name,
         exp.training,
-        max(1, int(res.cpus_per_trial)),
+        trial_threads(res.cpus_per_trial),
         exp.search.objectives,
         {r.space: str(r.dir.resolve()) if keep else "" for r in runs},
         memory.per_trial(res),

@@ -15,6 +15,7 @@ from typing import Any
 import nas
 from blocks.spec import from_dict
 from nas.config import TrainingConfig
+from nas.exporting.weights import OWNER, save_weights, weights_owner, weights_path
 from nas.sweeping import memory
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.training import datasets as datamod
@@ -136,16 +137,11 @@ def keep_weights(model: Any, run_dir: str, entry: PlanEntry) -> bool:
     <model_id>.trial (created exclusively, before the weights); a later trial of the same model
     id keeps nothing, and only a retry of the owner rewrites it. So kept weights are always
     those of the trial named in the .trial file. Weights are written beside and renamed."""
-    from nas.exporting.weights import save_weights, weights_path
-
     path = weights_path(run_dir, entry.model_id)
     if not _claim(path.with_suffix(OWNER), entry.trial_index, path):
         return False
     save_weights(model, path)
     return True
-
-
-OWNER = ".trial"  # suffix of the file naming the trial whose weights a run keeps
 
 
 def _claim(owner: Path, index: int, weights: Path) -> bool:
@@ -156,7 +152,7 @@ def _claim(owner: Path, index: int, weights: Path) -> bool:
     try:
         fd = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
-        return owner.read_text(encoding="utf-8").strip() == str(index)
+        return weights_owner(weights) == str(index)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(f"{index}\n")
     return True
