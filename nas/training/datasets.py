@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import torch
 
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param, Schema
+from nas.training.augment import Augment
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUTS = ("auto", "nchw", "nhwc")
@@ -62,6 +63,37 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def train_size(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def val_size(self) -> int:
+        return len(self.y_val)
+
+    def train_batches(
+        self, batch_size: int, gen: torch.Generator, augment: Augment, device: torch.device
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of network-ready training batches on `device`, in an order drawn from `gen`,
+        augmented; a last batch of one image is left out (BatchNorm cannot train on it)."""
+        order = torch.randperm(self.train_size, generator=gen)
+        for i in range(0, self.train_size, batch_size):
+            idx = order[i : i + batch_size]
+            if len(idx) < 2 and self.train_size > 1:
+                continue
+            x = augment.apply(self.x_train[idx].to(device, non_blocking=True), gen)
+            yield x, self.y_train[idx].to(device, non_blocking=True)
+
+    def val_batches(
+        self, batch_size: int, device: torch.device
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The validation split in order, as network-ready batches on `device`."""
+        for i in range(0, self.val_size, batch_size):
+            yield (
+                self.x_val[i : i + batch_size].to(device, non_blocking=True),
+                self.y_val[i : i + batch_size].to(device, non_blocking=True),
+            )
 
     def preprocessing(self) -> dict[str, Any]:
         """How raw pixels become the network's input (what an exported model needs to be fed)."""

@@ -51,15 +51,14 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     return 0.5 * base * (1.0 + math.cos(math.pi * progress))
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, device: torch.device) -> float:
-    """Top-1 error in percent."""
+def evaluate(model: nn.Module, data: Dataset, batch: int, device: torch.device) -> float:
+    """Top-1 error on the validation split, in percent."""
     model.eval()
     wrong = 0
     with torch.no_grad():
-        for i in range(0, len(x), batch):
-            xb = x[i : i + batch].to(device, non_blocking=True)
-            wrong += (model(xb).argmax(1).cpu() != y[i : i + batch]).sum().item()
-    return 100.0 * wrong / len(x)
+        for xb, yb in data.val_batches(batch, device):
+            wrong += (model(xb).argmax(1) != yb).sum().item()
+    return 100.0 * wrong / data.val_size
 
 
 def _optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.SGD:
@@ -125,7 +124,7 @@ def _train(
     opt = _optimizer(model, cfg)
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    n = len(data.x_train)
+    n = data.train_size
     steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
     total, warmup = steps_per_epoch * cfg.epochs, steps_per_epoch * cfg.warmup_epochs
     gen = torch.Generator().manual_seed(seed)
@@ -133,16 +132,9 @@ def _train(
     step, seen, start = 0, 0, time.perf_counter()
     for epoch in range(cfg.epochs):
         model.train()
-        order = torch.randperm(n, generator=gen)
         wrong, loss_sum = 0, 0.0
-        for i in range(0, n, cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            if len(idx) < 2 and n > 1:  # BatchNorm cannot train on a single sample
-                continue
-            xb = cfg.augment.apply(data.x_train[idx].to(dev, non_blocking=True), gen).contiguous(
-                memory_format=fmt
-            )
-            yb = data.y_train[idx].to(dev, non_blocking=True)
+        for xb, yb in data.train_batches(cfg.batch_size, gen, cfg.augment, dev):
+            xb = xb.contiguous(memory_format=fmt)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, warmup, cfg.lr)
             with torch.autocast(dev.type, dtype=torch.float16, enabled=cuda and cfg.amp):
@@ -154,12 +146,12 @@ def _train(
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            step, seen = step + 1, seen + len(idx)
+            step, seen = step + 1, seen + len(yb)
             wrong += (out.argmax(1) != yb).sum().item()
-            loss_sum += loss.item() * len(idx)
+            loss_sum += loss.item() * len(yb)
         result.train_errors.append(100.0 * wrong / n)
         result.losses.append(loss_sum / n)
-        result.val_errors.append(evaluate(model, data.x_val, data.y_val, 4 * cfg.batch_size, dev))
+        result.val_errors.append(evaluate(model, data, 4 * cfg.batch_size, dev))
         result.epochs = epoch + 1
         if on_epoch is not None:
             metrics = {
