@@ -52,8 +52,10 @@ LAWS = ("uniform", "log_uniform", "power2_uniform", "power2_or_log_uniform")
 def quantize(f: float, q: float, up: bool) -> float:
     """f rounded down (or up) to a multiple of q, with q's type; decimal arithmetic keeps
     0.1-steps exact (pycls quantises the same way)."""
-    k = math.ceil(f / q) if up else math.floor(f / q)
-    return q * k if isinstance(q, int) else float(Decimal(k) * Decimal(str(q)))
+    if isinstance(q, int):
+        return q * (math.ceil(f / q) if up else math.floor(f / q))
+    ratio = Decimal(repr(f)) / Decimal(str(q))  # exact, so a value on the grid stays where it is
+    return float((math.ceil(ratio) if up else math.floor(ratio)) * Decimal(str(q)))
 
 
 def law_value(uniform: Callable[[float, float], float], law: str, low: float, high: float, q: float) -> float:
@@ -171,6 +173,15 @@ class RngDraw(Draw):
         return out
 
 
+def keep_on_grid(trial: Any, name: str, q: float) -> None:
+    """Tell the trial's sampler, when it keeps grids (it has a `grid` mapping), that `name` lives
+    on multiples of q: it then rounds its draw before the study records it, so the study holds
+    the value the spec uses rather than the float it was rounded from."""
+    grid = getattr(getattr(getattr(trial, "study", None), "sampler", None), "grid", None)
+    if isinstance(grid, dict):
+        grid[name] = q
+
+
 class OptunaDraw(Draw):
     """Draws through an Optuna trial's suggest_* calls (define-by-run)."""
 
@@ -202,8 +213,10 @@ class OptunaDraw(Draw):
             value = self.trial.suggest_int(name, low, high, step=q)
         elif law == "uniform":
             value = self.trial.suggest_float(name, low, high, step=q)
-        else:  # Optuna has no quantised log law: a log-uniform float, rounded up to q as pycls does
-            value = min(quantize(self.trial.suggest_float(name, low, high, log=True), q, up=True), high)
+        else:  # Optuna has no quantised log law: pycls' log-uniform float, rounded up to q
+            keep_on_grid(self.trial, name, q)
+            raw = self.trial.suggest_float(name, low - min(q, low / 2), high, log=True)
+            value = min(quantize(raw, q, up=True), high)
         self.values[name] = value
         return value
 

@@ -71,6 +71,26 @@ def test_study_names_objectives_labels_trials_and_fills_what_a_rejected_trial_la
     assert b.user_attrs["rejected"] == "flops above 5" and "model_id" not in b.user_attrs
 
 
+@pytest.mark.parametrize("algorithm", ["TPESampler", "RandomSampler", "NSGAIISampler"])
+def test_the_study_records_quantised_values_as_the_spec_uses_them(algorithm):
+    """RegNet's w0 (log-uniform, multiples of 8) and wm (steps of 0.001): Optuna has no log law
+    with a step, so OnGrid rounds the draw before the study stores it."""
+    from nas.sweeping.study import OnGrid
+    from spaces.draw import OptunaDraw
+
+    inner = getattr(optuna.samplers, algorithm)(seed=3)
+    study = optuna.create_study(sampler=OnGrid(inner))
+    for _ in range(25):  # past TPE's 10 start-up trials, so relative draws are rounded too
+        trial = study.ask()
+        draw = OptunaDraw(trial)
+        w0 = draw.quantized("w0", 16, 256, 8, "log_uniform")
+        wm = draw.quantized("wm", 1.5, 3.0, 0.001, "log_uniform")
+        assert trial.params == {"w0": w0, "wm": wm} and w0 % 8 == 0 and 16 <= w0 <= 256
+        assert round(wm, 3) == wm and 1.5 <= wm <= 3.0
+        study.tell(trial, w0 / 100 + wm)
+    assert {t.params["w0"] for t in study.trials} >= {16, 24}  # the lowest value is drawn, as pycls draws it
+
+
 @pytest.mark.slow
 def test_a_guided_search_leaves_a_study_optuna_users_can_read(tmp_path, capsys):
     raw = yaml.safe_load(tiny_experiment(tmp_path, samples=6, seed=5, epochs=2).read_text())
@@ -98,6 +118,8 @@ def test_a_guided_search_leaves_a_study_optuna_users_can_read(tmp_path, capsys):
         assert trial.user_attrs["params"] == row.entry.complexity["params"]
         assert trial.user_attrs["values"] == row.entry.values
         assert set(trial.params) == set(row.entry.values)  # the space's own names, no `*_index`
+        for name, value in row.entry.values.items():  # and the values the spec was built with
+            assert trial.params[name] == pytest.approx(value, abs=0), name
         assert trial.intermediate_values  # per-epoch validation error, up to where it stopped
         assert max(trial.intermediate_values) == row.epochs
         assert trial.intermediate_values[row.epochs] == pytest.approx(row.error)

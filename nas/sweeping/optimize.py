@@ -53,18 +53,19 @@ def searcher(define: DefineByRun, exp: Experiment, run_dir: Path):
     RUN_DIR/optuna.db so a resumed sweep continues the same study (see `continue_study`)."""
     import optuna
 
-    from nas.sweeping.study import Study
+    from nas.sweeping.study import OnGrid, Study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(f"sqlite:///{unlinked(run_dir / 'optuna.db').resolve()}")
     seed = continue_study(storage, run_dir.name, exp.seed)
     algo = exp.search.algorithm
     if algo == "tpe":
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        inner = optuna.samplers.TPESampler(seed=seed, multivariate=True)
     elif algo == "nsga2":
-        sampler = optuna.samplers.NSGAIISampler(seed=seed)
+        inner = optuna.samplers.NSGAIISampler(seed=seed)
     else:
-        sampler = optuna.samplers.RandomSampler(seed=seed)
+        inner = optuna.samplers.RandomSampler(seed=seed)
+    sampler = OnGrid(inner)
     metrics = [METRICS[o] for o in exp.search.objectives]
     return Study(
         space=define,

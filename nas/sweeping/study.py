@@ -4,6 +4,7 @@ values, and each trial's model id, complexity and drawn values as user attribute
 
 Ray's OptunaSearch tells a stopped trial COMPLETE with the error it stopped at and leaves the
 study's metric names unset; this subclass changes what it tells the study, nothing else.
+Its sampler is wrapped in `OnGrid`, so quantised parameters are recorded as the spec uses them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
 from nas.sweeping.records import PlanEntry
+from spaces.draw import quantize
 
 
 class Study(OptunaSearch):
@@ -78,3 +80,37 @@ def label(trial: Any, entry: PlanEntry) -> None:
     for key in ("flops", "params", "acts"):
         if key in entry.complexity:
             trial.set_user_attr(key, entry.complexity[key])
+
+
+class OnGrid(optuna.samplers.BaseSampler):
+    """A sampler that rounds each parameter a space quantises (registered in `grid` by
+    spaces.draw.keep_on_grid) up onto its grid as it is drawn: the study then records the value
+    the spec was built with, where Optuna alone (no log law with a step) records the float
+    before rounding. Everything else is the inner sampler's."""
+
+    def __init__(self, inner: optuna.samplers.BaseSampler):
+        self.inner, self.grid = inner, {}
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+        drawn = self.inner.sample_relative(study, trial, search_space)
+        return {k: self._snap(k, v, search_space[k]) for k, v in drawn.items()}
+
+    def sample_independent(self, study: Any, trial: Any, name: str, distribution: Any) -> Any:
+        return self._snap(name, self.inner.sample_independent(study, trial, name, distribution), distribution)
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        self.inner.before_trial(study, trial)
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()
+
+    def _snap(self, name: str, value: Any, distribution: Any) -> Any:
+        if name not in self.grid:
+            return value
+        return min(quantize(value, self.grid[name], up=True), distribution.high)
