@@ -84,9 +84,12 @@ class Param:
     def read(self, value: Any) -> Any:
         """`value` as a YAML file means it: PyYAML reads '3.0e6' (no exponent sign) as a string,
         8.0 is a legal int and 8 a legal float, an empty value is an empty mapping and a lone
-        value a one-item list; the result is still to be checked."""
+        value a one-item list; YAML's true/false is the word where the choices are words (`stream:
+        true`); the result is still to be checked."""
         if self.type is dict and value is None:
             return {}
+        if self.type is str and isinstance(value, bool) and str(value).lower() in (self.choices or ()):
+            return str(value).lower()
         if self.is_list and self.length is None and not isinstance(value, (list, tuple)):
             value = [value]  # a lone value is a one-item list
         if self.is_list and isinstance(value, (list, tuple)):

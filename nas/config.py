@@ -62,8 +62,11 @@ class TrainingConfig:
     weight_decay: float = declared(float, 5e-5, "weight decay (not of norms and biases)", low=0.0, high=1.0)
     warmup_epochs: int = declared(int, 0, "epochs of linear warm-up, below epochs", low=0, high=10_000)
     label_smoothing: float = declared(float, 0.0, "label smoothing of the loss", low=0.0, high=0.99)
-    amp: bool = declared(bool, True, "mixed precision on CUDA")
+    amp: bool = declared(bool, True, "mixed precision on CUDA (bfloat16 where the GPU has it, else float16)")
     channels_last: bool = declared(bool, True, "channels-last memory format on CUDA")
+    compile: bool = declared(
+        bool, False, "torch.compile each model (CUDA graphs for small ones on CUDA), compile time kept apart"
+    )
     augment: Augment = section(Augment)
 
 
@@ -72,6 +75,13 @@ class Resources:
     cpus_per_trial: float = declared(float, 1.0, "CPUs a trial reserves", low=0.01, high=1024)
     gpus_per_trial: float = declared(
         float, 0.0, "GPUs a trial reserves (a fraction shares one)", low=0.0, high=64
+    )
+    pack_gpus: bool = declared(
+        bool,
+        False,
+        "share each GPU among as many trials as fit: 80% of its memory over the largest planned "
+        "model's training estimate, at most its node's CPUs per GPU over cpus_per_trial; sets "
+        "gpus_per_trial to 1/k (printed)",
     )
     max_concurrent: int = declared(int, 0, "trials at once (0: as many as fit)", low=0, high=100_000)
     max_retries: int = declared(int, 2, "restarts of a trial whose worker died", low=0, high=100)
@@ -102,6 +112,18 @@ class Search:
 
 
 @dataclass(frozen=True)
+class Compare:
+    """A sequential comparison of the spaces: rounds of equal size, stopped once decided."""
+
+    level: float = declared(float, 0.05, "false-separation rate of the whole comparison", low=1e-6, high=0.5)
+    power: float = declared(float, 0.8, "chance to separate spaces `difference` apart", low=0.5, high=0.999)
+    difference: float = declared(
+        float, 0.1, "smallest EDF difference worth detecting, as a KS distance", low=0.01, high=0.99
+    )
+    round: int = declared(int, 10, "models per space per round", low=1, high=1_000_000)
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     spaces: tuple[SpaceConfig, ...]
@@ -117,6 +139,7 @@ class Experiment:
     mlflow: str | None = declared(
         str, None, "MLflow tracking URI each trial is also logged to (needs the mlflow extra)", optional=True
     )
+    compare: Compare | None = None  # absent: every space gets all its samples
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,11 +171,12 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         exp = read_fields(
             Experiment,
             data,
-            also=("name", "space", "spaces", "keep_weights", "model"),
+            also=("name", "space", "spaces", "keep_weights", "model", "compare"),
             name=_name(data.get("name") or Path(source).stem),
             spaces=_spaces(data),
             keep_weights=_keep_weights(data.get("keep_weights", "none")),
             model=_model(data.get("model")),
+            compare=_compare(data.get("compare")),
             source=source,
         )
         _check(exp)
@@ -184,6 +208,7 @@ def _check(exp: Experiment) -> None:
         raise ParamError(
             "search.scheduler", "asha stops trials on error alone; use none with several objectives"
         )
+    _check_compare(exp)
     loader = LOADERS[exp.dataset.name]
     for key, message in loader.schema.errors(
         loader.schema.read(exp.dataset.params), f"dataset '{loader.name}'"
@@ -232,6 +257,29 @@ def _spaces(data: dict) -> tuple[SpaceConfig, ...]:
     if len(set(names)) != len(names):
         raise ParamError("spaces", f"a space is listed twice: {names}")
     return tuple(out)
+
+
+def _compare(raw: Any) -> Compare | None:
+    """The `compare` section: absent (or null) for a fixed budget, else its checked fields."""
+    if raw is None:
+        return None
+    try:
+        return read_fields(Compare, raw)
+    except ParamError as err:
+        raise nested("compare", err) from None
+
+
+def _check_compare(exp: Experiment) -> None:
+    """A comparison needs two spaces or more, sample mode and a round within the budget."""
+    c = exp.compare
+    if c is None:
+        return
+    if len(exp.spaces) < 2:
+        raise ParamError("compare", f"compares two spaces or more; the experiment has {len(exp.spaces)}")
+    if exp.search.mode != "sample":
+        raise ParamError("compare", "needs search.mode: sample (random draws, an equal budget per space)")
+    if c.round > exp.samples:
+        raise ParamError("compare.round", f"{c.round} is above samples ({exp.samples}); legal: 1 to samples")
 
 
 def _keep_weights(keep: Any) -> str | int:

@@ -125,6 +125,16 @@ EXPERIMENTS = {
         BASE + "dataset: {name: synthetic, params: {num_samples: .inf}}\n",
         "dataset.params.num_samples",
     ),
+    "compare-one-space": (BASE + "compare: {}\n", "compare: compares two spaces or more"),
+    "compare-round-over-samples": (
+        "spaces: [anynet_x_a, regnet_x]\nsamples: 4\ncompare: {round: 5}\n",
+        "compare.round: 5 is above samples (4)",
+    ),
+    "compare-level-nan": ("spaces: [anynet_x_a, regnet_x]\ncompare: {level: .nan}\n", "compare.level"),
+    "compare-optimize": (
+        "spaces: [anynet_x_a, regnet_x]\ncompare: {}\nsearch: {mode: optimize}\n",
+        "compare: needs search.mode: sample",
+    ),
 }
 
 

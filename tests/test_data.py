@@ -15,14 +15,25 @@ from nas.training import datasets as data
 NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
 
 
-def _check_standardised(ds):
-    mean = ds.x_train.mean(dim=(0, 2, 3))
-    std = ds.x_train.std(dim=(0, 2, 3), correction=0)
-    assert torch.allclose(mean, torch.zeros_like(mean), atol=1e-4)
-    assert torch.allclose(std, torch.ones_like(std), atol=1e-4)
-    assert ds.x_train.dtype == ds.x_val.dtype == torch.float32
+def _standard(ds, x):
+    """Stored images as the network sees them: (pixels - mean) / std with the recorded statistics."""
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (ds.mean, ds.std))
+    return (x.double() - mean) / std
+
+
+def _check_standardised(ds, stored=torch.float32):
+    """Images are kept as `stored`; standardised, the training split has mean 0 and std 1 per channel,
+    and the validation batches are exactly that standardisation of the stored validation images."""
+    x = _standard(ds, ds.x_train)
+    mean, std = x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3), correction=0)
+    assert torch.allclose(mean, torch.zeros_like(mean), atol=1e-5)
+    assert torch.allclose(std, torch.ones_like(std), atol=1e-5)
+    assert ds.x_train.dtype == ds.x_val.dtype == stored
     assert ds.y_train.dtype == ds.y_val.dtype == torch.int64
     assert ds.x_train.is_contiguous() and ds.x_val.is_contiguous()
+    batches = list(ds.val_batches(3, torch.device("cpu")))
+    assert all(xb.dtype == torch.float32 for xb, _ in batches)
+    assert torch.allclose(torch.cat([xb for xb, _ in batches]).double(), _standard(ds, ds.x_val), atol=1e-5)
 
 
 def _raises(name, params, message):
@@ -42,8 +53,9 @@ def test_digits_unchanged_global_standardisation_split_80_20():
     mean, std = xt.mean(), xt.std() + 1e-8
     ds = data.load("digits")
     assert ds.input_shape == (1, 8, 8) and ds.num_classes == 10 and len(ds.x_train) + len(ds.x_val) == 1797
-    assert torch.equal(ds.x_train, torch.from_numpy((xt - mean) / std))
-    assert torch.equal(ds.x_val, torch.from_numpy((xv - mean) / std))
+    assert np.allclose([ds.mean[0], ds.std[0]], [mean, std], atol=1e-6)
+    assert torch.allclose(_standard(ds, ds.x_train).float(), torch.from_numpy((xt - mean) / std), atol=1e-5)
+    assert torch.allclose(_standard(ds, ds.x_val).float(), torch.from_numpy((xv - mean) / std), atol=1e-5)
     assert torch.equal(ds.y_train, torch.from_numpy(yt)) and torch.equal(ds.y_val, torch.from_numpy(yv))
 
 
@@ -143,12 +155,14 @@ def test_cifar10_reads_planes_labels_names_and_test_batch(cifar_dir):
     assert ds.x_train.shape == (40, 3, 32, 32) and ds.x_val.shape == (10, 3, 32, 32)
     assert ds.y_train.tolist() == labels and ds.y_val.tolist() == test_labels
     assert ds.num_classes == 10 and ds.class_names[:2] == ("airplane", "automobile")
-    _check_standardised(ds)
-    # undoing the per-channel standardisation gives back the R, G, B planes of each row
-    raw = pixels.reshape(40, 3, 32, 32).astype(np.float64)
-    mean, std = raw.mean(axis=(0, 2, 3), keepdims=True), raw.std(axis=(0, 2, 3), keepdims=True)
-    assert np.allclose(ds.x_train.numpy() * std + mean, raw, atol=1e-3)
-    assert np.allclose(ds.x_val.numpy() * std + mean, test_pixels.reshape(10, 3, 32, 32), atol=1e-3)
+    _check_standardised(ds, torch.uint8)
+    # kept as the R, G, B planes of each row, with the statistics of those pixels
+    raw = pixels.reshape(40, 3, 32, 32)
+    assert np.array_equal(ds.x_train.numpy(), raw)
+    assert np.array_equal(ds.x_val.numpy(), test_pixels.reshape(10, 3, 32, 32))
+    assert np.allclose(ds.mean, raw.mean(axis=(0, 2, 3))) and np.allclose(ds.std, raw.std(axis=(0, 2, 3)))
+    # a quarter of the float32 bytes per image: 3072 where float32 took 12288
+    assert ds.x_train[0].nbytes == 3 * 32 * 32
 
 
 def test_cifar10_limit_split_and_parent_folder(cifar_dir):
@@ -216,14 +230,10 @@ def test_npz_nhwc_uint8_with_validation_arrays(tmp_path):
     ds = data.load("npz", {"path": str(path)})
     assert ds.input_shape == (3, 6, 5) and len(ds.x_train) == 12 and len(ds.x_val) == 4
     assert ds.num_classes == 6 and ds.y_val.tolist() == [0, 1, 2, 5]
-    _check_standardised(ds)
+    _check_standardised(ds, torch.uint8)
     # the first validation images are the first training images, put in NCHW the same way
-    assert torch.allclose(ds.x_val, ds.x_train[:4])
-    raw = x.transpose(0, 3, 1, 2).astype(np.float64)
-    back = ds.x_train.numpy() * raw.std(axis=(0, 2, 3), keepdims=True) + raw.mean(
-        axis=(0, 2, 3), keepdims=True
-    )
-    assert np.allclose(back, raw, atol=1e-3)
+    assert torch.equal(ds.x_val, ds.x_train[:4])
+    assert np.array_equal(ds.x_train.numpy(), x.transpose(0, 3, 1, 2))
 
 
 def test_npz_nchw_float_split_stratified_and_grayscale(tmp_path):
@@ -233,7 +243,7 @@ def test_npz_nchw_float_split_stratified_and_grayscale(tmp_path):
     ds = data.load("npz", {"path": str(tmp_path / "a.npz"), "val_fraction": 0.3})
     assert ds.input_shape == (2, 7, 7) and ds.num_classes == 4
     assert np.bincount(ds.y_val.numpy()).tolist() == [3, 3, 3, 3]
-    _check_standardised(ds)
+    _check_standardised(ds, torch.float32)
     np.savez(tmp_path / "g.npz", x=x[:, 0], y=y)
     assert data.load("npz", {"path": str(tmp_path / "g.npz")}).input_shape == (1, 7, 7)
     # tiny images: the layout cannot be guessed, but can be named
@@ -260,10 +270,47 @@ def test_npz_bad_files(tmp_path):
     (tmp_path / "junk.npz").write_text("junk")
     _raises("npz", {"path": str(tmp_path / "junk.npz")}, "cannot read")
     np.savez(tmp_path / "v.npz", x=x, y=y, x_val=x, y_val=y)
-    _raises("npz", {"path": str(tmp_path / "v.npz"), "val_fraction": 0.2}, "val_fraction: not used when")
+    _raises(
+        "npz",
+        {"path": str(tmp_path / "v.npz"), "val_fraction": 0.2},
+        "val_fraction: not used with validation",
+    )
     _raises(
         "npz", {"path": str(tmp_path / "v.npz"), "layout": "hwc"}, "layout: expected str in ['auto', 'nchw'"
     )
+
+
+def _downsampled_imagenet(folder, side, batches, rng):
+    """Files in the layout of downsampled ImageNet (Chrabaszcz et al. 2017): rows of R, G, B planes,
+    1-based labels; returns the images as NCHW and the 0-based labels written."""
+    images, labels = [], []
+    for name, n in batches.items():
+        x = rng.integers(0, 256, (n, 3, side, side), dtype=np.uint8)
+        y = rng.integers(1, 6, n)
+        np.savez(folder / name, data=x.reshape(n, -1), labels=y.tolist(), mean=x.mean(axis=0).reshape(-1))
+        images.append(x)
+        labels.append(y - 1)
+    return images, labels
+
+
+def test_npz_reads_downsampled_imagenet_batches_and_val_file(tmp_path):
+    rng = np.random.default_rng(3)
+    (xt1, xt2, xv), (yt1, yt2, yv) = _downsampled_imagenet(
+        tmp_path, 8, {"train_data_batch_1.npz": 7, "train_data_batch_2.npz": 5, "val_data.npz": 4}, rng
+    )
+    params = {"path": str(tmp_path / "train_data_batch_*.npz"), "val_path": str(tmp_path / "val_data.npz")}
+    ds = data.load("npz", params)
+    assert ds.input_shape == (3, 8, 8) and ds.train_size == 12 and ds.val_size == 4
+    assert np.array_equal(ds.x_train.numpy(), np.concatenate([xt1, xt2]))  # planes R, G, B, in file order
+    assert ds.y_train.tolist() == np.concatenate([yt1, yt2]).tolist() and ds.y_val.tolist() == yv.tolist()
+    assert np.array_equal(ds.x_val.numpy(), xv)
+    _check_standardised(ds, torch.uint8)
+    one = data.load("npz", {**params, "path": str(tmp_path / "train_data_batch_2.npz")})
+    assert one.train_size == 5 and np.array_equal(one.x_train.numpy(), xt2)
+    _raises("npz", {"path": str(tmp_path / "nothing_*.npz")}, "dataset.params.path: no such file")
+    np.savez(tmp_path / "bad.npz", data=np.zeros((2, 10), np.uint8), labels=[1, 2])
+    _raises("npz", {"path": str(tmp_path / "bad.npz")}, "'data' is uint8 (2, 10); legal: (N, 3*S*S) uint8")
+    _raises("npz", {**params, "val_fraction": 0.1}, "val_fraction: not used with validation")
 
 
 # --- imagefolder ---------------------------------------------------------------------------------
@@ -284,9 +331,9 @@ def test_imagefolder_classes_sorted_resized_and_split(tmp_path):
     assert ds.class_names == ("ant", "cat", "zebra") and ds.num_classes == 3
     assert ds.x_train.shape == (12, 3, 8, 8) and ds.x_val.shape == (3, 3, 8, 8)
     assert sorted(ds.y_val.tolist()) == [0, 1, 2]
-    _check_standardised(ds)
+    _check_standardised(ds, torch.uint8)
     # red is 0 for zebra (index 2), 80 for ant (0), 160 for cat (1): order survives standardisation
-    red = ds.x_train[:, 0].mean(dim=(1, 2))
+    red = _standard(ds, ds.x_train)[:, 0].mean(dim=(1, 2))
     order = {int(label): float(r) for label, r in zip(ds.y_train, red)}
     assert order[2] < order[0] < order[1]
 
@@ -327,3 +374,20 @@ def test_imagefolder_errors_name_field_and_file(tmp_path):
     (root / "cat" / "broken.png").unlink()
     (root / "empty").mkdir()
     _raises("imagefolder", {"root": str(root), "size": 5}, "empty' has no images; legal suffixes")
+
+
+def test_in_memory_batches_standardise_per_batch_and_on_moves_the_set():
+    ds = data.synthetic(num_samples=40, channels=2, size=6)
+    stored = ds.x_train.clone()
+    moved = ds.on("cpu")
+    assert type(moved) is data.Dataset and torch.equal(moved.x_train, ds.x_train) and moved.mean == ds.mean
+    gen = torch.Generator().manual_seed(4)
+    batches = list(ds.train_batches(8, gen, data.Augment(cutout=6), torch.device("cpu"), workers=3))
+    assert [len(y) for _, y in batches] == [8, 8, 8, 6] and all(x.dtype == torch.float32 for x, _ in batches)
+    order = torch.randperm(30, generator=torch.Generator().manual_seed(4))
+    # a 6-pixel cutout on 6 x 6 images zeroes a quarter to all of each one; the rest is standardised
+    first = batches[0][0]
+    want = _standard(ds, ds.x_train[order[:8]]).float()
+    kept = first != 0
+    assert torch.allclose(first[kept], want[kept], atol=1e-5) and 0.2 < (~kept).float().mean() < 1
+    assert torch.equal(ds.x_train, stored)  # float32 storage: standardising a batch never writes to it

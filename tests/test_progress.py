@@ -96,3 +96,16 @@ def test_failed_and_stopped_lines_and_the_closing_count():
 
 def test_duration():
     assert [duration(s) for s in (7, 185, 3720)] == ["7s", "3m05s", "1h02m"]
+
+
+def test_a_comparison_counts_and_estimates_the_round_at_hand():
+    progress, out, _ = _progress(total=200)  # a comparison's whole budget: most never runs
+    progress.running(2)
+    progress.upto(20, " in round 1")
+    progress.finished(_row(0, wall=10.0))
+    line = out.getvalue().splitlines()[-1]
+    assert line.startswith("[ 1/20] ") and line.endswith("left ~1m35s in round 1")  # 19 x 10 s / 2
+    for i in range(1, 20):
+        progress.finished(_row(i, wall=10.0))
+    progress.upto(20, " in round 2")
+    assert progress.total == 40 and progress.eta() == "~1m40s"  # 20 x 10 s / 2

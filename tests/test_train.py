@@ -7,9 +7,20 @@ import torch
 
 from blocks.spec import from_dict
 from nas.config import TrainingConfig
+from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.training.augment import Augment
 from nas.training.datasets import digits, synthetic
-from nas.training.loop import Diverged, lr_at, seeded, train
+from nas.training.loop import (
+    CHECK_EVERY,
+    Diverged,
+    _shapes,
+    compile_mode,
+    loader_workers,
+    lr_at,
+    precision,
+    seeded,
+    train,
+)
 
 SPEC = from_dict(
     {
@@ -49,7 +60,7 @@ def test_same_seed_same_result():
 
 def test_divergence_is_detected():
     data = synthetic(num_samples=64)
-    with pytest.raises(Diverged, match="loss became"):
+    with pytest.raises(Diverged, match="loss became NaN or infinite at epoch 1, between steps 0 and 2"):
         train(SPEC, data, TrainingConfig(epochs=2, lr=1e12, momentum=0.0, batch_size=16))
 
 
@@ -113,3 +124,42 @@ def test_digits_result_for_a_seed_is_pinned():
     res = train(spec, digits(), cfg, seed=7)
     assert [round(e * 359 / 100) for e in res.val_errors] == [290, 203]  # wrong of 359 held out
     assert res.losses == pytest.approx([2.191658500172664, 1.8799584129092093], rel=1e-6)
+
+
+def test_divergence_is_read_every_check_window_not_only_at_epoch_end():
+    data = synthetic(num_samples=400)  # an epoch of 75 steps of 4 images
+    assert data.train_size // 4 > CHECK_EVERY
+    with pytest.raises(Diverged, match=f"epoch 1, between steps 0 and {CHECK_EVERY - 1}$"):
+        train(SPEC, data, TrainingConfig(epochs=1, lr=1e12, momentum=0.0, batch_size=4))
+
+
+def test_cpu_runs_in_float32_and_loader_workers_leave_one_cpu():
+    assert precision(torch.device("cpu"), amp=True) is None
+    assert [loader_workers(c) for c in (1, 2, 8)] == [0, 1, 7]
+    assert compile_mode(SPEC, torch.device("cpu")) == "default"
+
+
+def test_compiled_shapes_cover_full_and_last_batches():
+    data = synthetic(num_samples=100, val_fraction=0.25)  # 75 train, 25 val
+    assert (data.train_size, data.val_size) == (75, 25)
+    assert _shapes(data, 32) == [(11, True), (32, True), (25, False)]
+    assert _shapes(synthetic(num_samples=132, val_fraction=0.25), 32) == [(3, True), (32, True), (33, False)]
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_and_reports_compile_time_apart():
+    data = synthetic(num_samples=128, num_classes=4, noise=0.5)  # one batch shape to compile per mode
+    eager = train(SPEC, data, TrainingConfig(epochs=2, batch_size=32, lr=0.05), seed=1)
+    compiled = train(SPEC, data, TrainingConfig(epochs=2, batch_size=32, lr=0.05, compile=True), seed=1)
+    assert eager.compile_time == 0.0 and compiled.compile_time > 0.0
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-3)
+    assert compiled.val_errors == pytest.approx(eager.val_errors, abs=100 / data.val_size + 1e-9)
+    assert compiled.images_per_sec > 0 and compiled.train_time > 0
+
+
+def test_compile_time_is_in_a_row_only_when_compiled():
+    entry = PlanEntry(0, "s", 0, "m", {}, {}, {"flops": 1, "params": 1, "acts": 1})
+    compiled = TrialRow(entry, "e", Status.OK, error=5.0, train_time=2.0, compile_time=31.5)
+    assert compiled.to_dict()["compile_time"] == 31.5 and TrialRow.from_dict(compiled.to_dict()) == compiled
+    eager = TrialRow(entry, "e", Status.OK, error=5.0)
+    assert "compile_time" not in eager.to_dict() and TrialRow.from_dict(eager.to_dict()).compile_time is None

@@ -46,9 +46,11 @@ from nas.analysis.result import (
     Refined,
     RunResult,
     Search,
+    Sequential,
     Settings,
     few,
 )
+from nas.sweeping import compare
 from nas.sweeping.records import Status
 
 COUNTABLE = (Status.FAILED, Status.DIVERGED)  # statuses `failed_as_error` puts into the EDF
@@ -228,6 +230,30 @@ def ks_pairs(
     return out
 
 
+def sequential_of(runs: list[Path]) -> Sequential | None:
+    """The sequential comparison of the runs' sweep, when they share one sweep folder that has one."""
+    folders = {Path(r).resolve().parent for r in runs}
+    comp = compare.read(folders.pop()) if len(folders) == 1 else None
+    if comp is None:
+        return None
+    d = comp.design
+    return Sequential(
+        sentence=compare.sentence(comp),
+        decided=comp.decided,
+        level=comp.level,
+        pair_level=d.level,
+        rounds_done=comp.rounds,
+        rounds=d.rounds,
+        used=comp.used,
+        max_samples=d.max_samples,
+        fixed_n=d.fixed_n,
+        sizes=list(d.sizes),
+        efficacy=list(d.efficacy),
+        futility=list(d.futility),
+        pairs=[p.to_dict() for p in comp.pairs],
+    )
+
+
 def statistics(data: list[frame.RunData], s: Settings, rng: Generator) -> Analysis:
     """Every statistic of the loaded runs, each run's and every comparison between them."""
     masks, errors = {}, {}
@@ -259,6 +285,7 @@ def analyze(
     if not any(len(d.status) for d in data):
         raise UserError(f"{', '.join(map(str, runs))}: no trial rows yet; nothing to analyse")
     result = statistics(data, s, rng)
+    result.sequential = sequential_of([d.dir for d in data])
     if not any(r.count for r in result.runs.values()):
         return result  # every trial failed or diverged: counts and notes, no figures or report
     fig_dir = Path(report) if report else (Path(figure).parent if figure else figures.default_dir(runs))

@@ -87,4 +87,6 @@ def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[
                 colors=[plots.color(i), "black"],
                 title=refine_title(label, r),
             )
+    if result.sequential:
+        figs["sequential"] = plots.sequential_figure(result.sequential, fig_dir / f"sequential{ext}")
     return figs

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from nas.analysis.edf import edf, error_grid, summary
-from nas.analysis.result import MIN_MODELS, RunResult, few
+from nas.analysis.result import MIN_MODELS, RunResult, Sequential, few
 from nas.analysis.text import short
 from nas.outputs import unlinked
 
@@ -169,6 +169,47 @@ def edf_figure(
     ax.set_title(title or "Error distribution functions (shaded: bootstrap confidence band)", fontsize=11)
     legend_below(fig, ax, ncol)
     margins(fig, bottom=0.6 + below)
+    return _save(fig, path)
+
+
+def sequential_figure(seq: Sequential, path: Path) -> Path:
+    """Each pair's KS distance against models per space, the efficacy and futility boundaries as
+    step lines, each decision marked, and the fixed design's n as a vertical line."""
+    fig = figure((7.2, 4.6 + legend_rows(len(seq.pairs) + 3, 2)), 120)
+    ax = fig.subplots()
+    sizes = np.array(seq.sizes)
+    edges = np.append(sizes, sizes[-1] + (sizes[0] if len(sizes) == 1 else sizes[-1] - sizes[-2]) / 2)
+    for bound, style, label in (
+        (seq.efficacy, {"color": "black"}, "separated at or above"),
+        (seq.futility, {"color": "gray", "ls": "--"}, "not separated below"),
+    ):
+        ax.step(edges, [*bound, bound[-1]], where="post", lw=1.5, label=label, **style)
+    for i, p in enumerate(seq.pairs):
+        n = [lk["n"] for lk in p["looks"]]
+        d = [lk["statistic"] for lk in p["looks"]]
+        ax.plot(n, d, marker="o", lw=2, color=color(i), label=f"{p['a']} vs {p['b']}")
+        if p["decision"]:
+            text = p["decision"] + (f": {p['better']} better" if p["better"] else "")
+            ax.plot(n[-1], d[-1], marker="*", ms=16, color=color(i), mec="black")
+            below = -14 if d[-1] > 0.9 else 6  # under the star near the top, clear of the title
+            ax.annotate(text, (n[-1], d[-1]), xytext=(10, below), textcoords="offset points", fontsize=9)
+    right = sizes[-1] * 1.05
+    if seq.fixed_n:
+        fixed = f"fixed design: {seq.fixed_n} per space"
+        ax.axvline(seq.fixed_n, color="tab:red", ls=":", lw=1.5, label=fixed)
+        right = max(right, seq.fixed_n * 1.05)
+    ax.set_xlim(0, right)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("models per space")
+    ax.set_ylabel("KS distance between the error EDFs")
+    ax.grid(alpha=0.3)
+    per_pair = f", {seq.pair_level:.3g} per pair" if len(seq.pairs) > 1 else ""
+    ax.set_title(
+        f"Sequential comparison (level {seq.level:g}{per_pair}): {seq.used} of {seq.max_samples} models per space",
+        fontsize=10,
+    )
+    legend_below(fig, ax, 2)
+    margins(fig, bottom=0.6 + legend_rows(len(seq.pairs) + 3, 2))
     return _save(fig, path)
 
 

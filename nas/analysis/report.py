@@ -255,6 +255,9 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
             )
             + "</ul>"
         )
+    if result.sequential:
+        parts += ["<h3>Sequential comparison</h3>", f"<p>{html.escape(result.sequential.sentence)}</p>"]
+        parts.append(image(figures["sequential"], "sequential comparison path"))
     parts += ["<h3>Trials not in the EDF (or entered at --failed-as-error)</h3>", html_table(t["not_ok"])]
     parts += ["<h2>Error against complexity</h2>", image(figures["complexity"], "error vs complexity")]
     parts += ["<h2>Random-search efficiency</h2>", image(figures["search"], "random search")]

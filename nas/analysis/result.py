@@ -205,6 +205,27 @@ class KsPair:
     n_eff_b: float | None = optional()
 
 
+@dataclass(frozen=True)
+class Sequential:
+    """The sweep's sequential comparison (its comparison.json): the sentence saying what was
+    decided and why, the per-pair level's design (boundaries per look, the fixed design's n) and
+    every pair's looks."""
+
+    sentence: str
+    decided: bool
+    level: float
+    pair_level: float
+    rounds_done: int
+    rounds: int
+    used: int
+    max_samples: int
+    fixed_n: int | None
+    sizes: list[int]
+    efficacy: list[float]
+    futility: list[float]
+    pairs: list[dict[str, Any]]
+
+
 @dataclass
 class Analysis:
     """The analysis of a set of runs, then the figures and report written from it."""
@@ -216,6 +237,7 @@ class Analysis:
     figure: Path | None = None  # the main EDF figure
     figures: dict[str, Path] = field(default_factory=dict)
     report: Path | None = None
+    sequential: Sequential | None = optional()  # runs of a sweep that compared them sequentially
 
     def to_dict(self) -> dict[str, Any]:
         """The analysis as plain JSON, as `nas analyze --json` prints it."""

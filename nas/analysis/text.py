@@ -104,6 +104,8 @@ def format_report(result: Analysis) -> str:
             f"{100 * s.power:g}% of {s.resamples} resamples of the recorded errors):"
         )
         lines.extend(f"  {k.a} vs {k.b}: {needed_text(k, runs)}" for k in result.ks)
+    if result.sequential:
+        lines += ["", f"sequential comparison: {result.sequential.sentence}"]
     for name, r in runs.items():
         lines.extend(_run_lines(name, r, result.settings.level, result.settings.fraction))
     lines.append("")

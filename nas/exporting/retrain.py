@@ -18,7 +18,7 @@ from nas.config import Experiment, TrainingConfig
 from nas.exporting.weights import save_weights, trial_threads, weights_path, write_source
 from nas.sweeping import store
 from nas.training import datasets as datamod
-from nas.training.loop import TrainResult, train
+from nas.training.loop import TrainResult, loader_workers, train
 
 MAX_EPOCHS = schema_of(TrainingConfig)["epochs"].high  # what an experiment file may ask
 
@@ -124,7 +124,15 @@ def retrain(
     """Train the plan's spec from scratch (with the sweep's threads unless told otherwise, since
     the thread count changes the result) and save its weights to plan.out, with their source."""
     threads = threads or plan.threads
-    result = train(plan.spec, plan.data, plan.training, seed=plan.seed, threads=threads, on_epoch=on_epoch)
+    result = train(
+        plan.spec,
+        plan.data,
+        plan.training,
+        seed=plan.seed,
+        threads=threads,
+        workers=loader_workers(threads),
+        on_epoch=on_epoch,
+    )
     save_weights(result.model, plan.out)
     epochs = plan.training.epochs
     how = f"{epochs} epoch{'s' * (epochs != 1)}, seed {plan.seed}, {threads} thread{'s' * (threads != 1)}"

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +26,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.exporting.weights import OWNER, trial_threads, weights_owner
-from nas.sweeping import memory, store
+from nas.sweeping import compare, memory, store
 from nas.sweeping.optimize import WORST_ERROR
 from nas.sweeping.plan import Run, SampleRun, SearchRun, context, prepare, space_options
 from nas.sweeping.plan import resume as resume_plan
@@ -227,18 +227,25 @@ def _init_ray(address: str | None) -> bool:
 def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, address: str | None) -> None:
     """Run every pending trial of every run through Ray Tune (local Ray unless `address`)."""
     total = sum(r.todo for r in runs)
+    if exp.compare and _decided(out):
+        return
+    if not total and exp.compare:
+        compare.run_rounds(compare.read(out), out, _no_trials)  # every row is in: the looks from them
+        return
     if not total:
         print("nothing to do: every trial of this sweep has a recorded row")
         return
     import ray
 
     if address is None and not ray.is_initialized():
+        exp = _packed(exp, runs, data, [_this_machine()], _local_gpu_bytes)
         _refuse_unfit(exp, [_this_machine()], "this machine")  # before Ray starts: no wait
     _require_mlflow(exp)
     with _tune_env():
         started = _init_ray(address)
         with _interrupts():  # again: ray.init puts its own SIGTERM handler (abort) in place
             try:
+                exp = _packed(exp, runs, data, _alive_nodes(), _cluster_gpu_bytes)
                 _check_fits(exp)
                 _fit(exp, runs, data, out, total)
             except Exception as err:
@@ -255,33 +262,90 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
 def _check_fits(exp: Experiment) -> None:
     """Refuse, before any trial, a per-trial request that no node of the cluster can grant
     (Ray would wait for it forever)."""
+    nodes = _alive_nodes()
+    _refuse_unfit(exp, nodes, f"the largest of the cluster's {len(nodes)} node(s)")
+
+
+def _alive_nodes() -> list[dict[str, float]]:
+    """The resources of the cluster's live nodes, each one's memory (bytes) counting its object store."""
     import ray
 
     nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    _refuse_unfit(exp, nodes, f"cluster's {len(nodes)} node(s)")
+    return [{**n, "memory": n.get("memory", 0.0) + n.get("object_store_memory", 0.0)} for n in nodes]
 
 
 def _this_machine() -> dict[str, float]:
-    """What a local Ray would find here: the CPUs this process may use and the CUDA devices."""
+    """What a local Ray would find here: the CPUs this process may use, the CUDA devices and the memory."""
     import torch
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return {"CPU": float(cpus), "GPU": float(torch.cuda.device_count())}
+    return {"CPU": float(cpus), "GPU": float(torch.cuda.device_count()), "memory": float(memory.machine())}
 
 
 def _refuse_unfit(exp: Experiment, nodes: list[dict[str, float]], where: str) -> None:
-    """A UserError when a trial asks for more CPUs or GPUs than the largest of `nodes` has."""
+    """A UserError when a trial asks for more CPUs, GPUs or memory than the largest of `nodes` has."""
     res = exp.resources
-    for field, key, asked in (
-        ("cpus_per_trial", "CPU", res.cpus_per_trial),
-        ("gpus_per_trial", "GPU", res.gpus_per_trial),
+    for field, key, unit in (
+        ("cpus_per_trial", "CPU", 1.0),
+        ("gpus_per_trial", "GPU", 1.0),
+        ("memory_gb_per_trial", "memory", memory.GB),
     ):
-        largest = max((n.get(key, 0.0) for n in nodes), default=0.0)
+        asked, largest = getattr(res, field), max((n.get(key, 0.0) for n in nodes), default=0.0) / unit
         if asked > largest:
+            what = "GB of memory" if key == "memory" else f"{key}(s)"
             raise UserError(
-                f"{exp.source}: resources.{field}: {asked:g} asked per trial, but the largest of the "
-                f"{where} has {largest:g} {key}(s); lower it or add such a node"
+                f"{exp.source}: resources.{field}: {asked:g} asked per trial, but "
+                f"{where} has {largest:g} {what}; lower it or add such a node"
             )
+
+
+def _packed(
+    exp: Experiment,
+    runs: list[Run],
+    data: datamod.Dataset,
+    nodes: list[dict[str, float]],
+    gpu_bytes: Callable[[], int],
+) -> Experiment:
+    """With resources.pack_gpus, the experiment asking 1/k GPU per trial, k the trials that share
+    one GPU (memory.trials_per_gpu, on the node with the most CPUs per GPU); printed. Unchanged
+    without it."""
+    res = exp.resources
+    if not res.pack_gpus:
+        return exp
+    where = f"{exp.source}: resources.pack_gpus"
+    gpu_nodes = [n for n in nodes if n.get("GPU", 0.0) >= 1]
+    if not gpu_nodes:
+        raise UserError(f"{where}: no GPU here ({len(nodes)} node(s), none with a whole GPU); set it false")
+    entries = [e.complexity for r in runs if isinstance(r, SampleRun) for e in r.plan if not e.rejected]
+    if not entries:
+        raise UserError(f"{where}: needs sample mode's planned specs; set gpus_per_trial instead")
+    need = memory.gpu_need(entries, exp.training.batch_size, memory.resident(data))
+    per_gpu = max(n["CPU"] / n["GPU"] for n in gpu_nodes)
+    have = gpu_bytes()
+    k = memory.trials_per_gpu(need, have, per_gpu, res.cpus_per_trial)
+    print(
+        f"packing {k} trial(s) per GPU (gpus_per_trial {1 / k:.4g}): largest model needs about "
+        f"{memory.gb(need)} of a {memory.gb(have)} GPU, {per_gpu:g} CPUs per GPU",
+        flush=True,
+    )
+    return replace(exp, resources=replace(res, gpus_per_trial=1 / k, pack_gpus=False))
+
+
+def _local_gpu_bytes() -> int:
+    """Memory of this machine's first CUDA device."""
+    import torch
+
+    return torch.cuda.get_device_properties(0).total_memory
+
+
+def _cluster_gpu_bytes() -> int:
+    """Memory of a cluster's GPU: this machine's when it has one, else as a one-GPU Ray task finds it."""
+    import ray
+    import torch
+
+    if torch.cuda.is_available():
+        return _local_gpu_bytes()
+    return ray.get(ray.remote(num_gpus=1, num_cpus=0)(_local_gpu_bytes).remote(), timeout=600)
 
 
 def _require_mlflow(exp: Experiment) -> None:
@@ -329,10 +393,8 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     if exp.mlflow:
         callbacks.append(_mlflow(exp))
         print(f"MLflow: experiment '{exp.name}' at {exp.mlflow}")
-    print(
-        f"training {total} trial(s); a line as each ends, running trials' epochs every few seconds",
-        flush=True,
-    )
+    upto = f"up to {total} trial(s) in rounds" if exp.compare else f"{total} trial(s)"
+    print(f"training {upto}; a line as each ends, running trials' epochs every few seconds", flush=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_config = dict(
         storage_path=str((out / "_ray").resolve()),
@@ -345,17 +407,53 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     if searched:
         _fit_search(exp, searched, data, trainable, concurrent, stamp, run_config)
     else:
-        keys = [f"{r.space}/{i}" for r in runs for i in r.pending]
-        chunks = [keys[i : i + res.samples_per_trial] for i in range(0, len(keys), res.samples_per_trial)]
-        tune.Tuner(
-            trainable,
-            param_space={"keys": tune.grid_search(chunks)},
-            tune_config=tune.TuneConfig(
-                max_concurrent_trials=concurrent, reuse_actors=True, trial_dirname_creator=TrialName(plans)
-            ),
-            run_config=tune.RunConfig(name=f"sample-{stamp}", **run_config),
-        ).fit()
+
+        def fit_keys(keys: list[str], name: str = f"sample-{stamp}") -> None:
+            chunks = [keys[i : i + res.samples_per_trial] for i in range(0, len(keys), res.samples_per_trial)]
+            tune.Tuner(
+                trainable,
+                param_space={"keys": tune.grid_search(chunks)},
+                tune_config=tune.TuneConfig(
+                    max_concurrent_trials=concurrent,
+                    reuse_actors=True,
+                    trial_dirname_creator=TrialName(plans),
+                ),
+                run_config=tune.RunConfig(name=name, **run_config),
+            ).fit()
+
+        if exp.compare:
+            _fit_rounds(out, fit_keys, stamp, progress)
+        else:
+            fit_keys([f"{r.space}/{i}" for r in runs for i in r.pending])
     progress.close()
+
+
+def _decided(out: Path) -> bool:
+    """True, saying so, when the sweep's comparison is already decided (a resume has nothing to do)."""
+    comp = compare.read(out)
+    if comp is None:
+        raise UserError(f"{out}: the experiment compares spaces but {compare.COMPARISON} is missing")
+    if comp.decided:
+        print(compare.already(comp))
+    return comp.decided
+
+
+def _fit_rounds(
+    out: Path, fit_keys: Callable[[list[str], str], None], stamp: str, progress: Progress
+) -> None:
+    """Comparison: one Tuner per round, over the round's pending trials of every space; progress
+    counts and estimates the round at hand (how many rounds run is not known ahead)."""
+
+    def run_round(k: int, keys: list[str]) -> None:
+        progress.upto(len(keys), f" in round {k}")
+        fit_keys(keys, f"round{k}-{stamp}")
+
+    compare.run_rounds(compare.read(out), out, run_round)
+
+
+def _no_trials(k: int, keys: list[str]) -> None:
+    """The round runner of a comparison whose every trial has a row: none may be missing."""
+    raise UserError(f"round {k}: trials {keys[:3]} have no row, yet none is pending")
 
 
 def _fit_search(

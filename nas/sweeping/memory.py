@@ -17,7 +17,7 @@ import errno
 import os
 import resource
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -39,6 +39,10 @@ SHARE = 0.8  # of the machine's memory that trials take together; the rest is Ra
 # Driver memory per planned trial: its plan entry and sample while planning (about 5 KB), its copy
 # in Ray's object store, and the Trial that Ray Tune keeps for the whole sweep with its last results.
 PER_TRIAL = 50_000
+# A trial sharing a GPU holds its own CUDA context and kernels (about 0.5 GB on an H100) besides its
+# model's training memory; trials together take GPU_SHARE of the GPU, leaving room for fragmentation.
+CUDA_CONTEXT = 600_000_000
+GPU_SHARE = 0.8
 FIELD = "resources.memory_gb_per_trial"
 
 
@@ -122,7 +126,8 @@ def fits(exp: Experiment) -> Fits:
     """The limits planning draws under: the constraints and, for trials on CPUs, the per-trial
     memory budget. A trial given a GPU trains in the GPU's memory, not in what the budget bounds;
     CUDA's own out-of-memory error records it failed."""
-    budget = 0 if exp.resources.gpus_per_trial else per_trial(exp.resources)
+    res = exp.resources
+    budget = 0 if res.gpus_per_trial or res.pack_gpus else per_trial(res)
     return Fits(exp.constraints, budget, exp.training.batch_size)
 
 
@@ -181,3 +186,25 @@ def out_of_memory(err: BaseException) -> bool:
 def reason(budget: int) -> str:
     """A failed row's reason when a trial ran out of its memory."""
     return f"out of memory: over the {gb(budget)} limit per trial ({FIELD})"
+
+
+def gpu_need(entries: Iterable[dict[str, int]], batch_size: int, data_bytes: int) -> int:
+    """Bytes of GPU memory the largest of `entries` (complexity dicts) takes to train: its estimate,
+    a CUDA context and the trial's copy of the dataset."""
+    largest = max((estimate(Complexity(**cx), batch_size) for cx in entries), default=0)
+    return largest + CUDA_CONTEXT + data_bytes
+
+
+def trials_per_gpu(need: int, gpu_bytes: int, cpus_per_gpu: float, cpus_per_trial: float) -> int:
+    """Trials that share one GPU: as many as fit GPU_SHARE of its `gpu_bytes` at `need` bytes each,
+    and no more than its node's CPUs per GPU over each trial's CPUs; at least one."""
+    by_memory = int(gpu_bytes * GPU_SHARE // max(1, need))
+    by_cpus = int(cpus_per_gpu // cpus_per_trial)
+    return max(1, min(by_memory, by_cpus))
+
+
+def resident(data: object) -> int:
+    """Bytes of the tensors a dataset holds (what a GPU trial copies to its GPU); 0 for a streamed one."""
+    import torch
+
+    return sum(v.nbytes for v in vars(data).values() if isinstance(v, torch.Tensor))

@@ -18,7 +18,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.outputs import unlinked
-from nas.sweeping import memory, store
+from nas.sweeping import compare, memory, store
 from nas.sweeping.records import PlanEntry
 from nas.training import datasets as datamod
 from spaces import Context, Space, get, sample
@@ -78,6 +78,8 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
             runs.append(SearchRun(sc.name, run_dir, exp.samples, 0))
         else:
             runs.append(SampleRun(sc.name, run_dir, plan, [p.trial_index for p in plan]))
+    if exp.compare:
+        compare.start(exp, out)
     return runs
 
 

@@ -41,6 +41,7 @@ class Progress:
         self.walls: list[float] = []
         self.at: dict[str, tuple[str, int, float]] = {}  # running trial -> (label, epoch, val error)
         self.start = self.last_status = clock()
+        self.scope = ""  # what `total` counts when not the whole sweep, e.g. " in this round"
 
     @property
     def stream(self) -> TextIO:
@@ -81,7 +82,12 @@ class Progress:
         return "~" + duration(mean * todo / min(self.slots, todo))
 
     def _times(self) -> str:
-        return f"elapsed {duration(self.clock() - self.start)}, left {self.eta()}"
+        return f"elapsed {duration(self.clock() - self.start)}, left {self.eta()}{self.scope}"
+
+    def upto(self, more: int, scope: str) -> None:
+        """Count to `more` trials past those done (a comparison's next round), the time left for
+        them only, said with `scope`."""
+        self.total, self.scope = self.done + more, scope
 
     def finished(self, row: TrialRow) -> None:
         """Print the line of a trial that just finished."""

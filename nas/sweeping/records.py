@@ -86,6 +86,7 @@ class TrialRow:
     wall_time: float = 0.0
     train_time: float = 0.0
     images_per_sec: float = 0.0
+    compile_time: float | None = None  # seconds torch.compile took before training (training.compile)
     latency_ms: float | None = None
     retries: int = 0
     device: str = ""
@@ -96,12 +97,13 @@ class TrialRow:
 
     def to_dict(self) -> dict[str, Any]:
         """The trials.jsonl line: the entry's fields (not `rejected`, which `reason` says) and
-        the row's, `node_id` only when known."""
+        the row's, `node_id` and `compile_time` only when known."""
         out = {k: v for k, v in asdict(self.entry).items() if k != "rejected"}
         out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "entry")
         out["status"] = self.status.value
-        if self.node_id is None:
-            del out["node_id"]
+        for optional in ("node_id", "compile_time"):
+            if out[optional] is None:
+                del out[optional]
         return out
 
     @classmethod

@@ -30,6 +30,7 @@ from blocks.errors import UserError
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
+COMPARISON = "comparison.json"  # a sweep's sequential comparison (nas.sweeping.compare), beside its runs
 
 
 def append(path: Path, row: dict[str, Any], then: str = "append again") -> None:
@@ -304,8 +305,19 @@ def plan(run: Path) -> list[dict[str, Any]]:
 
 
 def planned(run: Path) -> int:
-    """How many trials a run was asked for: its plan (sample mode) or its samples (optimize)."""
-    return len(plan(run)) or int(experiment(run).get("samples", 0))
+    """How many trials a run was asked for: its plan (sample mode) or its samples (optimize),
+    or as many as its sweep's decided comparison used (the rest were never to run)."""
+    asked = len(plan(run)) or int(experiment(run).get("samples", 0))
+    return min(asked, compared(run) or asked)
+
+
+def compared(run: Path) -> int | None:
+    """Models per space the sweep's comparison asks of a run (its budget until decided), or None."""
+    path = run.parent / COMPARISON
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8"))["models_per_space"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def experiment(run: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from nas.exporting.weights import OWNER, save_weights, weights_owner, weights_pa
 from nas.sweeping import memory
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.training import datasets as datamod
-from nas.training.loop import Diverged, train
+from nas.training.loop import Diverged, loader_workers, train
 
 
 def versions() -> dict[str, str]:
@@ -98,7 +98,15 @@ def run_trial(
 
                 dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
                 latency = latency_ms(build(spec).to(dev), spec.input_shape, dev)
-            res = train(spec, data, setup.training, seed=entry.seed, threads=setup.threads, on_epoch=on_epoch)
+            res = train(
+                spec,
+                data,
+                setup.training,
+                seed=entry.seed,
+                threads=setup.threads,
+                workers=loader_workers(setup.threads),
+                on_epoch=on_epoch,
+            )
     except Diverged as err:
         return make_row(
             entry, setup.experiment, Status.DIVERGED, reason=str(err), wall_time=time.perf_counter() - start
@@ -125,6 +133,7 @@ def run_trial(
         wall_time=time.perf_counter() - start,
         train_time=res.train_time,
         images_per_sec=res.images_per_sec,
+        compile_time=res.compile_time if setup.training.compile else None,
         latency_ms=latency,
         device=res.device,
     )

@@ -1,18 +1,22 @@
-"""Datasets as in-memory tensors: loaded once per run and shared by every trial.
+"""Datasets as compact in-memory tensors (uint8 where the source is): loaded once per run and
+shared by every trial; an image folder too large for memory streams (nas.training.stream).
 
 `digits` (scikit-learn's bundled 8x8 digits) and `synthetic` (Gaussian class prototypes, for
 tests) need no files; `cifar10`, `npz` and `imagefolder` read local files the user points to,
-never the network. Every channel is standardised with the training split's mean and std.
+never the network. Every channel is standardised per batch, on its device, with the training
+split's mean and std.
 Each loader declares its parameters (`loader`), so a call from Python and an experiment
 file's `dataset.params` are checked alike, before any file is read.
 """
 
 from __future__ import annotations
 
+import glob
+import math
 import pickle
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,13 @@ import torch
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param, Schema
 from nas.training.augment import Augment
+from nas.training.pixels import channel_stats, read_image, record, standardiser
+from nas.training.stream import Files, streamed
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUTS = ("auto", "nchw", "nhwc")
+NPZ_KEYS = ("x", "y", "x_val", "y_val", "data", "labels")  # the last two: downsampled ImageNet
+STREAM_GB = 4  # stream: auto streams an image folder whose decoded images would take more
 PREPROCESSING = "preprocessing.json"  # a run's record of how raw input becomes network input
 # what a loader's pixels are before standardisation, for a deployment to feed the same
 PIXELS = {
@@ -48,7 +56,8 @@ _PICKLE_GLOBALS = {
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and validation tensors (NCHW float32, int64 labels) plus their shape facts."""
+    """Train and validation images held compactly (NCHW uint8 where the source is, float32 otherwise,
+    int64 labels), standardised per batch on the batch's device; plus their shape facts."""
 
     name: str
     x_train: torch.Tensor
@@ -72,44 +81,47 @@ class Dataset:
     def val_size(self) -> int:
         return len(self.y_val)
 
+    def on(self, device: torch.device | str) -> Dataset:
+        """This set with its tensors on `device`: a GPU trial moves it once, then batches never leave it."""
+        move = {k: getattr(self, k).to(device) for k in ("x_train", "y_train", "x_val", "y_val")}
+        return replace(self, **move)
+
     def train_batches(
-        self, batch_size: int, gen: torch.Generator, augment: Augment, device: torch.device
+        self,
+        batch_size: int,
+        gen: torch.Generator,
+        augment: Augment,
+        device: torch.device,
+        workers: int = 0,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch of network-ready training batches on `device`, in an order drawn from `gen`,
-        augmented; a last batch of one image is left out (BatchNorm cannot train on it)."""
-        order = torch.randperm(self.train_size, generator=gen)
+        augmented; a last batch of one image is left out (BatchNorm cannot train on it).
+        `workers` is for streaming sets; one in memory needs none."""
+        ready = standardiser(self.mean, self.std, device)
+        order = torch.randperm(self.train_size, generator=gen).to(self.x_train.device)
         for i in range(0, self.train_size, batch_size):
             idx = order[i : i + batch_size]
             if len(idx) < 2 and self.train_size > 1:
                 continue
-            x = augment.apply(self.x_train[idx].to(device, non_blocking=True), gen)
-            yield x, self.y_train[idx].to(device, non_blocking=True)
+            yield (
+                augment.apply(ready(self.x_train[idx]), gen),
+                self.y_train[idx].to(device, non_blocking=True),
+            )
 
     def val_batches(
-        self, batch_size: int, device: torch.device
+        self, batch_size: int, device: torch.device, workers: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The validation split in order, as network-ready batches on `device`."""
+        """The validation split in order, as network-ready batches on `device` (`workers`: as above)."""
+        ready = standardiser(self.mean, self.std, device)
         for i in range(0, self.val_size, batch_size):
             yield (
-                self.x_val[i : i + batch_size].to(device, non_blocking=True),
+                ready(self.x_val[i : i + batch_size]),
                 self.y_val[i : i + batch_size].to(device, non_blocking=True),
             )
 
     def preprocessing(self) -> dict[str, Any]:
         """How raw pixels become the network's input (what an exported model needs to be fed)."""
-        channels = self.input_shape[0]
-        order = "gray" if channels == 1 else "RGB" if self.name in ("cifar10", "imagefolder") else "as stored"
-        return {
-            "dataset": self.name,
-            "input_shape": list(self.input_shape),
-            "layout": "NCHW",
-            "channel_order": order,
-            "pixels": PIXELS.get(self.name, "as loaded"),
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "standardise": "input = (pixels - mean) / std, per channel",
-            "class_names": list(self.class_names) or [str(i) for i in range(self.num_classes)],
-        }
+        return record(self, PIXELS.get(self.name, "as loaded"))
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -172,27 +184,33 @@ def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
         val[idx[: int(round(len(idx) * val_fraction))]] = True
+    if val.all() or not val.any():
+        raise ParamError("val_fraction", f"{val_fraction} of {len(y)} images leaves one split empty")
     return x[~val], y[~val], x[val], y[val]
 
 
+def _split_files(files: list[tuple[Path, int]], val_fraction: float, seed: int):
+    """`files` split as `_split` splits images, so streamed and in-memory folders validate alike."""
+    train, _, val, _ = _split(np.arange(len(files)), np.array([c for _, c in files]), val_fraction, seed)
+    return [files[i] for i in train], [files[i] for i in val]
+
+
+def _compact(x: np.ndarray) -> torch.Tensor:
+    """Images as a tensor kept in their source's form: uint8 stays uint8, anything else float32."""
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.uint8 if x.dtype == np.uint8 else np.float32))
+
+
 def _dataset(name: str, xt, yt, xv, yv, num_classes: int, class_names=()) -> Dataset:
-    """Standardise every channel with statistics of the training split alone, so none leak from validation."""
-    xt = torch.from_numpy(np.ascontiguousarray(xt, dtype=np.float32))
-    xv = torch.from_numpy(np.ascontiguousarray(xv, dtype=np.float32))
-    std, mean = torch.std_mean(xt, dim=(0, 2, 3), correction=0, keepdim=True)
-    std += 1e-8
+    """Keep the images compact; the standardisation's statistics come from the training split alone,
+    so none leak from validation."""
+    xt, xv = _compact(xt), _compact(xv)
     yt, yv = (torch.from_numpy(np.asarray(y, dtype=np.int64)) for y in (yt, yv))
-    stats = {"mean": tuple(mean.flatten().tolist()), "std": tuple(std.flatten().tolist())}
-    return Dataset(
-        name, (xt - mean).div_(std), yt, (xv - mean).div_(std), yv, num_classes, tuple(class_names), **stats
-    )
+    mean, std = channel_stats(xt)
+    return Dataset(name, xt, yt, xv, yv, num_classes, tuple(class_names), mean, std)
 
 
 def _finish(name: str, x, y, val_fraction: float, seed: int, classes: int, class_names=()) -> Dataset:
-    xt, yt, xv, yv = _split(x, y, val_fraction, seed)
-    if not len(xv) or not len(xt):
-        raise ParamError("val_fraction", f"{val_fraction} of {len(y)} images leaves one split empty")
-    return _dataset(name, xt, yt, xv, yv, classes, class_names)
+    return _dataset(name, *_split(x, y, val_fraction, seed), classes, class_names)
 
 
 @loader(val_fraction=Param(float, 0.2, HOLD_OUT, low=0, high=1), seed=SEED)
@@ -318,33 +336,70 @@ def _labels(y: np.ndarray, key: str, n: int) -> np.ndarray:
     return y
 
 
+def _npz_file(path: Path, field: str) -> dict[str, np.ndarray]:
+    """The image arrays of one .npz file; a file in the downsampled-ImageNet layout (`data` rows of
+    R, G, B planes, 1-based `labels`; Chrabaszcz et al. 2017) comes back as NCHW `x` and 0-based `y`."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an archive written by numpy.savez")
+        with archive:
+            arrays = {k: archive[k] for k in NPZ_KEYS if k in archive.files}
+    except Exception as err:  # corrupt or foreign files fail in zipfile, numpy or the OS
+        raise ParamError(field, f"cannot read '{path}' as .npz: {err}") from None
+    if {"data", "labels"} <= set(arrays) and "x" not in arrays:
+        data, labels = arrays.pop("data"), arrays.pop("labels")
+        side = math.isqrt(data.shape[-1] // 3) if data.ndim == 2 else 0
+        if data.dtype != np.uint8 or not side or data.shape[1] != 3 * side * side:
+            raise ParamError(field, f"'{path}': 'data' is {data.dtype} {data.shape}; legal: (N, 3*S*S) uint8")
+        arrays["x"], arrays["y"] = data.reshape(-1, 3, side, side), np.asarray(labels) - 1
+    return arrays
+
+
+def _npz_arrays(pattern: str, field: str) -> dict[str, np.ndarray]:
+    """The arrays of the .npz file `pattern` names, or of every file it matches (in sorted order,
+    concatenated): the batches of downsampled ImageNet are read as one set."""
+    paths = sorted(glob.glob(str(Path(pattern).expanduser()))) if glob.has_magic(pattern) else [pattern]
+    if not paths or not Path(paths[0]).expanduser().is_file():
+        raise ParamError(field, f"no such file {pattern!r}")
+    parts = [_npz_file(Path(p).expanduser(), field) for p in paths]
+    if len(parts) == 1:
+        return parts[0]
+    if any(set(part) != {"x", "y"} for part in parts):
+        raise ParamError(
+            field, f"the files {pattern!r} matches must each hold x and y (or data and labels) only"
+        )
+    if len({part["x"].shape[1:] for part in parts}) > 1:
+        raise ParamError(field, f"the files {pattern!r} matches hold images of different shapes")
+    return {k: np.concatenate([part[k] for part in parts]) for k in ("x", "y")}
+
+
 @loader(
-    path=Param(str, None, "the .npz file", required=True),
+    path=Param(str, None, "the .npz file, or a glob pattern of several (concatenated)", required=True),
+    val_path=Param(str, None, "a .npz file (or pattern) of validation images", optional=True),
     layout=Param(str, "auto", "axis order of 4-d images (auto: guessed)", choices=LAYOUTS),
     val_fraction=HELD_OUT,
     seed=SEED,
 )
-def npz(path: str, layout: str, val_fraction: float | None, seed: int) -> Dataset:
+def npz(path: str, val_path: str | None, layout: str, val_fraction: float | None, seed: int) -> Dataset:
     """Arrays `x`, `y` and optionally `x_val`, `y_val` of a NumPy .npz file (no pickled objects).
 
-    Without validation arrays, `val_fraction` (default 0.2) of every class is held out.
+    A file in downsampled ImageNet's layout (`data`, 1-based `labels`) reads as x and y; `path`
+    may be a pattern such as 'train_data_batch_*.npz'. Validation: `val_path`, the file's
+    x_val and y_val, or `val_fraction` (default 0.2) of every class held out.
     uint8 pixels need no /255: the per-channel standardisation makes the scale irrelevant.
     """
-    if not Path(path).expanduser().is_file():
-        raise ParamError("path", f"no such file {path!r}")
-    try:
-        archive = np.load(Path(path).expanduser(), allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an archive written by numpy.savez")
-        with archive:
-            arrays = {k: archive[k] for k in ("x", "y", "x_val", "y_val") if k in archive.files}
-    except Exception as err:  # corrupt or foreign files fail in zipfile, numpy or the OS
-        raise ParamError("path", f"cannot read '{path}' as .npz: {err}") from None
+    arrays = _npz_arrays(path, "path")
     has_val = {"x_val", "y_val"} & set(arrays)
     if not {"x", "y"} <= set(arrays) or len(has_val) == 1:
         raise ParamError(
             "path", f"'{path}' has arrays {sorted(arrays)}; needs x and y, and x_val with y_val or neither"
         )
+    if val_path is not None:
+        if has_val:
+            raise ParamError("val_path", f"not used when '{path}' has x_val and y_val; remove it")
+        val = _npz_arrays(val_path, "val_path")
+        arrays["x_val"], arrays["y_val"] = val["x"], val["y"]
     x = arrays["x"]
     if layout == "auto" and x.ndim == 4:
         if (x.shape[1] <= 4) == (x.shape[3] <= 4):
@@ -353,9 +408,9 @@ def npz(path: str, layout: str, val_fraction: float | None, seed: int) -> Datase
             )
         layout = "nchw" if x.shape[1] <= 4 else "nhwc"
     x, y = _nchw(x, "x", layout), _labels(arrays["y"], "y", len(x))
-    if not has_val:
+    if "x_val" not in arrays:
         return _finish("npz", x, y, 0.2 if val_fraction is None else val_fraction, seed, int(y.max()) + 1)
-    _unused("val_fraction", val_fraction, "when the file has x_val and y_val")
+    _unused("val_fraction", val_fraction, "with validation images (val_path, or x_val and y_val)")
     xv = _nchw(arrays["x_val"], "x_val", layout)
     yv = _labels(arrays["y_val"], "y_val", len(xv))
     if xv.shape[1:] != x.shape[1:]:
@@ -363,28 +418,22 @@ def npz(path: str, layout: str, val_fraction: float | None, seed: int) -> Datase
     return _dataset("npz", x, y, xv, yv, int(max(y.max(), yv.max())) + 1)
 
 
-def _read_image(path: Path, field: str, size: int | None, grayscale: bool) -> np.ndarray:
-    """One image's pixels; a corrupt file or one too large to decode safely (Pillow's
-    decompression-bomb limit, a warning there counting as an error) is named with why."""
+def _squash(size: int | None, grayscale: bool) -> Callable[[Any], Any]:
+    """Convert an image to gray or RGB, then resize it to size x size, bilinear, aspect ratio not
+    kept (None: as it is)."""
     from PIL import Image
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img = img.convert("L" if grayscale else "RGB")
-                if size is not None:
-                    img = img.resize((size, size), Image.Resampling.BILINEAR)
-                return np.asarray(img)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ParamError(field, f"image '{path}' is too large to decode safely: {err}") from None
-    except (OSError, ValueError, EOFError, SyntaxError) as err:  # Pillow's plugins raise all four
-        raise ParamError(field, f"cannot read image '{path}': {err}") from None
+    def fit(img: Any) -> Any:
+        img = img.convert("L" if grayscale else "RGB")
+        return img if size is None else img.resize((size, size), Image.Resampling.BILINEAR)
+
+    return fit
 
 
-def _read_images(folder: Path, field: str, index: dict[str, int], size: int | None, grayscale: bool):
-    """Every image under the class sub-folders of `folder` as (N, C, H, W) uint8 and labels."""
-    images, labels, first = [], [], None
+def class_files(folder: Path, field: str, index: dict[str, int]) -> list[tuple[Path, int]]:
+    """Every image file under the class sub-folders of `folder`, sorted, with its class index;
+    the layout is checked here, before any image is decoded."""
+    found = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if sub.name not in index:
             raise ParamError(field, f"class folder '{sub}' is not a class of root; legal: {sorted(index)}")
@@ -393,50 +442,96 @@ def _read_images(folder: Path, field: str, index: dict[str, int], size: int | No
             raise ParamError(
                 field, f"class folder '{sub}' has no images; legal suffixes: {list(IMAGE_SUFFIXES)}"
             )
-        for path in files:
-            pixels = _read_image(path, field, size, grayscale)
-            first = first or (path, pixels.shape)
-            if pixels.shape != first[1]:
-                raise ParamError(
-                    "size",
-                    f"not set, and '{path}' is {pixels.shape[:2]} where '{first[0]}' is {first[1][:2]}",
-                )
-            images.append(pixels)
-            labels.append(index[sub.name])
-    if not images:
+        found += [(path, index[sub.name]) for path in files]
+    if not found:
         raise ParamError(
             field, f"no class sub-folders in '{folder}'; expected one folder of images per class"
         )
+    return found
+
+
+def _read_images(files: list[tuple[Path, int]], field: str, size: int | None, grayscale: bool):
+    """The images of `files` as (N, C, H, W) uint8 and their labels."""
+    images, first = [], None
+    for path, _ in files:
+        pixels = read_image(path, field, _squash(size, grayscale))
+        first = first or (path, pixels.shape)
+        if pixels.shape != first[1]:
+            raise ParamError(
+                "size", f"not set, and '{path}' is {pixels.shape[:2]} where '{first[0]}' is {first[1][:2]}"
+            )
+        images.append(pixels)
     x = np.stack(images)
-    return (x[:, None] if grayscale else x.transpose(0, 3, 1, 2)), np.array(labels)
+    return (x[:, None] if grayscale else x.transpose(0, 3, 1, 2)), np.array([label for _, label in files])
+
+
+def _decoded_bytes(files: list[tuple[Path, int]], size: int | None, grayscale: bool) -> int:
+    """What the images would take decoded in memory, judged from the first image's header (0 when
+    it cannot be read: reading the folder then names the file and why)."""
+    from PIL import Image
+
+    width = height = size or 0
+    if size is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(files[0][0]) as img:
+                    width, height = img.size
+        except (Image.DecompressionBombError, OSError, ValueError, EOFError, SyntaxError):
+            return 0
+    return len(files) * width * height * (1 if grayscale else 3)
 
 
 @loader(
     root=Param(str, None, "folder of one sub-folder of images per class", required=True),
-    size=Param(int, None, "resize every image to size x size", low=1, optional=True),
+    size=Param(
+        int, None, "image side: in memory, resize to size x size; streamed, crop to it", low=1, optional=True
+    ),
     grayscale=Param(bool, False, "read images as one channel"),
     val_root=Param(str, None, "validation images in the same class folders", optional=True),
     val_fraction=HELD_OUT,
+    stream=Param(
+        str,
+        "auto",
+        f"decode per batch in worker processes (auto: when the images take over {STREAM_GB} GB decoded)",
+        choices=("auto", "true", "false"),
+    ),
     seed=SEED,
 )
 def imagefolder(
-    root: str, size: int | None, grayscale: bool, val_root: str | None, val_fraction: float | None, seed: int
-) -> Dataset:
+    root: str,
+    size: int | None,
+    grayscale: bool,
+    val_root: str | None,
+    val_fraction: float | None,
+    stream: str,
+    seed: int,
+):
     """Images in one sub-folder per class of `root` (class index = sorted folder name), read with Pillow.
 
-    `size` resizes every image to size x size; validation is `val_root` (same class folders)
-    or `val_fraction` (default 0.2) of every class held out.
+    Validation is `val_root` (same class folders) or `val_fraction` (default 0.2) of every class
+    held out. In memory, `size` resizes every image to size x size; a folder too large for memory
+    streams (nas.training.stream), where `size` is required.
     """
     folder = _directory("root", root)
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     index = {name: i for i, name in enumerate(names)}
-    x, y = _read_images(folder, "root", index, size, grayscale)
-    if val_root is None:
-        return _finish(
-            "imagefolder", x, y, 0.2 if val_fraction is None else val_fraction, seed, len(names), names
-        )
-    _unused("val_fraction", val_fraction, "with val_root")
-    xv, yv = _read_images(_directory("val_root", val_root), "val_root", index, size, grayscale)
+    files = class_files(folder, "root", index)
+    val_folder, val = None, None
+    if val_root is not None:
+        _unused("val_fraction", val_fraction, "with val_root")
+        val_folder = _directory("val_root", val_root)
+        val = class_files(val_folder, "val_root", index)
+    fraction = 0.2 if val_fraction is None else val_fraction
+    if stream == "true" or (stream == "auto" and _decoded_bytes(files, size, grayscale) > STREAM_GB * 1e9):
+        if val is None:
+            (files, val), val_folder = _split_files(files, fraction, seed), folder
+        held = Files.of("root" if val_root is None else "val_root", val_folder, val)
+        return streamed(names, Files.of("root", folder, files), held, size, grayscale, seed)
+    x, y = _read_images(files, "root", size, grayscale)
+    if val is None:
+        return _finish("imagefolder", x, y, fraction, seed, len(names), names)
+    xv, yv = _read_images(val, "val_root", size, grayscale)
     if xv.shape[1:] != x.shape[1:]:
         raise ParamError(
             "size", f"not set, and val_root images are {xv.shape[2:]} where root's are {x.shape[2:]}"

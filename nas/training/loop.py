@@ -1,5 +1,10 @@
 """One trial's training: SGD with momentum, linear warm-up then cosine decay, weight decay;
-AMP and channels-last on CUDA. Reports top-1 error per epoch and at the end."""
+mixed precision and channels-last on CUDA, optionally torch.compile. Reports top-1 error per
+epoch and at the end.
+
+The loop never waits on the GPU inside a step: error counts and loss sums accumulate on the
+device, and whether the loss stayed finite is read back every CHECK_EVERY steps and at each
+epoch's end, so a divergence is reported within that window of steps."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from blocks.complexity import complexity
 from blocks.errors import NasError
 from blocks.network import build
 from blocks.spec import ArchSpec
@@ -19,6 +25,8 @@ from nas.config import TrainingConfig
 from nas.training.datasets import Dataset
 
 CPU = torch.device("cpu")
+CHECK_EVERY = 50  # steps between reads of whether the loss stayed finite
+GRAPH_FLOPS = 500_000_000  # per image: compiled models up to this size run as CUDA graphs
 
 
 class Diverged(NasError):
@@ -36,11 +44,17 @@ class TrainResult:
     train_time: float = 0.0
     images_per_sec: float = 0.0
     device: str = "cpu"
+    compile_time: float = 0.0  # seconds torch.compile took before training (not in train_time)
     model: nn.Module | None = field(default=None, repr=False)
 
     @property
     def error(self) -> float:
         return self.val_errors[-1]
+
+
+def loader_workers(cpus: int) -> int:
+    """Data-loader processes of a trial holding `cpus` whole CPUs: all but the one that trains."""
+    return max(0, cpus - 1)
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -51,14 +65,34 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     return 0.5 * base * (1.0 + math.cos(math.pi * progress))
 
 
-def evaluate(model: nn.Module, data: Dataset, batch: int, device: torch.device) -> float:
-    """Top-1 error on the validation split, in percent."""
+def evaluate(
+    model: nn.Module,
+    data: Dataset,
+    batch: int,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    workers: int = 0,
+) -> float:
+    """Top-1 error on the validation split, in percent; counted on the device, read once."""
     model.eval()
-    wrong = 0
-    with torch.no_grad():
-        for xb, yb in data.val_batches(batch, device):
-            wrong += (model(xb).argmax(1) != yb).sum().item()
-    return 100.0 * wrong / data.val_size
+    wrong = torch.zeros((), dtype=torch.int64, device=device)
+    with torch.no_grad(), _autocast(device, dtype):
+        for xb, yb in data.val_batches(batch, device, workers):
+            wrong += (model(xb).argmax(1) != yb).sum()
+    return 100.0 * wrong.item() / data.val_size
+
+
+def precision(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The autocast dtype of a run: bfloat16 on a GPU that has it, else float16; None (float32)
+    off CUDA or without amp."""
+    if device.type != "cuda" or not amp:
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to `dtype` on `device`, or a disabled one for float32."""
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
 def _optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.SGD:
@@ -98,14 +132,84 @@ def train(
     seed: int = 0,
     device: str | None = None,
     threads: int = 1,
+    workers: int = 0,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> TrainResult:
     """Train `spec` from scratch on `data` for cfg.epochs; on_epoch(epoch, metrics) after each.
     `seed` fixes initialisation, data order, augmentation and dropout; `threads` is the CPU thread
-    count while it trains; neither touches the caller's RNG state or thread count."""
+    count while it trains; neither touches the caller's RNG state or thread count. `workers` are
+    the data-loader processes of a streamed dataset (none for one in memory)."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     with seeded(seed, dev, threads):
-        return _train(spec, data, cfg, seed, dev, on_epoch)
+        return _train(spec, data, cfg, seed, dev, workers, on_epoch)
+
+
+def compile_mode(spec: ArchSpec, device: torch.device) -> str:
+    """torch.compile's mode for `spec`: CUDA graphs ("reduce-overhead") on CUDA for a model of at
+    most GRAPH_FLOPS per image, whose steps are bound by kernel launches; "default" otherwise."""
+    small = complexity(spec).flops <= GRAPH_FLOPS
+    return "reduce-overhead" if device.type == "cuda" and small else "default"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What one optimisation step needs besides the batch."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    loss_fn: nn.Module
+    dtype: torch.dtype | None
+    graphs: bool  # CUDA graphs: each step is marked as a new one
+
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step on a batch; its logits' wrong count and its loss, both left on the device."""
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        with _autocast(xb.device, self.dtype):
+            out = self.model(xb)
+            loss = self.loss_fn(out, yb)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return (out.argmax(1) != yb).sum(), loss.detach().float()
+
+
+def _warm_up(step: _Step, data: Dataset, cfg: TrainingConfig, fmt: torch.memory_format) -> float:
+    """Compile `step.model` for every batch shape the run will meet (train and validation, full
+    and last) with zero batches, then restore the weights, norms' statistics and RNGs it touched,
+    so training starts where it would without compiling; returns the seconds it took."""
+    start = time.perf_counter()
+    model, dev = step.model, next(step.model.parameters()).device
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    gpus = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        for n, train_mode in _shapes(data, cfg.batch_size):
+            x = torch.zeros(n, *data.input_shape, device=dev).contiguous(memory_format=fmt)
+            y = torch.zeros(n, dtype=torch.int64, device=dev)
+            model.train(train_mode)
+            for _ in range(3):  # CUDA graphs are recorded on a shape's later calls
+                if train_mode:
+                    if step.graphs:
+                        torch.compiler.cudagraph_mark_step_begin()
+                    with _autocast(dev, step.dtype):
+                        step.loss_fn(model(x), y).backward()
+                else:
+                    with torch.no_grad(), _autocast(dev, step.dtype):
+                        model(x)
+    step.opt.zero_grad(set_to_none=True)
+    model.load_state_dict(state)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    return time.perf_counter() - start
+
+
+def _shapes(data: Dataset, batch: int) -> list[tuple[int, bool]]:
+    """The batch sizes a run trains (True) and evaluates (False) on: full ones and the last."""
+    train = {min(batch, data.train_size), data.train_size % batch}
+    val = {min(4 * batch, data.val_size), data.val_size % (4 * batch)}
+    return [(n, True) for n in sorted(train) if n >= 2] + [(n, False) for n in sorted(val) if n >= 1]
 
 
 def _train(
@@ -114,44 +218,53 @@ def _train(
     cfg: TrainingConfig,
     seed: int,
     dev: torch.device,
+    workers: int,
     on_epoch: Callable[[int, dict], None] | None,
 ) -> TrainResult:
     """The training loop of `train`, run with the global RNGs already seeded."""
-    model = build(spec).to(dev)
     cuda = dev.type == "cuda"
+    if cuda:
+        data = data.on(dev)
     fmt = torch.channels_last if (cuda and cfg.channels_last) else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    opt = _optimizer(model, cfg)
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    model = build(spec).to(dev).to(memory_format=fmt)
+    dtype = precision(dev, cfg.amp)
+    mode = compile_mode(spec, dev) if cfg.compile else ""
+    net = torch.compile(model, mode=mode, dynamic=False) if mode else model  # a graph per batch shape
+    step = _Step(
+        net,
+        _optimizer(model, cfg),
+        torch.amp.GradScaler("cuda", enabled=dtype is torch.float16),
+        nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+        dtype,
+        mode == "reduce-overhead",
+    )
+    result = TrainResult(device=str(dev), compile_time=_warm_up(step, data, cfg, fmt) if mode else 0.0)
     n = data.train_size
     steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
     total, warmup = steps_per_epoch * cfg.epochs, steps_per_epoch * cfg.warmup_epochs
     gen = torch.Generator().manual_seed(seed)
-    result = TrainResult(device=str(dev))
-    step, seen, start = 0, 0, time.perf_counter()
+    done, seen, start = 0, 0, time.perf_counter()
     for epoch in range(cfg.epochs):
-        model.train()
-        wrong, loss_sum = 0, 0.0
-        for xb, yb in data.train_batches(cfg.batch_size, gen, cfg.augment, dev):
-            xb = xb.contiguous(memory_format=fmt)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, total, warmup, cfg.lr)
-            with torch.autocast(dev.type, dtype=torch.float16, enabled=cuda and cfg.amp):
-                out = model(xb)
-                loss = loss_fn(out, yb)
-            if not torch.isfinite(loss):
-                raise Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step}")
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            step, seen = step + 1, seen + len(yb)
-            wrong += (out.argmax(1) != yb).sum().item()
-            loss_sum += loss.item() * len(yb)
-        result.train_errors.append(100.0 * wrong / n)
-        result.losses.append(loss_sum / n)
-        result.val_errors.append(evaluate(model, data, 4 * cfg.batch_size, dev))
+        net.train()
+        wrong = torch.zeros((), dtype=torch.int64, device=dev)
+        loss_sum = torch.zeros((), device=dev)
+        finite = torch.ones((), dtype=torch.bool, device=dev)
+        checked = done
+        for xb, yb in data.train_batches(cfg.batch_size, gen, cfg.augment, dev, workers):
+            for group in step.opt.param_groups:
+                group["lr"] = lr_at(done, total, warmup, cfg.lr)
+            bad, loss = step(xb.contiguous(memory_format=fmt), yb)
+            wrong += bad
+            loss_sum += loss * len(yb)
+            finite &= torch.isfinite(loss)
+            done, seen = done + 1, seen + len(yb)
+            if done - checked >= CHECK_EVERY:
+                _check_finite(finite, epoch, checked, done)
+                checked = done
+        _check_finite(finite, epoch, checked, done)
+        result.train_errors.append(100.0 * wrong.item() / n)
+        result.losses.append(loss_sum.item() / n)
+        result.val_errors.append(evaluate(net, data, 4 * cfg.batch_size, dev, dtype, workers))
         result.epochs = epoch + 1
         if on_epoch is not None:
             metrics = {
@@ -165,3 +278,11 @@ def _train(
     result.images_per_sec = seen / result.train_time if result.train_time > 0 else 0.0
     result.model = model
     return result
+
+
+def _check_finite(finite: torch.Tensor, epoch: int, first: int, last: int) -> None:
+    """Raise Diverged when a loss of steps first..last-1 was NaN or infinite (one read of the device)."""
+    if last > first and not finite.item():
+        raise Diverged(
+            f"loss became NaN or infinite at epoch {epoch + 1}, between steps {first} and {last - 1}"
+        )

@@ -1,0 +1,288 @@
+"""A sequential comparison of design spaces (experiment field `compare`): the spaces' planned
+trials run in rounds of equal size, and after each round a group-sequential KS test
+(nas.analysis.sequential) looks at every pair of spaces; the sweep stops once every pair is
+decided. The sweep-level record SWEEP/comparison.json holds the design (computed once, when
+planned), the pairs, every look so far and the decision.
+
+A trial that did not end ok counts as 100% error, so every space keeps the same number of
+models at every look. The looks are recomputed from the stored rows on resume: they are a
+function of the rows, so a resumed comparison takes the same path as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from blocks.errors import UserError
+from nas.analysis import sequential
+from nas.config import Experiment
+from nas.outputs import unlinked
+from nas.sweeping import store
+from nas.sweeping.records import Status
+
+COMPARISON = store.COMPARISON
+FAILED_ERROR = 100.0  # the error a trial that did not end ok counts with, in %
+RoundRunner = Callable[[int, list[str]], None]  # trains round k's (1-based) keys SPACE/INDEX
+
+
+@dataclass
+class Pair:
+    """Two spaces compared, and the looks taken at them so far (the last one may decide)."""
+
+    a: str
+    b: str
+    looks: list[sequential.Look] = field(default_factory=list)
+
+    @property
+    def decided(self) -> bool:
+        """True once a look has decided the pair."""
+        return bool(self.looks) and self.looks[-1].decision is not None
+
+    @property
+    def label(self) -> str:
+        """The pair as 'A vs B'."""
+        return f"{self.a} vs {self.b}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pair's entry of comparison.json."""
+        last = self.looks[-1] if self.decided else None
+        return {
+            "a": self.a,
+            "b": self.b,
+            "decision": last.decision if last else None,
+            "better": self.name_of(last.better) if last and last.decision == sequential.SEPARATED else None,
+            "looks": [lk.to_dict() for lk in self.looks],
+        }
+
+    def name_of(self, side: str | None) -> str | None:
+        """The space a look's `better` ("a" or "b") names."""
+        return {"a": self.a, "b": self.b}.get(side or "")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pair:
+        """The pair of a comparison.json entry."""
+        return cls(data["a"], data["b"], [sequential.Look.from_dict(lk) for lk in data["looks"]])
+
+
+@dataclass
+class Comparison:
+    """The sweep's comparison: the experiment's level, the per-pair design and every pair."""
+
+    level: float
+    design: sequential.Design
+    pairs: list[Pair]
+
+    @property
+    def decided(self) -> bool:
+        """True once every pair is decided."""
+        return all(p.decided for p in self.pairs)
+
+    @property
+    def used(self) -> int:
+        """Models per space the comparison has used (the largest look taken)."""
+        return max((p.looks[-1].n for p in self.pairs if p.looks), default=0)
+
+    @property
+    def rounds(self) -> int:
+        """Rounds looked at so far."""
+        return max((p.looks[-1].round for p in self.pairs if p.looks), default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of comparison.json."""
+        d = self.design
+        return {
+            "level": self.level,
+            "correction": f"Bonferroni: each of the {len(self.pairs)} pair(s) is tested at level "
+            f"{self.level:g} / {len(self.pairs)} = {d.level:.4g}",
+            "design": d.to_dict(),
+            "pairs": [p.to_dict() for p in self.pairs],
+            "rounds_done": self.rounds,
+            "decided": self.decided,
+            "models_per_space": self.used if self.decided else d.max_samples,
+            "fixed_n": d.fixed_n,
+            "sentence": sentence(self),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        """The comparison of a comparison.json mapping."""
+        design = sequential.Design.from_dict(data["design"])
+        return cls(float(data["level"]), design, [Pair.from_dict(p) for p in data["pairs"]])
+
+
+def start(exp: Experiment, out: Path, say: Callable[[str], None] = print) -> Comparison:
+    """The comparison of a new sweep: the design computed once (Bonferroni over the pairs), written."""
+    c = exp.compare
+    names = [s.name for s in exp.spaces]
+    pairs = [Pair(a, b) for a, b in combinations(names, 2)]
+    design = sequential.design(
+        c.level / len(pairs), c.power, c.difference, c.round, exp.samples, seed=exp.seed
+    )
+    comp = Comparison(c.level, design, pairs)
+    write(out, comp)
+    say(planned_line(comp))
+    return comp
+
+
+def planned_line(comp: Comparison) -> str:
+    """What the comparison will do: rounds, the level of each pair, what a fixed design needs."""
+    d = comp.design
+    fixed = f"{d.fixed_n} per space" if d.fixed_n else "over 100x the budget"
+    short = f"; {d.max_samples} per space gives power {d.attained:.2f} only" if d.short else ""
+    return (
+        f"comparing {len(comp.pairs)} pair(s) in up to {d.rounds} rounds of {d.round_size} models per space, "
+        f"each pair at level {d.level:.3g} ({comp.level:g} / {len(comp.pairs)}, Bonferroni); stops once all "
+        f"are decided; a fixed design with this level and power needs {fixed}{short}"
+    )
+
+
+def write(out: Path, comp: Comparison) -> None:
+    """Write SWEEP/comparison.json atomically: beside it first, then renamed over it."""
+    path = unlinked(out / COMPARISON)
+    tmp = unlinked(out / f".{COMPARISON}.tmp")
+    tmp.write_text(json.dumps(comp.to_dict(), indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read(out: Path) -> Comparison | None:
+    """The comparison recorded in a sweep folder, None when it has none; a corrupt one is one line."""
+    path = out / COMPARISON
+    if not path.is_file():
+        return None
+    try:
+        return Comparison.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: unreadable comparison ({type(err).__name__}: {err})") from None
+
+
+def errors(run_dir: Path, n: int) -> list[float] | None:
+    """The errors of trials 0..n-1 of a run in trial-index order (not ok: FAILED_ERROR); None
+    while one of them has no row."""
+    by_index = {r["trial_index"]: r for r in store.rows(run_dir)}
+    if any(i not in by_index for i in range(n)):
+        return None
+    return [_error(by_index[i]) for i in range(n)]
+
+
+def _error(row: dict[str, Any]) -> float:
+    """A row's error as the comparison counts it."""
+    ok = row.get("status") == Status.OK.value and row.get("error") is not None
+    return float(row["error"]) if ok else FAILED_ERROR
+
+
+def round_keys(space: str, design: sequential.Design, k: int) -> list[str]:
+    """The keys SPACE/INDEX of round k (0-based): trial indices [n_{k-1}, n_k)."""
+    low = design.sizes[k - 1] if k else 0
+    return [f"{space}/{i}" for i in range(low, design.sizes[k])]
+
+
+def run_rounds(comp: Comparison, out: Path, runner: RoundRunner, say: Callable[[str], None] = print) -> None:
+    """Look after every round, from the first: a round with rows for all its trials is looked at
+    from the rows (as on resume), else its missing trials run first; stops once all is decided."""
+    recorded = {p.label: list(p.looks) for p in comp.pairs}
+    for p in comp.pairs:
+        p.looks = []
+    spaces = list(dict.fromkeys(s for p in comp.pairs for s in (p.a, p.b)))
+    design = comp.design
+    for k in range(design.rounds):
+        got = {s: errors(out / s, design.sizes[k]) for s in spaces}
+        missing = [key for s in spaces if got[s] is None for key in _missing(out / s, design, k)]
+        if missing:
+            runner(k + 1, missing)
+            got = {s: errors(out / s, design.sizes[k]) for s in spaces}
+        _look(comp, k, got, out)
+        _check_recorded(comp, recorded, out)
+        write(out, comp)
+        say(round_line(comp, k) + ("" if missing else " (from the stored rows)"))
+        if comp.decided:
+            break
+    say(sentence(comp))
+
+
+def _missing(run_dir: Path, design: sequential.Design, k: int) -> list[str]:
+    """The keys of round k of a run that have no row yet."""
+    done = {r["trial_index"] for r in store.rows(run_dir)}
+    return [key for key in round_keys(run_dir.name, design, k) if int(key.rsplit("/", 1)[1]) not in done]
+
+
+def _look(comp: Comparison, k: int, got: dict[str, list[float] | None], out: Path) -> None:
+    """Take look k at every undecided pair."""
+    for p in comp.pairs:
+        if p.decided:
+            continue
+        a, b = got[p.a], got[p.b]
+        if a is None or b is None:
+            raise UserError(f"{out}: round {k + 1} ran but trials of {p.label} still have no row")
+        p.looks.append(sequential.look(comp.design, k, a, b))
+
+
+def _check_recorded(comp: Comparison, recorded: dict[str, list[sequential.Look]], out: Path) -> None:
+    """Refuse a recomputed look that differs from the one recorded (the rows changed under it)."""
+    for p in comp.pairs:
+        old = recorded.get(p.label, [])
+        i = len(p.looks) - 1
+        if p.looks and i < len(old) and old[i].to_dict() != p.looks[i].to_dict():
+            raise UserError(
+                f"{out / COMPARISON}: {p.label} round {old[i].round}: recorded {old[i].to_dict()}, "
+                f"the stored rows give {p.looks[i].to_dict()}; the trials changed since it was recorded"
+            )
+
+
+def round_line(comp: Comparison, k: int) -> str:
+    """One line per round: models per space so far, then each pair's statistic and state."""
+    d = comp.design
+    parts = [_pair_state(p, k) for p in comp.pairs]
+    return f"round {k + 1}/{d.rounds}: {d.sizes[k]} models per space; " + "; ".join(parts)
+
+
+def _pair_state(p: Pair, k: int) -> str:
+    """A pair at look k: its KS distance against the boundaries, and what was decided."""
+    lk = p.looks[-1]
+    if lk.round != k + 1:
+        return f"{p.label} decided in round {lk.round}"
+    if lk.decision == sequential.SEPARATED:
+        return (
+            f"{p.label} KS {lk.statistic:.3f} >= {lk.efficacy:.3f}: separated, {p.name_of(lk.better)} better"
+        )
+    if lk.decision == sequential.NOT_SEPARATED:
+        return f"{p.label} KS {lk.statistic:.3f} < {lk.futility:.3f}: not separated"
+    if lk.efficacy > 1:  # an O'Brien-Fleming first look: no distance is rare enough yet
+        return f"{p.label} KS {lk.statistic:.3f} >= {lk.futility:.3f}: go on (too few models to separate yet)"
+    return f"{p.label} KS {lk.statistic:.3f} in [{lk.futility:.3f}, {lk.efficacy:.3f}): go on"
+
+
+def sentence(comp: Comparison) -> str:
+    """What was decided and why, in one sentence (or how far it got)."""
+    d = comp.design
+    fixed = (
+        f"a fixed design needs {d.fixed_n}" if d.fixed_n else "a fixed design needs more than 100x the budget"
+    )
+    budget = f"{comp.used} of at most {d.max_samples} models per space ({fixed})"
+    where = f"level {comp.level:g}" + (f", {d.level:.3g} per pair" if len(comp.pairs) > 1 else "")
+    if not comp.decided:
+        return f"comparison undecided after {comp.rounds} of {d.rounds} rounds: {budget}"
+    verdicts = "; ".join(_verdict(p, d) for p in comp.pairs)
+    return f"comparison decided after {comp.rounds} of {d.rounds} rounds, {budget}, at {where}: {verdicts}"
+
+
+def _verdict(p: Pair, d: sequential.Design) -> str:
+    """A decided pair, and why: the statistic against the boundary it crossed."""
+    lk = p.looks[-1]
+    if lk.decision == sequential.SEPARATED:
+        why = f"KS {lk.statistic:.3f} >= {lk.efficacy:.3f} after {lk.n} models"
+        return f"{p.name_of(lk.better)} better than {p.name_of('b' if lk.better == 'a' else 'a')} ({why})"
+    why = f"KS {lk.statistic:.3f} < {lk.futility:.3f} after {lk.n} models"
+    return (
+        f"{p.label} not separated: no KS difference of {d.difference:g} or more at power {d.power:g} ({why})"
+    )
+
+
+def already(comp: Comparison) -> str:
+    """What a resume of a decided comparison says."""
+    return f"already decided: {sentence(comp)}; nothing to do"

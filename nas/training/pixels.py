@@ -1,0 +1,71 @@
+"""How stored pixels become network input, shared by in-memory and streamed datasets: decoding an
+image file, per-channel statistics, the standardisation applied per batch on its device, and the
+record of all of it that exports and retraining read."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from blocks.errors import ParamError
+
+
+def read_image(path: Path, field: str, fit: Callable[[Any], Any]) -> np.ndarray:
+    """One image's pixels (H, W[, C]) uint8 after `fit` (given the opened Pillow image, returns it
+    in its final mode and size); a corrupt file or one too large to decode safely (Pillow's decompression-bomb
+    limit, a warning there counting as an error) is named with why."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return np.asarray(fit(img))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ParamError(field, f"image '{path}' is too large to decode safely: {err}") from None
+    except (OSError, ValueError, EOFError, SyntaxError) as err:  # Pillow's plugins raise all four
+        raise ParamError(field, f"cannot read image '{path}': {err}") from None
+
+
+def channel_stats(x: torch.Tensor, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std (population) of (N, C, H, W) images, summed in float64 over chunks
+    of images, so a uint8 set never exists whole as floats."""
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros(x.shape[1], dtype=torch.float64)
+    for i in range(0, len(x), chunk):
+        part = x[i : i + chunk].double()
+        total += part.sum(dim=(0, 2, 3))
+        squares += part.square().sum(dim=(0, 2, 3))
+    count = x.numel() / x.shape[1]
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_(min=0).sqrt_() + 1e-8
+    return tuple(mean.tolist()), tuple(std.tolist())
+
+
+def standardiser(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> Callable:
+    """A function turning stored pixels, moved to `device`, into float32 (pixels - mean) / std."""
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1).to(device)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1).to(device)
+    return lambda x: (x.to(device, non_blocking=True).float() - m).div_(s)  # never in place: x may be stored
+
+
+def record(data: Any, pixels: str) -> dict[str, Any]:
+    """The preprocessing record every data source shares: shape, channel order, statistics, classes."""
+    channels = data.input_shape[0]
+    order = "gray" if channels == 1 else "RGB" if data.name in ("cifar10", "imagefolder") else "as stored"
+    return {
+        "dataset": data.name,
+        "input_shape": list(data.input_shape),
+        "layout": "NCHW",
+        "channel_order": order,
+        "pixels": pixels,
+        "mean": list(data.mean),
+        "std": list(data.std),
+        "standardise": "input = (pixels - mean) / std, per channel",
+        "class_names": list(data.class_names) or [str(i) for i in range(data.num_classes)],
+    }
