@@ -81,6 +81,12 @@ def test_dry_run_prints_what_would_train_and_writes_nothing(tmp_path, capsys, mo
     assert "--set training.epochs=2" in out and sorted(tmp_path.rglob("*")) == before
     plan = nas.plan(path)
     assert [len(t) for t in plan.trials.values()] == [3, 3] and plan.num_classes == 3
+    # a comparison also says how it would go: rounds, level per pair, the fixed design's size
+    sets = ["--set", "compare.round=1", "--set", "compare.difference=0.9"]
+    assert main(["sweep", str(path), "--dry-run", *sets]) == 0
+    out = capsys.readouterr().out
+    assert "comparing 1 pair(s) in up to 3 rounds of 1 models per space, each pair at level 0.05" in out
+    assert "a fixed design with this level and power needs" in out and sorted(tmp_path.rglob("*")) == before
 
 
 def test_json_is_one_document_and_jsonl_is_lines(tmp_path, capsys):

@@ -65,6 +65,10 @@ def dry_run(path: str, overrides: list[str]) -> int:
             f"  {space}: {len(entries)} {drawn}; MFLOPs min/median/max {_spread(flops, 1e6, '.2f')}; "
             f"params (k) {_spread(params, 1e3, '.1f')}"
         )
+    if exp.compare:
+        from nas.sweeping.compare import designed, planned_line
+
+        print(f"  {planned_line(designed(exp))}")
     print(f"nothing trained or written; run it: nas sweep {path}{''.join(f' --set {o}' for o in overrides)}")
     return 0
 

@@ -116,15 +116,21 @@ class Comparison:
         return cls(float(data["level"]), design, [Pair.from_dict(p) for p in data["pairs"]])
 
 
-def start(exp: Experiment, out: Path, say: Callable[[str], None] = print) -> Comparison:
-    """The comparison of a new sweep: the design computed once (Bonferroni over the pairs), written."""
+def designed(exp: Experiment) -> Comparison:
+    """The comparison `exp` asks for, before any look: every pair of its spaces, and the design
+    each pair is tested with (at level / pairs, Bonferroni)."""
     c = exp.compare
     names = [s.name for s in exp.spaces]
     pairs = [Pair(a, b) for a, b in combinations(names, 2)]
     design = sequential.design(
         c.level / len(pairs), c.power, c.difference, c.round, exp.samples, seed=exp.seed
     )
-    comp = Comparison(c.level, design, pairs)
+    return Comparison(c.level, design, pairs)
+
+
+def start(exp: Experiment, out: Path, say: Callable[[str], None] = print) -> Comparison:
+    """The comparison of a new sweep: designed once, written, and said."""
+    comp = designed(exp)
     write(out, comp)
     say(planned_line(comp))
     return comp
