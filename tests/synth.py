@@ -96,3 +96,24 @@ def tiny_experiment(tmp_path: Path, samples: int, seed: int, epochs: int) -> Pat
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(exp))
     return path
+
+
+def one_space_experiment(
+    tmp_path: Path, name: str, samples: int, epochs: int, num_samples: int, resources: dict[str, Any]
+) -> Path:
+    """A one-space AnyNetX_C experiment on synthetic 3x8x8 data (fault and scheduling tests)."""
+    exp = {
+        "name": name,
+        "space": {
+            "name": "anynet_x_c",
+            "options": {"stages": 2, "max_depth": 2, "max_width": 24, "strides": [1, 2]},
+        },
+        "samples": samples,
+        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
+        "dataset": {"name": "synthetic", "params": {"num_samples": num_samples, "size": 8, "num_classes": 3}},
+        "training": {"epochs": epochs, "batch_size": 32},
+        "resources": {"cpus_per_trial": 1, **resources},
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    return path

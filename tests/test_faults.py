@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from nas.config import TrainingConfig
 from nas.sweeping import store
@@ -19,6 +18,7 @@ from nas.sweeping.records import PlanEntry, Status
 from nas.sweeping.trial import TrialSetup, run_trial
 from nas.training.datasets import synthetic
 from tests.polling import wait_for
+from tests.synth import one_space_experiment
 
 SPEC = {
     "input_shape": [3, 6, 6],
@@ -73,21 +73,8 @@ def test_rejected_entry_is_recorded_without_training():
 
 
 def _experiment(tmp_path, samples, epochs, num_samples):
-    exp = {
-        "name": "faults",
-        "space": {
-            "name": "anynet_x_c",
-            "options": {"stages": 2, "max_depth": 2, "max_width": 24, "strides": [1, 2]},
-        },
-        "samples": samples,
-        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
-        "dataset": {"name": "synthetic", "params": {"num_samples": num_samples, "size": 8, "num_classes": 3}},
-        "training": {"epochs": epochs, "batch_size": 32},
-        "resources": {"cpus_per_trial": 1, "max_concurrent": 1, "max_retries": 2},
-    }
-    path = tmp_path / "faults.yaml"
-    path.write_text(yaml.safe_dump(exp))
-    return path
+    resources = {"max_concurrent": 1, "max_retries": 2}
+    return one_space_experiment(tmp_path, "faults", samples, epochs, num_samples, resources)
 
 
 def _start(args, log):

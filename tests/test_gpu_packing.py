@@ -9,7 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from nas.sweeping import driver, memory, store
 from nas.sweeping.plan import SampleRun, SearchRun
 from nas.sweeping.records import PlanEntry
 from nas.training.datasets import synthetic
+from tests.synth import one_space_experiment
 
 GB = memory.GB
 
@@ -53,21 +53,7 @@ def test_gpu_need_is_the_largest_entrys_estimate_plus_context_and_data():
 
 
 def _experiment(tmp_path, samples=2, **resources):
-    exp = {
-        "name": "pack",
-        "space": {
-            "name": "anynet_x_c",
-            "options": {"stages": 2, "max_depth": 2, "max_width": 24, "strides": [1, 2]},
-        },
-        "samples": samples,
-        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
-        "dataset": {"name": "synthetic", "params": {"num_samples": 1500, "size": 8, "num_classes": 3}},
-        "training": {"epochs": 2, "batch_size": 32},
-        "resources": {"cpus_per_trial": 1, **resources},
-    }
-    path = tmp_path / "pack.yaml"
-    path.write_text(yaml.safe_dump(exp))
-    return path
+    return one_space_experiment(tmp_path, "pack", samples, 2, 1500, resources)
 
 
 def _run(tmp_path, params):
