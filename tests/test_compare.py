@@ -284,7 +284,7 @@ def test_analyze_shows_the_decision_and_counts_no_trial_missing(tmp_path):
     assert seq.decided and seq.used == 4 and seq.rounds_done == 1 and seq.fixed_n == 40
     assert seq.pairs[0]["better"] == "anynet_x_a" and seq.sizes == [4, 8]
     assert all(r.planned == 4 and r.pending == 0 for r in result.runs.values())
-    assert f"sequential comparison: {seq.sentence}" in format_report(result)
+    assert f"sequential {seq.sentence}" in format_report(result)
     assert "anynet_x_a better than anynet_x_e (KS 1.000 >= 0.500 after 4 models)" in seq.sentence
     assert result.figures["sequential"] == sweep / "analysis" / "sequential.png"
     assert result.figures["sequential"].stat().st_size > 10_000

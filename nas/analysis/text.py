@@ -105,7 +105,7 @@ def format_report(result: Analysis) -> str:
         )
         lines.extend(f"  {k.a} vs {k.b}: {needed_text(k, runs)}" for k in result.ks)
     if result.sequential:
-        lines += ["", f"sequential comparison: {result.sequential.sentence}"]
+        lines += ["", f"sequential {result.sequential.sentence}"]  # "sequential comparison decided ..."
     for name, r in runs.items():
         lines.extend(_run_lines(name, r, result.settings.level, result.settings.fraction))
     lines.append("")
