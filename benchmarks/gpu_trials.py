@@ -10,7 +10,9 @@
     python benchmarks/gpu_trials.py            # on a GPU machine; (b) needs Ray
     python benchmarks/gpu_trials.py --quick    # tiny sizes, runs on CPU (no GPU figures)
 
-Part (a) imports no Ray, so it runs where only torch is installed.
+Part (a) imports no Ray, so it runs where only torch is installed; there (or with --no-ray) part
+(b) trains the same specs by 1 and by k processes sharing the GPU (k by pack_gpus' rule), each
+as a trial trains, without Ray's scheduling.
 """
 
 from __future__ import annotations
@@ -235,12 +237,69 @@ def experiment(size: Size, gpu: bool, packed: bool) -> dict:
     }
 
 
+def _sweep_data(size: Size) -> Dataset:
+    """The sweep's synthetic CIFAR-sized data (as experiment() asks for it)."""
+    return synthetic(num_samples=size.images * 5 // 4, num_classes=10, size=size.px, val_fraction=0.2)
+
+
+_WORKER: dict = {}  # a process's data and training recipe, made once by _start_worker
+
+
+def _start_worker(size: Size, device: str) -> None:
+    """Pool initializer: the worker's copy of the data, its recipe and device."""
+    _WORKER.update(data=_sweep_data(size), cfg=TrainingConfig(epochs=size.epochs, batch_size=size.batch))
+    _WORKER["device"] = device
+
+
+def _train_one(job: tuple[int, dict]) -> float:
+    """Train one spec as a trial does (one thread); its validation error."""
+    seed, spec = job
+    return train(from_dict(spec), _WORKER["data"], _WORKER["cfg"], seed=seed, device=_WORKER["device"]).error
+
+
+def bench_processes(size: Size, gpu: bool) -> None:
+    """Figure (b) where Ray is missing (the lent GPU machine has torch only): the sweep's specs
+    trained by 1 process and then by k processes sharing the GPU, k by pack_gpus' rule; each
+    trains as a trial does, without Ray's scheduling."""
+    import multiprocessing
+    import os
+
+    from nas.sweeping import memory
+
+    samples = _anynet_e(size, size.models, seed=0)
+    if gpu:
+        need = memory.gpu_need(
+            [s.complexity.to_dict() for s in samples], size.batch, memory.resident(_sweep_data(size))
+        )
+        gpu_bytes = torch.cuda.get_device_properties(0).total_memory
+        k = memory.trials_per_gpu(need, gpu_bytes, float(os.cpu_count() or 1), 1.0)
+    else:
+        k = 2
+    jobs = [(i, s.spec.to_dict()) for i, s in enumerate(samples)]
+    print(f"(b) without Ray: {size.models} AnyNetX_E models, {size.epochs} epoch(s) on {size.images} images")
+    rates = []
+    for n in (1, k):
+        start = time.perf_counter()
+        ctx = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
+        with Busy() as busy, ctx.Pool(n, _start_worker, (size, "cuda" if gpu else "cpu")) as pool:
+            pool.map(_train_one, jobs, chunksize=1)
+        rates.append(size.models * 3600 / (time.perf_counter() - start))
+        name = f"{n} process(es){' per GPU' if gpu else ''}"
+        print(
+            f"    {name:<22}{size.models * 3600 / rates[-1]:8.1f} s  {rates[-1]:8.0f} models/h  {busy.text()}"
+        )
+    print(f"    {k} / 1 process(es): {rates[1] / rates[0]:.2f}x models per hour")
+    print(f"    targets: packed >= {SPEEDUP_TARGET}x models per hour, GPU busy >= {100 * BUSY_TARGET:.0f}%")
+
+
 def bench_sweep(size: Size, gpu: bool) -> None:
-    """Figure (b): the sweep at one trial per GPU and packed, models per hour and GPU busy."""
+    """Figure (b): the sweep at one trial per GPU and packed, models per hour and GPU busy; where
+    Ray is missing, the same training by processes (bench_processes)."""
     try:
         import ray  # noqa: F401  (the sweep needs it; part (a) does not)
     except ImportError as err:
-        print(f"(b) sweep skipped: Ray is not installed ({err})")
+        print(f"(b) the sweep needs Ray ({err}); measured without it instead")
+        bench_processes(size, gpu)
         return
     from nas.sweeping.driver import sweep
 
@@ -265,13 +324,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny sizes on CPU (no GPU figures)")
     p.add_argument("--no-sweep", action="store_true", help="only figure (a)")
+    p.add_argument("--no-ray", action="store_true", help="figure (b) by processes, as where Ray is missing")
     args = p.parse_args()
     gpu = torch.cuda.is_available() and not args.quick
     dev = torch.device("cuda" if gpu else "cpu")
     size = QUICK if args.quick else FULL
     print(f"device: {torch.cuda.get_device_name(0) if gpu else 'no GPU (CPU)'}; torch {torch.__version__}")
     bench_specs(size, dev)
-    if not args.no_sweep:
+    if args.no_ray and not args.no_sweep:
+        bench_processes(size, gpu)
+    elif not args.no_sweep:
         bench_sweep(size, gpu)
 
 

@@ -119,7 +119,7 @@ def test_packed_trials_share_one_declared_gpu_at_once(tmp_path, monkeypatch, cap
 def test_gpu_benchmark_quick_runs_on_cpu():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / "gpu_trials.py"), "--quick", "--no-sweep"],
+        [sys.executable, str(root / "benchmarks" / "gpu_trials.py"), "--quick", "--no-ray"],
         capture_output=True,
         text=True,
         check=True,
@@ -130,3 +130,7 @@ def test_gpu_benchmark_quick_runs_on_cpu():
     assert "device: no GPU (CPU)" in out and "targets: trial/lean >= 1.0x" in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("resnet18", "anynetx_e_"))]
     assert len(rows) == 3 and all(float(r[-1].rstrip("x")) > 0 for r in rows)  # lean, trial, ratio each
+    # (b) as on a GPU machine without Ray: the same specs by 1 and by 2 processes
+    assert "(b) without Ray: 2 AnyNetX_E models" in out
+    rates = [line.split() for line in out.splitlines() if "models/h" in line]
+    assert [r[0] for r in rates] == ["1", "2"] and all(float(r[4]) > 0 for r in rates)
