@@ -265,6 +265,66 @@ def test_tiny_comparison_through_ray_stops_early(tmp_path, capsys):
     assert "already decided: comparison decided after 1 of 2 rounds" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_a_comparison_killed_mid_round_resumes_the_same_test(tmp_path):
+    """SIGKILL the driver during round 2 (round 1 looked at, some of round 2 recorded), resume:
+    the design and round 1's look are the recorded ones, every trial has one row, round 2 decides."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.polling import wait_for
+    from tests.synth import tiny_experiment
+
+    raw = yaml.safe_load(tiny_experiment(tmp_path, samples=9, seed=2, epochs=3).read_text())
+    raw["spaces"][1] = {"name": "nds_vanilla", "options": {"depths": [12], "widths": [1]}}  # near chance
+    raw["dataset"]["params"].update(num_samples=240, noise=0.2)
+    raw["training"]["batch_size"] = 16
+    raw["resources"]["max_concurrent"] = 1  # one trial at a time: the kill lands inside round 2
+    raw["compare"] = {"round": 3, "difference": 0.5}  # look 1 (3 models) cannot separate, look 2 can
+    path = tmp_path / "cmp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "sweep"
+    spaces = ("anynet_x_c", "nds_vanilla")
+
+    def rows() -> int:
+        return sum(len(store.rows(out / s)) for s in spaces if (out / s).is_dir())
+
+    def round_one_looked() -> bool:
+        return (out / store.COMPARISON).exists() and bool(compare.read(out).pairs[0].looks)
+
+    cmd = [sys.executable, "-m", "nas.cli", "sweep"]
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = subprocess.Popen(
+            [*cmd, str(path), "--out", str(out), "--no-analyze"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        ok = wait_for(lambda: round_one_looked() and rows() >= 7, 180)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert ok, (tmp_path / "log.txt").read_text()
+    before = json.loads((out / store.COMPARISON).read_text())
+    assert len(before["pairs"][0]["looks"]) == 1 and not before["decided"] and 7 <= rows() < 12
+    with open(tmp_path / "log2.txt", "w") as log:
+        proc = subprocess.Popen(
+            [*cmd, "--resume", str(out), "--no-analyze"], stdout=log, stderr=subprocess.STDOUT
+        )
+        assert proc.wait(timeout=240) == 0, (tmp_path / "log2.txt").read_text()
+    after = json.loads((out / store.COMPARISON).read_text())
+    assert after["design"] == before["design"]  # read back, never recomputed: the same error rates
+    looks = after["pairs"][0]["looks"]
+    assert looks[0] == before["pairs"][0]["looks"][0] and len(looks) == 2
+    assert after["decided"] and looks[1]["decision"] == sequential.SEPARATED
+    for space in spaces:  # every trial of the two rounds once: none lost, none repeated
+        assert sorted(r["trial_index"] for r in store.rows(out / space)) == list(range(6))
+    printed = (tmp_path / "log2.txt").read_text()
+    assert "round 1/3: 3 models per space" in printed and "(from the stored rows)" in printed
+    assert "round 2/3: 6 models per space" in printed and "separated, anynet_x_c better" in printed
+
+
 def test_analyze_shows_the_decision_and_counts_no_trial_missing(tmp_path):
     from nas.analysis.analyze import analyze
     from nas.analysis.result import Settings
