@@ -520,11 +520,11 @@ def sweep(
                 _check_new_out(out_dir)
                 held.enter_context(store.lock(out_dir))
                 data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
-                runs = prepare(exp, out_dir, data)
                 print(
-                    f"sweep '{exp.name}' ({exp.search.mode}): {len(runs)} space(s) x {exp.samples} samples on "
-                    f"{data.name} {tuple(data.input_shape)}, {exp.training.epochs} epochs each -> {out_dir}"
+                    f"sweep '{exp.name}' ({exp.search.mode}): {len(exp.spaces)} space(s) x {exp.samples} samples "
+                    f"on {data.name} {tuple(data.input_shape)}, {exp.training.epochs} epochs each -> {out_dir}"
                 )
+                runs = prepare(exp, out_dir, data)
             execute(exp, runs, data, out_dir, address)
         except Interrupted as stop:
             line = _interrupted_line(out_dir) if out_dir else "interrupted before the sweep folder was known"
