@@ -112,3 +112,27 @@ def test_read_rejects_bad_values(data, message):
     with pytest.raises(UserError) as err:
         _read(data)
     assert str(err.value) == f"exp.yaml: {message}"
+
+
+def test_a_gpu_epoch_draws_its_augmentation_on_the_gpu_seeded_once_from_the_trial(monkeypatch):
+    """On the CPU the trial's generator itself; elsewhere one generator per epoch on that device,
+    seeded by a single draw from the trial's (the device generator is faked: no GPU here)."""
+    from nas.training.augment import draws_on
+
+    gen = torch.Generator().manual_seed(5)
+    assert draws_on(gen, torch.device("cpu")) is gen
+    expected = torch.Generator().manual_seed(5)
+    seed = int(torch.randint(2**62, (1,), generator=expected))
+
+    class OnDevice:
+        def __init__(self, device):
+            self.device, self.seed = device, None
+
+        def manual_seed(self, value):
+            self.seed = value
+            return self
+
+    monkeypatch.setattr(torch, "Generator", OnDevice)
+    local = draws_on(gen, "cuda:0")
+    assert (local.device, local.seed) == ("cuda:0", seed)  # one draw from the trial's generator
+    assert torch.equal(gen.get_state(), expected.get_state())  # and only one

@@ -49,6 +49,17 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
     return x.masked_fill(in_rows[:, None, :, None] & in_cols[:, None, None, :], 0)
 
 
+def draws_on(gen: torch.Generator, device: torch.device | str) -> torch.Generator:
+    """Where an epoch's augmentation draws come from: `gen` itself on the CPU; on a GPU a generator
+    there, seeded once from `gen`, so no per-batch draw is copied from the host (a copy from
+    pageable memory can wait for the GPU's queued work)."""
+    if torch.device(device).type == "cpu":
+        return gen
+    local = torch.Generator(device=device)
+    local.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
+    return local
+
+
 @dataclass(frozen=True)
 class Augment:
     """Which augmentations training batches get (`training.augment`); all off by default."""

@@ -25,7 +25,7 @@ import torch
 
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param, Schema
-from nas.training.augment import Augment
+from nas.training.augment import Augment, draws_on
 from nas.training.pixels import channel_stats, read_image, record, standardiser
 from nas.training.stream import Files, streamed
 
@@ -99,12 +99,13 @@ class Dataset:
         `workers` is for streaming sets; one in memory needs none."""
         ready = standardiser(self.mean, self.std, device)
         order = torch.randperm(self.train_size, generator=gen).to(self.x_train.device)
+        draws = draws_on(gen, device) if augment.enabled else gen
         for i in range(0, self.train_size, batch_size):
             idx = order[i : i + batch_size]
             if len(idx) < 2 and self.train_size > 1:
                 continue
             yield (
-                augment.apply(ready(self.x_train[idx]), gen),
+                augment.apply(ready(self.x_train[idx]), draws),
                 self.y_train[idx].to(device, non_blocking=True),
             )
 

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from blocks.errors import ParamError, UserError
-from nas.training.augment import Augment
+from nas.training.augment import Augment, draws_on
 from nas.training.pixels import channel_stats, read_image, record, standardiser
 
 CROP_SCALE = (0.08, 1.0)  # share of the image's area a training crop covers
@@ -174,8 +174,9 @@ class StreamingDataset:
         seed = int(torch.randint(2**62, (1,), generator=gen))
         decode = Decode(self.train, order, self.size, self.grayscale, seed)
         ready = standardiser(self.mean, self.std, device)
+        draws = draws_on(gen, device) if augment.enabled else gen
         for x, y in batches(decode, batch_size, workers, device):
-            yield augment.apply(ready(x), gen), y
+            yield augment.apply(ready(x), draws), y
 
     def val_batches(
         self, batch_size: int, device: torch.device, workers: int = 0
