@@ -368,7 +368,8 @@ def test_start_plans_every_pair_at_a_bonferroni_level(tmp_path):
     assert record["correction"].startswith("Bonferroni: each of the 3 pair(s) is tested at level 0.05 / 3")
     assert not record["decided"] and record["models_per_space"] == 12 and record["rounds_done"] == 0
     assert compare.read(tmp_path).to_dict() == record
-    assert lines[0].startswith(
+    assert lines[0] == "designing the sequential test: 3 looks, 20,000 simulated comparisons..."
+    assert lines[1].startswith(
         "comparing 3 pair(s) in up to 3 rounds of 4 models per space, each pair at level 0.0167"
     )
-    assert "12 per space gives power" in lines[0]  # 12 models cannot reach power 0.8 at difference 0.1
+    assert "12 per space gives power" in lines[1]  # 12 models cannot reach power 0.8 at difference 0.1

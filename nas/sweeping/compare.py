@@ -130,6 +130,8 @@ def designed(exp: Experiment) -> Comparison:
 
 def start(exp: Experiment, out: Path, say: Callable[[str], None] = print) -> Comparison:
     """The comparison of a new sweep: designed once, written, and said."""
+    looks = -(-exp.samples // exp.compare.round)
+    say(f"designing the sequential test: {looks} looks, {sequential.PATHS:,} simulated comparisons...")
     comp = designed(exp)
     write(out, comp)
     say(planned_line(comp))
