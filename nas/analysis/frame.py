@@ -143,7 +143,7 @@ def _columns(run: Path, rows: list[dict[str, Any]], label: str | None) -> RunDat
         label=label or space,
         dir=run,
         space=space,
-        planned=max(min(planned, store.compared(run) or planned), len(rows)),
+        planned=max(store.within_comparison(run, planned), len(rows)),
         index=np.array([r.get("trial_index", i) for i, r in enumerate(rows)], dtype=int),
         model_id=np.array([str(r.get("model_id", "")) for r in rows], dtype=object),
         status=np.array([str(r.get("status", "")) for r in rows], dtype=object),

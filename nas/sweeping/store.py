@@ -307,7 +307,11 @@ def plan(run: Path) -> list[dict[str, Any]]:
 def planned(run: Path) -> int:
     """How many trials a run was asked for: its plan (sample mode) or its samples (optimize),
     or as many as its sweep's decided comparison used (the rest were never to run)."""
-    asked = len(plan(run)) or int(experiment(run).get("samples", 0))
+    return within_comparison(run, len(plan(run)) or int(experiment(run).get("samples", 0)))
+
+
+def within_comparison(run: Path, asked: int) -> int:
+    """`asked` trials of a run, capped at the models per space its sweep's comparison uses."""
     return min(asked, compared(run) or asked)
 
 
