@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from blocks.network import build
 from blocks.spec import from_dict
 from nas.config import TrainingConfig
 from nas.sweeping.records import PlanEntry, Status, TrialRow
@@ -17,6 +18,7 @@ from nas.training.loop import (
     compile_mode,
     loader_workers,
     lr_at,
+    optimizer,
     precision,
     seeded,
     train,
@@ -137,6 +139,29 @@ def test_cpu_runs_in_float32_and_loader_workers_leave_one_cpu():
     assert precision(torch.device("cpu"), amp=True) is None
     assert [loader_workers(c) for c in (1, 2, 8)] == [0, 1, 7]
     assert compile_mode(SPEC, torch.device("cpu")) == "default"
+
+
+def test_the_fused_optimiser_of_gpu_trials_takes_the_same_steps():
+    """GPU trials update with fused SGD; its steps (nesterov momentum, decay on weights only)
+    equal the unfused ones the CPU uses, up to float rounding."""
+    cfg = TrainingConfig(lr=0.2, weight_decay=0.01)
+    x, y = torch.randn(16, 3, 8, 8), torch.randint(0, 4, (16,))
+    models = []
+    for fused in (False, True):
+        with seeded(0):
+            model = build(SPEC)
+        opt = optimizer(model, cfg, fused=fused)
+        assert opt.defaults["fused"] is (True if fused else None)
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        models.append(model.state_dict())
+    for name, value in models[0].items():
+        torch.testing.assert_close(models[1][name], value, rtol=1e-5, atol=1e-6, msg=name)
+    with seeded(0):
+        start = build(SPEC).state_dict()
+    assert not torch.equal(start["head.fc.weight"], models[0]["head.fc.weight"])
 
 
 def test_compiled_shapes_cover_full_and_last_batches():

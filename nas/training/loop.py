@@ -95,14 +95,20 @@ def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast
     return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
-def _optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.SGD:
-    """SGD; weight decay only on weights of convs and linears, not on norms and biases."""
+def optimizer(model: nn.Module, cfg: TrainingConfig, fused: bool = False) -> torch.optim.SGD:
+    """SGD; weight decay only on weights of convs and linears, not on norms and biases. `fused`
+    (a GPU trial) updates every parameter in one kernel per group, and takes float16's inf check
+    from the GradScaler on the device, where the unfused step reads it on the host every step."""
     decay, no_decay = [], []
     for p in model.parameters():
         (decay if p.ndim > 1 else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.SGD(
-        groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0
+        groups,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov and cfg.momentum > 0,
+        fused=fused or None,
     )
 
 
@@ -232,7 +238,7 @@ def _train(
     net = torch.compile(model, mode=mode, dynamic=False) if mode else model  # a graph per batch shape
     step = _Step(
         net,
-        _optimizer(model, cfg),
+        optimizer(model, cfg, fused=cuda),
         torch.amp.GradScaler("cuda", enabled=dtype is torch.float16),
         nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
         dtype,
