@@ -3,8 +3,8 @@ mixed precision and channels-last on CUDA, optionally torch.compile. Reports top
 epoch and at the end.
 
 The loop never waits on the GPU inside a step: error counts and loss sums accumulate on the
-device, and whether the loss stayed finite is read back every CHECK_EVERY steps and at each
-epoch's end, so a divergence is reported within that window of steps."""
+device, and whether the loss sum stayed finite is read back every CHECK_EVERY steps and at
+each epoch's end, so a divergence is reported within that window of steps."""
 
 from __future__ import annotations
 
@@ -253,21 +253,19 @@ def _train(
     for epoch in range(cfg.epochs):
         net.train()
         wrong = torch.zeros((), dtype=torch.int64, device=dev)
-        loss_sum = torch.zeros((), device=dev)
-        finite = torch.ones((), dtype=torch.bool, device=dev)
+        loss_sum = torch.zeros((), device=dev)  # non-finite from the first non-finite loss on
         checked = done
         for xb, yb in data.train_batches(cfg.batch_size, gen, cfg.augment, dev, workers):
             for group in step.opt.param_groups:
                 group["lr"] = lr_at(done, total, warmup, cfg.lr)
             bad, loss = step(xb.contiguous(memory_format=fmt), yb)
             wrong += bad
-            loss_sum += loss * len(yb)
-            finite &= torch.isfinite(loss)
+            loss_sum.add_(loss, alpha=len(yb))
             done, seen = done + 1, seen + len(yb)
             if done - checked >= CHECK_EVERY:
-                _check_finite(finite, epoch, checked, done)
+                _check_finite(loss_sum, epoch, checked, done)
                 checked = done
-        _check_finite(finite, epoch, checked, done)
+        _check_finite(loss_sum, epoch, checked, done)
         result.train_errors.append(100.0 * wrong.item() / n)
         result.losses.append(loss_sum.item() / n)
         result.val_errors.append(evaluate(net, data, 4 * cfg.batch_size, dev, dtype, workers))
@@ -286,9 +284,10 @@ def _train(
     return result
 
 
-def _check_finite(finite: torch.Tensor, epoch: int, first: int, last: int) -> None:
-    """Raise Diverged when a loss of steps first..last-1 was NaN or infinite (one read of the device)."""
-    if last > first and not finite.item():
+def _check_finite(loss_sum: torch.Tensor, epoch: int, first: int, last: int) -> None:
+    """Raise Diverged when a loss of steps first..last-1 was NaN or infinite: the epoch's loss sum,
+    finite at the previous check, stays NaN or infinite once a loss was (one read of the device)."""
+    if last > first and not torch.isfinite(loss_sum).item():
         raise Diverged(
             f"loss became NaN or infinite at epoch {epoch + 1}, between steps {first} and {last - 1}"
         )
