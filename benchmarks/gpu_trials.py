@@ -9,6 +9,7 @@
 
     python benchmarks/gpu_trials.py            # on a GPU machine; (b) needs Ray
     python benchmarks/gpu_trials.py --quick    # tiny sizes, runs on CPU (no GPU figures)
+    python benchmarks/gpu_trials.py --no-compile --no-sweep   # the eager column alone, in a minute or two
 
 Part (a) imports no Ray, so it runs where only torch is installed; there (or with --no-ray) part
 (b) trains the same specs by 1 and by k processes sharing the GPU (k by pack_gpus' rule), each
@@ -173,7 +174,7 @@ def bench_specs(size: Size, dev: torch.device) -> None:
         f"    targets: trial/lean >= {EAGER_TARGET}x on every spec; compiled/lean >= {COMPILE_TARGET}x on AnyNetX_E"
     )
     if not size.compile:
-        print("    compile: skipped at --quick (a cold CPU compile takes minutes)")
+        print("    compile: skipped (--quick or --no-compile; a cold CPU compile takes minutes)")
 
 
 class Busy:
@@ -325,10 +326,13 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="tiny sizes on CPU (no GPU figures)")
     p.add_argument("--no-sweep", action="store_true", help="only figure (a)")
     p.add_argument("--no-ray", action="store_true", help="figure (b) by processes, as where Ray is missing")
+    p.add_argument("--no-compile", action="store_true", help="figure (a) without its compiled column")
     args = p.parse_args()
     gpu = torch.cuda.is_available() and not args.quick
     dev = torch.device("cuda" if gpu else "cpu")
     size = QUICK if args.quick else FULL
+    if args.no_compile:
+        size = replace(size, compile=False)
     print(f"device: {torch.cuda.get_device_name(0) if gpu else 'no GPU (CPU)'}; torch {torch.__version__}")
     bench_specs(size, dev)
     if args.no_ray and not args.no_sweep:
