@@ -478,10 +478,12 @@ def _experiment(tmp_path: Path, params: dict) -> Path:
     return path
 
 
+@pytest.mark.parametrize("stream", ["auto", "true"])
 @pytest.mark.parametrize("name, content, message", DATA_CASES.values(), ids=DATA_CASES.keys())
-def test_bad_image_files(tmp_path, capsys, name, content, message):
+def test_bad_image_files(tmp_path, capsys, name, content, message, stream):
+    """Refused before training whether the folder is loaded or streamed (checked up front)."""
     root = _folder(tmp_path, name, content)
-    exp = _experiment(tmp_path, {"root": str(root), "size": 8})
+    exp = _experiment(tmp_path, {"root": str(root), "size": 8, "stream": stream, "val_fraction": 0.5})
     line = refused(["retrain", "resnet18", "--experiment", str(exp)], capsys, "dataset.params.root", message)
     assert str(root / "b" / name) in line
 

@@ -180,6 +180,38 @@ def test_bad_input_is_one_line_naming_field_and_file(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_unreadable_files_are_refused_before_training_all_named_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(stream, "SAY_EVERY", 0.0)
+    root = _folder(tmp_path / "f", n=6)
+    broken = [root / "cat" / f"{i}.jpg" for i in range(3)] + [root / "ant" / f"{i}.jpg" for i in range(4)]
+    for path in broken:
+        path.write_bytes(path.read_bytes()[:200])  # truncated: the header reads, the pixels do not
+    with pytest.raises(UserError) as err:
+        _load(root)
+    line = str(err.value)
+    assert line.startswith(
+        "exp.yaml: dataset.params.root: 7 of 12 images cannot be decoded: cannot read image '"
+    )
+    assert line.count("cannot read image '") == stream.SHOWN_BAD and line.count("; and 2 more.") == 1
+    assert "dataset.params.verify: false" in line and "\n" not in line
+    progress = capsys.readouterr().err
+    assert "checking that 12 images decode: " in progress and "s left" in progress
+    # verify: false skips the check: the first unreadable file met (here by the mean/std sample,
+    # else by a worker during training) stops with one line naming it alone
+    with pytest.raises(UserError, match=r"^dataset.params.root: cannot read image '") as err:
+        _load(root, verify=False)
+    assert "images cannot be decoded" not in str(err.value)
+
+
+def test_an_unreadable_validation_file_names_val_root(tmp_path):
+    root, val = _folder(tmp_path / "f", n=2), _folder(tmp_path / "v", n=2)
+    (val / "ant" / "1.jpg").write_bytes(b"")
+    with pytest.raises(
+        UserError, match=r"dataset.params.val_root: 1 of 8 images cannot be decoded: .*1\.jpg"
+    ):
+        _load(root, val_root=str(val))
+
+
 MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys, torch

@@ -497,6 +497,7 @@ def _decoded_bytes(files: list[tuple[Path, int]], size: int | None, grayscale: b
         f"decode per batch in worker processes (auto: when the images take over {STREAM_GB} GB decoded)",
         choices=("auto", "true", "false"),
     ),
+    verify=Param(bool, True, "streamed: decode every image once before training, refusing unreadable files"),
     seed=SEED,
 )
 def imagefolder(
@@ -506,6 +507,7 @@ def imagefolder(
     val_root: str | None,
     val_fraction: float | None,
     stream: str,
+    verify: bool,
     seed: int,
 ):
     """Images in one sub-folder per class of `root` (class index = sorted folder name), read with Pillow.
@@ -528,7 +530,7 @@ def imagefolder(
         if val is None:
             (files, val), val_folder = _split_files(files, fraction, seed), folder
         held = Files.of("root" if val_root is None else "val_root", val_folder, val)
-        return streamed(names, Files.of("root", folder, files), held, size, grayscale, seed)
+        return streamed(names, Files.of("root", folder, files), held, size, grayscale, seed, verify)
     x, y = _read_images(files, "root", size, grayscale)
     if val is None:
         return _finish("imagefolder", x, y, fraction, seed, len(names), names)

@@ -9,6 +9,9 @@ pixels: it pickles small, for every node of a Ray cluster that sees the same fil
 from __future__ import annotations
 
 import math
+import os
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,8 @@ CROP_SCALE = (0.08, 1.0)  # share of the image's area a training crop covers
 CROP_RATIO = (3 / 4, 4 / 3)  # width / height of a training crop
 CENTRE = 0.875  # validation: the centre crop's side over the resized shorter side
 STATS_IMAGES = 512  # training images (a seeded choice) whose validation crops give mean and std
+SHOWN_BAD = 5  # unreadable files named in the error of the up-front check
+SAY_EVERY = 10.0  # seconds between two progress lines of the up-front check
 
 Box = tuple[float, float, float, float]  # left, top, width, height in the image's pixels
 
@@ -117,6 +122,54 @@ class Decode(torch.utils.data.Dataset):
             return crop_resize(img, centre_box(*img.size), self.size, self.grayscale)
         out = crop_resize(img, crop_box(*img.size, rng), self.size, self.grayscale)
         return out.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else out
+
+
+class Readable(torch.utils.data.Dataset):
+    """Item i: "" when file i decodes to its validation crop, else why not (a whole decode, so a
+    truncated file is caught too; JPEGs at the draft scale the crop allows, as in training)."""
+
+    def __init__(self, files: Files, size: int, grayscale: bool):
+        self.decode = Decode(files, np.arange(len(files.labels)), size, grayscale, None)
+
+    def __len__(self) -> int:
+        return len(self.decode)
+
+    def __getitem__(self, i: int) -> str:
+        return self.decode[i][2]
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_readable(parts: list[Files], size: int, grayscale: bool) -> None:
+    """Decode every file of `parts` once, in worker processes (all CPUs but one), and refuse the
+    folder naming the files that cannot be read, before any trial starts: met during training,
+    such a file would fail every trial that reaches it. Says how far it got every SAY_EVERY s."""
+    total, done, bad = sum(len(f.labels) for f in parts), 0, []
+    start = last = time.monotonic()
+    for files in parts:
+        loader = DataLoader(Readable(files, size, grayscale), batch_size=64, num_workers=max(0, _cpus() - 1))
+        for errors in loader:
+            bad += [(files.field, e.removeprefix(f"{files.field}: ")) for e in errors if e]
+            done += len(errors)
+            if time.monotonic() - last >= SAY_EVERY and done < total:
+                last = time.monotonic()
+                left = (last - start) * (total - done) / done
+                print(
+                    f"checking that {total:,} images decode: {done:,} ({100 * done // total}%), ~{left:.0f}s left",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    if bad:
+        more = f"; and {len(bad) - SHOWN_BAD} more" if len(bad) > SHOWN_BAD else ""
+        raise ParamError(
+            bad[0][0],
+            f"{len(bad)} of {total:,} images cannot be decoded: "
+            + "; ".join(why for _, why in bad[:SHOWN_BAD])
+            + f"{more}. Replace or remove them, or set dataset.params.verify: false to meet them in training",
+        )
 
 
 def batches(
@@ -218,11 +271,14 @@ def _statistics(files: Files, size: int, grayscale: bool, seed: int) -> tuple[tu
 
 
 def streamed(
-    names: list[str], train: Files, val: Files, size: int | None, grayscale: bool, seed: int
+    names: list[str], train: Files, val: Files, size: int | None, grayscale: bool, seed: int, verify: bool
 ) -> StreamingDataset:
-    """The streaming set of a checked folder layout; mean and std from `seed`'s choice of images."""
+    """The streaming set of a checked folder layout, every image decoded once first if `verify`;
+    mean and std from `seed`'s choice of images."""
     if size is None:
         raise ParamError("size", "required when streaming (stream: true, or auto on a large folder)")
+    if verify:
+        check_readable([train, val], size, grayscale)
     mean, std, n = _statistics(train, size, grayscale, seed)
     return StreamingDataset(
         "imagefolder", train, val, size, grayscale, len(names), tuple(names), mean, std, n
