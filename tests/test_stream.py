@@ -198,7 +198,7 @@ def test_unreadable_files_are_refused_before_training_all_named_in_one_line(tmp_
     assert "checking that 12 images decode: " in progress and "s left" in progress
     # verify: false skips the check: the first unreadable file met (here by the mean/std sample,
     # else by a worker during training) stops with one line naming it alone
-    with pytest.raises(UserError, match=r"^dataset.params.root: cannot read image '") as err:
+    with pytest.raises(UserError, match=r"^exp.yaml: dataset.params.root: cannot read image '") as err:
         _load(root, verify=False)
     assert "images cannot be decoded" not in str(err.value)
 

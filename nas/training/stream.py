@@ -91,7 +91,7 @@ class Decode(torch.utils.data.Dataset):
     """Item i of an epoch: file order[i] decoded, cropped and (training) flipped, as uint8 CHW.
 
     The crop and flip of item i come from (seed, i) alone, so they do not depend on which worker
-    decodes it. A file that cannot be read comes back as its error's text, raised by the caller."""
+    decodes it. A file that cannot be read comes back as why (for `files.field`), raised by the caller."""
 
     def __init__(self, files: Files, order: np.ndarray, size: int, grayscale: bool, seed: int | None):
         self.files, self.order, self.size, self.grayscale, self.seed = files, order, size, grayscale, seed
@@ -109,7 +109,7 @@ class Decode(torch.utils.data.Dataset):
             return (
                 torch.zeros(1 if self.grayscale else 3, self.size, self.size, dtype=torch.uint8),
                 -1,
-                str(err),
+                err.message,
             )
         x = torch.from_numpy(np.array(pixels))  # a copy: Pillow's buffer is read-only
         return (x[None] if self.grayscale else x.permute(2, 0, 1)).contiguous(), self.files.labels[k], ""
@@ -122,6 +122,14 @@ class Decode(torch.utils.data.Dataset):
             return crop_resize(img, centre_box(*img.size), self.size, self.grayscale)
         out = crop_resize(img, crop_box(*img.size, rng), self.size, self.grayscale)
         return out.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else out
+
+
+class Unreadable(UserError):
+    """An image a batch needed could not be decoded; says which parameter named its folder."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"dataset.params.{field}: {message}")
+        self.field, self.message = field, message
 
 
 class Readable(torch.utils.data.Dataset):
@@ -152,7 +160,7 @@ def check_readable(parts: list[Files], size: int, grayscale: bool) -> None:
     for files in parts:
         loader = DataLoader(Readable(files, size, grayscale), batch_size=64, num_workers=max(0, _cpus() - 1))
         for errors in loader:
-            bad += [(files.field, e.removeprefix(f"{files.field}: ")) for e in errors if e]
+            bad += [(files.field, why) for why in errors if why]
             done += len(errors)
             if time.monotonic() - last >= SAY_EVERY and done < total:
                 last = time.monotonic()
@@ -178,9 +186,9 @@ def batches(
     """The items of `decode` in order, batched by `workers` processes (0: in this one), uint8 on `device`."""
     loader = DataLoader(decode, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     for x, y, errors in loader:
-        bad = next((e for e in errors if e), None)
+        bad = next((why for why in errors if why), None)
         if bad is not None:
-            raise UserError(f"dataset.params.{bad}")
+            raise Unreadable(decode.files.field, bad)
         yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 
@@ -279,7 +287,10 @@ def streamed(
         raise ParamError("size", "required when streaming (stream: true, or auto on a large folder)")
     if verify:
         check_readable([train, val], size, grayscale)
-    mean, std, n = _statistics(train, size, grayscale, seed)
+    try:
+        mean, std, n = _statistics(train, size, grayscale, seed)
+    except Unreadable as err:  # named as every load error is, with the experiment file
+        raise ParamError(err.field, err.message) from None
     return StreamingDataset(
         "imagefolder", train, val, size, grayscale, len(names), tuple(names), mean, std, n
     )
