@@ -172,11 +172,12 @@ def check_readable(parts: list[Files], size: int, grayscale: bool) -> None:
                 )
     if bad:
         more = f"; and {len(bad) - SHOWN_BAD} more" if len(bad) > SHOWN_BAD else ""
+        them = "them" if len(bad) > 1 else "it"
         raise ParamError(
             bad[0][0],
             f"{len(bad)} of {total:,} images cannot be decoded: "
             + "; ".join(why for _, why in bad[:SHOWN_BAD])
-            + f"{more}. Replace or remove them, or set dataset.params.verify: false to meet them in training",
+            + f"{more}. Replace or remove {them}, or set dataset.params.verify: false to meet {them} in training",
         )
 
 
