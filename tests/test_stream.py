@@ -212,6 +212,20 @@ def test_an_unreadable_validation_file_names_val_root(tmp_path):
         _load(root, val_root=str(val))
 
 
+def test_the_image_check_benchmark_runs():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "image_check.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("40 JPEGs of 500 x 375") and len(lines) == 4
+    assert all("ms/image" in line for line in lines[1:]) and "x full decode" in lines[2]
+
+
 MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys, torch

@@ -151,14 +151,15 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def check_readable(parts: list[Files], size: int, grayscale: bool) -> None:
-    """Decode every file of `parts` once, in worker processes (all CPUs but one), and refuse the
+def check_readable(parts: list[Files], size: int, grayscale: bool, workers: int | None = None) -> None:
+    """Decode every file of `parts` once, in `workers` processes (default: all CPUs but one), and refuse the
     folder naming the files that cannot be read, before any trial starts: met during training,
     such a file would fail every trial that reaches it. Says how far it got every SAY_EVERY s."""
     total, done, bad = sum(len(f.labels) for f in parts), 0, []
     start = last = time.monotonic()
     for files in parts:
-        loader = DataLoader(Readable(files, size, grayscale), batch_size=64, num_workers=max(0, _cpus() - 1))
+        processes = max(0, _cpus() - 1) if workers is None else workers
+        loader = DataLoader(Readable(files, size, grayscale), batch_size=64, num_workers=processes)
         for errors in loader:
             bad += [(files.field, why) for why in errors if why]
             done += len(errors)
