@@ -16,13 +16,13 @@ from nas.training.loop import (
     Diverged,
     _shapes,
     compile_mode,
-    loader_workers,
     lr_at,
     optimizer,
     precision,
     seeded,
     train,
 )
+from nas.training.stream import loader_workers
 
 SPEC = from_dict(
     {

@@ -18,7 +18,8 @@ from nas.config import Experiment, TrainingConfig
 from nas.exporting.weights import save_weights, trial_threads, weights_path, write_source
 from nas.sweeping import store
 from nas.training import datasets as datamod
-from nas.training.loop import TrainResult, loader_workers, train
+from nas.training.loop import TrainResult, train
+from nas.training.stream import loader_workers
 
 MAX_EPOCHS = schema_of(TrainingConfig)["epochs"].high  # what an experiment file may ask
 

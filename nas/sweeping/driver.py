@@ -35,6 +35,7 @@ from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.sweeping.trial import TrialSetup, make_row, metrics, run_trial
 from nas.sweeping.trial import config_entries as _entries
 from nas.training import datasets as datamod
+from nas.training.stream import usable_cpus
 
 
 def _trainable(config: dict, plans: dict[str, PlanEntry], data: datamod.Dataset, setup: TrialSetup) -> None:
@@ -278,8 +279,11 @@ def _this_machine() -> dict[str, float]:
     """What a local Ray would find here: the CPUs this process may use, the CUDA devices and the memory."""
     import torch
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return {"CPU": float(cpus), "GPU": float(torch.cuda.device_count()), "memory": float(memory.machine())}
+    return {
+        "CPU": float(usable_cpus()),
+        "GPU": float(torch.cuda.device_count()),
+        "memory": float(memory.machine()),
+    }
 
 
 def _refuse_unfit(exp: Experiment, nodes: list[dict[str, float]], where: str) -> None:

@@ -19,7 +19,8 @@ from nas.exporting.weights import OWNER, save_weights, weights_owner, weights_pa
 from nas.sweeping import memory
 from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.training import datasets as datamod
-from nas.training.loop import Diverged, loader_workers, train
+from nas.training.loop import Diverged, train
+from nas.training.stream import loader_workers
 
 
 def versions() -> dict[str, str]:

@@ -52,11 +52,6 @@ class TrainResult:
         return self.val_errors[-1]
 
 
-def loader_workers(cpus: int) -> int:
-    """Data-loader processes of a trial holding `cpus` whole CPUs: all but the one that trains."""
-    return max(0, cpus - 1)
-
-
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     """Learning rate at an optimisation step: linear warm-up from base/10, then cosine to 0."""
     if step < warmup:

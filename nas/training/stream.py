@@ -146,9 +146,14 @@ class Readable(torch.utils.data.Dataset):
         return self.decode[i][2]
 
 
-def _cpus() -> int:
+def usable_cpus() -> int:
     """CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def loader_workers(cpus: int) -> int:
+    """Data-loader processes beside a process holding `cpus` whole CPUs: all but the one it runs on."""
+    return max(0, cpus - 1)
 
 
 def check_readable(parts: list[Files], size: int, grayscale: bool, workers: int | None = None) -> None:
@@ -158,7 +163,7 @@ def check_readable(parts: list[Files], size: int, grayscale: bool, workers: int 
     total, done, bad = sum(len(f.labels) for f in parts), 0, []
     start = last = time.monotonic()
     for files in parts:
-        processes = max(0, _cpus() - 1) if workers is None else workers
+        processes = loader_workers(usable_cpus()) if workers is None else workers
         loader = DataLoader(Readable(files, size, grayscale), batch_size=64, num_workers=processes)
         for errors in loader:
             bad += [(files.field, why) for why in errors if why]
