@@ -26,7 +26,7 @@ import torch
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param, Schema
 from nas.training.augment import Augment, draws_on
-from nas.training.pixels import channel_stats, read_image, record, standardiser
+from nas.training.pixels import PILLOW_ERRORS, channel_stats, read_image, record, standardiser
 from nas.training.stream import Files, streamed
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -453,9 +453,9 @@ def class_files(folder: Path, field: str, index: dict[str, int]) -> list[tuple[P
 
 def _read_images(files: list[tuple[Path, int]], field: str, size: int | None, grayscale: bool):
     """The images of `files` as (N, C, H, W) uint8 and their labels."""
-    images, first = [], None
+    images, first, fit = [], None, _squash(size, grayscale)
     for path, _ in files:
-        pixels = read_image(path, field, _squash(size, grayscale))
+        pixels = read_image(path, field, fit)
         first = first or (path, pixels.shape)
         if pixels.shape != first[1]:
             raise ParamError(
@@ -478,7 +478,7 @@ def _decoded_bytes(files: list[tuple[Path, int]], size: int | None, grayscale: b
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(files[0][0]) as img:
                     width, height = img.size
-        except (Image.DecompressionBombError, OSError, ValueError, EOFError, SyntaxError):
+        except (Image.DecompressionBombError, *PILLOW_ERRORS):
             return 0
     return len(files) * width * height * (1 if grayscale else 3)
 

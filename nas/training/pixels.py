@@ -14,6 +14,8 @@ import torch
 
 from blocks.errors import ParamError
 
+PILLOW_ERRORS = (OSError, ValueError, EOFError, SyntaxError)  # what Pillow's plugins raise on a bad file
+
 
 def read_image(path: Path, field: str, fit: Callable[[Any], Any]) -> np.ndarray:
     """One image's pixels (H, W[, C]) uint8 after `fit` (given the opened Pillow image, returns it
@@ -28,7 +30,7 @@ def read_image(path: Path, field: str, fit: Callable[[Any], Any]) -> np.ndarray:
                 return np.asarray(fit(img))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ParamError(field, f"image '{path}' is too large to decode safely: {err}") from None
-    except (OSError, ValueError, EOFError, SyntaxError) as err:  # Pillow's plugins raise all four
+    except PILLOW_ERRORS as err:
         raise ParamError(field, f"cannot read image '{path}': {err}") from None
 
 
