@@ -150,7 +150,7 @@ def _resident(data: Dataset, dev: torch.device, fmt: torch.memory_format) -> tup
 
 def bench_specs(size: Size, dev: torch.device) -> None:
     """Figure (a): trial loop against the lean loop per spec, compile off and on."""
-    data = synthetic(num_samples=size.images * 5 // 4, num_classes=10, size=size.px, val_fraction=0.2)
+    data = _data(size)
     cfg = TrainingConfig(epochs=size.epochs, batch_size=size.batch, warmup_epochs=0)
     print(
         f"(a) images/s at 3x{size.px}x{size.px}, {data.train_size} images, {size.epochs} epoch(s), on {dev}"
@@ -238,8 +238,8 @@ def experiment(size: Size, gpu: bool, packed: bool) -> dict:
     }
 
 
-def _sweep_data(size: Size) -> Dataset:
-    """The sweep's synthetic CIFAR-sized data (as experiment() asks for it)."""
+def _data(size: Size) -> Dataset:
+    """The synthetic CIFAR-sized data of both figures (as experiment() asks for it)."""
     return synthetic(num_samples=size.images * 5 // 4, num_classes=10, size=size.px, val_fraction=0.2)
 
 
@@ -248,7 +248,7 @@ _WORKER: dict = {}  # a process's data and training recipe, made once by _start_
 
 def _start_worker(size: Size, device: str) -> None:
     """Pool initializer: the worker's copy of the data, its recipe and device."""
-    _WORKER.update(data=_sweep_data(size), cfg=TrainingConfig(epochs=size.epochs, batch_size=size.batch))
+    _WORKER.update(data=_data(size), cfg=TrainingConfig(epochs=size.epochs, batch_size=size.batch))
     _WORKER["device"] = device
 
 
@@ -270,7 +270,7 @@ def bench_processes(size: Size, gpu: bool) -> None:
     samples = _anynet_e(size, size.models, seed=0)
     if gpu:
         need = memory.gpu_need(
-            [s.complexity.to_dict() for s in samples], size.batch, memory.resident(_sweep_data(size))
+            [s.complexity.to_dict() for s in samples], size.batch, memory.resident(_data(size))
         )
         gpu_bytes = torch.cuda.get_device_properties(0).total_memory
         k = memory.trials_per_gpu(need, gpu_bytes, float(os.cpu_count() or 1), 1.0)
