@@ -211,7 +211,9 @@ def export(
     if is_run and path is not None and len(ids) != 1:
         raise UserError("--weights goes with one model: a spec file or zoo name, or a run with one --id")
     if is_run:
-        jobs = [ex.run_job(c) for c in choose(source, top=top, by=by, ids=ids)]
+        chosen = choose(source, top=top, by=by, ids=ids)
+        prepared = {c.run: ex.run_preprocessing(c.run) for c in chosen}  # once per run, not per model
+        jobs = [ex.run_job(c, prepared[c.run]) for c in chosen]
         if path is not None:
             jobs[0].use(path)
     elif isinstance(source, Network):

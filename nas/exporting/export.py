@@ -82,8 +82,9 @@ class Job:
         self.preprocessing = self.preprocessing or made.get("preprocessing")
 
 
-def run_job(cand: Candidate) -> Job:
-    """A job for a trial of a run, with the run's kept weights when they exist."""
+def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
+    """A job for a trial of a run, with the run's kept weights when they exist and its input's
+    `preprocessing` (run_preprocessing of the run)."""
     row = cand.row
     spec = from_dict(row["spec"], f"{cand.run / store.TRIALS}: model {cand.model_id}")
     record = {
@@ -97,9 +98,9 @@ def run_job(cand: Candidate) -> Job:
         "versions": row.get("versions"),
         "experiment": store.experiment(cand.run) or row.get("experiment"),
     }
-    job = Job(spec, record, seed=int(row.get("seed") or 0), preprocessing=run_preprocessing(cand.run))
+    job = Job(spec, record, seed=int(row.get("seed") or 0), preprocessing=preprocessing)
     path = weights_path(cand.run, cand.model_id)
-    if path.is_file() and (read_source(path) or _owned_by(path, row.get("trial_index"))):
+    if path.is_file() and (_owned_by(path, row.get("trial_index")) or read_source(path)):
         job.use(path, sweep_source(record))
     return job
 
