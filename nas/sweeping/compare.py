@@ -172,7 +172,16 @@ def read(out: Path) -> Comparison | None:
 def errors(run_dir: Path, n: int) -> list[float] | None:
     """The errors of trials 0..n-1 of a run in trial-index order (not ok: FAILED_ERROR); None
     while one of them has no row."""
-    by_index = {r["trial_index"]: r for r in store.rows(run_dir)}
+    return _errors(_by_index(run_dir), n)
+
+
+def _by_index(run_dir: Path) -> dict[int, dict[str, Any]]:
+    """A run's rows by trial index."""
+    return {r["trial_index"]: r for r in store.rows(run_dir)}
+
+
+def _errors(by_index: dict[int, dict[str, Any]], n: int) -> list[float] | None:
+    """`errors` of rows already read."""
     if any(i not in by_index for i in range(n)):
         return None
     return [_error(by_index[i]) for i in range(n)]
@@ -184,12 +193,6 @@ def _error(row: dict[str, Any]) -> float:
     return float(row["error"]) if ok else FAILED_ERROR
 
 
-def round_keys(space: str, design: sequential.Design, k: int) -> list[str]:
-    """The keys SPACE/INDEX of round k (0-based): trial indices [n_{k-1}, n_k)."""
-    low = design.sizes[k - 1] if k else 0
-    return [f"{space}/{i}" for i in range(low, design.sizes[k])]
-
-
 def run_rounds(comp: Comparison, out: Path, runner: RoundRunner, say: Callable[[str], None] = print) -> None:
     """Look after every round, from the first: a round with rows for all its trials is looked at
     from the rows (as on resume), else its missing trials run first; stops once all is decided."""
@@ -198,25 +201,20 @@ def run_rounds(comp: Comparison, out: Path, runner: RoundRunner, say: Callable[[
         p.looks = []
     spaces = list(dict.fromkeys(s for p in comp.pairs for s in (p.a, p.b)))
     design = comp.design
+    rows = {s: _by_index(out / s) for s in spaces}  # read again only after a round ran
     for k in range(design.rounds):
-        got = {s: errors(out / s, design.sizes[k]) for s in spaces}
-        missing = [key for s in spaces if got[s] is None for key in _missing(out / s, design, k)]
+        low = design.sizes[k - 1] if k else 0  # round k is trial indices [n_{k-1}, n_k)
+        missing = [f"{s}/{i}" for s in spaces for i in range(low, design.sizes[k]) if i not in rows[s]]
         if missing:
             runner(k + 1, missing)
-            got = {s: errors(out / s, design.sizes[k]) for s in spaces}
-        _look(comp, k, got, out)
+            rows = {s: _by_index(out / s) for s in spaces}
+        _look(comp, k, {s: _errors(rows[s], design.sizes[k]) for s in spaces}, out)
         _check_recorded(comp, recorded, out)
         write(out, comp)
         say(round_line(comp, k) + ("" if missing else " (from the stored rows)"))
         if comp.decided:
             break
     say(sentence(comp))
-
-
-def _missing(run_dir: Path, design: sequential.Design, k: int) -> list[str]:
-    """The keys of round k of a run that have no row yet."""
-    done = {r["trial_index"] for r in store.rows(run_dir)}
-    return [key for key in round_keys(run_dir.name, design, k) if int(key.rsplit("/", 1)[1]) not in done]
 
 
 def _look(comp: Comparison, k: int, got: dict[str, list[float] | None], out: Path) -> None:
