@@ -54,8 +54,18 @@ def quantize(f: float, q: float, up: bool) -> float:
     0.1-steps exact (pycls quantises the same way)."""
     if isinstance(q, int):
         return q * (math.ceil(f / q) if up else math.floor(f / q))
-    ratio = Decimal(repr(f)) / Decimal(str(q))  # exact, so a value on the grid stays where it is
+    ratio = Decimal(repr(float(f))) / Decimal(str(q))  # exact, so a value on the grid stays where it is
     return float((math.ceil(ratio) if up else math.floor(ratio)) * Decimal(str(q)))
+
+
+def log_low(low: float, q: float) -> float:
+    """Where pycls' quantised log-uniform law starts, below `low` so that rounding up reaches it."""
+    return low - min(q, low / 2)
+
+
+def snap_up(x: float, q: float, high: float) -> float:
+    """x rounded up onto the q-grid, kept at or below `high` (a log draw's value as the spec uses it)."""
+    return min(quantize(x, q, up=True), high)
 
 
 def law_value(uniform: Callable[[float, float], float], law: str, low: float, high: float, q: float) -> float:
@@ -71,7 +81,7 @@ def law_value(uniform: Callable[[float, float], float], law: str, low: float, hi
     if law == "uniform":
         return quantize(uniform(low, high + q), q, up=False)
     if law == "log_uniform":
-        a, b = math.log(low - min(q, low / 2)), math.log(high)
+        a, b = math.log(log_low(low, q)), math.log(high)
         return quantize(math.exp(b - uniform(0.0, b - a)), q, up=True)  # (a, b]: the top is in
     if law == "power2_uniform":
         e = math.floor(uniform(math.log2(low), math.log2(high) + 1))
@@ -215,8 +225,7 @@ class OptunaDraw(Draw):
             value = self.trial.suggest_float(name, low, high, step=q)
         else:  # Optuna has no quantised log law: pycls' log-uniform float, rounded up to q
             keep_on_grid(self.trial, name, q)
-            raw = self.trial.suggest_float(name, low - min(q, low / 2), high, log=True)
-            value = min(quantize(raw, q, up=True), high)
+            value = snap_up(self.trial.suggest_float(name, log_low(low, q), high, log=True), q, high)
         self.values[name] = value
         return value
 

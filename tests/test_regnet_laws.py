@@ -20,7 +20,7 @@ from blocks.spec import StemSpec
 from nas import zoo
 from nas.zoo.regnet import REGNETX, REGNETY
 from spaces.base import Context
-from spaces.draw import OptunaDraw, Reject, ReplayDraw, RngDraw
+from spaces.draw import OptunaDraw, Reject, ReplayDraw, RngDraw, quantize
 from spaces.regnet import ranges
 
 ALPHA = 0.001
@@ -223,3 +223,11 @@ def test_optuna_draws_the_same_grids():
         for p, (lo, hi) in INITIAL.items():
             assert on_law_grid(p, v[p], lo, hi), (p, v[p])
         study.tell(trial, 0.0)
+
+
+def test_quantize_takes_numpy_floats_as_python_floats():
+    """Optuna and numpy hand back np.float64, whose repr is not a plain number."""
+    for f in (14.63, 0.25, 2.5010000000000003):
+        for up in (True, False):
+            assert quantize(np.float64(f), 0.25, up) == quantize(f, 0.25, up)
+    assert quantize(np.float64(0.75), 0.25, up=True) == 0.75

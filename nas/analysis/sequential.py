@@ -177,13 +177,14 @@ def _efficacy(null: np.ndarray, sizes: Sequence[int], level: float) -> list[int]
     alive = np.ones(len(null), dtype=bool)
     out = []
     for k, n in enumerate(sizes):
-        budget = math.floor(spend(n / sizes[-1], level) * len(null) + 1e-9)
+        spent = spend(n / sizes[-1], level)
+        budget = math.floor(spent * len(null) + 1e-9)
         tail = np.cumsum(np.bincount(null[alive, k], minlength=n + 2)[::-1])[::-1]  # tail[c]: # >= c
         crossed = len(null) - int(np.count_nonzero(alive))
         c = next(c for c in range(1, n + 2) if crossed + tail[c] <= budget)
         # the exact tail P(D_k >= c) bounds what crossing by look k costs from below, so it may not
         # exceed the spend either; early spends too small for the paths to resolve rest on it alone
-        out.append(max(c, ks_power.critical(n, spend(n / sizes[-1], level))))
+        out.append(max(c, ks_power.critical(n, spent)))
         alive &= null[:, k] < c
     return out
 

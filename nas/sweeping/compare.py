@@ -141,7 +141,7 @@ def start(exp: Experiment, out: Path, say: Callable[[str], None] = print) -> Com
 def planned_line(comp: Comparison) -> str:
     """What the comparison will do: rounds, the level of each pair, what a fixed design needs."""
     d = comp.design
-    fixed = f"{d.fixed_n} per space" if d.fixed_n else "over 100x the budget"
+    fixed = f"{d.fixed_n} per space" if d.fixed_n else f"over {sequential.CAP}x the budget"
     short = f"; {d.max_samples} per space gives power {d.attained:.2f} only" if d.short else ""
     return (
         f"comparing {len(comp.pairs)} pair(s) in up to {d.rounds} rounds of {d.round_size} models per space, "
@@ -267,7 +267,9 @@ def sentence(comp: Comparison) -> str:
     """What was decided and why, in one sentence (or how far it got)."""
     d = comp.design
     fixed = (
-        f"a fixed design needs {d.fixed_n}" if d.fixed_n else "a fixed design needs more than 100x the budget"
+        f"a fixed design needs {d.fixed_n}"
+        if d.fixed_n
+        else f"a fixed design needs more than {sequential.CAP}x the budget"
     )
     budget = f"{comp.used} of at most {d.max_samples} models per space ({fixed})"
     where = f"level {comp.level:g}" + (f", {d.level:.3g} per pair" if len(comp.pairs) > 1 else "")

@@ -19,7 +19,7 @@ from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
 from nas.sweeping.records import PlanEntry
-from spaces.draw import quantize
+from spaces.draw import snap_up
 
 
 class Study(OptunaSearch):
@@ -113,4 +113,4 @@ class OnGrid(optuna.samplers.BaseSampler):
     def _snap(self, name: str, value: Any, distribution: Any) -> Any:
         if name not in self.grid:
             return value
-        return min(quantize(value, self.grid[name], up=True), distribution.high)
+        return snap_up(value, self.grid[name], distribution.high)
