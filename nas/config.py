@@ -123,12 +123,21 @@ class Compare:
     round: int = declared(int, 10, "models per space per round", low=1, high=1_000_000)
 
 
+SEED_HIGH = 2**32 - 1  # the largest seed numpy's and torch's generators take alike
+
+
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """Refuse a command-line seed outside the range an experiment's `seed` takes."""
+    if not 0 <= seed <= SEED_HIGH:
+        raise UserError(f"{flag}: expected an int in [0, {SEED_HIGH}], got {seed}")
+
+
 @dataclass(frozen=True)
 class Experiment:
     name: str
     spaces: tuple[SpaceConfig, ...]
     samples: int = declared(int, 16, "specs per space (trials in optimize mode)", low=1, high=10_000_000)
-    seed: int = declared(int, 0, "seed of the sampling and of every trial", low=0, high=2**32 - 1)
+    seed: int = declared(int, 0, "seed of the sampling and of every trial", low=0, high=SEED_HIGH)
     search: Search = section(Search)
     keep_weights: str | int = "none"
     constraints: Limits = section(Limits)

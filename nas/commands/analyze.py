@@ -92,6 +92,7 @@ def run(args) -> int:
     from nas.analysis.analyze import Settings, analyze
     from nas.analysis.figures import default_dir
     from nas.analysis.text import format_report
+    from nas.config import check_seed
     from nas.sweeping import store
 
     if args.bins is not None and not 1 <= args.bins <= MAX_BINS:
@@ -104,8 +105,7 @@ def run(args) -> int:
         raise UserError(
             f"--failed-as-error: expected a finite error >= 0 (e.g. 100), got {args.failed_as_error}"
         )
-    if not 0 <= args.seed < 2**32:
-        raise UserError(f"--seed: expected an int in [0, {2**32 - 1}], got {args.seed}")
+    check_seed(args.seed)
     if not 0 < args.subsample <= 1:
         raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
     if not 0 < args.level < 1:

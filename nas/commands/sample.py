@@ -45,6 +45,7 @@ def run(args) -> int:
     import spaces
     from blocks import yamlio
     from blocks.errors import ParamError, UserError
+    from nas.config import check_seed
     from spaces.base import Context, Limits
 
     try:
@@ -54,8 +55,7 @@ def run(args) -> int:
         raise UserError(f"--input: expected C,H,W positive ints, got {args.input!r}") from None
     if not 1 <= args.n <= MAX_SAMPLES:
         raise UserError(f"-n: expected a number of samples in [1, {MAX_SAMPLES}], got {args.n}")
-    if not 0 <= args.seed < 2**32:
-        raise UserError(f"--seed: expected an int in [0, {2**32 - 1}], got {args.seed}")
+    check_seed(args.seed)
     if args.classes < 1:
         raise UserError(f"--classes: expected a positive number of classes, got {args.classes}")
     options = {}

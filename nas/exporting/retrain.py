@@ -88,8 +88,8 @@ def prepare(
         raise UserError("give --experiment or --run, not both")
     if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
         raise UserError(f"--epochs: expected a number of epochs in [1, {MAX_EPOCHS}], got {epochs}")
-    if seed is not None and not 0 <= seed < 2**32:
-        raise UserError(f"--seed: expected an int in [0, {2**32 - 1}], got {seed}")
+    if seed is not None:
+        cfgmod.check_seed(seed)
     runs = store.find_runs([run]) if run else []
     arch, record = _spec(spec, runs, run)
     found = _find(arch.model_id, runs)
