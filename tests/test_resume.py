@@ -169,9 +169,9 @@ def test_export_pairs_a_row_only_with_its_own_trials_weights(tmp_path):
     spec = load_spec("resnet18")
     keep_weights(torch.nn.Linear(2, 2), str(tmp_path), _entry(0, spec.model_id))
     row = {"model_id": spec.model_id, "spec": spec.to_dict(), "trial_index": 0, "seed": 0, "error": 1.0}
-    assert run_job(Candidate(row, tmp_path)).weights is not None  # the owner's row
+    assert run_job(Candidate(row, tmp_path), None).weights is not None  # the owner's row
     other = {**row, "trial_index": 5}  # the same model trained again, its weights not kept
-    assert run_job(Candidate(other, tmp_path)).weights is None
+    assert run_job(Candidate(other, tmp_path), None).weights is None
 
 
 def test_weights_kept_before_owners_are_never_overwritten(tmp_path):
