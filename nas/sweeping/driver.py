@@ -217,7 +217,7 @@ def _init_ray(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
-    where = f"at {address}" if address else f"(local, {_this_machine()['CPU']:g} CPUs)"
+    where = f"at {address}" if address else f"(local, {usable_cpus()} CPUs)"
     print(f"starting Ray {where}...", flush=True)
     start = time.perf_counter()
     ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
@@ -239,15 +239,17 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
     import ray
 
     if address is None and not ray.is_initialized():
-        exp = _packed(exp, runs, data, [_this_machine()], _local_gpu_bytes)
-        _refuse_unfit(exp, [_this_machine()], "this machine")  # before Ray starts: no wait
+        here = [_this_machine()]
+        exp = _packed(exp, runs, data, here, _local_gpu_bytes)
+        _refuse_unfit(exp, here, "this machine")  # before Ray starts: no wait
     _require_mlflow(exp)
     with _tune_env():
         started = _init_ray(address)
         with _interrupts():  # again: ray.init puts its own SIGTERM handler (abort) in place
             try:
-                exp = _packed(exp, runs, data, _alive_nodes(), _cluster_gpu_bytes)
-                _check_fits(exp)
+                nodes = _alive_nodes()
+                exp = _packed(exp, runs, data, nodes, _cluster_gpu_bytes)
+                _check_fits(exp, nodes)
                 _fit(exp, runs, data, out, total)
             except Exception as err:
                 if isinstance(err.__context__, UserError):  # a full disk in a callback: Tune wraps it
@@ -260,10 +262,10 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
                     ray.shutdown()
 
 
-def _check_fits(exp: Experiment) -> None:
-    """Refuse, before any trial, a per-trial request that no node of the cluster can grant
-    (Ray would wait for it forever)."""
-    nodes = _alive_nodes()
+def _check_fits(exp: Experiment, nodes: list[dict[str, float]] | None = None) -> None:
+    """Refuse, before any trial, a per-trial request that no node of the cluster (`nodes`, else
+    its live ones now) can grant (Ray would wait for it forever)."""
+    nodes = _alive_nodes() if nodes is None else nodes
     _refuse_unfit(exp, nodes, f"the largest of the cluster's {len(nodes)} node(s)")
 
 
