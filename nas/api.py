@@ -53,8 +53,6 @@ def sweep(
     `PATH=VALUE` settings (`--set`), `resume` a killed sweep folder to finish; returns its runs."""
     from nas.sweeping.driver import sweep as run_sweep
 
-    if resume is not None and overrides:
-        raise UserError("--set goes with a new sweep; a resumed sweep keeps its recorded experiment")
     return run_sweep(
         None if experiment is None else str(experiment),
         out=None if out is None else str(out),

@@ -510,6 +510,8 @@ def sweep(
     """Sample, train and record a whole experiment (`overrides`: `PATH=VALUE` settings applied to
     the file before validation), or finish a killed one with `resume`.
     SIGINT and SIGTERM raise Interrupted, saying how far it got, after Ray is shut down."""
+    if resume and overrides:
+        raise UserError("--set goes with a new sweep; a resumed sweep keeps its recorded experiment")
     out_dir = Path(resume) if resume else None
     with _interrupts(), ExitStack() as held:
         try:
