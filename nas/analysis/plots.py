@@ -175,8 +175,8 @@ def edf_figure(
 def sequential_figure(seq: Sequential, path: Path) -> Path:
     """Each pair's KS distance against models per space, the efficacy and futility boundaries as
     step lines, each decision marked, and the fixed design's n as a vertical line."""
-    below = legend_rows(len(seq.pairs) + 3, 2)
-    fig = figure((7.2, 4.6 + below), 120)
+    legend_height = legend_rows(len(seq.pairs) + 3, 2)
+    fig = figure((7.2, 4.6 + legend_height), 120)
     ax = fig.subplots()
     sizes = np.array(seq.sizes)
     edges = np.append(sizes, sizes[-1] + (sizes[0] if len(sizes) == 1 else sizes[-1] - sizes[-2]) / 2)
@@ -210,7 +210,7 @@ def sequential_figure(seq: Sequential, path: Path) -> Path:
         fontsize=10,
     )
     legend_below(fig, ax, 2)
-    margins(fig, bottom=0.6 + below)
+    margins(fig, bottom=0.6 + legend_height)
     return _save(fig, path)
 
 
