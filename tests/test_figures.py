@@ -125,3 +125,18 @@ def test_block_descriptions_are_whole_first_sentences():
 
     doc = "1x1 expand (skipped when t == 1), depthwise kxk,\n    [SE], 1x1 projection. More detail.\n\nBody."
     assert first_sentence(doc) == "1x1 expand (skipped when t == 1), depthwise kxk, [SE], 1x1 projection."
+
+
+def test_sequential_figure_keeps_its_axes_inside_and_its_legend_clear(tmp_path, monkeypatch):
+    from nas.analysis.result import Sequential
+
+    kept = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: kept.append(fig) or path)
+    look = {"n": 6, "statistic": 1.0}  # decided near the top: the annotation goes under the star
+    pair = {"a": "x", "b": "y", "looks": [look], "decision": "separated", "better": "x"}
+    seq = Sequential("", True, 0.05, 0.05, 1, 2, 6, 12, 19, [6, 12], [1.0, 0.58], [0.33, 0.58], [pair])
+    plots.sequential_figure(seq, tmp_path / "sequential.png")
+    fig = rendered(kept[0])
+    ax = fig.axes[0]
+    assert ax.get_position().y0 > 0 and ax.get_position().y1 < 1  # the whole axes is on the figure
+    assert not fig.legends[0].get_window_extent().overlaps(ax.get_window_extent())
