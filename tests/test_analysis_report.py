@@ -86,8 +86,11 @@ def test_terminal_tables_and_default_figure_place(result, sweep):
     assert "regnet_x #3" in out and "synthetic failed" in out
     assert "KS distance" in out and "expected best of k random models: k=1" in out
     need = result.ks[0].needed
-    assert "models per space for the KS test to separate them (p < 0.05 in 80% of 200 resamples" in out
-    assert f"  anynet_x_c vs regnet_x: {need.n:,} models per space (estimated power {need.power:.2f})" in out
+    assert (
+        "models per space a new comparison needs for the KS test to separate them (p < 0.05 in 80% of 200"
+        in out
+    )
+    assert f"  anynet_x_c vs regnet_x: {need.n:,} models per space (estimated power {need.power:.2f} at KS" in out
     assert "fewer than 10" not in out
     assert f"EDF figure: {sweep / 'analysis' / 'edf.png'}" in out  # the sweep folder's analysis/
     assert (sweep / "analysis" / "trends_regnet_x.png").exists()
@@ -203,20 +206,19 @@ def test_identical_runs_cannot_be_separated(result):
     need = needed(run.errors, run.errors[::-1].copy(), Settings(resamples=50))
     pair = KsPair("x", "y", **ks_test(run.errors, run.errors), needed=need)
     assert pair.ks == 0 and need.n is None and need.why == "identical EDFs"
-    assert needed_text(pair, {"x": run, "y": run}) == "cannot separate with this data (identical EDFs)"
+    assert needed_text(pair, {"x": run, "y": run}) == "cannot tell with this data (identical EDFs)"
 
 
 def test_models_needed_text_names_what_limits_the_estimate(result):
     run = result.runs["regnet_x"]
     few = replace(run, count=6)
-    need = Needed(49, 0.83, 0.8, 0.05, 1200, 1000)
-    pair = KsPair("x", "y", 0.4, 0.56, needed=need)
+    need = Needed(49, 0.83, 0.8, 0.05, 1200, 1000, effect=0.31)
+    pair = KsPair("x", "y", 0.4, 0.01, needed=need)
     assert needed_text(pair, {"x": run, "y": few}) == (
-        "49 models per space (estimated power 0.83); more than the 6 recorded, so it extrapolates "
-        "their EDFs; their recorded difference is not significant (p 0.56) and may be noise"
+        "49 models per space (estimated power 0.83 at KS distance 0.31, the lower bound of the "
+        "recorded 0.40); more than the 6 recorded, so it extrapolates their EDFs"
     )
-    assert (
-        needed_text(replace(pair, p=0.01), {"x": run, "y": run})
-        == "49 models per space (estimated power 0.83)"
+    assert needed_text(pair, {"x": run, "y": run}) == (
+        "49 models per space (estimated power 0.83 at KS distance 0.31, the lower bound of the recorded 0.40)"
     )
     assert needed_text(replace(pair, needed=None), {"x": run, "y": run}).startswith("not estimated")

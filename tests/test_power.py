@@ -95,4 +95,36 @@ def test_a_difference_too_small_for_the_largest_n_cannot_be_separated():
     n, p = power.models_needed(q, q + 0.02, ALPHA, TARGET, 1000, 400, np.random.default_rng(0))
     assert n is None and p < TARGET
     need = needed(q, q + 0.02, Settings(resamples=400))
-    assert need.n is None and need.why.startswith(f"power {need.power:.2f} < 0.8 even at 5,000 models")
+    assert need.n is None and need.why == "their difference is not significant: p 1 >= 0.05"
+    n, got, effect, why = power.planned(q, q + 0.3, ALPHA, TARGET, 50, 400, np.random.default_rng(0))
+    assert (
+        n is None
+        and 0 < effect < 0.3 * stats.norm.pdf(0)
+        and why == f"power {got:.2f} < 0.8 even at 50 models per space"
+    )
+
+
+def test_planned_n_is_not_optimistic_against_a_monte_carlo_of_known_populations():
+    """Pilots of 100 models from N(0, 1) and N(0.4, 1): at the n that the plug-in estimate reports
+    (each pilot's EDF taken as its space's), the true test's power (ks_2samp on fresh normal samples)
+    averages well below the target; at the planned n it reaches it. Pilots from one population are
+    'cannot tell', not a number."""
+    rng = np.random.default_rng(7)
+    plug, plan = [], []
+    for _ in range(16):
+        a, b = rng.normal(size=100), rng.normal(0.4, 1, 100)
+        plug.append(power.models_needed(a, b, ALPHA, TARGET, 1000, 300, rng)[0])
+        plan.append(power.planned(a, b, ALPHA, TARGET, 1000, 300, rng)[0])
+    reps = 150
+    truth = np.random.default_rng(8)
+    plugged = np.mean([true_power(n, 0.4, reps, truth) for n in plug])
+    finite = [n for n in plan if n is not None]
+    assert len(finite) >= 12, plan
+    got = np.mean([true_power(n, 0.4, reps, truth) for n in finite])
+    se = math.sqrt(TARGET * (1 - TARGET) / (reps * len(finite)))
+    assert plugged < TARGET - 3 * se and got >= TARGET - se, (plugged, got, plug, plan)
+    same = [
+        power.planned(rng.normal(size=100), rng.normal(size=100), ALPHA, TARGET, 1000, 300, rng)
+        for _ in range(20)
+    ]
+    assert sum(n is None for n, *_ in same) >= 18, same

@@ -27,14 +27,13 @@ from nas.analysis.edf import (
     default_bins,
     edf,
     error_grid,
-    ks_distance,
     ks_test,
     stratum_weights,
     summary,
     weighted_ks_test,
 )
 from nas.analysis.pareto import pareto_front
-from nas.analysis.power import largest_n, models_needed
+from nas.analysis.power import largest_n, planned
 from nas.analysis.report import write_report
 from nas.analysis.result import (
     Analysis,
@@ -195,18 +194,12 @@ def refinement(d: frame.RunData, mask: np.ndarray, errors: np.ndarray, s: Settin
 
 
 def needed(a: np.ndarray, b: np.ndarray, s: Settings) -> Needed:
-    """Models per space the KS test needs to separate two runs, from resampling their errors."""
+    """Models per space a new comparison of the two runs' spaces needs, planned from their errors
+    at a lower confidence bound of their difference (power.planned)."""
     largest = largest_n(len(a), len(b))
     alpha = round(1.0 - s.level, 12)  # 0.05, not 0.050000000000000044
-    n, p = models_needed(a, b, alpha, s.power, largest, s.resamples, np.random.default_rng(s.seed))
-    why = None
-    if n is None:
-        why = (
-            "identical EDFs"
-            if ks_distance(a, b) == 0
-            else f"power {p:.2f} < {s.power:g} even at {largest:,} models per space"
-        )
-    return Needed(n, p, s.power, alpha, largest, s.resamples, why)
+    n, p, effect, why = planned(a, b, alpha, s.power, largest, s.resamples, np.random.default_rng(s.seed))
+    return Needed(n, p, s.power, alpha, largest, s.resamples, why, effect)
 
 
 def ks_pairs(

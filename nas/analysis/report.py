@@ -29,6 +29,7 @@ def ks_row(pair: KsPair) -> dict[str, Any]:
             target_power=need.target,
             alpha=need.alpha,
             largest_n=need.largest,
+            assumed_ks=need.effect,
             why=need.why,
         )
     return row
@@ -194,13 +195,16 @@ def method_notes(result: Analysis) -> str:
             f"{100 * s.fraction:g}% of the models with replacement, keep the best, record its value; "
             f"the {level} interval of that value is computed exactly (the limit of infinitely many "
             "draws), from each model's probability of being the best of a subsample.",
-            "Models needed: for n models per space, n errors are drawn with replacement from each "
-            f"run's recorded errors ({s.resamples} times) and the KS test is applied at significance "
-            f"{1 - s.level:.2g}; the share of draws that reject estimates its power, and the smallest "
-            f"n with power at least {s.power:g} (found by bisection, up to {power.REACH} times the "
-            f"larger run and at least {power.FLOOR}) is reported. It takes each run's EDF as its "
-            "space's: past the models recorded it extrapolates, and a difference that is not "
-            "significant now may be noise.",
+            "Models needed: how many models per space a new comparison of the two spaces needs. "
+            "The recorded KS distance overstates the spaces' own (it is biased upward, the more so "
+            f"the fewer the models), so it is planned at its {power.CONFIDENCE:.0%} lower confidence "
+            "bound (basic bootstrap: twice the recorded distance less that quantile of resampled "
+            "ones); both runs' EDFs are drawn toward each other until they are that far apart, n "
+            f"errors are drawn with replacement from each ({s.resamples} times) and the KS test is "
+            f"applied at significance {1 - s.level:.2g}; the smallest n whose share of rejections "
+            f"reaches {s.power:g} (bisection, up to {power.REACH} times the larger run and at least "
+            f"{power.FLOOR}) is reported. A pair whose recorded difference is not significant, or "
+            "whose bound is 0, cannot be planned for: the data cannot tell a difference from noise.",
             f"Statistics from fewer than {MIN_MODELS} models (bootstrap bands, best-model intervals, "
             "trend bins, refinements) are labelled few_models here and in the JSON, and marked in the "
             "figures: they are indicative only.",

@@ -175,10 +175,10 @@ class Normalization:
 
 @dataclass(frozen=True)
 class Needed:
-    """Models per space at which the KS test at significance `alpha` separates two runs with power
-    `target`, estimated from `resamples` bootstrap draws of their recorded errors for n up to
-    `largest`; `n` None (with `why`) when it cannot with this data, `power` the estimate at `n`
-    (or at `largest`)."""
+    """Models per space at which the KS test at significance `alpha` separates two runs' spaces
+    with power `target`, estimated from `resamples` bootstrap draws of their recorded errors for n
+    up to `largest`, assuming the KS distance `effect` (a lower confidence bound of theirs); `n`
+    None (with `why`) when it cannot with this data, `power` the estimate at `n` (or at `largest`)."""
 
     n: int | None
     power: float
@@ -187,6 +187,7 @@ class Needed:
     largest: int
     resamples: int
     why: str | None = optional()
+    effect: float | None = optional()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from nas.analysis import power
 from nas.analysis.result import GUIDED, Analysis, KsPair, RunResult, few, few_note
 from nas.sweeping.records import Status
 
@@ -26,14 +27,13 @@ def needed_text(pair: KsPair, runs: dict[str, RunResult]) -> str:
     if need is None:
         return "not estimated (no bootstrap resamples)"
     if need.n is None:
-        return f"cannot separate with this data ({need.why})"
+        return f"cannot tell with this data ({need.why})"
     held = min(runs[pair.a].count, runs[pair.b].count)
-    limits = []
-    if need.n > held:
-        limits.append(f"more than the {held} recorded, so it extrapolates their EDFs")
-    if pair.p >= need.alpha:
-        limits.append(f"their recorded difference is not significant (p {pair.p:.2g}) and may be noise")
-    return "; ".join([f"{need.n:,} models per space (estimated power {need.power:.2f})", *limits])
+    assumed = f"KS distance {need.effect:.2f}, the lower bound of the recorded {pair.ks:.2f}"
+    limits = [f"more than the {held} recorded, so it extrapolates their EDFs"] if need.n > held else []
+    return "; ".join(
+        [f"{need.n:,} models per space (estimated power {need.power:.2f} at {assumed})", *limits]
+    )
 
 
 def few_runs(runs: dict[str, RunResult]) -> list[str]:
@@ -100,8 +100,9 @@ def format_report(result: Analysis) -> str:
             lines.append(f"  {k.a} vs {k.b}: {k.ks:.3f} (p {_fmt(k.p, '.3g')}){extra}")
         s = result.settings
         lines.append(
-            f"models per space for the KS test to separate them (p < {1 - s.level:.2g} in "
-            f"{100 * s.power:g}% of {s.resamples} resamples of the recorded errors):"
+            f"models per space a new comparison needs for the KS test to separate them (p < "
+            f"{1 - s.level:.2g} in {100 * s.power:g}% of {s.resamples} resamples, their difference "
+            f"taken at its {power.CONFIDENCE:.0%} lower bound):"
         )
         lines.extend(f"  {k.a} vs {k.b}: {needed_text(k, runs)}" for k in result.ks)
     if result.sequential:
