@@ -138,6 +138,9 @@ class Experiment:
     spaces: tuple[SpaceConfig, ...]
     samples: int = declared(int, 16, "specs per space (trials in optimize mode)", low=1, high=10_000_000)
     seed: int = declared(int, 0, "seed of the sampling and of every trial", low=0, high=SEED_HIGH)
+    dedupe: bool = declared(
+        bool, False, "draw again instead of keeping a spec sampled before (pycls' sweeps keep unique ones)"
+    )
     search: Search = section(Search)
     keep_weights: str | int = "none"
     constraints: Limits = section(Limits)

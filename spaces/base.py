@@ -108,6 +108,15 @@ class Limits:
     params: tuple[float | None, float | None] = declared(
         float, (None, None), "parameter count range", is_list=True, length=2, low=0, optional=True
     )
+    acts: tuple[float | None, float | None] = declared(
+        float,
+        (None, None),
+        "activation count range (outputs of every layer, one image)",
+        is_list=True,
+        length=2,
+        low=0,
+        optional=True,
+    )
 
     def __post_init__(self) -> None:
         errors = schema_of(Limits).errors({f.name: getattr(self, f.name) for f in fields(self)})
@@ -179,12 +188,15 @@ def sample(
     options: dict[str, Any] | None = None,
     limits: Limits | None = None,
     max_draws: int = 20_000,
+    dedupe: bool = False,
 ) -> list[Sample]:
-    """n reproducible samples: the same seed, options and limits give the same specs."""
+    """n reproducible samples: the same seed, options and limits give the same specs. With
+    `dedupe` a spec drawn before is drawn again instead (pycls' sweep keeps unique configs)."""
     ctx, limits = ctx or Context(), limits or Limits()
     opts = space.resolve(options)
     rng = np.random.default_rng(seed)
     out: list[Sample] = []
+    seen: set[str] = set()
     draws, reasons = 0, {}
     while len(out) < n:
         if draws >= max_draws * max(1, n):
@@ -192,11 +204,17 @@ def sample(
             detail = "; ".join(_reason(*key, *seen) for key, seen in top)
             raise UserError(
                 f"space '{space.name}': only {len(out)} of {n} samples satisfy the constraints after "
-                f"{draws} draws; widen constraints.flops/params or the space options. Most common: {detail}"
+                f"{draws} draws; widen constraints.flops/params/acts or the space options"
+                f"{', or set dedupe false' if dedupe else ''}. Most common: {detail}"
             )
         draws += 1
         try:
-            out.append(draw_one(space, RngDraw(rng), opts, ctx, limits))
+            drawn = draw_one(space, RngDraw(rng), opts, ctx, limits)
+            if dedupe and drawn.spec.model_id in seen:
+                raise Reject("duplicate of an earlier sample")
         except Reject as why:
             _tally(reasons, why)
+            continue
+        seen.add(drawn.spec.model_id)
+        out.append(drawn)
     return out

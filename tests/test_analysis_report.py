@@ -90,7 +90,10 @@ def test_terminal_tables_and_default_figure_place(result, sweep):
         "models per space a new comparison needs for the KS test to separate them (p < 0.05 in 80% of 200"
         in out
     )
-    assert f"  anynet_x_c vs regnet_x: {need.n:,} models per space (estimated power {need.power:.2f} at KS" in out
+    assert (
+        f"  anynet_x_c vs regnet_x: {need.n:,} models per space (estimated power {need.power:.2f} at KS"
+        in out
+    )
     assert "fewer than 10" not in out
     assert f"EDF figure: {sweep / 'analysis' / 'edf.png'}" in out  # the sweep folder's analysis/
     assert (sweep / "analysis" / "trends_regnet_x.png").exists()

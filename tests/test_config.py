@@ -36,7 +36,7 @@ def test_quickstart_parses():
         ({"space": "x", "seed": -1}, "seed: expected int in [0, 4294967295], got -1"),
         (
             {"space": "x", "colour": 1},
-            "colour: unknown field; legal: ['compare', 'constraints', 'dataset', 'keep_weights'",
+            "colour: unknown field; legal: ['compare', 'constraints', 'dataset', 'dedupe', 'keep_weights'",
         ),
         ({"samples": 3}, "space: give exactly one of 'space'"),
         ({"space": {"options": {}}}, "space.name: required: expected str"),
@@ -49,6 +49,8 @@ def test_quickstart_parses():
             "constraints.params: expected [low, high] of float in [0, inf] or null, got [None, nan]",
         ),
         ({"space": "x", "constraints": {"flops": [-1, None]}}, "constraints.flops: expected [low, high]"),
+        ({"space": "x", "constraints": {"acts": [2e6, 1e6]}}, "constraints.acts: empty range [2000000.0"),
+        ({"space": "x", "dedupe": "yes"}, "dedupe: expected bool"),
         (
             {"space": "x", "dataset": {"name": "mnist"}},
             "dataset.name: expected str in ['digits', 'synthetic', 'cifar10', 'npz', 'imagefolder'], got 'mnist'",

@@ -81,7 +81,7 @@ def test_rejections_are_counted_by_kind_with_the_nearest_drawn_model():
     with pytest.raises(UserError) as err:
         spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(None, 3e6)), max_draws=50)
     assert str(err.value).endswith(
-        "after 100 draws; widen constraints.flops/params or the space options. "
+        "after 100 draws; widen constraints.flops/params/acts or the space options. "
         "Most common: flops above 3e+06: 100 draws (smallest drawn model 1.6e+07)"
     )
     # the same 100 draws (log-uniform d_i and w_i since issue 11), measured directly
@@ -180,3 +180,44 @@ def test_every_space_shows_how_it_draws(name, capsys):
     drawn = out[out.index("  drawn:") :]
     for law in space.laws:
         assert law.quantity in drawn and law.law in drawn and law.source in drawn
+
+
+def test_activation_limits_bound_every_sample_as_pycls_cifar_sweep_does():
+    ctx = Context((3, 32, 32), 10)
+    free = spaces.sample(spaces.get("regnet_x"), 40, 0, ctx=ctx)
+    cap = float(np.median([s.complexity.acts for s in free]))
+    capped = spaces.sample(spaces.get("regnet_x"), 40, 0, ctx=ctx, limits=Limits(acts=(None, cap)))
+    assert max(s.complexity.acts for s in free) > cap >= max(s.complexity.acts for s in capped)
+    assert [s.spec.model_id for s in capped] != [s.spec.model_id for s in free[:40]]
+
+
+TINY = {
+    "stages": 1,
+    "max_depth": 2,
+    "min_width": 8,
+    "max_width": 16,
+    "bottleneck_ratios": [1.0],
+    "group_widths": [8],
+}
+
+
+def test_dedupe_draws_each_spec_once_and_says_when_the_space_has_too_few():
+    """The tiny space holds 4 specs (depth 1 or 2, width 8 or 16): 4 samples with dedupe are those
+    4, reproducibly; without it 12 samples repeat some; 5 with dedupe cannot be drawn."""
+    space, ctx = spaces.get("anynet_x_a"), Context((1, 8, 8), 10)
+    kept = spaces.sample(space, 4, 3, ctx=ctx, options=TINY, dedupe=True)
+    ids = [s.spec.model_id for s in kept]
+    assert len(set(ids)) == 4 and ids == [
+        s.spec.model_id for s in spaces.sample(space, 4, 3, ctx=ctx, options=TINY, dedupe=True)
+    ]
+    assert {(s.spec.stages[0].depth, s.spec.stages[0].width) for s in kept} == {
+        (1, 8),
+        (1, 16),
+        (2, 8),
+        (2, 16),
+    }
+    assert len({s.spec.model_id for s in spaces.sample(space, 12, 3, ctx=ctx, options=TINY)}) == 4
+    with pytest.raises(
+        UserError, match=r"only 4 of 5 samples .* or set dedupe false\. Most common: duplicate"
+    ):
+        spaces.sample(space, 5, 3, ctx=ctx, options=TINY, dedupe=True, max_draws=50)

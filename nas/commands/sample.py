@@ -17,6 +17,10 @@ def add_parser(sub) -> None:
     p.add_argument("--classes", type=int, default=1000, help="classes of the head (default 1000)")
     p.add_argument("--flops", help="FLOPs range LO,HI in multiply-adds (e.g. 3e8,5e8; empty side open)")
     p.add_argument("--params", help="parameter range LO,HI")
+    p.add_argument("--acts", help="activation range LO,HI (outputs of every layer for one image)")
+    p.add_argument(
+        "--dedupe", action="store_true", help="draw again instead of repeating a spec (as pycls' sweeps)"
+    )
     p.add_argument(
         "--option", action="append", default=[], metavar="KEY=YAML", help="space option, repeatable"
     )
@@ -67,10 +71,12 @@ def run(args) -> int:
     space = spaces.get(args.space)
     ctx = Context(shape, args.classes)
     try:
-        limits = Limits(_range(args.flops, "flops"), _range(args.params, "params"))
+        limits = Limits(*(_range(getattr(args, k), k) for k in ("flops", "params", "acts")))
     except ParamError as err:  # NaN, a negative bound or an empty range
         raise UserError(f"--{err.field}: {err.message}") from None
-    samples = spaces.sample(space, args.n, args.seed, ctx=ctx, options=options, limits=limits)
+    samples = spaces.sample(
+        space, args.n, args.seed, ctx=ctx, options=options, limits=limits, dedupe=args.dedupe
+    )
     for i, s in enumerate(samples):
         if args.json:
             print(

@@ -48,7 +48,9 @@ def plan_space(exp: Experiment, index: int, ctx: Context) -> list[PlanEntry]:
     """Sample the experiment's specs for one space: one entry per trial index."""
     space, options = space_options(exp, index)
     try:
-        samples = sample(space, exp.samples, exp.seed, ctx=ctx, options=options, limits=memory.fits(exp))
+        samples = sample(
+            space, exp.samples, exp.seed, ctx=ctx, options=options, limits=memory.fits(exp), dedupe=exp.dedupe
+        )
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
     return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
