@@ -70,6 +70,7 @@ class Space:
     check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None  # (option, message) pairs
     refine: tuple[Rule, ...] = ()  # how `nas refine` narrows the options; none: nothing to narrow
     laws: tuple[Law, ...] = ()  # how each drawn quantity is sampled
+    caveat: str = ""  # what a user must know about where the laws come from, shown with them
 
     def __post_init__(self) -> None:
         # a space may declare its options as a plain mapping; messages call them options

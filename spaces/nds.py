@@ -40,6 +40,11 @@ RESNET_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24)
 RESNET_WIDTHS = (16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)
 RESNEXT_DEPTHS = (1, 2, 4, 8, 16)
 RATIOS = (1.0, 2.0, 4.0)
+CAVEAT = (
+    "the grids are Table 1 as recalled for this project (the table's text could not be retrieved): "
+    "they reproduce its caption's model counts and every value seen in the released models, and "
+    "Vanilla/ResNet's 9 depths and 12 widths are a reconstruction (README, Design spaces)"
+)
 
 REFINE = (
     Rule("depths", r"d\d+", "choices"),
@@ -92,7 +97,7 @@ def nds_space(name: str, doc: str, block: str, table: tuple[str, ...], depths, w
     "a,b,n" entries for d_i, w_i and, with groups, b_i and g_i)."""
     quantities = (("d_i", "depths"), ("w_i", "widths"), ("b_i", "bottleneck_ratios"), ("g_i", "groups"))
     laws = tuple(
-        Law(q, "uniform on the grid", f"{option} (Table 1: {entry})", PAPER)
+        Law(q, "uniform on the grid", f"{option} (Table 1 as recalled: {entry})", PAPER)
         for (q, option), entry in zip(quantities, table)
     )
     return Space(
@@ -103,6 +108,7 @@ def nds_space(name: str, doc: str, block: str, table: tuple[str, ...], depths, w
         "nds",
         refine=REFINE[: len(table)],
         laws=laws,
+        caveat=CAVEAT,
     )
 
 

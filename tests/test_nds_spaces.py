@@ -12,6 +12,7 @@ import spaces
 from blocks.complexity import complexity
 from blocks.errors import UserError
 from blocks.spec import StemSpec
+from nas.cli import main
 from spaces.base import draw_one
 from spaces.draw import OptunaDraw, Reject, ReplayDraw
 from tests.cxcheck import assert_matches, one_stage_spec
@@ -132,3 +133,11 @@ def test_groups_that_do_not_divide_the_inner_width_are_rejected():
     space = spaces.get("nds_resnext_a")
     with pytest.raises(Reject):
         space.define(ReplayDraw({"d1": 1, "w1": 24, "b1": 4.0, "g1": 4}), space.resolve(opts), SMALL)
+
+
+@pytest.mark.parametrize("name", ["nds_vanilla", "nds_resnet", "nds_resnext_a", "nds_resnext_b"])
+def test_nas_spaces_says_the_grids_are_recalled_where_it_prints_them(name, capsys):
+    assert main(["spaces", name]) == 0
+    out = capsys.readouterr().out
+    assert "(Table 1 as recalled: 1," in out and "Table 1: " not in out
+    assert out.rstrip().splitlines()[-1].startswith("  caveat: the grids are Table 1 as recalled")

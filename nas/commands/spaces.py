@@ -29,4 +29,6 @@ def run(args) -> int:
             for law in space.laws:
                 source = f"  ({law.source})" if law.source else ""
                 print(f"    {law.quantity:<18} {law.law:<28} {law.range}{source}")
+            if space.caveat:
+                print(f"  caveat: {space.caveat}")
     return 0
