@@ -1,5 +1,5 @@
 """Time `nas analyze` on synthetic runs: two AnyNetX_C-like runs of 50,000 trial rows each
-(100,000 in all, shaped like `nas.sweeping.records.TrialRow` rows, 2% failed or diverged), 1,000 bootstrap
+(100,000 in all, shaped like `nas.records.rows.TrialRow` rows, 2% failed or diverged), 1,000 bootstrap
 resamples per EDF band and per power estimate. Prints the seconds of each stage and the total.
 
 Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
@@ -19,11 +19,11 @@ import yaml
 import spaces  # noqa: F401  (refinement needs the spaces and torch: imported before timing)
 from nas.analysis import analyze as an
 from nas.analysis import figures, frame
-from nas.analysis.edf import error_grid
 from nas.analysis.report import write_report
 from nas.analysis.result import Analysis
-from nas.sweeping import store
-from nas.sweeping.records import Status
+from nas.records import store
+from nas.records.rows import Status
+from nas.stats.edf import error_grid
 
 EXPERIMENT = {
     "name": "bench",

@@ -36,7 +36,7 @@ import nas.zoo
 import spaces
 from blocks.network import build
 from blocks.spec import ArchSpec, StemSpec, from_dict
-from nas.config import TrainingConfig
+from nas.training.config import TrainingConfig
 from nas.training.datasets import Dataset, synthetic
 from nas.training.loop import compile_mode, lr_at, precision, train
 from spaces import Limits

@@ -1,4 +1,4 @@
-"""Operating characteristics of the sequential design-space comparison (nas.analysis.sequential)
+"""Operating characteristics of the sequential design-space comparison (nas.stats.sequential)
 on synthetic error distributions: the false-separation rate under no difference (with its 95%
 Clopper-Pearson interval, next to the level and to the naive test that applies a level-alpha KS
 test at every look), and under real differences the power and the mean models per space used, next
@@ -15,7 +15,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from nas.analysis import sequential as sq
+from nas.stats import sequential as sq
 
 MEDIAN, SIGMA = 30.0, 0.35  # lognormal top-1 errors (%) like a sampled space's EDF
 VAL_SIZE = 360  # a validation set this small makes errors multiples of 100/360: heavy ties

@@ -21,7 +21,7 @@ from blocks.complexity import complexity, measure
 from blocks.network import build
 from blocks.spec import from_dict
 from nas.config import load
-from nas.sweeping import store
+from nas.records import store
 from nas.sweeping.driver import sweep
 from nas.sweeping.plan import prepare
 from nas.training.datasets import load as load_data

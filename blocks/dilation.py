@@ -16,24 +16,26 @@ from functools import lru_cache
 
 import numpy as np
 
+from blocks.errors import ParamError
+
 MAX_SPAN = 1_000_001  # the analysis holds arrays as long as the field is wide; wider is refused
 MAX_SEARCH_LAYERS = 200  # the schedule search recurses once per layer
 
 
 def validate(schedule: Sequence[int], k: int) -> tuple[int, ...]:
-    """The schedule as a tuple of ints, or ValueError naming the illegal argument and what is legal."""
+    """The schedule as a tuple of ints, or ParamError naming the illegal argument and what is legal."""
     if not _is_int(k) or k < 1 or k % 2 == 0:
-        raise ValueError(f"kernel: expected an odd integer >= 1, got {k!r}")
+        raise ParamError("kernel", f"expected an odd integer >= 1, got {k!r}")
     rates = tuple(schedule)
     if not rates:
-        raise ValueError("schedule: expected at least one dilation rate")
+        raise ParamError("schedule", "expected at least one dilation rate")
     for i, r in enumerate(rates, 1):
         if not _is_int(r) or r < 1:
-            raise ValueError(f"schedule: rate {r!r} at position {i} is illegal; rates are integers >= 1")
+            raise ParamError("schedule", f"rate {r!r} at position {i} is illegal; rates are integers >= 1")
     span = (k - 1) * sum(rates) + 1
     if span > MAX_SPAN:
-        raise ValueError(
-            f"schedule: receptive field {span} px wide exceeds the {MAX_SPAN} px this analysis holds"
+        raise ParamError(
+            "schedule", f"receptive field {span} px wide exceeds the {MAX_SPAN} px this analysis holds"
         )
     return tuple(int(r) for r in rates)
 
@@ -155,12 +157,12 @@ def _search(length: int, kernel: int, max_rate: int, floor: Callable[[], int] | 
     missed distance is at most the field's width (k - 1) * sum + 1, so filling greedily bounds it.
     """
     if not _is_int(kernel) or kernel < 3 or kernel % 2 == 0:
-        raise ValueError(f"kernel: expected an odd integer >= 3, got {kernel!r}")
+        raise ParamError("kernel", f"expected an odd integer >= 3, got {kernel!r}")
     if not _is_int(length) or not 1 <= length <= MAX_SEARCH_LAYERS:
-        raise ValueError(f"length: expected an integer in [1, {MAX_SEARCH_LAYERS}], got {length!r}")
+        raise ParamError("length", f"expected an integer in [1, {MAX_SEARCH_LAYERS}], got {length!r}")
     if not _is_int(max_rate) or max_rate < 1 or (kernel - 1) * length * max_rate + 1 > MAX_SPAN:
-        raise ValueError(
-            f"max_rate: expected an integer >= 1 keeping the field within {MAX_SPAN} px, got {max_rate!r}"
+        raise ParamError(
+            "max_rate", f"expected an integer >= 1 keeping the field within {MAX_SPAN} px, got {max_rate!r}"
         )
 
     def widest(total: int, placed: int, cap: int) -> int:

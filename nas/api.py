@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from nas.analysis.result import Analysis
     from nas.config import Experiment
     from nas.exporting.export import Exported
+    from nas.records.rows import PlanEntry, TrialRow
     from nas.sweeping.plan import Run
-    from nas.sweeping.records import PlanEntry, TrialRow
     from nas.training.loop import TrainResult
     from spaces import Sample
 
@@ -92,8 +92,7 @@ def results(path: str | Path, *, frame: bool = False) -> list[TrialRow] | pandas
     """The trial rows of a run directory or sweep folder (`nas results`), as TrialRow records (a
     sweep's runs one after the other; `row.entry.space` tells them apart), or with `frame=True`
     as one pandas DataFrame with the columns of `nas results --csv`."""
-    from nas.commands import results as table
-    from nas.sweeping import store
+    from nas.records import store, table
 
     if frame:
         return _frame(*table.table(table.read(path)[1]))
@@ -120,7 +119,7 @@ def analyze(
     fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
     from nas.analysis.analyze import Settings
     from nas.analysis.analyze import analyze as run_analysis
-    from nas.sweeping import store
+    from nas.records import store
 
     paths = [runs] if isinstance(runs, (str, Path)) else list(runs)
     return run_analysis(
@@ -170,7 +169,7 @@ def build(spec: ArchSpec | str | Path, weights: str | Path | None = None) -> nn.
     weights saved in `weights` (then on the CPU in eval mode)."""
     from blocks.network import build as build_network
     from blocks.spec import ArchSpec
-    from nas.exporting.weights import load_weights
+    from nas.records.weights import load_weights
     from nas.zoo import load_spec
 
     arch = spec if isinstance(spec, ArchSpec) else load_spec(spec)

@@ -18,7 +18,7 @@ from blocks import library, yamlio
 from blocks.errors import ParamError, UnknownName, UserError
 from blocks.schema import Param, declared, nested, read_fields, section, unknown
 from blocks.spec import HeadSpec, StemSpec
-from nas.training.augment import Augment
+from nas.training.config import TrainingConfig
 from nas.training.datasets import LOADERS
 from spaces.base import Limits, default_stem
 
@@ -50,24 +50,6 @@ class ModelConfig:
 class DatasetConfig:
     name: str = declared(str, "digits", "dataset (nas.training.datasets)", choices=tuple(LOADERS))
     params: dict[str, Any] = declared(dict, {}, "the dataset's parameters")
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    epochs: int = declared(int, 5, "epochs per trial", low=1, high=10_000)
-    batch_size: int = declared(int, 64, "images per step", low=1, high=65_536)
-    lr: float = declared(float, 0.1, "peak learning rate (SGD, cosine schedule)", low=0.0, high=100.0)
-    momentum: float = declared(float, 0.9, "SGD momentum", low=0.0, high=1.0)
-    nesterov: bool = declared(bool, True, "Nesterov momentum")
-    weight_decay: float = declared(float, 5e-5, "weight decay (not of norms and biases)", low=0.0, high=1.0)
-    warmup_epochs: int = declared(int, 0, "epochs of linear warm-up, below epochs", low=0, high=10_000)
-    label_smoothing: float = declared(float, 0.0, "label smoothing of the loss", low=0.0, high=0.99)
-    amp: bool = declared(bool, True, "mixed precision on CUDA (bfloat16 where the GPU has it, else float16)")
-    channels_last: bool = declared(bool, True, "channels-last memory format on CUDA")
-    compile: bool = declared(
-        bool, False, "torch.compile each model (CUDA graphs for small ones on CUDA), compile time kept apart"
-    )
-    augment: Augment = section(Augment)
 
 
 @dataclass(frozen=True)

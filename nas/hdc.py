@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from blocks.dilation import Analysis, analyze, describe_holes, widest_hole_free
+from blocks.errors import ParamError
 
 PAPER = "Wang et al. 2018, Understanding Convolution for Semantic Segmentation"
 
@@ -143,7 +144,7 @@ def suggest(layers: int, kernel: int = 3, max_rate: int = 20, top: int = 10) -> 
     blocks.dilation.widest_hole_free does the bounded search; see its docstrings for the bound.
     """
     if not isinstance(top, int) or top < 1:
-        raise ValueError(f"top: expected an integer >= 1, got {top!r}")
+        raise ParamError("top", f"expected an integer >= 1, got {top!r}")
     rows = []
     for sched in widest_hole_free(layers, kernel, max_rate, top):
         a, hdc = analyze(sched, kernel), rules(sched, kernel)

@@ -10,7 +10,7 @@ import torch
 import spaces
 from blocks.spec import ArchSpec, StemSpec, from_dict
 from nas.exporting.export import Job, export_all
-from nas.exporting.weights import fresh
+from nas.records.weights import fresh
 
 SMALL = spaces.Context((3, 16, 16), 5, StemSpec("simple", 8, {"stride": 1}))
 

@@ -14,8 +14,8 @@ import yaml
 import spaces
 from blocks.spec import StemSpec
 from nas import config
-from nas.sweeping import store
-from nas.sweeping.records import PlanEntry, Status, TrialRow
+from nas.records import store
+from nas.records.rows import PlanEntry, Status, TrialRow
 from spaces import Context
 
 CTX = Context((3, 8, 8), 10, StemSpec("simple", 8, {"stride": 1}))

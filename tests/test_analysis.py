@@ -11,11 +11,11 @@ import pytest
 
 from nas.analysis.bestof import best_probs, expected_best, rank_probs, search_ks
 from nas.analysis.bootstrap import best_value, best_weights, edf_band, subsample_size
-from nas.analysis.edf import edf
 from nas.analysis.frame import load, read_rows
-from nas.analysis.pareto import pareto_front
 from nas.analysis.trends import bin_quartiles, numeric_trend
-from nas.sweeping import store
+from nas.records import store
+from nas.stats.edf import edf
+from nas.stats.pareto import pareto_front
 
 
 def brute_best(errors, k):
@@ -187,7 +187,7 @@ def test_load_columns_and_spec_parameters(tmp_path):
 
 
 def test_nondominated_three_objectives():
-    from nas.analysis.pareto import nondominated
+    from nas.stats.pareto import nondominated
 
     v = np.array([[1, 5, 5], [2, 2, 2], [3, 1, 9], [3, 3, 3], [1, 5, 6]])
     assert nondominated(v).tolist() == [0, 1, 2]  # [3,3,3] is dominated by [2,2,2], [1,5,6] by [1,5,5]

@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 
 from nas.analysis.analyze import Settings, analyze, needed
-from nas.analysis.edf import ks_test
 from nas.analysis.report import write_report
 from nas.analysis.result import KsPair, Needed
 from nas.analysis.text import format_report, needed_text
 from nas.cli import main
+from nas.stats.edf import ks_test
 from tests.synth import write_run
 
 BAD = {3: "failed", 10: "failed", 17: "failed", 20: "diverged", 33: "diverged"}

@@ -7,7 +7,7 @@ import pytest
 import spaces
 from nas import config
 from nas.cli import main
-from nas.sweeping import store
+from nas.records import store
 from tests.synth import tiny_experiment
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from PIL import Image
 
 from blocks import yamlio
 from nas.cli import main
-from nas.sweeping import store
+from nas.records import store
 from tests import synth
 
 LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10 if i else ['lol'] * 10)}]\n" for i in range(9))

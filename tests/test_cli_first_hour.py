@@ -17,9 +17,9 @@ import nas
 from blocks.errors import UserError
 from nas import config
 from nas.cli import main, parser
-from nas.sweeping import store
+from nas.records import store
+from nas.records.rows import TrialRow
 from nas.sweeping.plan import prepare
-from nas.sweeping.records import TrialRow
 from nas.training import datasets
 from tests.synth import tiny_experiment, write_run
 

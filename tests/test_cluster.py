@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 from ray.cluster_utils import Cluster
 
-from nas.sweeping import store
+from nas.records import store
 from tests.synth import one_space_experiment
 
 pytestmark = pytest.mark.slow

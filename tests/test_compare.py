@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from blocks.errors import UserError
 from nas import config
-from nas.analysis import sequential
-from nas.sweeping import compare, store
-from nas.sweeping.records import PlanEntry, Status, TrialRow
+from nas.records import store
+from nas.records.rows import PlanEntry, Status, TrialRow
+from nas.stats import sequential
+from nas.sweeping import compare
 
 
 def _design(

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from nas.analysis.edf import (
+from nas.stats.edf import (
     complexity_bins,
     edf,
     effective_size,

@@ -19,9 +19,9 @@ from nas import zoo
 from nas.cli import main
 from nas.exporting import export as ex
 from nas.exporting import formats, select
-from nas.exporting.weights import fresh
-from nas.sweeping import store
-from nas.sweeping.records import PlanEntry, Status
+from nas.records import store
+from nas.records.rows import PlanEntry, Status
+from nas.records.weights import fresh
 from nas.sweeping.trial import make_row
 
 EXPERIMENT = {

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas.config import TrainingConfig
-from nas.sweeping import store
-from nas.sweeping.records import PlanEntry, Status
+from nas.records import store
+from nas.records.rows import PlanEntry, Status
 from nas.sweeping.trial import TrialSetup, run_trial
+from nas.training.config import TrainingConfig
 from nas.training.datasets import synthetic
 from tests.polling import wait_for
 from tests.synth import one_space_experiment

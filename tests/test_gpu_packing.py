@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from blocks.errors import UserError
 from nas import config as cfgmod
-from nas.sweeping import driver, memory, store
+from nas.records import store
+from nas.records.rows import PlanEntry
+from nas.sweeping import driver, memory
 from nas.sweeping.plan import SampleRun, SearchRun
-from nas.sweeping.records import PlanEntry
 from nas.training.datasets import synthetic
 from tests.synth import one_space_experiment
 

@@ -18,6 +18,7 @@ from blocks.dilation import (
     holes,
     widest_hole_free,
 )
+from blocks.errors import ParamError
 from nas import cli
 from nas.hdc import m_chain, report, rules, sawtooth_group, suggest
 
@@ -146,7 +147,7 @@ def test_suggest_ranks_hole_free_schedules_by_field():
     [([], 3, "at least one"), ([1, 0, 5], 3, "position 2"), ([1, 2], 4, "kernel"), ([1, 2], 0, "kernel")],
 )
 def test_bad_input_raises_naming_the_argument(schedule, k, needle):
-    with pytest.raises(ValueError, match=needle):
+    with pytest.raises(ParamError, match=needle):
         analyze(schedule, k)
 
 
@@ -200,6 +201,10 @@ def test_cli_suggest(nas):
         (["suggest", "--layers", "0"], "--layers"),
         (["suggest", "--layers", "3", "--kernel", "1"], "--kernel"),
         (["suggest", "--layers", "3", "--plot", "x.png"], "--plot"),
+        (["suggest", "--layers", "300"], "--layers: expected an integer in [1, 200], got 300"),
+        (["suggest", "--layers", "3", "--max-rate", "0"], "--max-rate: expected an integer >= 1"),
+        (["suggest", "--layers", "3", "--top", "0"], "--top: expected an integer >= 1, got 0"),
+        (["999999999"], "SCHEDULE: receptive field 1999999999 px wide exceeds"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(nas, argv, needle):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.sweeping import store
+from nas.records import store
 from tests.polling import wait_for
 from tests.synth import tiny_experiment
 

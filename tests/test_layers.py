@@ -111,3 +111,88 @@ def test_no_import_cycles():
 
 def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# Inside nas/, from the bottom: each sub-package or module may import only those before it. The
+# package root `nas` (its version and the lazy names of the API) is not a layer.
+NAS_LAYERS = (
+    "outputs",
+    "training",
+    "config",
+    "records",
+    "stats",
+    "hdc",
+    "zoo",
+    "sweeping",
+    "analysis",
+    "exporting",
+    "api",
+    "commands",
+    "cli",
+)
+CLI = ("commands", "cli")
+
+
+def _room(module: str) -> str | None:
+    """The nas/ layer a module belongs to, None outside nas/ or for the package root."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "nas" and len(parts) > 1 else None
+
+
+def nas_upward(graph: dict[str, set[str]]) -> list[str]:
+    """Imports inside nas/ that point to a later layer (or to an undeclared one)."""
+    out = []
+    for mod, deps in graph.items():
+        here = _room(mod)
+        for dep in deps:
+            there = _room(dep)
+            if here is None or there is None or here == there:
+                continue
+            if here not in NAS_LAYERS or there not in NAS_LAYERS:
+                out.append(f"{mod} or {dep} is in no declared layer")
+            elif NAS_LAYERS.index(there) > NAS_LAYERS.index(here):
+                out.append(f"{mod} imports {dep}")
+    return out
+
+
+def cli_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of the CLI (nas.cli, nas.commands) from anywhere below it."""
+    return [
+        f"{mod} imports {dep}"
+        for mod, deps in graph.items()
+        for dep in deps
+        if _room(dep) in CLI and _room(mod) not in CLI
+    ]
+
+
+def test_nas_subpackages_point_one_way():
+    assert nas_upward(_graph()) == []
+
+
+def test_nothing_below_the_cli_imports_it():
+    assert cli_imports(_graph()) == []
+
+
+def test_every_nas_module_is_in_a_declared_layer():
+    rooms = {_room(m) for m in _graph()} - {None}
+    assert rooms <= set(NAS_LAYERS), rooms - set(NAS_LAYERS)
+
+
+def test_the_checks_catch_planted_violations():
+    """Each rule fails on a graph with one planted import against it."""
+    planted = {
+        "nas.records.store": {"nas.sweeping.driver"},  # the run record reaching up to the sweep
+        "nas.stats.edf": {"nas.analysis.analyze"},  # statistics reaching up to analysis
+        "nas.training.loop": {"nas.config"},  # training reaching up to the experiment file
+        "nas.sweeping.driver": {"nas.records.store", "nas.stats.sequential"},  # allowed
+        "nas.api": {"nas.commands.results"},  # the API reaching up to the CLI
+        "nas.zoo.regnet": {"nas.newroom.x"},  # a package no layer declares
+    }
+    assert nas_upward(planted) == [
+        "nas.records.store imports nas.sweeping.driver",
+        "nas.stats.edf imports nas.analysis.analyze",
+        "nas.training.loop imports nas.config",
+        "nas.api imports nas.commands.results",
+        "nas.zoo.regnet or nas.newroom.x is in no declared layer",
+    ]
+    assert cli_imports(planted) == ["nas.api imports nas.commands.results"]

@@ -105,8 +105,8 @@ HUNGRY = textwrap.dedent(
     """
     import json, resource, torch
     import nas.sweeping.trial as trial
-    from nas.config import TrainingConfig
-    from nas.sweeping.records import PlanEntry
+    from nas.training.config import TrainingConfig
+    from nas.records.rows import PlanEntry
     from nas.training.datasets import synthetic
 
     def hungry(*args, **kwargs):  # a model whose memory grows step by step

@@ -11,8 +11,8 @@ import yaml
 from optuna.trial import TrialState
 
 from nas.cli import main
-from nas.sweeping import store
-from nas.sweeping.records import Status
+from nas.records import store
+from nas.records.rows import Status
 from tests.synth import tiny_experiment
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

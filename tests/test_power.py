@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nas.analysis import power
 from nas.analysis.analyze import needed
 from nas.analysis.result import Settings
+from nas.stats import power
 
 ALPHA, TARGET = 0.05, 0.8
 

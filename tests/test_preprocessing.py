@@ -17,9 +17,9 @@ from nas import config as cfgmod
 from nas.cli import main
 from nas.exporting import export as ex
 from nas.exporting import formats
-from nas.exporting.weights import OWNER, fresh, read_source, save_weights, weights_path, write_source
-from nas.sweeping import store
-from nas.sweeping.records import PlanEntry, Status
+from nas.records import store
+from nas.records.rows import PlanEntry, Status
+from nas.records.weights import OWNER, fresh, read_source, save_weights, weights_path, write_source
 from nas.sweeping.trial import make_row
 from nas.training import datasets as datamod
 from nas.training.loop import train

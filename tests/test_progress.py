@@ -3,8 +3,8 @@ the running count, throttled epoch lines, and a time left from finished trials' 
 
 import io
 
+from nas.records.rows import PlanEntry, Status, TrialRow
 from nas.sweeping.progress import Progress, duration
-from nas.sweeping.records import PlanEntry, Status, TrialRow
 
 
 class Clock:

@@ -7,9 +7,9 @@ import os
 import yaml
 
 from nas.config import load
-from nas.sweeping import store
+from nas.records import store
+from nas.records.rows import PlanEntry, Status, TrialRow, trial_seed
 from nas.sweeping.plan import SampleRun, SearchRun, prepare, resume_runs
-from nas.sweeping.records import PlanEntry, Status, TrialRow, trial_seed
 from nas.sweeping.trial import make_row
 from nas.training.datasets import synthetic
 from tests.synth import tiny_experiment

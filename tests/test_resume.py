@@ -16,11 +16,12 @@ import yaml
 
 from blocks.errors import UserError
 from nas import config as cfgmod
-from nas.exporting.weights import OWNER
-from nas.sweeping import driver, store
+from nas.records import store
+from nas.records.rows import PlanEntry
+from nas.records.weights import OWNER
+from nas.sweeping import driver
 from nas.sweeping.optimize import continue_study
 from nas.sweeping.plan import changes, prepare, resume
-from nas.sweeping.records import PlanEntry
 from nas.sweeping.trial import keep_weights
 from nas.training import datasets as datamod
 from tests.synth import tiny_experiment

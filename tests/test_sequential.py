@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from blocks.errors import ParamError
-from nas.analysis import power
-from nas.analysis import sequential as sq
-from nas.analysis.edf import ks_distance
+from nas.stats import power
+from nas.stats import sequential as sq
+from nas.stats.edf import ks_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,9 @@ import pytest
 from blocks.errors import UserError
 from nas.analysis.frame import load
 from nas.cli import main
-from nas.sweeping import driver, store
-from nas.sweeping.records import PlanEntry, Status, TrialRow
+from nas.records import store
+from nas.records.rows import PlanEntry, Status, TrialRow
+from nas.sweeping import driver
 from tests.synth import tiny_experiment
 
 
@@ -136,7 +137,7 @@ HOLD = textwrap.dedent(
     import sys
     from contextlib import ExitStack
     from pathlib import Path
-    from nas.sweeping import store
+    from nas.records import store
     with ExitStack() as held:
         for folder in sys.argv[1:]:
             held.enter_context(store.lock(Path(folder)))

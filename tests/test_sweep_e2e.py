@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from nas.cli import main
-from nas.sweeping import store
-from nas.sweeping.records import Status, trial_seed
+from nas.records import store
+from nas.records.rows import Status, trial_seed
 from tests.synth import tiny_experiment
 
 pytestmark = pytest.mark.slow

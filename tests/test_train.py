@@ -7,9 +7,9 @@ import torch
 
 from blocks.network import build
 from blocks.spec import from_dict
-from nas.config import TrainingConfig
-from nas.sweeping.records import PlanEntry, Status, TrialRow
+from nas.records.rows import PlanEntry, Status, TrialRow
 from nas.training.augment import Augment
+from nas.training.config import TrainingConfig
 from nas.training.datasets import digits, synthetic
 from nas.training.loop import (
     CHECK_EVERY,

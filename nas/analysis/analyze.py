@@ -22,18 +22,6 @@ from blocks.errors import UserError
 from nas.analysis import figures, frame, refine, trends
 from nas.analysis.bestof import expected_best, search_ks
 from nas.analysis.bootstrap import edf_band
-from nas.analysis.edf import (
-    complexity_bins,
-    default_bins,
-    edf,
-    error_grid,
-    ks_test,
-    stratum_weights,
-    summary,
-    weighted_ks_test,
-)
-from nas.analysis.pareto import pareto_front
-from nas.analysis.power import largest_n, planned
 from nas.analysis.report import write_report
 from nas.analysis.result import (
     Analysis,
@@ -49,8 +37,20 @@ from nas.analysis.result import (
     Settings,
     few,
 )
+from nas.records.rows import Status
+from nas.stats.edf import (
+    complexity_bins,
+    default_bins,
+    edf,
+    error_grid,
+    ks_test,
+    stratum_weights,
+    summary,
+    weighted_ks_test,
+)
+from nas.stats.pareto import pareto_front
+from nas.stats.power import largest_n, planned
 from nas.sweeping import compare
-from nas.sweeping.records import Status
 
 COUNTABLE = (Status.FAILED, Status.DIVERGED)  # statuses `failed_as_error` puts into the EDF
 Columns = dict[str, np.ndarray]  # one array per run label

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.sweeping import store
+from nas.records import store
 
 COMPLEXITY = ("flops", "params", "acts")
 

@@ -21,10 +21,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from nas.analysis.edf import edf, error_grid, summary
 from nas.analysis.result import MIN_MODELS, RunResult, Sequential, few
 from nas.analysis.text import short
 from nas.outputs import unlinked
+from nas.stats.edf import edf, error_grid, summary
 
 MAX_POINTS = 4000
 COLORS = colormaps["tab10"].colors

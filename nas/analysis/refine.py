@@ -24,8 +24,8 @@ from blocks.errors import UserError
 from nas.analysis import frame
 from nas.analysis.bootstrap import best_value
 from nas.analysis.result import few, few_note
-from nas.sweeping import store
-from nas.sweeping.records import Status
+from nas.records import store
+from nas.records.rows import Status
 
 
 @dataclass

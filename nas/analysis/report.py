@@ -10,10 +10,10 @@ import html
 from pathlib import Path
 from typing import Any
 
-from nas.analysis import power
 from nas.analysis.result import GUIDED, MIN_MODELS, Analysis, KsPair, few, few_note, jsonable
 from nas.analysis.text import few_runs, needed_text
 from nas.outputs import unlinked
+from nas.stats import power
 
 SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nas.analysis import power
 from nas.analysis.result import GUIDED, Analysis, KsPair, RunResult, few, few_note
-from nas.sweeping.records import Status
+from nas.records.rows import Status
+from nas.stats import power
 
 
 def short(v: float) -> str:

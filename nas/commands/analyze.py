@@ -93,7 +93,7 @@ def run(args) -> int:
     from nas.analysis.figures import default_dir
     from nas.analysis.text import format_report
     from nas.config import check_seed
-    from nas.sweeping import store
+    from nas.records import store
 
     if args.bins is not None and not 1 <= args.bins <= MAX_BINS:
         raise UserError(f"--bins: expected a number of bins in [1, {MAX_BINS}], got {args.bins}")

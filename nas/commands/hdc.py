@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from blocks.dilation import MAX_SEARCH_LAYERS, MAX_SPAN
-from blocks.errors import UserError
+from blocks.dilation import validate
+from blocks.errors import ParamError, UserError
 from nas import hdc, outputs
 
 _SUGGEST_ONLY = ("layers", "max_rate", "top")
+FLAGS = {
+    "kernel": "--kernel",
+    "schedule": "SCHEDULE",
+    "length": "--layers",
+    "max_rate": "--max-rate",
+    "top": "--top",
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,32 +46,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_schedule(text: str) -> list[int]:
-    """'1,2,5' -> [1, 2, 5], or UserError naming the argument and what is legal."""
+    """'1,2,5' -> [1, 2, 5], or UserError when the text is not a list of integers (the rates
+    themselves are checked by blocks.dilation)."""
     parts = [t.strip() for t in text.split(",")]
     if not all(t.isascii() and t.isdigit() for t in parts):
         raise UserError(
             f"SCHEDULE: '{text}' is not a comma-separated list of integers >= 1 (e.g. 1,2,5) "
             "nor the word 'suggest'"
         )
-    rates = [int(t) for t in parts]
-    for i, r in enumerate(rates, 1):
-        if r < 1:
-            raise UserError(f"SCHEDULE: rate {r} at position {i} is illegal; rates are integers >= 1")
-    return rates
+    return [int(t) for t in parts]
+
+
+@contextmanager
+def _flags() -> Iterator[None]:
+    """The library's argument errors, named by the flag or positional that set the argument."""
+    try:
+        yield
+    except ParamError as err:
+        raise UserError(f"{FLAGS.get(err.field, err.field)}: {err.message}") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.kernel < 1 or args.kernel % 2 == 0:
-        raise UserError(f"--kernel: expected an odd integer >= 1, got {args.kernel}")
     if args.schedule == "suggest":
         return _suggest(args)
     used = [f"--{n.replace('_', '-')}" for n in _SUGGEST_ONLY if getattr(args, n) is not None]
     if used:
         raise UserError(f"{', '.join(used)}: only apply to `nas hdc suggest`")
-    rates = parse_schedule(args.schedule)
-    span = (args.kernel - 1) * sum(rates) + 1
-    if span > MAX_SPAN:
-        raise UserError(f"SCHEDULE: receptive field {span} px wide; the analysis holds at most {MAX_SPAN}")
+    with _flags():
+        rates = validate(parse_schedule(args.schedule), args.kernel)
     plot = outputs.figure_file(args.plot, "--plot") if args.plot else None
     rep = hdc.report(rates, args.kernel)
     if plot:
@@ -79,19 +90,8 @@ def _suggest(args: argparse.Namespace) -> int:
         raise UserError("--plot: applies to a schedule, not to `nas hdc suggest`")
     if args.layers is None:
         raise UserError("--layers: `nas hdc suggest` needs the number of layers, an integer >= 1")
-    if args.kernel == 1:
-        raise UserError("--kernel: suggest needs an odd kernel >= 3; a 1x1 kernel has no holes to avoid")
-    for flag, value in (("--layers", args.layers), ("--max-rate", args.max_rate), ("--top", args.top)):
-        if value is not None and value < 1:
-            raise UserError(f"{flag}: expected an integer >= 1, got {value}")
-    layers, max_rate, top = args.layers, args.max_rate or 20, args.top or 10
-    if layers > MAX_SEARCH_LAYERS:
-        raise UserError(f"--layers: expected an integer in [1, {MAX_SEARCH_LAYERS}], got {layers}")
-    if (args.kernel - 1) * layers * max_rate + 1 > MAX_SPAN:
-        raise UserError(
-            f"--max-rate: {layers} layers of rate up to {max_rate} may span more than the {MAX_SPAN} px "
-            "the analysis holds; lower --max-rate or --layers"
-        )
-    rows = hdc.suggest(layers, args.kernel, max_rate, top)
-    print(json.dumps(rows) if args.json else hdc.format_suggestions(rows, layers, args.kernel, max_rate))
+    max_rate = 20 if args.max_rate is None else args.max_rate
+    with _flags():
+        rows = hdc.suggest(args.layers, args.kernel, max_rate, 10 if args.top is None else args.top)
+    print(json.dumps(rows) if args.json else hdc.format_suggestions(rows, args.layers, args.kernel, max_rate))
     return 0

@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from nas.analysis.refine import refine_run, write
     from nas.analysis.result import MIN_MODELS, few, few_note
-    from nas.sweeping import store
+    from nas.records import store
 
     if not 0 < args.subsample <= 1:
         raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")

@@ -1,8 +1,8 @@
 """`nas results RUN_DIR`: a run's trial rows as a table, JSON, JSON lines or CSV (readable mid-sweep).
 
 A sweep folder gives one document (`--json`: {run: rows}) or one table (`--csv`, a `run` column
-first), so `json.load` and `pandas.read_csv` read it whole; `table` is also what `nas.results(...,
-frame=True)` turns into a DataFrame."""
+first), so `json.load` and `pandas.read_csv` read it whole (nas.records.table, which
+`nas.results(..., frame=True)` also turns into a DataFrame)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SORTS = ["error", "flops", "params", "trial_index"]
-COLUMNS = [
-    "run",
-    "space",
-    "trial_index",
-    "model_id",
-    "status",
-    "error",
-    "flops",
-    "params",
-    "acts",
-    "epochs",
-    "wall_time",
-    "reason",
-]
+from nas.records.table import SORTS, flat, read, table
 
 
 def add_parser(sub) -> None:
@@ -46,53 +32,6 @@ def add_parser(sub) -> None:
         "--sort", choices=SORTS, default="trial_index", help="order of each run's rows (trial_index)"
     )
     p.set_defaults(run=run)
-
-
-def flat(row: dict[str, Any], run: str = "") -> dict[str, Any]:
-    """The main columns of a row, complexity unpacked (None where a row lacks one)."""
-    cx = row.get("complexity") or {}
-    return {
-        "run": run,
-        "space": row.get("space"),
-        "trial_index": row.get("trial_index"),
-        "model_id": row.get("model_id"),
-        "status": row.get("status"),
-        "error": row.get("error"),
-        "flops": cx.get("flops"),
-        "params": cx.get("params"),
-        "acts": cx.get("acts"),
-        "epochs": row.get("epochs"),
-        "wall_time": row.get("wall_time"),
-        "reason": row.get("reason") or "",
-    }
-
-
-def wide(row: dict[str, Any], run: str) -> dict[str, Any]:
-    """A row as one table line: the main columns, each drawn value and each epoch's validation error."""
-    out = flat(row, run)
-    out.update((f"value.{k}", v) for k, v in (row.get("values") or {}).items())
-    out.update((f"val_error.{i}", e) for i, e in enumerate(row.get("val_errors") or [], 1))
-    return out
-
-
-def table(runs: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """One table of every run's rows: its columns (main, then value.*, then val_error.* in epoch
-    order) and its lines; a cell a row lacks is missing from its line."""
-    lines = [wide(r, name) for name, rows in runs.items() for r in rows]
-    extra = dict.fromkeys(k for line in lines for k in line if k not in COLUMNS)
-    values = [k for k in extra if k.startswith("value.")]
-    epochs = sorted((k for k in extra if k.startswith("val_error.")), key=lambda k: int(k.split(".")[1]))
-    return [*COLUMNS, *values, *epochs], lines
-
-
-def read(path: str | Path, sort: str = "trial_index") -> tuple[bool, dict[str, list[dict[str, Any]]]]:
-    """Whether `path` is a single run, and each of its runs' rows (by folder name) sorted by `sort`."""
-    from nas.sweeping import store
-
-    runs = {d.name: store.rows(d) for d in store.find_runs([str(path)])}
-    for rows in runs.values():
-        rows.sort(key=lambda r: ((v := flat(r)[sort]) is None, v or 0))
-    return store.is_run(Path(path)), runs
 
 
 def _cell(value: Any) -> Any:
@@ -124,7 +63,7 @@ def _table_line(f: dict) -> str:
 
 def write_text(path: str | Path, runs: dict[str, list[dict[str, Any]]]) -> None:
     """Each run's rows as a text table, headed by how many of its trials are recorded."""
-    from nas.sweeping import store
+    from nas.records import store
 
     for run_dir in store.find_runs([str(path)]):
         rows = runs[run_dir.name]

@@ -43,7 +43,7 @@ def run(args) -> int:
 
     from blocks.complexity import complexity
     from nas.exporting import retrain
-    from nas.exporting.weights import weights_path
+    from nas.records.weights import weights_path
 
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise UserError(

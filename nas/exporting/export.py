@@ -1,7 +1,7 @@
 """Export chosen models in forms other people and tools load without this project's search
 code, each into its own folder with its spec (`nas build` rebuilds it) and an index of all.
 
-The formats and their checks live in nas.exporting.formats; the weights helpers in nas.exporting.weights (also
+The formats and their checks live in nas.exporting.formats; the weights helpers in nas.records.weights (also
 importable from here: weights_path, save_weights, load_weights).
 """
 
@@ -26,7 +26,8 @@ from blocks.network import build
 from blocks.spec import ArchSpec, from_dict, load
 from nas.exporting.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, parse_formats, write_and_check
 from nas.exporting.select import Candidate
-from nas.exporting.weights import (
+from nas.records import store
+from nas.records.weights import (
     fresh,
     load_weights,
     read_source,
@@ -35,7 +36,6 @@ from nas.exporting.weights import (
     weights_owner,
     weights_path,
 )
-from nas.sweeping import store
 from nas.training import datasets as datamod
 
 __all__ = [

@@ -22,7 +22,7 @@ from torch import nn
 
 from blocks.errors import UserError
 from blocks.spec import ArchSpec
-from nas.exporting.weights import error_line, load_weights, save_weights
+from nas.records.weights import error_line, load_weights, save_weights
 
 FORMATS = ("spec", "weights", "torchscript", "exported", "onnx")
 GRAPHS = ("torchscript", "exported", "onnx")

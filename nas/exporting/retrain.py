@@ -14,10 +14,11 @@ from blocks.schema import schema_of
 from blocks.spec import ArchSpec, from_dict
 from nas import config as cfgmod
 from nas import zoo
-from nas.config import Experiment, TrainingConfig
-from nas.exporting.weights import save_weights, trial_threads, weights_path, write_source
-from nas.sweeping import store
+from nas.config import Experiment
+from nas.records import store
+from nas.records.weights import save_weights, trial_threads, weights_path, write_source
 from nas.training import datasets as datamod
+from nas.training.config import TrainingConfig
 from nas.training.loop import TrainResult, train
 from nas.training.stream import loader_workers
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
-from nas.analysis.pareto import pareto_front
-from nas.exporting.weights import checked_id
-from nas.sweeping import store
-from nas.sweeping.records import Status
+from nas.records import store
+from nas.records.rows import Status
+from nas.records.weights import checked_id
+from nas.stats.pareto import pareto_front
 
 ORDERS = ("error", "pareto")
 

@@ -1,6 +1,6 @@
 """A sequential comparison of design spaces (experiment field `compare`): the spaces' planned
 trials run in rounds of equal size, and after each round a group-sequential KS test
-(nas.analysis.sequential) looks at every pair of spaces; the sweep stops once every pair is
+(nas.stats.sequential) looks at every pair of spaces; the sweep stops once every pair is
 decided. The sweep-level record SWEEP/comparison.json holds the design (computed once, when
 planned), the pairs, every look so far and the decision.
 
@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
-from nas.analysis import sequential
 from nas.config import Experiment
 from nas.outputs import unlinked
-from nas.sweeping import store
-from nas.sweeping.records import Status
+from nas.records import store
+from nas.records.rows import Status
+from nas.stats import sequential
 
 COMPARISON = store.COMPARISON
 FAILED_ERROR = 100.0  # the error a trial that did not end ok counts with, in %

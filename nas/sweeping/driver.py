@@ -25,13 +25,14 @@ from typing import Any
 from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
-from nas.exporting.weights import OWNER, trial_threads, weights_owner
-from nas.sweeping import compare, memory, store
+from nas.records import store
+from nas.records.rows import PlanEntry, Status, TrialRow
+from nas.records.weights import OWNER, trial_threads, weights_owner
+from nas.sweeping import compare, memory
 from nas.sweeping.optimize import WORST_ERROR
 from nas.sweeping.plan import Run, SampleRun, SearchRun, context, prepare, space_options
 from nas.sweeping.plan import resume as resume_plan
 from nas.sweeping.progress import Progress
-from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.sweeping.trial import TrialSetup, make_row, metrics, run_trial
 from nas.sweeping.trial import config_entries as _entries
 from nas.training import datasets as datamod

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from blocks.spec import SpecError
-from nas.analysis.pareto import nondominated
 from nas.config import Experiment
 from nas.outputs import unlinked
-from nas.sweeping.records import PlanEntry, Status, TrialRow
+from nas.records.rows import PlanEntry, Status, TrialRow
+from nas.stats.pareto import nondominated
 from spaces import Context, Limits, get
 from spaces.base import draw_one
 from spaces.draw import OptunaDraw, Reject

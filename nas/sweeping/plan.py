@@ -18,8 +18,9 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.outputs import unlinked
-from nas.sweeping import compare, memory, store
-from nas.sweeping.records import PlanEntry
+from nas.records import store
+from nas.records.rows import PlanEntry
+from nas.sweeping import compare, memory
 from nas.training import datasets as datamod
 from spaces import Context, Space, get, sample
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from nas.sweeping.records import Status, TrialRow
+from nas.records.rows import Status, TrialRow
 
 STATUS_EVERY = 5.0  # seconds between two lines on running trials' epochs, at most
 

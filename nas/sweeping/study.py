@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
-from nas.sweeping.records import PlanEntry
+from nas.records.rows import PlanEntry
 from spaces.draw import snap_up
 
 

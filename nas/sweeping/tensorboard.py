@@ -8,7 +8,7 @@ from typing import Any
 
 from ray.tune.logger import TBXLoggerCallback
 
-from nas.sweeping.records import PlanEntry
+from nas.records.rows import PlanEntry
 from nas.sweeping.trial import config_entries
 
 FINAL = ("val_error", "train_error", "loss", "epoch", "flops", "params", "latency_ms")  # HParams metrics

@@ -14,11 +14,11 @@ from typing import Any
 
 import nas
 from blocks.spec import from_dict
-from nas.config import TrainingConfig
-from nas.exporting.weights import OWNER, save_weights, weights_owner, weights_path
+from nas.records.rows import PlanEntry, Status, TrialRow
+from nas.records.weights import OWNER, save_weights, weights_owner, weights_path
 from nas.sweeping import memory
-from nas.sweeping.records import PlanEntry, Status, TrialRow
 from nas.training import datasets as datamod
+from nas.training.config import TrainingConfig
 from nas.training.loop import Diverged, train
 from nas.training.stream import loader_workers
 

@@ -21,7 +21,7 @@ from blocks.complexity import complexity
 from blocks.errors import NasError
 from blocks.network import build
 from blocks.spec import ArchSpec
-from nas.config import TrainingConfig
+from nas.training.config import TrainingConfig
 from nas.training.datasets import Dataset
 
 CPU = torch.device("cpu")

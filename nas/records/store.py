@@ -27,7 +27,7 @@ from typing import Any
 
 from blocks import yamlio
 from blocks.errors import UserError
-from nas.sweeping.records import PlanEntry, Status, TrialRow
+from nas.records.rows import PlanEntry, Status, TrialRow
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
 COMPARISON = "comparison.json"  # a sweep's sequential comparison (nas.sweeping.compare), beside its runs

@@ -32,8 +32,8 @@ import numpy as np
 from scipy import stats
 
 from blocks.errors import ParamError
-from nas.analysis import power as ks_power
-from nas.analysis.edf import edf
+from nas.stats import power as ks_power
+from nas.stats.edf import edf
 
 SEPARATED, NOT_SEPARATED = "separated", "not separated"
 PATHS = 20_000  # Monte Carlo paths per boundary set: sd of a spent 0.05 is sqrt(.05 * .95 / 20000) = 0.0015

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
-from nas.analysis.edf import ks_distance
+from nas.stats.edf import ks_distance
 
 MAX_CELLS = 1000
 DRAWS = 2_000_000  # resampled indices held at once
