@@ -10,6 +10,12 @@ from torch import nn
 from blocks import cx as C
 
 
+def se_width(w_in: int, se_ratio: float) -> int:
+    """SE bottleneck width: round(se_ratio * block input width), at least one channel (a narrow
+    block would otherwise get an SE of zero channels)."""
+    return max(1, int(round(w_in * se_ratio)))
+
+
 class SE(nn.Module):
     """Squeeze-and-excitation: global pool, 1x1 reduce with ReLU-like act, 1x1 expand, sigmoid gate."""
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.layers import SE, DropPath, repeat_blocks
+from blocks.layers import SE, DropPath, repeat_blocks, se_width
 from blocks.registry import register
 from blocks.schema import Param
 
@@ -22,11 +22,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu6": nn.ReLU6, "silu": nn.SiLU, "
 def expanded_width(w_in: int, expand_ratio: float) -> int:
     """Width of the depthwise conv: round(t * w_in) (equal to torchvision's for integer t)."""
     return int(round(w_in * expand_ratio))
-
-
-def se_width(w_in: int, se_ratio: float) -> int:
-    """SE bottleneck width: round(se_ratio * block input width), at least one channel."""
-    return max(1, int(round(w_in * se_ratio)))
 
 
 def _conv_bn_act(

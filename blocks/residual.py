@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.layers import SE, repeat_blocks
+from blocks.layers import SE, repeat_blocks, se_width
 from blocks.registry import register
 from blocks.schema import Param
 from blocks.vanilla import VanillaBlock
@@ -86,7 +86,7 @@ class BottleneckBlock(nn.Module):
         self.a_bn = nn.BatchNorm2d(w_b)
         self.b = nn.Conv2d(w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False)
         self.b_bn = nn.BatchNorm2d(w_b)
-        self.se = SE(w_b, int(round(w_in * se_ratio))) if se_ratio > 0 else None
+        self.se = SE(w_b, se_width(w_in, se_ratio)) if se_ratio > 0 else None
         self.c = nn.Conv2d(w_b, w_out, 1, bias=False)
         self.c_bn = nn.BatchNorm2d(w_out)
         self.proj = shortcut(w_in, w_out, stride)
@@ -118,7 +118,7 @@ class BottleneckBlock(nn.Module):
         C.conv2d(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_width)
         C.norm(cx, w_b)
         if se_ratio > 0:
-            SE.complexity(cx, w_b, int(round(w_in * se_ratio)))
+            SE.complexity(cx, w_b, se_width(w_in, se_ratio))
         C.conv2d(cx, w_b, w_out, 1)
         return C.norm(cx, w_out)
 

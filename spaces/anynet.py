@@ -19,7 +19,7 @@ from typing import Any
 from blocks.schema import Param
 from blocks.spec import StageSpec
 from blocks.widths import adjust_compatibility
-from spaces.base import Context, Law, Rule, Space, make_spec
+from spaces.base import Context, Law, Rule, Space, make_spec, stage_strides, strides_option
 from spaces.draw import Draw, RngDraw, require
 from spaces.registry import register
 
@@ -37,7 +37,7 @@ OPTIONS = {
     ),
     "bottleneck_ratios": Param(float, [1.0, 2.0, 4.0], "legal b", is_list=True, low=1.0, high=64.0),
     "group_widths": Param(int, [1, 2, 4, 8, 16, 32], "legal g", is_list=True, low=1, high=1024),
-    "strides": Param(int, [2, 2, 2, 2], "stride of each stage", is_list=True, choices=(1, 2)),
+    "strides": strides_option(),
     "se_ratio": Param(float, 0.25, "SE ratio for the Y variants", low=0.0, high=1.0),
 }
 
@@ -111,7 +111,7 @@ def anynet(variant: str, block: str):
         else:
             gs = [int(draw.choice("g", groups))] * n
         ws, gs = adjust_compatibility(ws, bs, gs)
-        strides = _strides(opt["strides"], n)
+        strides = stage_strides(opt["strides"], n)
         extra = {"se_ratio": opt["se_ratio"]} if block == "res_bottleneck_y" else {}
         stages = [
             StageSpec(block, d, w, s, {"bottleneck_ratio": b, "group_width": g, **extra})
@@ -120,11 +120,6 @@ def anynet(variant: str, block: str):
         return make_spec(ctx, stages)
 
     return define
-
-
-def _strides(strides: list[int], n: int) -> list[int]:
-    """Per-stage strides: the option's list, extended with 2s when it is shorter than n."""
-    return (list(strides) + [2] * n)[:n]
 
 
 def laws(variant: str) -> tuple[Law, ...]:

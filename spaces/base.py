@@ -89,6 +89,18 @@ class Space:
         return full
 
 
+def strides_option(default: tuple[int, ...] = (2, 2, 2, 2), extended: bool = True) -> Param:
+    """The `strides` option every space declares: each stage's stride, 1 or 2; with `extended`,
+    stages beyond the list take 2 (stage_strides)."""
+    doc = "stride of each stage (2 beyond the list)" if extended else "stride of each stage (one per stage)"
+    return Param(int, list(default), doc, is_list=True, choices=(1, 2))
+
+
+def stage_strides(strides: list[int], n: int) -> list[int]:
+    """Per-stage strides of n stages: the option's list, extended with 2s when it is shorter."""
+    return (list(strides) + [2] * n)[:n]
+
+
 @dataclass(frozen=True)
 class Sample:
     """One sampled architecture: spec, the drawn values that produced it, its complexity."""

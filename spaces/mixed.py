@@ -18,7 +18,7 @@ from typing import Any
 from blocks import library
 from blocks.schema import Param
 from blocks.spec import StageSpec
-from spaces.base import Context, Law, Space, make_spec
+from spaces.base import Context, Law, Space, make_spec, stage_strides, strides_option
 from spaces.draw import Draw
 from spaces.registry import register
 
@@ -49,9 +49,7 @@ def options() -> dict[str, Param]:
         "min_width": Param(int, 8, "smallest w_i", low=1, high=4096),
         "max_width": Param(int, 256, "largest w_i", low=1, high=4096),
         "width_step": Param(int, 8, "w_i is a multiple of this", low=1, high=512),
-        "strides": Param(
-            int, [2, 2, 2, 2], "stride of each stage (2 beyond the list)", is_list=True, choices=(1, 2)
-        ),
+        "strides": strides_option(),
         "grids": Param(
             dict,
             declared_grids(),
@@ -112,7 +110,7 @@ def define(draw: Draw, opt: dict[str, Any], ctx: Context):
     n, step = opt["stages"], opt["width_step"]
     lo_w = max(step, -(-opt["min_width"] // step) * step)
     hi_w = opt["max_width"] // step * step
-    strides = (list(opt["strides"]) + [2] * n)[:n]
+    strides = stage_strides(opt["strides"], n)
     stages = []
     for i in range(n):
         tag = f"s{i + 1}"

@@ -31,7 +31,7 @@ from typing import Any
 from blocks.residual import bottleneck_width
 from blocks.schema import Param
 from blocks.spec import StageSpec
-from spaces.base import Context, Law, Rule, Space, make_spec
+from spaces.base import Context, Law, Rule, Space, make_spec, strides_option
 from spaces.draw import Draw, require
 from spaces.registry import register
 
@@ -59,9 +59,7 @@ def options(depths: tuple[int, ...], widths: tuple[int, ...], groups: tuple[int,
     out = {
         "depths": Param(int, list(depths), "legal d_i", is_list=True, low=1, high=256),
         "widths": Param(int, list(widths), "legal w_i", is_list=True, low=1, high=8192),
-        "strides": Param(
-            int, [1, 2, 2], "stride of each stage (one per stage)", is_list=True, choices=(1, 2)
-        ),
+        "strides": strides_option((1, 2, 2), extended=False),
     }
     if groups:
         out["bottleneck_ratios"] = Param(float, list(RATIOS), "legal b_i", is_list=True, low=1.0, high=64.0)

@@ -18,7 +18,7 @@ from typing import Any
 
 from blocks.schema import Param
 from blocks.widths import regnet_widths, widths_to_stages
-from spaces.base import Context, Law, Rule, Space, make_spec
+from spaces.base import Context, Law, Rule, Space, make_spec, strides_option
 from spaces.draw import Draw, require
 from spaces.registry import register
 
@@ -35,9 +35,7 @@ INITIAL = {
     "stages": Param(
         int, [4, 4], "allowed range of the number of generated stages", is_list=True, low=1, high=16, length=2
     ),
-    "strides": Param(
-        int, [2, 2, 2, 2], "stride of each stage (2 beyond the list)", is_list=True, choices=(1, 2)
-    ),
+    "strides": strides_option(),
     "se_ratio": Param(float, 0.25, "SE ratio of RegNetY", low=0.0, high=1.0),
 }
 

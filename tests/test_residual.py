@@ -69,3 +69,17 @@ def test_residual_analytic_equals_measured(block, w_in, w_mult, b, stride, depth
         if block == "res_bottleneck_y":
             params["se_ratio"] = se
     assert_matches(one_stage_spec(block, w_in, w_out, stride, depth, hw, params))
+
+
+def test_a_narrow_y_block_keeps_one_se_channel_as_mbconv_does():
+    """SE width is one rule for every family (blocks.layers.se_width): round(0.25 * 2) is 0, so a
+    Y block on a 2-channel input gets the one-channel SE that MBConv gets, costed exactly."""
+    from blocks.layers import se_width
+
+    assert se_width(2, 0.25) == 1 and se_width(40, 0.25) == 10
+    spec = one_stage_spec(
+        "res_bottleneck_y", 2, 8, 1, 2, 5, {"bottleneck_ratio": 1.0, "group_width": 8, "se_ratio": 0.25}
+    )
+    model = build(spec)
+    assert model.stages[0][0].se.reduce.out_channels == 1
+    assert_matches(spec)
