@@ -235,10 +235,12 @@ def retrain(
     out: str | Path | None = None,
     seed: int | None = None,
     threads: int | None = None,
+    force: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> tuple[Path, TrainResult]:
     """Train a spec file, zoo network or (with `run`) a run's model id from scratch with the
-    experiment's recipe; returns where the weights were saved and the training result."""
+    experiment's recipe; returns where the weights were saved (RUN/retrained/ for a run's model;
+    an existing `out` is replaced only with `force`) and the training result."""
     from nas.exporting import retrain as rt
 
     plan = rt.prepare(
@@ -248,5 +250,6 @@ def retrain(
         run=None if run is None else str(run),
         seed=seed,
         out=None if out is None else str(out),
+        force=force,
     )
     return plan.out, rt.retrain(plan, threads=threads, on_epoch=on_epoch)
