@@ -77,9 +77,18 @@ def unlinked(path: Path) -> Path:
 
 def check_report(path: Path) -> Path:
     """A report folder to write into, refused before any work: not a link, and new, empty or
-    marked as one the tool wrote (MANIFEST), never a folder of someone's files."""
+    marked as one the tool wrote (MANIFEST) whose files are as it wrote them, never a folder of
+    someone's files."""
     unlinked(path)
-    if path.is_dir() and not (path / MANIFEST).is_file():
+    written = _manifest(path) if path.is_dir() else None
+    for name, digest in (written or {}).items():
+        file = unlinked(path / name)
+        if file.is_file() and _digest(file) != digest:
+            raise UserError(
+                f"--report {path}: {file} was not written by this tool (or was changed since), so it "
+                "is not replaced; move it away, or give another folder"
+            )
+    if path.is_dir() and written is None:
         found = sorted(path.iterdir())
         for entry in found:
             unlinked(entry)

@@ -145,7 +145,7 @@ def checked_out(out: Path, force: bool) -> Path:
     source = out.with_name(out.name + SOURCE)
     taken = [p for p in (out, source) if p.exists() or p.is_symlink()]
     if taken and not force:
-        raise UserError(f"--out {out}: {taken[0]} exists; give --force to replace it, or another --out")
+        raise UserError(f"{taken[0]}: exists; give --force to replace it, or another --out")
     return out
 
 
