@@ -219,7 +219,7 @@ def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init:
     raise UserError(
         f"--format {','.join(needs)} needs trained weights, and none were kept for {len(missing)} of "
         f"{len(jobs)} model(s) ({ids}): {where}. Train one from scratch with `{fix}` and export "
-        f"again{other}"
+        f"it with the --weights FILE that prints{other}"
     )
 
 
