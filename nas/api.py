@@ -116,8 +116,9 @@ def analyze(
     report: str | Path | None = None,
     **settings: Any,
 ) -> Analysis:
-    """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `settings` are the
-    fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
+    """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `figure` gets the main
+    EDF and nothing is written beside it; `report` is a new or empty folder, or one an earlier
+    report wrote; `settings` are the fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
     from nas.analysis.analyze import Settings
     from nas.analysis.analyze import analyze as run_analysis
     from nas.sweeping import store

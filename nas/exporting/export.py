@@ -74,10 +74,10 @@ class Job:
     def trained(self) -> bool:
         return self.weights is not None or self.model is not None
 
-    def use(self, weights: str | Path, source: str = "", *, trials: bool = False) -> None:
+    def use(self, weights: str | Path, source: str = "", *, own: bool = False) -> None:
         """Export the weights in this file: `nas retrain`'s record beside it says where they came
         from (and how input was prepared), else `source`, else the file's name. Unless they are
-        the trial's own (`trials`), the trial's error is not theirs: the record's `error` becomes
+        the trial's own (`own`, or found to be), the trial's error is not theirs: the record's `error` becomes
         the one recorded with the file (None when unknown) and the trial's is kept as `trial_error`."""
         self.weights = Path(weights)
         made = read_source(self.weights) or {}
@@ -85,7 +85,7 @@ class Job:
         self.source = made.get("weights_source") or source or f"file {weights}"
         self.preprocessing = self.preprocessing or made.get("preprocessing")
         self.record.pop("weights_note", None)
-        if not (trials or self._kept_by_trial()) and "trial_index" in self.record:
+        if not (own or self._kept_by_trial()) and "trial_index" in self.record:
             trial_error = self.record.get("trial_error", self.record.get("error"))
             self.record = {**self.record, "error": made.get("error"), "trial_error": trial_error}
             self.record.pop("val_errors", None)
@@ -118,7 +118,7 @@ def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
     job = Job(spec, record, seed=int(row.get("seed") or 0), preprocessing=preprocessing)
     path = weights_path(cand.run, cand.model_id)
     if produced_by(path, row.get("trial_index")):
-        job.use(path, sweep_source(record), trials=True)
+        job.use(path, sweep_source(record), own=True)
     elif path.is_file():
         job.record["weights_note"] = f"{path} {not_produced(path, row.get('trial_index'))}"
     return job
