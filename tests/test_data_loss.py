@@ -148,6 +148,17 @@ def test_retrain_writes_beside_the_kept_weights_and_export_keeps_the_rows_pair(k
     assert digests(run / "weights") == before
 
 
+def test_the_kept_file_given_as_weights_keeps_its_rows_error(kept, tmp_path, capsys):
+    run, model_id, model = kept
+    out = tmp_path / "out"
+    argv = ["export", str(run), "--id", model_id, "--weights", str(weights_path(run, model_id))]
+    assert main([*argv, "--format", "weights", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "error 2.79%" in printed and "not these weights" not in printed
+    assert yaml.safe_load((out / model_id / "spec.yaml").read_text())["error"] == 2.79
+    assert same_tensors(out / model_id / "weights.pt", model)
+
+
 RETRAIN_OUT = {
     # --out into the run's weights/ folder: refused even with --force
     "kept-weights-file": ("{run}/weights/{id}.pt", ["--force"], "where the sweep keeps its trials' weights"),
