@@ -115,8 +115,9 @@ def analyze(
     report: str | Path | None = None,
     **settings: Any,
 ) -> Analysis:
-    """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `settings` are the
-    fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
+    """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `figure` gets the main
+    EDF and nothing is written beside it; `report` is a new or empty folder, or one an earlier
+    report wrote; `settings` are the fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
     from nas.analysis.analyze import Settings
     from nas.analysis.analyze import analyze as run_analysis
     from nas.records import store
@@ -234,10 +235,12 @@ def retrain(
     out: str | Path | None = None,
     seed: int | None = None,
     threads: int | None = None,
+    force: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> tuple[Path, TrainResult]:
     """Train a spec file, zoo network or (with `run`) a run's model id from scratch with the
-    experiment's recipe; returns where the weights were saved and the training result."""
+    experiment's recipe; returns where the weights were saved (RUN/retrained/ for a run's model;
+    an existing `out` is replaced only with `force`) and the training result."""
     from nas.exporting import retrain as rt
 
     plan = rt.prepare(
@@ -247,5 +250,6 @@ def retrain(
         run=None if run is None else str(run),
         seed=seed,
         out=None if out is None else str(out),
+        force=force,
     )
     return plan.out, rt.retrain(plan, threads=threads, on_epoch=on_epoch)

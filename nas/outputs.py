@@ -1,10 +1,17 @@
 """Files and folders the user names for output (`nas hdc --plot`, `nas analyze --figure` and
 `--report`): checked before any work is done, and an OS refusal while writing (a read-only
-folder, a full disk) turned into one line naming the file and why."""
+folder, a full disk) turned into one line naming the file and why.
+
+A report folder is the tool's: new, empty, or one it wrote before, marked by MANIFEST, which
+records each file written there with its SHA-256. A file there is replaced only when the
+manifest records its present bytes, so a user's own file (or one they edited) is never lost."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +19,7 @@ from pathlib import Path
 from blocks.errors import UserError
 
 FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
+MANIFEST = ".nas-written.json"  # in a report folder: the files the tool wrote there, with their SHA-256
 
 
 def figure_file(text: str, flag: str) -> Path:
@@ -65,6 +73,90 @@ def unlinked(path: Path) -> Path:
             "not write through one; remove it and run again"
         )
     return path
+
+
+def check_report(path: Path) -> Path:
+    """A report folder to write into, refused before any work: not a link, and new, empty or
+    marked as one the tool wrote (MANIFEST) whose files are as it wrote them, never a folder of
+    someone's files."""
+    unlinked(path)
+    written = _manifest(path) if path.is_dir() else None
+    for name, digest in (written or {}).items():
+        file = unlinked(path / name)
+        if file.is_file() and _digest(file) != digest:
+            raise UserError(
+                f"--report {path}: {file} was not written by this tool (or was changed since), so it "
+                "is not replaced; move it away, or give another folder"
+            )
+    if path.is_dir() and written is None:
+        found = sorted(path.iterdir())
+        for entry in found:
+            unlinked(entry)
+        if found:
+            raise UserError(
+                f"--report {path}: holds files nas analyze did not write (such as {found[0].name}), "
+                "which it will not replace; give a new or empty folder, or one an earlier --report wrote"
+            )
+    return path
+
+
+def mark(path: Path) -> Path:
+    """Make a report folder checked by check_report, and mark it as the tool's (an empty MANIFEST)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if not (unlinked(path / MANIFEST)).is_file():
+        _write_manifest(path, {})
+    return path
+
+
+def replaceable(path: Path) -> Path:
+    """`path`, about to be written: never a link, and in a folder marked with MANIFEST an existing
+    file only when the manifest records its present bytes (the tool wrote it, and no one changed it)."""
+    unlinked(path)
+    written = _manifest(path.parent)
+    if written is not None and path.exists() and written.get(path.name) != _digest(path):
+        raise UserError(
+            f"{path}: exists and was not written by this tool (or was changed since), so it is not "
+            "replaced; move it away, or give another folder"
+        )
+    return path
+
+
+def wrote(path: Path) -> Path:
+    """Record a file just written in its folder's MANIFEST, when it has one, so a later run may replace it."""
+    written = _manifest(path.parent)
+    if written is not None:
+        _write_manifest(path.parent, {**written, path.name: _digest(path)})
+    return path
+
+
+def _manifest(folder: Path) -> dict[str, str] | None:
+    """The files a marked folder's MANIFEST records (empty when it is unreadable); None when unmarked."""
+    path = unlinked(folder / MANIFEST)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return {k: v for k, v in files.items() if isinstance(v, str)} if isinstance(files, dict) else {}
+
+
+def _write_manifest(folder: Path, files: dict[str, str]) -> None:
+    """Write a folder's MANIFEST whole (beside, then renamed into place)."""
+    path = folder / MANIFEST
+    draft = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    try:
+        draft.write_text(
+            json.dumps({"written_by": "nas analyze", "files": files}, indent=1), encoding="utf-8"
+        )
+        os.replace(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _existing(path: Path) -> Path:

@@ -272,17 +272,19 @@ def test_retrain_a_run_model_then_export_it(sweep, tmp_path, capsys):
     model_id = spec_of(UNTRAINED).model_id
     assert main(["retrain", model_id, "--run", str(sweep), "--epochs", "1", "--threads", "1"]) == 0
     printed = capsys.readouterr().out
-    kept = ex.weights_path(sweep / "a", model_id)
+    saved = sweep / "a" / "retrained" / f"{model_id}-1ep-seed100.pt"
     assert (
         "epoch 1/1  loss" in printed
         and "val error" in printed
-        and f"for 1 epoch, seed 100, 1 thread(s) -> {kept}" in printed
+        and f"for 1 epoch, seed 100, 1 thread(s) -> {saved}" in printed
     )
-    assert f"nas export {sweep / 'a'} --id {model_id}" in printed
-    ex.load_weights(spec_of(UNTRAINED), kept)
+    follow = f"nas export {sweep / 'a'} --id {model_id} --weights {saved}"
+    assert follow in printed and not ex.weights_path(sweep / "a", model_id).exists()
+    ex.load_weights(spec_of(UNTRAINED), saved)
     try:
         out = tmp_path / "out"
-        assert main(["export", str(sweep), "--id", model_id, "--format", "exported", "--out", str(out)]) == 0
+        argv = ["export", str(sweep), "--id", model_id, "--weights", str(saved), "--format", "exported"]
+        assert main([*argv, "--out", str(out)]) == 0
         assert index(out)[0]["weights_source"] == "retrained"
         # the exported spec records its recipe, so it retrains with no --experiment or --run
         w = tmp_path / "again.pt"
@@ -294,7 +296,8 @@ def test_retrain_a_run_model_then_export_it(sweep, tmp_path, capsys):
         got, want = torch.load(out / model_id / "weights.pt"), torch.load(w)
         assert all(torch.equal(got[k], want[k]) for k in want)
     finally:
-        kept.unlink()
+        saved.unlink()
+        saved.with_name(saved.name + ".json").unlink()
 
 
 def test_retrain_rejects_a_dataset_the_spec_does_not_fit(tmp_path, capsys):

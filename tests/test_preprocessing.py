@@ -126,19 +126,16 @@ def test_retrain_reproduces_the_sweep_and_exports_say_so(run, tmp_path, capsys):
     run_dir, _, model = run
     kept = weights_path(run_dir, SPEC.model_id)
     swept = kept.read_bytes()
-    try:
-        assert main(["retrain", SPEC.model_id, "--run", str(run_dir)]) == 0
-        assert "seed 7, 1 thread(s)" in capsys.readouterr().out
-        again = ex.load_weights(SPEC, kept).state_dict()
-        assert all(torch.equal(again[k], v) for k, v in model.state_dict().items())
-        out = tmp_path / "out"
-        assert main(["export", str(run_dir), "--top", "3", "--format", "weights", "--out", str(out)]) == 0
-        assert "--top 3 asked, but" in capsys.readouterr().out
-        record = yaml.safe_load((out / SPEC.model_id / "spec.yaml").read_text())
-        assert record["weights"] == "retrained" and "2 epochs, seed 7, 1 thread" in record["weights_source"]
-    finally:  # the run's weights are the sweep's again (retraining gave the same bytes)
-        kept.write_bytes(swept)
-        kept.with_name(kept.name + ".json").unlink(missing_ok=True)
+    assert main(["retrain", SPEC.model_id, "--run", str(run_dir), "--out", str(tmp_path / "re.pt")]) == 0
+    assert "seed 7, 1 thread(s)" in capsys.readouterr().out
+    again = ex.load_weights(SPEC, tmp_path / "re.pt").state_dict()
+    assert all(torch.equal(again[k], v) for k, v in model.state_dict().items())
+    assert kept.read_bytes() == swept  # the sweep's weights stay as the sweep kept them
+    out = tmp_path / "out"
+    argv = ["export", str(run_dir), "--id", SPEC.model_id, "--weights", str(tmp_path / "re.pt")]
+    assert main([*argv, "--format", "weights", "--out", str(out)]) == 0
+    record = yaml.safe_load((out / SPEC.model_id / "spec.yaml").read_text())
+    assert record["weights"] == "retrained" and "2 epochs, seed 7, 1 thread" in record["weights_source"]
 
 
 def test_raw_input_without_statistics_is_one_line(tmp_path, capsys):

@@ -18,7 +18,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.records import store
 from nas.records.rows import PlanEntry
-from nas.records.weights import OWNER
+from nas.records.weights import weights_owner
 from nas.sweeping import driver
 from nas.sweeping.optimize import continue_study
 from nas.sweeping.plan import changes, prepare, resume
@@ -155,7 +155,7 @@ def test_kept_weights_belong_to_one_trial(tmp_path):
     assert not keep_weights(second, str(tmp_path), _entry(5))  # same model id, another trial
     saved = torch.load(tmp_path / "weights" / f"{MODEL}.pt", weights_only=True)
     assert torch.equal(saved["weight"], first.weight)
-    assert (tmp_path / "weights" / f"{MODEL}{OWNER}").read_text().strip() == "0"
+    assert weights_owner(tmp_path / "weights" / f"{MODEL}.pt") == "0"
     assert keep_weights(second, str(tmp_path), _entry(0))  # a retry of the owner rewrites them
     assert torch.equal(
         torch.load(tmp_path / "weights" / f"{MODEL}.pt", weights_only=True)["weight"], second.weight

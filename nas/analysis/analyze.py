@@ -37,6 +37,7 @@ from nas.analysis.result import (
     Settings,
     few,
 )
+from nas.outputs import check_report, mark, unlinked
 from nas.records.rows import Status
 from nas.stats.edf import (
     complexity_bins,
@@ -265,14 +266,21 @@ def analyze(
     *,
     report: Path | None = None,
     settings: Settings | None = None,
+    fmt: str = "png",
 ) -> Analysis:
-    """All statistics of the runs, figures beside `figure` (default edf.png in `report`, else in
-    analysis/ of the first run's sweep folder; every figure in `figure`'s format), and with `report`
-    an HTML page and CSV tables there; no figures or report when no run has a finished model.
-    Raises UserError when no run has a single row."""
+    """All statistics of the runs and their figures: the main EDF at `figure` when the caller
+    names one, and only it unless a `report` folder is given; the other figures (and without
+    `figure` the main one, edf.FMT) in `report`, else in analysis/ of the first run's sweep folder;
+    every figure in the main one's format. With `report` (a new or empty folder, or one written
+    before; checked first) an HTML page and CSV tables too. No figures or report when no run has
+    a finished model. Raises UserError when no run has a single row."""
     s = settings or Settings()
     if log:
         s = replace(s, log=True)
+    if report is not None:
+        check_report(Path(report))
+    elif figure is None:
+        unlinked(figures.default_dir(runs))  # the tool's own folder: never one a link points to
     rng = np.random.default_rng(s.seed)
     data = frame.load_runs(runs)
     if not any(len(d.status) for d in data):
@@ -281,8 +289,8 @@ def analyze(
     result.sequential = sequential_of([d.dir for d in data])
     if not any(r.count for r in result.runs.values()):
         return result  # every trial failed or diverged: counts and notes, no figures or report
-    fig_dir = Path(report) if report else (Path(figure).parent if figure else figures.default_dir(runs))
-    result.figure = Path(figure) if figure else fig_dir / "edf.png"
+    fig_dir = mark(Path(report)) if report else (None if figure else figures.default_dir(runs))
+    result.figure = Path(figure) if figure else fig_dir / f"edf.{fmt}"
     result.figures = figures.draw(result, result.figure, fig_dir, rng)
     if report is not None:
         result.report = write_report(result, Path(report))

@@ -3,8 +3,9 @@ complexity-normalised), error against complexity, random-search efficiency, and 
 design-parameter trends and the refined space's EDF; what rests on too few models says so.
 
 The folder is `default_dir` (ANALYSIS beside the runs, in their sweep folder) for both the
-sweep's closing analysis and `nas analyze`, unless a report folder or figure path is named; every
-figure takes the main EDF's format (png, pdf or svg)."""
+sweep's closing analysis and `nas analyze`, or the report folder when one is named; a figure path
+the user names gets the main EDF only, since files beside it are theirs. Every figure takes the
+main EDF's format (png, pdf or svg)."""
 
 from __future__ import annotations
 
@@ -39,15 +40,18 @@ def _band(c: Curve) -> tuple:
     return c.grid, c.lo, c.hi
 
 
-def draw(result: Analysis, figure: Path, fig_dir: Path, rng: Generator) -> dict[str, Path]:
-    """Write every figure (the main EDF at `figure`, the others in `fig_dir`, all in the main EDF's
-    format); returns their paths by name."""
+def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -> dict[str, Path]:
+    """Write the main EDF at `figure` and every other figure in `fig_dir` (none when it is None:
+    nothing is written beside a file the user named), all in the main EDF's format; returns their
+    paths by name."""
     s, runs = result.settings, result.runs
     ext = Path(figure).suffix
     curves = {k: r.errors for k, r in runs.items()}
     figs = {
         "edf": plots.edf_figure(curves, figure, log=s.log, bands={k: _band(r.edf) for k, r in runs.items()})
     }
+    if fig_dir is None:
+        return figs
     norm = result.normalization
     if norm.runs:
         figs["edf_normalized"] = plots.edf_figure(

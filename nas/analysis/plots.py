@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from nas.analysis.result import MIN_MODELS, RunResult, Sequential, few
 from nas.analysis.text import short
-from nas.outputs import unlinked
+from nas.outputs import replaceable, wrote
 from nas.stats.edf import edf, error_grid, summary
 
 MAX_POINTS = 4000
@@ -113,9 +113,10 @@ def margins(fig, left=0.75, right=0.2, top=0.45, bottom=0.6, wspace=0.55, hspace
 
 
 def _save(fig, path: Path) -> Path:
+    """Write a figure, never through a link nor over a file the tool did not write (outputs.replaceable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(unlinked(path))
-    return path
+    fig.savefig(replaceable(path))
+    return wrote(path)
 
 
 def curve_label(name: str, s: dict[str, float]) -> str:

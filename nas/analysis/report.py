@@ -12,7 +12,7 @@ from typing import Any
 
 from nas.analysis.result import GUIDED, MIN_MODELS, Analysis, KsPair, few, few_note, jsonable
 from nas.analysis.text import few_runs, needed_text
-from nas.outputs import unlinked
+from nas.outputs import mark, replaceable, wrote
 from nas.stats import power
 
 SEARCH_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000)
@@ -111,11 +111,11 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     columns: dict[str, None] = {}
     for row in rows:
         columns.update(dict.fromkeys(row))
-    with open(unlinked(path), "w", newline="", encoding="utf-8") as fh:
+    with open(replaceable(path), "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
-    return path
+    return wrote(path)
 
 
 def _cell(v: Any) -> str:
@@ -307,10 +307,10 @@ def _last_k(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
 def write_report(result: Analysis, out: Path) -> Path:
     """Write index.html and one CSV per table into `out`, figures read from `result.figures`;
     returns the HTML path."""
-    out.mkdir(parents=True, exist_ok=True)
+    mark(out)
     t = tables(result)
     for name, rows in t.items():
         write_csv(out / f"{name}.csv", rows)
     path = out / "index.html"
-    unlinked(path).write_text(page(result, t), encoding="utf-8")
-    return path
+    replaceable(path).write_text(page(result, t), encoding="utf-8")
+    return wrote(path)

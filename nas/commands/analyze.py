@@ -19,8 +19,9 @@ def add_parser(sub) -> None:
     p.add_argument("runs", nargs="+", help="run directories, or sweep folders holding runs")
     p.add_argument(
         "--figure",
-        help="main EDF path, the other figures beside it in its format "
-        "(default: edf.png in --report, else in analysis/ of the sweep folder, where `nas sweep` writes)",
+        help="write the main EDF to this file, and no other figure beside it (with --report the "
+        "others go there, in its format); default: edf.png in --report, else every figure in "
+        "analysis/ of the sweep folder, where `nas sweep` writes",
     )
     p.add_argument(
         "--format",
@@ -30,7 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--report",
         metavar="DIR",
-        help="write index.html (self-contained), the figures and CSV tables into DIR",
+        help="write index.html (self-contained), the figures and CSV tables into DIR: a new or "
+        "empty folder, or one an earlier --report wrote (files it did not write are never replaced)",
     )
     p.add_argument("--log", action="store_true", help="log-scale error axis")
     p.add_argument("--json", action="store_true", help="print every statistic as JSON")
@@ -76,10 +78,11 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def main_figure(args, folder: Path) -> Path:
-    """The main EDF's path: --figure, else edf.FORMAT in `folder`; its suffix sets every figure's format."""
+def main_figure(args) -> Path | None:
+    """The main EDF's path the user named with --figure (None without); its suffix sets every
+    figure's format."""
     if not args.figure:
-        return folder / f"edf.{args.format or 'png'}"
+        return None
     figure = outputs.figure_file(args.figure, "--figure")
     if args.format and figure.suffix[1:].lower() != args.format:
         raise UserError(
@@ -90,7 +93,6 @@ def main_figure(args, folder: Path) -> Path:
 
 def run(args) -> int:
     from nas.analysis.analyze import Settings, analyze
-    from nas.analysis.figures import default_dir
     from nas.analysis.text import format_report
     from nas.config import check_seed
     from nas.records import store
@@ -128,8 +130,9 @@ def run(args) -> int:
     )
     report = outputs.folder(args.report, "--report") if args.report else None
     runs = store.find_runs(args.runs)
-    figure = main_figure(args, report or default_dir(runs))
+    figure = main_figure(args)
+    fmt = args.format or (figure.suffix[1:].lower() if figure else "png")
     with outputs.writing("figures and report"):
-        result = analyze(runs, figure, report=report, settings=settings)
+        result = analyze(runs, figure, report=report, settings=settings, fmt=fmt)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
     return 0

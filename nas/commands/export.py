@@ -59,12 +59,16 @@ def _report(rank: int, e) -> None:
     cx = complexity(e.spec)
     error = e.record.get("error")
     err = "" if error is None else f"  error {error:.2f}%"
+    if e.record.get("trial_error") is not None:
+        err += f"  (trial {e.record.get('trial_index')}: error {e.record['trial_error']:.2f}%, not these weights)"
     where = e.record.get("space") or e.record.get("source") or ""
     print(
         f"[{rank}] {e.model_id}  {where}{err}  {cx.flops / 1e6:.2f} MFLOPs  {cx.params:,} params  "
         f"weights: {e.weights}  -> {e.dir}"
     )
     print("    " + " | ".join(_line(c) for c in e.checks))
+    if e.record.get("weights_note"):
+        print(f"    {e.record['weights_note']}")
     if e.weights == "none":
         run = e.record.get("run")
         fix = f"nas retrain {e.model_id} --run {run} --epochs N" if run else "nas retrain SPEC --epochs N"

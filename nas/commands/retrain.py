@@ -1,5 +1,6 @@
 """`nas retrain SPEC --epochs N`: train a spec from scratch with an experiment's recipe and save
-its weights (into the run, where `nas export` finds them, when the model is one of its trials)."""
+its weights (in the run's retrained/ folder when the model is one of its trials; the sweep's
+kept weights are never replaced)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--out",
         metavar="FILE",
-        help="weights file (default: RUN/weights/<model_id>.pt for a run's model, else ./<model_id>.pt)",
+        help="weights file (default: RUN/retrained/<model_id>-<N>ep-seed<S>.pt for a run's model, else "
+        "./<model_id>-<N>ep-seed<S>.pt; never the run's weights/, which hold the sweep's trials')",
     )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--seed", type=int, metavar="S", help="training seed (default: the trial's seed, else 0)")
     p.add_argument(
         "--threads",
@@ -43,14 +46,19 @@ def run(args) -> int:
 
     from blocks.complexity import complexity
     from nas.exporting import retrain
-    from nas.records.weights import weights_path
 
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise UserError(
             f"--threads: expected a number of CPU threads in [1, {MAX_THREADS}], got {args.threads}"
         )
     plan = retrain.prepare(
-        args.spec, args.epochs, experiment=args.experiment, run=args.run_dir, seed=args.seed, out=args.out
+        args.spec,
+        args.epochs,
+        experiment=args.experiment,
+        run=args.run_dir,
+        seed=args.seed,
+        out=args.out,
+        force=args.force,
     )
     spec, epochs = plan.spec, plan.training.epochs
     print(
@@ -71,8 +79,6 @@ def run(args) -> int:
     result = retrain.retrain(plan, threads=args.threads, on_epoch=progress)
     if plan.run is None:
         follow = f"nas export {args.spec} --weights {plan.out}"
-    elif plan.out == weights_path(plan.run, spec.model_id):
-        follow = f"nas export {plan.run} --id {spec.model_id}"
     else:
         follow = f"nas export {plan.run} --id {spec.model_id} --weights {plan.out}"
     print(f"saved {plan.out} (val error {result.error:.2f}%); export it with `{follow}`")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from nas.records import store
 from nas.records.weights import (
     fresh,
     load_weights,
+    produced_by,
     read_source,
     save_weights,
     trial_threads,
@@ -72,14 +74,29 @@ class Job:
     def trained(self) -> bool:
         return self.weights is not None or self.model is not None
 
-    def use(self, weights: str | Path, source: str = "") -> None:
+    def use(self, weights: str | Path, source: str = "", *, own: bool = False) -> None:
         """Export the weights in this file: `nas retrain`'s record beside it says where they came
-        from (and how input was prepared), else `source`, else the file's name."""
+        from (and how input was prepared), else `source`, else the file's name. Unless they are
+        the trial's own (`own`, or found to be), the trial's error is not theirs: the record's `error` becomes
+        the one recorded with the file (None when unknown) and the trial's is kept as `trial_error`."""
         self.weights = Path(weights)
         made = read_source(self.weights) or {}
         self.label = made.get("weights", "trained")
         self.source = made.get("weights_source") or source or f"file {weights}"
         self.preprocessing = self.preprocessing or made.get("preprocessing")
+        self.record.pop("weights_note", None)
+        if not (own or self._kept_by_trial()) and "trial_index" in self.record:
+            trial_error = self.record.get("trial_error", self.record.get("error"))
+            self.record = {**self.record, "error": made.get("error"), "trial_error": trial_error}
+            self.record.pop("val_errors", None)
+
+    def _kept_by_trial(self) -> bool:
+        """Whether this job's weights file is the one its run kept for its trial, as that trial made it."""
+        run, index = self.record.get("run"), self.record.get("trial_index")
+        if run is None or self.weights is None or not self.weights.is_file():
+            return False
+        kept = weights_path(run, self.spec.model_id)
+        return kept.is_file() and os.path.samefile(kept, self.weights) and produced_by(kept, index)
 
 
 def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
@@ -100,8 +117,10 @@ def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
     }
     job = Job(spec, record, seed=int(row.get("seed") or 0), preprocessing=preprocessing)
     path = weights_path(cand.run, cand.model_id)
-    if path.is_file() and (_owned_by(path, row.get("trial_index")) or read_source(path)):
-        job.use(path, sweep_source(record))
+    if produced_by(path, row.get("trial_index")):
+        job.use(path, sweep_source(record), own=True)
+    elif path.is_file():
+        job.record["weights_note"] = f"{path} {not_produced(path, row.get('trial_index'))}"
     return job
 
 
@@ -161,11 +180,14 @@ def check_preprocessing(jobs: list[Job], raw_input: bool) -> None:
         )
 
 
-def _owned_by(weights: Path, trial_index: Any) -> bool:
-    """Whether kept weights are this trial's: the sweep names their trial beside them (another
-    trial of the same model id keeps none); files from before owners were recorded count."""
+def not_produced(weights: Path, trial_index: Any) -> str:
+    """Why an existing kept-weights file is not trial `trial_index`'s, in a few words."""
+    if read_source(weights) is not None:
+        return "was written by `nas retrain`, not by this trial; give it with --weights to export it"
     owner = weights_owner(weights)
-    return owner is None or owner == str(trial_index)
+    if owner != str(trial_index):
+        return f"holds trial {owner or '(unknown)'}'s weights of this model, not trial {trial_index}'s"
+    return "changed since its trial kept it (its SHA-256 differs from the one recorded)"
 
 
 def formats_for(job: Job, formats: tuple[str, ...] | None, random_init: bool) -> tuple[str, ...]:
@@ -187,7 +209,9 @@ def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init:
     ids = ", ".join(j.spec.model_id for j in missing[:5]) + (", ..." if len(missing) > 5 else "")
     run = missing[0].record.get("run")
     if run:
-        where = f"{Path(run) / 'weights' / '<model_id>.pt'} does not exist (the sweep keeps weights with keep_weights)"
+        where = missing[0].record.get("weights_note") or (
+            f"{Path(run) / 'weights' / '<model_id>.pt'} does not exist (the sweep keeps weights with keep_weights)"
+        )
         fix = f"nas retrain {missing[0].spec.model_id} --run {run} --epochs N"
     else:
         where, fix = "no --weights file was given", "nas retrain SPEC --epochs N --experiment EXP.yaml"
@@ -195,7 +219,7 @@ def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init:
     raise UserError(
         f"--format {','.join(needs)} needs trained weights, and none were kept for {len(missing)} of "
         f"{len(jobs)} model(s) ({ids}): {where}. Train one from scratch with `{fix}` and export "
-        f"again{other}"
+        f"it with the --weights FILE that prints{other}"
     )
 
 

@@ -1,5 +1,6 @@
 """Train one spec from scratch with an experiment's recipe (its dataset and training settings)
-and save the weights where `nas export` looks for them, for runs that kept no weights."""
+and save the weights, with a record of how they were made, for runs that kept no weights; a
+run's model goes to RUN/retrained/, never over the weights the sweep kept for a trial."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from blocks.spec import ArchSpec, from_dict
 from nas import config as cfgmod
 from nas import zoo
 from nas.config import Experiment
+from nas.outputs import unlinked
 from nas.records import store
-from nas.records.weights import save_weights, trial_threads, weights_path, write_source
+from nas.records.weights import SOURCE, save_weights, trial_threads, write_source
 from nas.training import datasets as datamod
 from nas.training.config import TrainingConfig
 from nas.training.loop import TrainResult, train
 from nas.training.stream import loader_workers
 
 MAX_EPOCHS = schema_of(TrainingConfig)["epochs"].high  # what an experiment file may ask
+RETRAINED = "retrained"  # a run's folder of retrained weights, beside (never in) its weights/
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,12 @@ def prepare(
     run: str | None = None,
     seed: int | None = None,
     out: str | None = None,
+    force: bool = False,
 ) -> Plan:
     """Resolve SPEC (a spec file, a zoo name, or with `run` a model id of that run) and its recipe
     (`experiment`, else the run's, else the one an exported spec file records), load the dataset
-    and check that the spec fits it, before anything trains."""
+    and check that the spec fits it and that `out` may be written (see checked_out), before
+    anything trains. A run's model is saved in RUN/retrained/, never over the sweep's weights."""
     if experiment and run:
         raise UserError("give --experiment or --run, not both")
     if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
@@ -115,9 +120,34 @@ def prepare(
     if seed is None:
         seed = int((found[0] if found else record).get("seed") or 0)
     if out is None:
-        out = weights_path(found[1], arch.model_id) if found else Path(f"{arch.model_id}.pt")
+        name = f"{arch.model_id}-{epochs}ep-seed{seed}.pt"
+        out = found[1] / RETRAINED / name if found else Path(name)
     threads = trial_threads(exp.resources.cpus_per_trial)
-    return Plan(arch, data, training, seed, Path(out), found[1] if found else None, threads)
+    return Plan(
+        arch, data, training, seed, checked_out(Path(out), force), found[1] if found else None, threads
+    )
+
+
+def checked_out(out: Path, force: bool) -> Path:
+    """The weights file to write: never a run's kept weights (they are a trial's, and its row's
+    error describes them), never through a symbolic link in a run folder, and an existing file
+    (or its source record) only with `force`."""
+    real = out.resolve()
+    if real.parent.name == "weights" and store.is_run(real.parent.parent):
+        raise UserError(
+            f"--out {out}: is in {real.parent}, where the sweep keeps its trials' weights, which "
+            f"retraining never replaces; give another --out (default: RUN/{RETRAINED}/)"
+        )
+    if out.parent.name == RETRAINED and store.is_run(out.parent.parent):
+        for path in (out.parent, out, out.with_name(out.name + SOURCE)):
+            unlinked(path)
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a folder; give a file name such as {out / 'weights.pt'}")
+    source = out.with_name(out.name + SOURCE)
+    taken = [p for p in (out, source) if p.exists() or p.is_symlink()]
+    if taken and not force:
+        raise UserError(f"{taken[0]}: exists; give --force to replace it, or another --out")
+    return out
 
 
 def retrain(

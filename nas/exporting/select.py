@@ -12,7 +12,7 @@ from typing import Any
 from blocks.errors import UserError
 from nas.records import store
 from nas.records.rows import Status
-from nas.records.weights import checked_id
+from nas.records.weights import checked_id, weights_owner, weights_path
 from nas.stats.pareto import pareto_front
 
 ORDERS = ("error", "pareto")
@@ -43,16 +43,27 @@ def _usable(row: dict[str, Any]) -> bool:
     return row.get("status") == Status.OK and isinstance(error, (int, float)) and math.isfinite(error)
 
 
+def _kept(cand: Candidate) -> bool:
+    """Whether the run kept this trial's weights: its weights file exists and names it as owner."""
+    path = weights_path(cand.run, cand.model_id)
+    return path.is_file() and weights_owner(path) in (None, str(cand.row.get("trial_index")))
+
+
 def candidates(runs: list[Path]) -> list[Candidate]:
-    """Ok rows with a finite error, best first; a model id trained twice keeps its best row."""
-    best: dict[str, Candidate] = {}
+    """Ok rows with a finite error, best first; a model id trained twice keeps one row: the
+    best of those whose weights were kept (so its error is that of the weights exported), else
+    its best row."""
+    best: dict[str, tuple[bool, float, Candidate]] = {}
     for run in runs:
         for row in store.rows(run):
             checked_id(row.get("model_id"), f"{run / store.TRIALS}: trial {row.get('trial_index')}")
             cand = Candidate(row, run)
-            if _usable(row) and (row["model_id"] not in best or cand.error < best[row["model_id"]].error):
-                best[row["model_id"]] = cand
-    return sorted(best.values(), key=lambda c: (c.error, c.flops, c.model_id))
+            if not _usable(row):
+                continue
+            rank = (not _kept(cand), cand.error, cand)
+            if row["model_id"] not in best or rank[:2] < best[row["model_id"]][:2]:
+                best[row["model_id"]] = rank
+    return sorted((c for _, _, c in best.values()), key=lambda c: (c.error, c.flops, c.model_id))
 
 
 def pareto(cands: list[Candidate]) -> list[Candidate]:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,12 @@ def save_weights(model: nn.Module, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    try:
+        torch.save(state, partial)
+        os.replace(partial, path)
+    except BaseException:  # a full disk or an interrupt: no partial file left behind
+        partial.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -85,16 +90,116 @@ def _mismatch(want: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> st
     return ""
 
 
-OWNER = ".trial"  # suffix of the file naming the trial whose weights a run keeps
+OWNER = ".trial"  # suffix of the record naming the trial whose weights a run keeps, and their hash
+
+
+def owner_record(weights: Path) -> dict[str, Any] | None:
+    """The record beside kept weights: {"trial_index": str, "sha256": str | None}; None when none
+    exists (weights kept before owners were recorded), and an empty index when it is unreadable.
+    Older sweeps wrote the bare trial index, with no hash."""
+    try:
+        text = weights.with_suffix(OWNER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return {"trial_index": "", "sha256": None}
+    if not text.startswith("{"):
+        return {"trial_index": text, "sha256": None}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {"trial_index": "", "sha256": None}
+    sha = data.get("sha256") if isinstance(data, dict) else None
+    index = data.get("trial_index") if isinstance(data, dict) else None
+    return {
+        "trial_index": "" if index is None else str(index),
+        "sha256": sha if isinstance(sha, str) else None,
+    }
 
 
 def weights_owner(weights: Path) -> str | None:
     """The trial index recorded beside kept weights as their owner; None when none is recorded
-    (weights kept before owners were, or retrained ones)."""
+    (weights kept before owners were)."""
+    record = owner_record(weights)
+    return None if record is None else record["trial_index"]
+
+
+def claim(weights: Path, index: int) -> bool:
+    """Whether trial `index` may write `weights`: it claims them when unowned, or already owns
+    them. The claim appears whole or not at all (written beside, then hard-linked into place,
+    which fails when another trial's claim is there), so no empty owner record is ever seen."""
+    owner = weights.with_suffix(OWNER)
+    owner.parent.mkdir(parents=True, exist_ok=True)
+    if weights.exists() and not owner.exists():
+        return False  # kept before owners were recorded: never overwritten
+    draft = _draft(owner, json.dumps({"trial_index": index}))
     try:
-        return weights.with_suffix(OWNER).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
+        os.link(draft, owner)
+    except FileExistsError:
+        return weights_owner(weights) == str(index)
+    finally:
+        draft.unlink(missing_ok=True)
+    return True
+
+
+def keep(model: nn.Module, weights: Path, index: int) -> bool:
+    """Save trial `index`'s model as `weights` when it may (see claim), then record it as their
+    owner with their SHA-256; any failure (a full disk) undoes the claim, so a later trial of the
+    model can keep its weights, and leaves no weights without a matching record."""
+    if not claim(weights, index):
+        return False
+    try:
+        save_weights(model, weights)
+        _replace(weights.with_suffix(OWNER), json.dumps({"trial_index": index, "sha256": _digest(weights)}))
+    except BaseException:
+        release(weights, index)
+        raise
+    return True
+
+
+def _draft(path: Path, text: str) -> Path:
+    """A new file beside `path` holding `text`, to be linked or renamed into place whole."""
+    draft = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    try:
+        draft.write_text(text, encoding="utf-8")
+    except BaseException:
+        draft.unlink(missing_ok=True)
+        raise
+    return draft
+
+
+def _replace(path: Path, text: str) -> None:
+    """Replace `path` with a file holding `text`, whole: a link in its place is replaced, never
+    written through, and a failed write leaves the old file."""
+    draft = _draft(path, text)
+    try:
+        os.replace(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def release(weights: Path, index: int) -> None:
+    """Undo trial `index`'s claim after a failed write: its weights and owner record go, unless
+    an earlier attempt of the same trial left weights that still match their recorded hash."""
+    record = owner_record(weights)
+    if record is None or record["trial_index"] != str(index):
+        return
+    if weights.is_file() and record["sha256"] == _digest(weights):
+        return
+    weights.unlink(missing_ok=True)
+    weights.with_suffix(OWNER).unlink(missing_ok=True)
+
+
+def produced_by(weights: Path, trial_index: Any) -> bool:
+    """Whether the file at a run's kept-weights path holds what trial `trial_index` trained: its
+    owner record names that trial and, when it records a hash, the bytes still match it; a file
+    `nas retrain` wrote is no trial's; a file kept before owners were recorded counts."""
+    if not weights.is_file() or read_source(weights) is not None:
+        return False
+    record = owner_record(weights)
+    if record is None:
+        return True
+    return record["trial_index"] == str(trial_index) and record["sha256"] in (None, _digest(weights))
 
 
 def trial_threads(cpus_per_trial: float) -> int:
@@ -109,7 +214,7 @@ def _digest(path: Path) -> str:
 def write_source(weights: Path, record: dict[str, Any]) -> Path:
     """Record beside a weights file where it came from, tied to its bytes by their SHA-256."""
     path = weights.with_name(weights.name + SOURCE)
-    path.write_text(json.dumps({"sha256": _digest(weights), **record}, indent=1), encoding="utf-8")
+    _replace(path, json.dumps({"sha256": _digest(weights), **record}, indent=1))
     return path
 
 

@@ -133,14 +133,33 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
 
 
 def _prune_weights(run_dir: Path, keep: int) -> None:
-    """Delete kept weights (and their owner files) whose trial is outside the best `keep` ok
-    trials of a run."""
-    ok = sorted((r for r in store.trial_rows(run_dir) if r.status is Status.OK), key=lambda r: r.error)
-    best = {(r.entry.model_id, str(r.entry.trial_index)) for r in ok[:keep]}
+    """Keep the `keep` kept weights files whose owner trials have the lowest errors; delete the
+    others with their owner records, and claims left with no weights by a trial that has ended.
+
+    Files are ranked by the trial that produced them, not by model id: two trials of one model
+    share one file, owned by the first to finish, so ranking trials would keep it for the other
+    trial's error and drop another model's weights. A file whose owner has no row yet waits."""
+    rows = {str(r.entry.trial_index): r for r in store.trial_rows(run_dir)}
+    best: dict[str, float] = {}  # per model id, for files kept before owners were recorded
+    for r in rows.values():
+        if r.status is Status.OK:
+            best[r.entry.model_id] = min(r.error, best.get(r.entry.model_id, r.error))
+    ranked = []
     for path in (run_dir / "weights").glob("*.pt"):
-        if (path.stem, weights_owner(path)) not in best:
-            path.unlink(missing_ok=True)
-            path.with_suffix(OWNER).unlink(missing_ok=True)
+        owner = weights_owner(path)
+        row = rows.get(owner or "")
+        if owner is None:
+            ranked.append((best.get(path.stem, float("inf")), path))
+        elif row is not None:
+            ok = row.status is Status.OK and row.entry.model_id == path.stem
+            ranked.append((row.error if ok else float("inf"), path))
+    for _, path in sorted(ranked)[keep:]:
+        path.unlink(missing_ok=True)
+        path.with_suffix(OWNER).unlink(missing_ok=True)
+    for claim in (run_dir / "weights").glob(f"*{OWNER}"):
+        owner = weights_owner(claim.with_suffix(".pt"))
+        if not claim.with_suffix(".pt").exists() and (owner == "" or owner in rows):
+            claim.unlink(missing_ok=True)
 
 
 # Tune settings read from the environment: the classic progress output, and no default loggers

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import nas
 from blocks.spec import from_dict
 from nas.records.rows import PlanEntry, Status, TrialRow
-from nas.records.weights import OWNER, save_weights, weights_owner, weights_path
+from nas.records.weights import keep, weights_path
 from nas.sweeping import memory
 from nas.training import datasets as datamod
 from nas.training.config import TrainingConfig
@@ -143,29 +141,11 @@ def run_trial(
 def keep_weights(model: Any, run_dir: str, entry: PlanEntry) -> bool:
     """Save a trained model as RUN_DIR/weights/<model_id>.pt unless another trial owns that file.
 
-    The first trial of a model id to finish training claims it, writing its trial index to
-    <model_id>.trial (created exclusively, before the weights); a later trial of the same model
-    id keeps nothing, and only a retry of the owner rewrites it. So kept weights are always
-    those of the trial named in the .trial file. Weights are written beside and renamed."""
-    path = weights_path(run_dir, entry.model_id)
-    if not _claim(path.with_suffix(OWNER), entry.trial_index, path):
-        return False
-    save_weights(model, path)
-    return True
-
-
-def _claim(owner: Path, index: int, weights: Path) -> bool:
-    """Whether trial `index` may write `weights`: it claims the unowned file, or already owns it."""
-    owner.parent.mkdir(parents=True, exist_ok=True)
-    if weights.exists() and not owner.exists():
-        return False  # kept before owners were recorded: never overwritten
-    try:
-        fd = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return weights_owner(weights) == str(index)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(f"{index}\n")
-    return True
+    The first trial of a model id to finish training claims it in <model_id>.trial (appearing
+    whole, before the weights), and records there the weights' SHA-256 once they are written; a
+    later trial of the same model id keeps nothing, and only a retry of the owner rewrites it. A
+    failed write undoes the claim. So kept weights are always those of the trial the record names."""
+    return keep(model, weights_path(run_dir, entry.model_id), entry.trial_index)
 
 
 def failure(err: Exception, setup: TrialSetup) -> str:
