@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-MAX_SAMPLES = 10_000_000  # as an experiment's samples
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="draw specs from a design space and print their complexity")
@@ -49,16 +47,17 @@ def run(args) -> int:
     import spaces
     from blocks import yamlio
     from blocks.errors import ParamError, UserError
-    from nas.config import check_seed
+    from blocks.schema import schema_of
+    from nas.config import Experiment, check_seed
     from spaces.base import Context, Limits
 
-    try:
-        shape = tuple(int(x) for x in args.input.split(","))
-        assert len(shape) == 3 and min(shape) > 0
-    except (ValueError, AssertionError):
-        raise UserError(f"--input: expected C,H,W positive ints, got {args.input!r}") from None
-    if not 1 <= args.n <= MAX_SAMPLES:
-        raise UserError(f"-n: expected a number of samples in [1, {MAX_SAMPLES}], got {args.n}")
+    parts = args.input.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise UserError(f"--input: expected C,H,W positive ints, got {args.input!r}")
+    shape = tuple(int(p) for p in parts)
+    too_many = schema_of(Experiment)["samples"].check(args.n)  # the bound of an experiment's samples
+    if too_many:
+        raise UserError(f"-n: {too_many}")
     check_seed(args.seed)
     if args.classes < 1:
         raise UserError(f"--classes: expected a positive number of classes, got {args.classes}")
