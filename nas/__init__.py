@@ -18,6 +18,11 @@ _API = {
 }
 
 
+# help(nas) lists what __all__ names (pydoc skips functions defined in other modules otherwise);
+# reading them there is what imports the API, as any first use does
+__all__ = [*_API, "hdc", "__version__"]
+
+
 def __getattr__(name: str):
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
