@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from blocks.dilation import analyze, hole_free_schedules, widest_hole_free
+from blocks.gridding import analyze, hole_free_schedules, widest_hole_free
 
 
 def ms_per_call(fn, repeats: int) -> float:

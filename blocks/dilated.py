@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.dilation import check_schedule, hole_free_schedules
+from blocks.gridding import check_schedule, hole_free_schedules
 from blocks.registry import register
 from blocks.residual import shortcut, shortcut_cost
 from blocks.schema import Param

@@ -3,7 +3,7 @@
 The paper's rules: (1) the rates of a group share no common factor > 1; (2) groups repeat
 as a sawtooth, e.g. [1, 2, 5, 1, 2, 5]; (3) M_i = max[M_{i+1} - 2 r_i, M_{i+1} - 2 (M_{i+1} - r_i), r_i]
 with M_n = r_n, and the goal M_2 <= K. Rule (3) is stated for one group and assumes its first
-rate fills the gaps the others leave, so the exact analysis in blocks.dilation is ground truth
+rate fills the gaps the others leave, so the exact analysis in blocks.gridding is ground truth
 and the report says plainly where the two disagree.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from blocks.dilation import Analysis, analyze, describe_holes, widest_hole_free
+from blocks.gridding import Analysis, analyze, describe_holes, widest_hole_free
 from blocks.errors import ParamError
 
 PAPER = "Wang et al. 2018, Understanding Convolution for Semantic Segmentation"
@@ -141,7 +141,7 @@ def format_report(rep: dict[str, Any]) -> str:
 def suggest(layers: int, kernel: int = 3, max_rate: int = 20, top: int = 10) -> list[dict[str, Any]]:
     """The `top` hole-free non-decreasing schedules by receptive field, ties broken by evenness (CV).
 
-    blocks.dilation.widest_hole_free does the bounded search; see its docstrings for the bound.
+    blocks.gridding.widest_hole_free does the bounded search; see its docstrings for the bound.
     """
     if not isinstance(top, int) or top < 1:
         raise ParamError("top", f"expected an integer >= 1, got {top!r}")

@@ -3,7 +3,7 @@ stages keep resolution and use hybrid dilated convolution schedules.
 
 Only hole-free schedules are ever drawn: either from the user's `schedules` (each checked
 at load, holes named) or from every non-decreasing hole-free schedule of `schedule_length`
-rates up to `max_rate` (blocks.dilation.hole_free_schedules).
+rates up to `max_rate` (blocks.gridding.hole_free_schedules).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.dilated import parse_choice, schedule_choices
-from blocks.dilation import check_schedule, hole_free_schedules
+from blocks.gridding import check_schedule, hole_free_schedules
 from blocks.schema import Param
 from blocks.spec import StageSpec
 from spaces.base import Context, Law, Space, make_spec

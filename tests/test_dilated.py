@@ -7,7 +7,7 @@ from torch import nn
 
 from blocks import library
 from blocks.dilated import conv_rates
-from blocks.dilation import check_schedule, hole_free_schedules
+from blocks.gridding import check_schedule, hole_free_schedules
 from blocks.network import build
 from blocks.spec import SpecError
 from tests.cxcheck import assert_matches, one_stage_spec

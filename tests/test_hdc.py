@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import convolve2d
 
-from blocks.dilation import (
+from blocks.gridding import (
     analyze,
     check_schedule,
     count_map,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import spaces
 from blocks import library
 from blocks.dilated import conv_rates
-from blocks.dilation import holes
+from blocks.gridding import holes
 from blocks.errors import UserError
 from blocks.spec import StemSpec
 from nas.cli import main

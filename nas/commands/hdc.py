@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from blocks.dilation import validate
+from blocks.gridding import validate
 from blocks.errors import ParamError, UserError
 from nas import hdc, outputs
 
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def parse_schedule(text: str) -> list[int]:
     """'1,2,5' -> [1, 2, 5], or UserError when the text is not a list of integers (the rates
-    themselves are checked by blocks.dilation)."""
+    themselves are checked by blocks.gridding)."""
     parts = [t.strip() for t in text.split(",")]
     if not all(t.isascii() and t.isdigit() for t in parts):
         raise UserError(
