@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from blocks.gridding import Analysis, analyze, describe_holes, widest_hole_free
 from blocks.errors import ParamError
+from blocks.gridding import Analysis, analyze, describe_holes, widest_hole_free
 
 PAPER = "Wang et al. 2018, Understanding Convolution for Semantic Segmentation"
 

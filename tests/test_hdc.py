@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import convolve2d
 
+from blocks.errors import ParamError
 from blocks.gridding import (
     analyze,
     check_schedule,
@@ -18,7 +19,6 @@ from blocks.gridding import (
     holes,
     widest_hole_free,
 )
-from blocks.errors import ParamError
 from nas import cli
 from nas.hdc import m_chain, report, rules, sawtooth_group, suggest
 

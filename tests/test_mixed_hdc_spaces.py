@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 import spaces
 from blocks import library
 from blocks.dilated import conv_rates
-from blocks.gridding import holes
 from blocks.errors import UserError
+from blocks.gridding import holes
 from blocks.spec import StemSpec
 from nas.cli import main
 from spaces.base import Context, draw_one

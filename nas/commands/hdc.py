@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from blocks.gridding import validate
 from blocks.errors import ParamError, UserError
+from blocks.gridding import validate
 from nas import hdc, outputs
 
 _SUGGEST_ONLY = ("layers", "max_rate", "top")
