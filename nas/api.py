@@ -114,10 +114,13 @@ def analyze(
     *,
     figure: str | Path | None = None,
     report: str | Path | None = None,
+    figures: bool | None = None,
     **settings: Any,
 ) -> Analysis:
     """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `settings` are the
-    fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
+    fields of nas.analysis.result.Settings (measure, bins, level, ...). Figures are written only
+    when asked: `figures=True`, or a `figure` path or `report` folder (None, the default, writes
+    them only then); `result.draw()` writes them later without recomputing anything."""
     from nas.analysis.analyze import Settings
     from nas.analysis.analyze import analyze as run_analysis
     from nas.sweeping import store
@@ -128,6 +131,7 @@ def analyze(
         None if figure is None else Path(figure),
         report=None if report is None else Path(report),
         settings=Settings(**settings),
+        figures=figures,
     )
 
 

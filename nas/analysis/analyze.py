@@ -19,7 +19,7 @@ import numpy as np
 from numpy.random import Generator
 
 from blocks.errors import UserError
-from nas.analysis import figures, frame, refine, trends
+from nas.analysis import frame, refine, trends
 from nas.analysis.bestof import expected_best, search_ks
 from nas.analysis.bootstrap import edf_band
 from nas.analysis.edf import (
@@ -272,11 +272,15 @@ def analyze(
     *,
     report: Path | None = None,
     settings: Settings | None = None,
+    figures: bool | None = None,
 ) -> Analysis:
-    """All statistics of the runs, figures beside `figure` (default edf.png in `report`, else in
-    analysis/ of the first run's sweep folder; every figure in `figure`'s format), and with `report`
-    an HTML page and CSV tables there; no figures or report when no run has a finished model.
-    Raises UserError when no run has a single row."""
+    """All statistics of the runs; figures when `figures` is True, or when it is None and `figure`
+    or `report` names a place (the main EDF at `figure`, default edf.png in `report`, else in
+    analysis/ of the first run's sweep folder; every figure in its format); with `report` an HTML
+    page and CSV tables there. No figures or report when no run has a finished model.
+    Raises UserError when no run has a single row, or when figures=False names a place for them."""
+    if figures is False and (figure is not None or report is not None):
+        raise UserError("no figures asked for, yet a figure path or a report (which shows them) was given")
     s = settings or Settings()
     if log:
         s = replace(s, log=True)
@@ -288,9 +292,8 @@ def analyze(
     result.sequential = sequential_of([d.dir for d in data])
     if not any(r.count for r in result.runs.values()):
         return result  # every trial failed or diverged: counts and notes, no figures or report
-    fig_dir = Path(report) if report else (Path(figure).parent if figure else figures.default_dir(runs))
-    result.figure = Path(figure) if figure else fig_dir / "edf.png"
-    result.figures = figures.draw(result, result.figure, fig_dir, rng)
+    if figures or (figures is None and (figure is not None or report is not None)):
+        result.draw(figure, report)
     if report is not None:
         result.report = write_report(result, Path(report))
     return result

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from blocks.errors import UserError
+
 GUIDED = (
     "came from guided search (mode: optimize): its models are what the search chose, not random "
     "samples of the space, so its EDF, bootstrap and random-search figures describe the search"
@@ -242,6 +244,21 @@ class Analysis:
     def to_dict(self) -> dict[str, Any]:
         """The analysis as plain JSON, as `nas analyze --json` prints it."""
         return jsonable(self)
+
+    def draw(self, figure: str | Path | None = None, folder: str | Path | None = None) -> dict[str, Path]:
+        """Write every figure: the main EDF at `figure` (default edf.png in `folder`, else in
+        analysis/ of the first run's sweep folder), the others in `folder` (default beside it), all
+        in its format; records and returns their paths by name."""
+        from nas.analysis import figures  # matplotlib loads only when a figure is drawn
+
+        if not any(r.count for r in self.runs.values()):
+            raise UserError(f"{', '.join(self.runs)}: no finished models; no figures to draw")
+        dirs = [r.dir for r in self.runs.values()]
+        place = Path(folder) if folder is not None else None
+        main = Path(figure) if figure is not None else (place or figures.default_dir(dirs)) / "edf.png"
+        rng = np.random.default_rng(self.settings.seed)  # the plotted subsets, apart from the statistics'
+        self.figure, self.figures = main, figures.draw(self, main, place or main.parent, rng)
+        return self.figures
 
     def guided(self) -> list[str]:
         """Runs that came from guided search, whose statistics describe the search, not the space."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
@@ -32,8 +33,15 @@ def add_parser(sub) -> None:
         metavar="DIR",
         help="write index.html (self-contained), the figures and CSV tables into DIR",
     )
+    p.add_argument(
+        "--figures",
+        action=argparse.BooleanOptionalAction,
+        help="write the figures (default: yes, except with --json unless --figure, --format or --report)",
+    )
     p.add_argument("--log", action="store_true", help="log-scale error axis")
-    p.add_argument("--json", action="store_true", help="print every statistic as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print every statistic as JSON (no figures unless asked)"
+    )
     p.add_argument(
         "--normalize",
         choices=["flops", "params", "acts", "none"],
@@ -90,9 +98,8 @@ def main_figure(args, folder: Path) -> Path:
 
 def run(args) -> int:
     from nas.analysis.analyze import Settings, analyze
-    from nas.analysis.figures import default_dir
     from nas.analysis.text import format_report
-    from nas.config import check_seed
+    from nas.seeds import check_seed
     from nas.sweeping import store
 
     if args.bins is not None and not 1 <= args.bins <= MAX_BINS:
@@ -126,10 +133,20 @@ def run(args) -> int:
         power=args.power,
         seed=args.seed,
     )
+    placed = bool(args.figure or args.format or args.report)
+    if args.figures is False and placed:
+        raise UserError(
+            "--no-figures goes with neither --figure, --format nor --report (a report shows them)"
+        )
+    draw = args.figures if args.figures is not None else placed or not args.json
     report = outputs.folder(args.report, "--report") if args.report else None
     runs = store.find_runs(args.runs)
-    figure = main_figure(args, report or default_dir(runs))
+    figure = None
+    if draw:
+        from nas.analysis.figures import default_dir  # matplotlib, only when drawing
+
+        figure = main_figure(args, report or default_dir(runs))
     with outputs.writing("figures and report"):
-        result = analyze(runs, figure, report=report, settings=settings)
+        result = analyze(runs, figure, report=report, settings=settings, figures=draw)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
     return 0

@@ -45,7 +45,7 @@ def run(args) -> int:
     import spaces
     from blocks import yamlio
     from blocks.errors import ParamError, UserError
-    from nas.config import check_seed
+    from nas.seeds import check_seed
     from spaces.base import Context, Limits
 
     try:

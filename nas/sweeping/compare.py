@@ -17,14 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.errors import UserError
 from nas.analysis import sequential
-from nas.config import Experiment
 from nas.outputs import unlinked
 from nas.sweeping import store
 from nas.sweeping.records import Status
+
+if TYPE_CHECKING:
+    from nas.config import Experiment  # a type only: nas.config imports torch, analysis must not
 
 COMPARISON = store.COMPARISON
 FAILED_ERROR = 100.0  # the error a trial that did not end ok counts with, in %
