@@ -1,6 +1,9 @@
 """Time `nas analyze` on synthetic runs: two AnyNetX_C-like runs of 50,000 trial rows each
 (100,000 in all, shaped like `nas.sweeping.records.TrialRow` rows, 2% failed or diverged), 1,000 bootstrap
-resamples per EDF band and per power estimate. Prints the seconds of each stage and the total.
+resamples per EDF band and per power estimate. Prints the seconds of each stage and the total, then
+end to end: `nas analyze --json` as a command on quickstart-sized runs (2 x 24 rows) beyond Python's
+start, and `analyze()` on the 100,000 rows, each without figures (now) and with them forced on
+(`--figures`, what both did before figures became opt-in), measured in the same run.
 
 Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
 """
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -154,9 +159,37 @@ def main() -> None:
         result.figures = stage("figures", lambda: figures.draw(result, out / "edf.png", out, rng))
         stage("HTML report and CSV tables", lambda: write_report(result, out))
         print(f"  {'total':<34} {sum(times.values()):6.2f} s")
-        start = time.perf_counter()
-        an.analyze(runs, report=root / "report2", settings=s)
-        print(f"analyze() end to end: {time.perf_counter() - start:.2f} s")
+        end_to_end(root, runs, s)
+
+
+def seconds(fn) -> float:
+    """Wall seconds of one call."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def command(*args: str) -> float:
+    """Wall seconds of one `python -c` run (its output dropped)."""
+    return seconds(lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True))
+
+
+def end_to_end(root: Path, runs: list[Path], s: an.Settings) -> None:
+    """`nas analyze --json` on quickstart-sized runs and `analyze()` on the big runs, without figures
+    and with them forced on (the behaviour before figures became opt-in)."""
+    small = write_runs(root / "quickstart", 24)
+    start = command("-c", "pass")
+    cli = ["-m", "nas.cli", "analyze", *map(str, small), "--json"]
+    now, before = command(*cli), command(*cli, "--figures")
+    print(f"quickstart size (48 rows), `nas analyze --json`, beyond Python's start ({start:.2f} s):")
+    print(f"  {'now (no figures)':<34} {now - start:6.2f} s")
+    print(f"  {'before (figures drawn)':<34} {before - start:6.2f} s")
+    print(f"{sum(len(d.status) for d in frame.load_runs(runs)):,} rows, analyze() in this process:")
+    print(f"  {'now (no figures)':<34} {seconds(lambda: an.analyze(runs, settings=s)):6.2f} s")
+    took = seconds(lambda: an.analyze(runs, settings=s, figures=True))
+    print(f"  {'before (figures drawn)':<34} {took:6.2f} s")
+    took = seconds(lambda: an.analyze(runs, report=root / "report2", settings=s))
+    print(f"  {'with --report (figures, HTML)':<34} {took:6.2f} s")
 
 
 if __name__ == "__main__":

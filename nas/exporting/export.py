@@ -24,7 +24,16 @@ from blocks.complexity import complexity
 from blocks.errors import UserError
 from blocks.network import build
 from blocks.spec import ArchSpec, from_dict, load
-from nas.exporting.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, parse_formats, write_and_check
+from nas.exporting.formats import (
+    FILES,
+    FORMATS,
+    GRAPHS,
+    TOLERANCE,
+    Check,
+    default_graphs,
+    parse_formats,
+    write_and_check,
+)
 from nas.exporting.select import Candidate
 from nas.exporting.weights import (
     fresh,
@@ -174,8 +183,8 @@ def formats_for(job: Job, formats: tuple[str, ...] | None, random_init: bool) ->
     if formats is not None:
         return formats
     if job.trained:
-        return ("spec", "weights", "torchscript", "exported")
-    return ("spec", "torchscript", "exported") if random_init else ("spec",)
+        return ("spec", "weights", *default_graphs())
+    return ("spec", *default_graphs()) if random_init else ("spec",)
 
 
 def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init: bool) -> None:
@@ -286,8 +295,9 @@ def export_model(
     if model is not None:
         prep = job.preprocessing or {}
         graph = RawInput(model, prep["mean"], prep["std"]).eval() if raw_input else model
+        record = input_record(job, raw_input).get("preprocessing")
         checks += [
-            write_and_check(f, graph if f in GRAPHS else model, spec, folder / FILES[f], tolerance)
+            write_and_check(f, graph if f in GRAPHS else model, spec, folder / FILES[f], tolerance, record)
             for f in formats
             if f != "spec"
         ]
