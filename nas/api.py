@@ -101,12 +101,18 @@ def results(path: str | Path, *, frame: bool = False) -> list[TrialRow] | pandas
 
 
 def _frame(columns: list[str], lines: list[dict[str, Any]]) -> pandas.DataFrame:
-    """A DataFrame of table lines; a one-line error when pandas is not installed."""
+    """A DataFrame of table lines, a column of whole numbers as pandas' nullable Int64 (a cell a
+    row lacks is <NA>, not a float NaN); a one-line error when pandas is not installed."""
     try:
         import pandas
     except ImportError:
         raise UserError("results(frame=True) needs pandas: pip install 'nas-explorer[pandas]'") from None
-    return pandas.DataFrame(lines, columns=columns)
+    frame = pandas.DataFrame(lines, columns=columns)
+    for name in columns:
+        cells = [line[name] for line in lines if line.get(name) is not None]
+        if cells and all(type(c) is int for c in cells):  # bool is no count
+            frame[name] = pandas.array([line.get(name) for line in lines], dtype="Int64")
+    return frame
 
 
 def analyze(

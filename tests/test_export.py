@@ -211,8 +211,11 @@ def test_weights_files_load_safely_and_must_match_the_spec(tmp_path):
 
 
 def test_a_check_that_differs_fails_the_command(sweep, tmp_path, monkeypatch, capsys):
-    def off_by_one(model, spec, capture, path):
-        return (lambda x: model(x) + 1.0), "a broken writer"
+    real = formats.WRITERS["torchscript"]
+
+    def off_by_one(model, spec, capture, path, text):
+        run, _ = real(model, spec, capture, path, text)
+        return (lambda x: run(x) + 1.0), "a broken writer"
 
     monkeypatch.setitem(formats.WRITERS, "torchscript", off_by_one)
     out = tmp_path / "out"

@@ -33,6 +33,7 @@ from nas.analysis.edf import (
     summary,
     weighted_ks_test,
 )
+from nas.analysis.order import best_first
 from nas.analysis.pareto import pareto_front
 from nas.analysis.power import largest_n, models_needed
 from nas.analysis.report import write_report
@@ -64,6 +65,11 @@ def in_curve(d: frame.RunData, failed_as_error: float | None) -> tuple[np.ndarra
         return ok, d.error
     counted = np.isin(d.status, COUNTABLE)
     return ok | counted, np.where(counted, failed_as_error, d.error)
+
+
+def count(value: float) -> int | None:
+    """A complexity count as an int (FLOPs, parameters, activations), None where it is missing."""
+    return int(value) if math.isfinite(value) else None
 
 
 def export_command(run: Path, model_id: str) -> str:
@@ -103,8 +109,8 @@ def run_stats(
     cx = {k: v[mask] for k, v in d.complexity.items()}
     values = {k: v[mask] for k, v in d.params.items()}
     fronts = {k: pareto_front(v, e) for k, v in cx.items()}
-    order = np.argsort(e, kind="stable")[: s.top]
     rows = np.flatnonzero(mask)
+    order = best_first(e, cx["flops"], d.model_id[rows], d.index[rows])[: s.top]
     ks = search_ks(len(e))
     return RunResult(
         **summary(e),
@@ -118,7 +124,7 @@ def run_stats(
         edf=Curve(grid, edf(e, grid) if len(e) else grid * np.nan, lo, hi, few(len(e))),
         search=Search(ks, expected_best(e, ks)),
         pareto={
-            k: [{"model_id": d.model_id[rows[i]], "error": e[i], k: cx[k][i]} for i in f]
+            k: [{"model_id": d.model_id[rows[i]], "error": e[i], k: count(cx[k][i])} for i in f]
             for k, f in fronts.items()
         },
         params=[
@@ -131,7 +137,7 @@ def run_stats(
                 "trial_index": int(d.index[rows[i]]),
                 "model_id": d.model_id[rows[i]],
                 "error": e[i],
-                **{k: cx[k][i] for k in cx},
+                **{k: count(cx[k][i]) for k in cx},
                 "export": export_command(d.dir, d.model_id[rows[i]]),
             }
             for r, i in enumerate(order)

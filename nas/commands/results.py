@@ -25,6 +25,10 @@ COLUMNS = [
     "acts",
     "epochs",
     "wall_time",
+    "seed",
+    "train_time",
+    "images_per_sec",
+    "finished_at",
     "reason",
 ]
 
@@ -36,7 +40,11 @@ def add_parser(sub) -> None:
     fmt.add_argument(
         "--json", action="store_true", help="one JSON document: a list of full rows ({run: rows} for a sweep)"
     )
-    fmt.add_argument("--jsonl", action="store_true", help="one JSON object per line, full detail")
+    fmt.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="one JSON object per line, full detail and its `run` (folder name)",
+    )
     fmt.add_argument(
         "--csv",
         action="store_true",
@@ -63,6 +71,10 @@ def flat(row: dict[str, Any], run: str = "") -> dict[str, Any]:
         "acts": cx.get("acts"),
         "epochs": row.get("epochs"),
         "wall_time": row.get("wall_time"),
+        "seed": row.get("seed"),
+        "train_time": row.get("train_time"),
+        "images_per_sec": row.get("images_per_sec"),
+        "finished_at": row.get("finished_at"),
         "reason": row.get("reason") or "",
     }
 
@@ -141,9 +153,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(next(iter(runs.values())) if single else runs, sort_keys=True, indent=1))
     elif args.jsonl:
-        for rows in runs.values():
+        for name, rows in runs.items():
             for r in rows:
-                print(json.dumps(r, sort_keys=True))
+                print(json.dumps({"run": name, **r}, sort_keys=True))
     elif args.csv:
         write_csv(runs)
     else:

@@ -338,7 +338,7 @@ def write_spec(job: Job, path: Path, weights: str, source: str = "", raw_input: 
 def write_index(path: Path, done: list[Exported]) -> None:
     """index.csv: one line per exported model, best first, with each format's check."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["rank", "model_id", "space", "error", "flops", "params", "weights_source", *FORMATS])
         for rank, e in enumerate(done, 1):
             cx = complexity(e.spec)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
+from nas.analysis.order import best_first
 from nas.analysis.pareto import pareto_front
 from nas.exporting.weights import checked_id
 from nas.sweeping import store
@@ -52,13 +53,24 @@ def candidates(runs: list[Path]) -> list[Candidate]:
             cand = Candidate(row, run)
             if _usable(row) and (row["model_id"] not in best or cand.error < best[row["model_id"]].error):
                 best[row["model_id"]] = cand
-    return sorted(best.values(), key=lambda c: (c.error, c.flops, c.model_id))
+    return ranked(list(best.values()))
+
+
+def ranked(cands: list[Candidate]) -> list[Candidate]:
+    """Candidates best first, in the order `nas analyze` lists its best models."""
+    order = best_first(
+        [c.error for c in cands],
+        [c.flops for c in cands],
+        [c.model_id for c in cands],
+        [c.row.get("trial_index", 0) for c in cands],
+    )
+    return [cands[i] for i in order]
 
 
 def pareto(cands: list[Candidate]) -> list[Candidate]:
     """The non-dominated models on (error, FLOPs), lowest error first."""
     front = pareto_front([c.flops for c in cands], [c.error for c in cands])
-    return sorted((cands[i] for i in front), key=lambda c: (c.error, c.flops))
+    return ranked([cands[i] for i in front])
 
 
 def choose(
