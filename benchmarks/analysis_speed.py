@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-import spaces  # noqa: F401  (refinement needs the spaces and torch: imported before timing)
 from nas.analysis import analyze as an
 from nas.analysis import figures, frame
 from nas.analysis.edf import error_grid

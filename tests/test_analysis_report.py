@@ -225,18 +225,20 @@ def test_models_needed_text_names_what_limits_the_estimate(result):
     assert needed_text(replace(pair, needed=None), {"x": run, "y": run}).startswith("not estimated")
 
 
-def test_analysis_path_imports_neither_torch_nor_matplotlib():
-    """Importing the CLI, the API and everything `nas analyze --json` runs leaves torch and
-    matplotlib unloaded (each costs seconds, and only figures need matplotlib)."""
+def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
+    """`nas analyze --json` (refinement included) and `nas results` in a fresh interpreter leave
+    torch and matplotlib unloaded: each costs seconds, and only figures need matplotlib."""
     code = (
-        "import sys\n"
-        "import nas.api, nas.cli, nas.commands.analyze, nas.commands.results\n"
-        "import nas.analysis.analyze, nas.analysis.report, nas.analysis.text, nas.sweeping.compare\n"
-        "nas.cli.parser()\n"
+        "import contextlib, io, sys\n"
+        "import nas.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert nas.cli.main(['analyze', {str(sweep)!r}, '--json', '--bootstrap', '20']) == 0\n"
+        f"    assert nas.cli.main(['results', {str(sweep)!r}, '--csv']) == 0\n"
+        "assert '\"anynet_x_c\"' in out.getvalue() and '\"changes\"' in out.getvalue()\n"
         "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]", done.stderr
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
 
 
 def test_json_draws_no_figures_unless_asked(sweep, tmp_path, capsys):
