@@ -125,17 +125,16 @@ def main() -> None:
         )
         s = an.Settings(resamples=args.resamples)
         rng = np.random.default_rng(0)
-        times: dict[str, float] = {}
+        times: dict[str, tuple[float, float]] = {}
 
         def stage(name, fn, part=False):
             """Time fn; a part of a stage timed on its own is printed indented, not added to the total."""
-            start = time.perf_counter()
-            out = fn()
-            took = time.perf_counter() - start
+            kept = []
+            took = seconds(lambda: kept.append(fn()))
             if not part:
                 times[name] = took
-            print(f"  {'  ' * part}{name:<{34 - 2 * part}} {took:6.2f} s")
-            return out
+            print(f"  {'  ' * part}{name:<{34 - 2 * part}} {took[0]:6.2f} s wall {took[1]:6.2f} s CPU")
+            return kept[0]
 
         data = stage("read rows into columns", lambda: frame.load_runs(runs))
         masks, errors = {}, {}
@@ -158,9 +157,9 @@ def main() -> None:
         result = Analysis(stats, ks, norm, s)
         result.figures = stage("figures", lambda: figures.draw(result, out / "edf.png", out, rng))
         stage("HTML report and CSV tables", lambda: write_report(result, out))
-        print(f"  {'total':<34} {sum(times.values()):6.2f} s")
-        stats_only = sum(v for k, v in times.items() if k not in ("figures", "HTML report and CSV tables"))
-        print(f"  {'total without figures (--json)':<34} {stats_only:6.2f} s")
+        line("total", tuple(map(sum, zip(*times.values()))))
+        stats = [v for k, v in times.items() if k not in ("figures", "HTML report and CSV tables")]
+        line("total without figures (--json)", tuple(map(sum, zip(*stats))))
         end_to_end(root, runs, s)
 
 
