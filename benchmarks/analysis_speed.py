@@ -1,6 +1,9 @@
 """Time `nas analyze` on synthetic runs: two AnyNetX_C-like runs of 50,000 trial rows each
 (100,000 in all, shaped like `nas.records.rows.TrialRow` rows, 2% failed or diverged), 1,000 bootstrap
-resamples per EDF band and per power estimate. Prints the seconds of each stage and the total.
+resamples per EDF band and per power estimate. Prints the seconds of each stage and the total, then
+end to end: `nas analyze --json` as a command on quickstart-sized runs (2 x 24 rows) beyond Python's
+start, and `analyze()` on the 100,000 rows, each without figures (now) and with them forced on
+(`--figures`, what both did before figures became opt-in), measured in the same run.
 
 Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
 """
@@ -9,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-import spaces  # noqa: F401  (refinement needs the spaces and torch: imported before timing)
 from nas.analysis import analyze as an
 from nas.analysis import figures, frame
 from nas.analysis.report import write_report
@@ -120,17 +125,16 @@ def main() -> None:
         )
         s = an.Settings(resamples=args.resamples)
         rng = np.random.default_rng(0)
-        times: dict[str, float] = {}
+        times: dict[str, tuple[float, float]] = {}
 
         def stage(name, fn, part=False):
             """Time fn; a part of a stage timed on its own is printed indented, not added to the total."""
-            start = time.perf_counter()
-            out = fn()
-            took = time.perf_counter() - start
+            kept = []
+            took = seconds(lambda: kept.append(fn()))
             if not part:
                 times[name] = took
-            print(f"  {'  ' * part}{name:<{34 - 2 * part}} {took:6.2f} s")
-            return out
+            print(f"  {'  ' * part}{name:<{34 - 2 * part}} {took[0]:6.2f} s wall {took[1]:6.2f} s CPU")
+            return kept[0]
 
         data = stage("read rows into columns", lambda: frame.load_runs(runs))
         masks, errors = {}, {}
@@ -153,10 +157,46 @@ def main() -> None:
         result = Analysis(stats, ks, norm, s)
         result.figures = stage("figures", lambda: figures.draw(result, out / "edf.png", out, rng))
         stage("HTML report and CSV tables", lambda: write_report(result, out))
-        print(f"  {'total':<34} {sum(times.values()):6.2f} s")
-        start = time.perf_counter()
-        an.analyze(runs, report=root / "report2", settings=s)
-        print(f"analyze() end to end: {time.perf_counter() - start:.2f} s")
+        line("total", tuple(map(sum, zip(*times.values()))))
+        stats = [v for k, v in times.items() if k not in ("figures", "HTML report and CSV tables")]
+        line("total without figures (--json)", tuple(map(sum, zip(*stats))))
+        end_to_end(root, runs, s)
+
+
+def seconds(fn) -> tuple[float, float]:
+    """Wall and CPU seconds of one call, the CPU of the processes it waited for included (a shared
+    machine's load stretches the wall time, far less the CPU time)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fn()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    waited = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    return time.perf_counter() - wall, time.process_time() - cpu + waited
+
+
+def command(*args: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one `python` run (its output dropped)."""
+    return seconds(lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True))
+
+
+def line(name: str, took: tuple[float, float], less: tuple[float, float] = (0.0, 0.0)) -> None:
+    """One timing, wall and CPU, less a baseline (Python's start)."""
+    print(f"  {name:<34} {took[0] - less[0]:6.2f} s wall {took[1] - less[1]:6.2f} s CPU")
+
+
+def end_to_end(root: Path, runs: list[Path], s: an.Settings) -> None:
+    """`nas analyze --json` on quickstart-sized runs and `analyze()` on the big runs, without figures
+    and with them forced on (the behaviour before figures became opt-in)."""
+    small = write_runs(root / "quickstart", 24)
+    start = command("-c", "pass")
+    cli = ["-m", "nas.cli", "analyze", *map(str, small), "--json"]
+    print(f"quickstart size (48 rows), `nas analyze --json`, beyond Python's start ({start[0]:.2f} s):")
+    line("now (no figures)", command(*cli), start)
+    line("before (figures drawn)", command(*cli, "--figures"), start)
+    print(f"{sum(len(d.status) for d in frame.load_runs(runs)):,} rows, analyze() in this process:")
+    line("now (no figures)", seconds(lambda: an.analyze(runs, settings=s)))
+    line("before (figures drawn)", seconds(lambda: an.analyze(runs, settings=s, figures=True)))
+    line("with --report (figures, HTML)", seconds(lambda: an.analyze(runs, report=root / "r2", settings=s)))
 
 
 if __name__ == "__main__":

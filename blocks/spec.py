@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from blocks import library, registry, yamlio
+from blocks import registry, yamlio
 from blocks.cx import Cx
 from blocks.errors import SpecError, UnknownName
 
@@ -120,11 +120,19 @@ class Part:
 
     def build(self) -> nn.Module:
         """The part's module, freshly initialised."""
-        return library.get(self.kind, self.name).build(*self.args.values(), **self.params)
+        return family(self.kind, self.name).build(*self.args.values(), **self.params)
 
     def complexity(self, cx: Cx) -> Cx:
         """Add the part's analytic cost to `cx` and move it to the part's output map."""
-        return library.get(self.kind, self.name).complexity(cx, *self.args.values(), **self.params)
+        return family(self.kind, self.name).complexity(cx, *self.args.values(), **self.params)
+
+
+def family(kind: str, name: str) -> registry.Family:
+    """A registered stem, stage or head family; the library (every family, and with them
+    PyTorch) loads on the first lookup, so reading and hashing specs stays light."""
+    from blocks import library
+
+    return library.get(kind, name)
 
 
 def parts(spec: ArchSpec) -> list[Part]:
@@ -236,7 +244,7 @@ def _family_errors(
 ) -> tuple[list[tuple[str, str]], tuple[str, dict[str, Any]] | None]:
     """The part's unknown family, parameter and rule errors, and what it tells the next part."""
     try:
-        fam = library.get(part.kind, part.name)
+        fam = family(part.kind, part.name)
     except UnknownName as err:
         return [(f"{part.where}.{'block' if part.kind == 'stage' else 'type'}", str(err))], None
     errors = fam.errors(part.params, site, **part.args)

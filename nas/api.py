@@ -100,12 +100,18 @@ def results(path: str | Path, *, frame: bool = False) -> list[TrialRow] | pandas
 
 
 def _frame(columns: list[str], lines: list[dict[str, Any]]) -> pandas.DataFrame:
-    """A DataFrame of table lines; a one-line error when pandas is not installed."""
+    """A DataFrame of table lines, a column of whole numbers as pandas' nullable Int64 (a cell a
+    row lacks is <NA>, not a float NaN); a one-line error when pandas is not installed."""
     try:
         import pandas
     except ImportError:
         raise UserError("results(frame=True) needs pandas: pip install 'nas-explorer[pandas]'") from None
-    return pandas.DataFrame(lines, columns=columns)
+    frame = pandas.DataFrame(lines, columns=columns)
+    for name in columns:
+        cells = [line[name] for line in lines if line.get(name) is not None]
+        if cells and all(type(c) is int for c in cells):  # bool is no count
+            frame[name] = pandas.array([line.get(name) for line in lines], dtype="Int64")
+    return frame
 
 
 def analyze(
@@ -113,11 +119,14 @@ def analyze(
     *,
     figure: str | Path | None = None,
     report: str | Path | None = None,
+    figures: bool | None = None,
     **settings: Any,
 ) -> Analysis:
-    """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `figure` gets the main
-    EDF and nothing is written beside it; `report` is a new or empty folder, or one an earlier
-    report wrote; `settings` are the fields of nas.analysis.result.Settings (measure, bins, level, ...)."""
+    """Compare runs by their EDFs (`nas analyze`): runs or sweep folders; `settings` are the
+    fields of nas.analysis.result.Settings (measure, bins, level, ...). Figures are written only
+    when asked: `figures=True`, or a `figure` path (which gets the main EDF and nothing beside it)
+    or a `report` folder (new, empty, or one an earlier report wrote); `nas.analysis.figures.write(result)`
+    writes them later without recomputing anything."""
     from nas.analysis.analyze import Settings
     from nas.analysis.analyze import analyze as run_analysis
     from nas.records import store
@@ -128,6 +137,7 @@ def analyze(
         None if figure is None else Path(figure),
         report=None if report is None else Path(report),
         settings=Settings(**settings),
+        figures=figures,
     )
 
 

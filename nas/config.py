@@ -18,6 +18,7 @@ from blocks import library, yamlio
 from blocks.errors import ParamError, UnknownName, UserError
 from blocks.schema import Param, declared, nested, read_fields, section, unknown
 from blocks.spec import HeadSpec, StemSpec
+from nas.seeds import SEED_HIGH, check_seed  # noqa: F401  (check_seed: nas.config's callers)
 from nas.training.config import TrainingConfig
 from nas.training.datasets import LOADERS
 from spaces.base import Limits, default_stem
@@ -103,15 +104,6 @@ class Compare:
         float, 0.1, "smallest EDF difference worth detecting, as a KS distance", low=0.01, high=0.99
     )
     round: int = declared(int, 10, "models per space per round", low=1, high=1_000_000)
-
-
-SEED_HIGH = 2**32 - 1  # the largest seed numpy's and torch's generators take alike
-
-
-def check_seed(seed: int, flag: str = "--seed") -> None:
-    """Refuse a command-line seed outside the range an experiment's `seed` takes."""
-    if not 0 <= seed <= SEED_HIGH:
-        raise UserError(f"{flag}: expected an int in [0, {SEED_HIGH}], got {seed}")
 
 
 @dataclass(frozen=True)

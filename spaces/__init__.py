@@ -1,6 +1,7 @@
-"""Design spaces: parametrisations of networks, drawn from a numpy Generator or an Optuna trial."""
+"""Design spaces: parametrisations of networks, drawn from a numpy Generator or an Optuna trial.
 
-from spaces import anynet, hdc, mixed, nds, regnet  # noqa: F401  (imported to register their spaces)
+The space modules load on demand (see spaces.registry): `get` and `names` import them."""
+
 from spaces.base import Context, Law, Limits, Sample, Space, sample
 from spaces.registry import get, names
 

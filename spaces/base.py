@@ -6,23 +6,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from blocks import library
-from blocks.complexity import Complexity, complexity
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param, Schema, declared, schema_of
-from blocks.spec import ArchSpec, HeadSpec, SpecError, StageSpec, StemSpec, spec_errors
+from blocks.spec import ArchSpec, HeadSpec, SpecError, StageSpec, StemSpec, family, spec_errors
 from spaces.draw import Draw, Reject, RngDraw, number
+
+if TYPE_CHECKING:
+    from blocks.complexity import Complexity
 
 
 def default_stem() -> StemSpec:
     """The stem of every spec unless the experiment sets one: StemSpec's type and width, with
     its family's declared defaults written out (pycls' RegNet stem: a stride-2 3x3 conv)."""
     stem = StemSpec()
-    return replace(stem, params=library.get("stem", stem.type).schema.defaults())
+    return replace(stem, params=family("stem", stem.type).schema.defaults())
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def draw_one(space: Space, draw: Draw, options: dict[str, Any], ctx: Context, li
         spec = space.define(draw, options, ctx)
     except SpecError as err:  # a define function built a spec the blocks refuse
         raise Reject("spec refused", detail=str(err)) from None
+    from blocks.complexity import complexity  # PyTorch too: only when a space is sampled
+
     cx = complexity(spec)
     why = limits.violation(cx)
     if why:

@@ -1,10 +1,14 @@
-"""The registry of design spaces by name; the `spaces` package imports every space module,
-so lookups through `spaces.get` / `spaces.names` see them all."""
+"""The registry of design spaces by name. Each space module registers its spaces when imported;
+`get` imports them on demand, the lightest first, until the name is found, so looking up an
+AnyNet or RegNet space loads no block family (and no PyTorch); `names` imports them all."""
 
 from __future__ import annotations
 
+import importlib
+
 from blocks.errors import UnknownName
 
+MODULES = ("spaces.anynet", "spaces.regnet", "spaces.nds", "spaces.hdc", "spaces.mixed")  # lightest first
 _SPACES: dict = {}
 
 
@@ -17,6 +21,10 @@ def register(space) -> None:
 
 def get(name: str):
     """The Space called `name`; UnknownName lists the legal names."""
+    for module in MODULES:
+        if name in _SPACES:
+            break
+        importlib.import_module(module)
     if name not in _SPACES:
         raise UnknownName("design space", name, sorted(_SPACES))
     return _SPACES[name]
@@ -24,4 +32,6 @@ def get(name: str):
 
 def names() -> list[str]:
     """Sorted names of every registered space."""
+    for module in MODULES:
+        importlib.import_module(module)
     return sorted(_SPACES)

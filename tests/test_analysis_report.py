@@ -4,10 +4,13 @@ report and its CSV tables."""
 import csv
 import json
 import math
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
 
+from blocks.errors import UserError
 from nas.analysis.analyze import Settings, analyze, needed
 from nas.analysis.report import write_report
 from nas.analysis.result import KsPair, Needed
@@ -37,7 +40,7 @@ def sweep(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(sweep):
-    return analyze([sweep / "anynet_x_c", sweep / "regnet_x"], settings=Settings(resamples=200))
+    return analyze([sweep / "anynet_x_c", sweep / "regnet_x"], settings=Settings(resamples=200), figures=True)
 
 
 def strict(text):
@@ -225,3 +228,52 @@ def test_models_needed_text_names_what_limits_the_estimate(result):
         "49 models per space (estimated power 0.83 at KS distance 0.31, the lower bound of the recorded 0.40)"
     )
     assert needed_text(replace(pair, needed=None), {"x": run, "y": run}).startswith("not estimated")
+
+
+def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
+    """`nas analyze --json` (refinement included) and `nas results` in a fresh interpreter leave
+    torch and matplotlib unloaded: each costs seconds, and only figures need matplotlib."""
+    code = (
+        "import contextlib, io, sys\n"
+        "import nas.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert nas.cli.main(['analyze', {str(sweep)!r}, '--json', '--bootstrap', '20']) == 0\n"
+        f"    assert nas.cli.main(['results', {str(sweep)!r}, '--csv']) == 0\n"
+        "assert '\"anynet_x_c\"' in out.getvalue() and '\"changes\"' in out.getvalue()\n"
+        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+
+def test_json_draws_no_figures_unless_asked(sweep, tmp_path, capsys):
+    args = ["analyze", str(sweep / "anynet_x_c"), "--json", "--bootstrap", "20"]
+    assert main(args) == 0
+    r = strict(capsys.readouterr().out)
+    assert r["figure"] is None and r["figures"] == {} and r["runs"]["anynet_x_c"]["count"] == 80
+    assert not (sweep / "analysis" / "edf.svg").exists()
+    assert main([*args, "--figures", "--format", "svg"]) == 0
+    assert strict(capsys.readouterr().out)["figure"] == str(sweep / "analysis" / "edf.svg")
+    assert main([*args, "--no-figures", "--report", str(tmp_path / "r")]) == 2
+    assert "--no-figures goes with neither" in capsys.readouterr().err
+    assert main(["analyze", str(sweep / "anynet_x_c"), "--bootstrap", "20", "--no-figures"]) == 0
+    assert "no figures written: ask with --figures" in capsys.readouterr().out
+
+
+def test_api_writes_figures_only_when_asked_then_draws_them_later(sweep, tmp_path):
+    import nas
+    from nas.analysis.figures import write
+
+    result = nas.analyze(sweep / "regnet_x", resamples=20)
+    assert result.figure is None and result.figures == {}
+    paths = write(result, folder=tmp_path / "figs", fmt="pdf")
+    assert result.figure == tmp_path / "figs" / "edf.pdf" and paths == result.figures
+    assert {"edf", "complexity", "search", "trends_regnet_x"} <= set(paths)
+    assert all(p.parent == tmp_path / "figs" and p.suffix == ".pdf" and p.exists() for p in paths.values())
+    assert set(write(result, tmp_path / "mine.svg")) == {"edf"}  # a named figure: nothing beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figs", "mine.svg"]
+    with pytest.raises(UserError, match="no figures asked for"):
+        nas.analyze(sweep / "regnet_x", report=tmp_path / "r", figures=False)
+    dead = write_run(tmp_path, "anynet_x_e", 2, anynet_error, bad={0: "failed", 1: "failed"})
+    with pytest.raises(UserError, match="no finished models; no figures to draw"):
+        write(nas.analyze(dead, resamples=20))

@@ -100,8 +100,9 @@ def test_top_k_by_error_across_a_sweep_folder(sweep, tmp_path, capsys):
     assert [r["error"] for r in rows] == ["20.0", "30.0", "35.0"]
     for r in rows:
         files = {p.name for p in (out / r["model_id"]).iterdir()}
-        assert files == {"spec.yaml", "weights.pt", "model.ts", "model.pt2"}
-        assert r["weights_source"] == "trained" and float(r["torchscript"]) == 0.0 and r["onnx"] == ""
+        assert files == {"spec.yaml", "weights.pt", *(formats.FILES[f] for f in formats.default_graphs())}
+        assert r["weights_source"] == "trained" and float(r["torchscript"]) == 0.0
+        assert (r["onnx"] != "") == ("onnx" in formats.default_graphs())
     assert "largest |eager - loaded| per format: weights 0.0e+00, torchscript" in printed
 
 
@@ -210,8 +211,11 @@ def test_weights_files_load_safely_and_must_match_the_spec(tmp_path):
 
 
 def test_a_check_that_differs_fails_the_command(sweep, tmp_path, monkeypatch, capsys):
-    def off_by_one(model, spec, capture, path):
-        return (lambda x: model(x) + 1.0), "a broken writer"
+    real = formats.WRITERS["torchscript"]
+
+    def off_by_one(model, spec, capture, path, text):
+        run, _ = real(model, spec, capture, path, text)
+        return (lambda x: run(x) + 1.0), "a broken writer"
 
     monkeypatch.setitem(formats.WRITERS, "torchscript", off_by_one)
     out = tmp_path / "out"

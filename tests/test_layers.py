@@ -116,6 +116,7 @@ def test_cycle_finder_finds_a_cycle():
 # Inside nas/, from the bottom: each sub-package or module may import only those before it. The
 # package root `nas` (its version and the lazy names of the API) is not a layer.
 NAS_LAYERS = (
+    "seeds",
     "outputs",
     "training",
     "config",

@@ -13,6 +13,7 @@ from blocks import cx as C
 from blocks import library, registry
 from blocks.schema import Param
 from blocks.spec import SpecError
+from spaces import mixed  # noqa: F401  (its defaults list the families registered when it loads: before tiny)
 from tests.cxcheck import assert_matches, one_stage_spec
 from tests.familycheck import SMALL, exports_match, stage_spec
 

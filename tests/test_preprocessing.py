@@ -145,3 +145,42 @@ def test_raw_input_without_statistics_is_one_line(tmp_path, capsys):
     assert main(["export", str(spec_file), "--random-init", "--raw-input", "--out", str(out)]) == 2
     assert "--raw-input needs the training split's mean and std" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_every_graph_carries_the_preprocessing_record_its_ecosystem_reads(tmp_path):
+    """ONNX metadata through onnxruntime, TorchScript and pt2 extra files through torch's loaders:
+    each holds the model id, input shape and the very preprocessing record spec.yaml holds."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    prep = datamod.load("digits").preprocessing()
+    job = ex.Job(SPEC, {"space": "anynet_x_a"}, preprocessing=prep)
+    fmts = "torchscript,exported,onnx"
+    [done] = ex.export_all([job], tmp_path, fmts, random_init=True, raw_input=True)
+    assert done.ok, [c.describe() for c in done.checks]
+    name = f"{formats.CARD}.json"
+    ts, pt2 = {name: ""}, {name: ""}
+    torch.jit.load(str(done.dir / "model.ts"), _extra_files=ts)
+    torch.export.load(str(done.dir / "model.pt2"), extra_files=pt2)
+    session = onnxruntime.InferenceSession(str(done.dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    cards = [json.loads(ts[name]), json.loads(pt2[name]), json.loads(meta[formats.CARD])]
+    record = yaml.safe_load((done.dir / "spec.yaml").read_text())["preprocessing"]
+    assert record["mean"] == prep["mean"] and record["class_names"] == [str(d) for d in range(10)]
+    want = {"model_id": SPEC.model_id, "input_shape": [1, 8, 8], "preprocessing": record}
+    assert cards == [want] * 3 and record["graphs_take"].startswith("raw pixels")
+    assert all(formats.read_card(f, done.dir / formats.FILES[f]) == want for f in formats.GRAPHS)
+
+
+def test_default_export_includes_onnx_only_where_it_can_be_written_and_run(monkeypatch):
+    real = formats.importlib.util.find_spec
+    everything = all(real(p) for p in ("onnx", "onnxscript", "onnxruntime"))
+    assert formats.default_graphs() == ("torchscript", "exported", *(("onnx",) if everything else ()))
+    monkeypatch.setattr(
+        formats.importlib.util, "find_spec", lambda n: None if n == "onnxruntime" else real(n)
+    )
+    assert formats.default_graphs() == ("torchscript", "exported")
+    assert ex.formats_for(ex.Job(SPEC, model=fresh(SPEC, 0)), None, False) == (
+        "spec",
+        "weights",
+        "torchscript",
+        "exported",
+    )

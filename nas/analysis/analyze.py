@@ -19,7 +19,7 @@ import numpy as np
 from numpy.random import Generator
 
 from blocks.errors import UserError
-from nas.analysis import figures, frame, refine, trends
+from nas.analysis import frame, refine, trends
 from nas.analysis.bestof import expected_best, search_ks
 from nas.analysis.bootstrap import edf_band
 from nas.analysis.report import write_report
@@ -37,7 +37,8 @@ from nas.analysis.result import (
     Settings,
     few,
 )
-from nas.outputs import check_report, mark, unlinked
+from nas.outputs import check_report
+from nas.records.order import best_first
 from nas.records.rows import Status
 from nas.stats.edf import (
     complexity_bins,
@@ -64,6 +65,11 @@ def in_curve(d: frame.RunData, failed_as_error: float | None) -> tuple[np.ndarra
         return ok, d.error
     counted = np.isin(d.status, COUNTABLE)
     return ok | counted, np.where(counted, failed_as_error, d.error)
+
+
+def count(value: float) -> int | None:
+    """A complexity count as an int (FLOPs, parameters, activations), None where it is missing."""
+    return int(value) if math.isfinite(value) else None
 
 
 def export_command(run: Path, model_id: str) -> str:
@@ -103,8 +109,8 @@ def run_stats(
     cx = {k: v[mask] for k, v in d.complexity.items()}
     values = {k: v[mask] for k, v in d.params.items()}
     fronts = {k: pareto_front(v, e) for k, v in cx.items()}
-    order = np.argsort(e, kind="stable")[: s.top]
     rows = np.flatnonzero(mask)
+    order = best_first(e, cx["flops"], d.model_id[rows], d.index[rows])[: s.top]
     ks = search_ks(len(e))
     return RunResult(
         **summary(e),
@@ -118,7 +124,7 @@ def run_stats(
         edf=Curve(grid, edf(e, grid) if len(e) else grid * np.nan, lo, hi, few(len(e))),
         search=Search(ks, expected_best(e, ks)),
         pareto={
-            k: [{"model_id": d.model_id[rows[i]], "error": e[i], k: cx[k][i]} for i in f]
+            k: [{"model_id": d.model_id[rows[i]], "error": e[i], k: count(cx[k][i])} for i in f]
             for k, f in fronts.items()
         },
         params=[
@@ -131,7 +137,7 @@ def run_stats(
                 "trial_index": int(d.index[rows[i]]),
                 "model_id": d.model_id[rows[i]],
                 "error": e[i],
-                **{k: cx[k][i] for k in cx},
+                **{k: count(cx[k][i]) for k in cx},
                 "export": export_command(d.dir, d.model_id[rows[i]]),
             }
             for r, i in enumerate(order)
@@ -266,21 +272,23 @@ def analyze(
     *,
     report: Path | None = None,
     settings: Settings | None = None,
+    figures: bool | None = None,
     fmt: str = "png",
 ) -> Analysis:
-    """All statistics of the runs and their figures: the main EDF at `figure` when the caller
-    names one, and only it unless a `report` folder is given; the other figures (and without
-    `figure` the main one, edf.FMT) in `report`, else in analysis/ of the first run's sweep folder;
-    every figure in the main one's format. With `report` (a new or empty folder, or one written
-    before; checked first) an HTML page and CSV tables too. No figures or report when no run has
-    a finished model. Raises UserError when no run has a single row."""
+    """All statistics of the runs; figures when `figures` is True, or when it is None and `figure`
+    or `report` names a place: the main EDF at `figure` when the caller names one, and only it
+    unless a `report` folder is given; the other figures (and without `figure` the main one,
+    edf.FMT) in `report`, else in analysis/ of the first run's sweep folder; every figure in the
+    main one's format. With `report` (a new or empty folder, or one written before; checked first)
+    an HTML page and CSV tables too. No figures or report when no run has a finished model.
+    Raises UserError when no run has a single row, or when figures=False names a place for them."""
+    if figures is False and (figure is not None or report is not None):
+        raise UserError("no figures asked for, yet a figure path or a report (which shows them) was given")
     s = settings or Settings()
     if log:
         s = replace(s, log=True)
     if report is not None:
         check_report(Path(report))
-    elif figure is None:
-        unlinked(figures.default_dir(runs))  # the tool's own folder: never one a link points to
     rng = np.random.default_rng(s.seed)
     data = frame.load_runs(runs)
     if not any(len(d.status) for d in data):
@@ -289,9 +297,10 @@ def analyze(
     result.sequential = sequential_of([d.dir for d in data])
     if not any(r.count for r in result.runs.values()):
         return result  # every trial failed or diverged: counts and notes, no figures or report
-    fig_dir = mark(Path(report)) if report else (None if figure else figures.default_dir(runs))
-    result.figure = Path(figure) if figure else fig_dir / f"edf.{fmt}"
-    result.figures = figures.draw(result, result.figure, fig_dir, rng)
+    if figures or (figures is None and (figure is not None or report is not None)):
+        from nas.analysis.figures import write  # matplotlib loads only when a figure is drawn
+
+        write(result, figure, report, fmt)
     if report is not None:
         result.report = write_report(result, Path(report))
     return result

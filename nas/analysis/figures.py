@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 from numpy.random import Generator
 
+from blocks.errors import UserError
 from nas.analysis import plots
 from nas.analysis.result import Analysis, Curve, RunResult, few_note
+from nas.outputs import mark, unlinked
 
 ANALYSIS = "analysis"
 
@@ -94,3 +97,25 @@ def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -
     if result.sequential:
         figs["sequential"] = plots.sequential_figure(result.sequential, fig_dir / f"sequential{ext}")
     return figs
+
+
+def write(
+    result: Analysis, figure: str | Path | None = None, folder: str | Path | None = None, fmt: str = "png"
+) -> dict[str, Path]:
+    """Write a result's figures, now or long after `nas.analyze` (nothing is recomputed): the main
+    EDF at `figure` and, when it is named, nothing beside it (the files there are the user's); the
+    others (and without `figure` the main one, edf.FMT) in `folder`, marked as the tool's, else in
+    analysis/ of the first run's sweep folder, never through a link; all in the main one's format.
+    Records them on the result and returns their paths by name."""
+    if not any(r.count for r in result.runs.values()):
+        raise UserError(f"{', '.join(result.runs)}: no finished models; no figures to draw")
+    if folder is not None:
+        place = mark(Path(folder))
+    elif figure is None:
+        place = unlinked(default_dir([r.dir for r in result.runs.values()]))
+    else:
+        place = None
+    main = Path(figure) if figure is not None else place / f"edf.{fmt}"
+    rng = np.random.default_rng(result.settings.seed)  # the plotted subsets, apart from the statistics'
+    result.figure, result.figures = main, draw(result, main, place, rng)
+    return result.figures

@@ -106,13 +106,26 @@ def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
     return jsonable(out)
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """Rows as CSV, columns in first-seen order."""
-    columns: dict[str, None] = {}
+HEADERS = {  # each table's leading columns, so that an empty table still has its header
+    "summary": ["run", "space", "in_edf", "min", "median", "mean"],
+    "ks": ["a", "b", "ks", "p"],
+    "not_ok": ["run", "trial_index", "model_id", "status", "reason", "in_edf"],
+    "best": ["run", "rank", "trial_index", "model_id", "error", "flops", "params", "acts", "export"],
+    "pareto": ["run", "measure", "model_id", "error"],
+    "search": ["run", "k", "expected_best"],
+    "intervals": ["run", "param", "source", "kind", "n", "subsample", "lo", "median", "hi"],
+    "trends": ["run", "param"],
+    "refine": ["run", "option", "kind", "params", "before", "after", "few_models"],
+}
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], header: list[str] | tuple[str, ...] = ()) -> Path:
+    """Rows as CSV with LF line ends: the `header` columns, then the others in first-seen order."""
+    columns: dict[str, None] = dict.fromkeys(header)
     for row in rows:
         columns.update(dict.fromkeys(row))
     with open(replaceable(path), "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns))
+        writer = csv.DictWriter(fh, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return wrote(path)
@@ -310,7 +323,7 @@ def write_report(result: Analysis, out: Path) -> Path:
     mark(out)
     t = tables(result)
     for name, rows in t.items():
-        write_csv(out / f"{name}.csv", rows)
+        write_csv(out / f"{name}.csv", rows, HEADERS[name])
     path = out / "index.html"
     replaceable(path).write_text(page(result, t), encoding="utf-8")
     return wrote(path)

@@ -110,8 +110,11 @@ def format_report(result: Analysis) -> str:
     for name, r in runs.items():
         lines.extend(_run_lines(name, r, result.settings.level, result.settings.fraction))
     lines.append("")
-    if not result.figures:
+    if not any(r.count for r in runs.values()):
         lines.append("no figures or report: no run has finished models")
+        return "\n".join(lines)
+    if not result.figures:
+        lines.append("no figures written: ask with --figures, --figure or --report")
         return "\n".join(lines)
     lines.append(f"EDF figure: {result.figure}")
     others = [str(v) for k, v in result.figures.items() if k != "edf"]

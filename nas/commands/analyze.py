@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
@@ -34,8 +35,15 @@ def add_parser(sub) -> None:
         help="write index.html (self-contained), the figures and CSV tables into DIR: a new or "
         "empty folder, or one an earlier --report wrote (files it did not write are never replaced)",
     )
+    p.add_argument(
+        "--figures",
+        action=argparse.BooleanOptionalAction,
+        help="write the figures (default: yes, except with --json unless --figure, --format or --report)",
+    )
     p.add_argument("--log", action="store_true", help="log-scale error axis")
-    p.add_argument("--json", action="store_true", help="print every statistic as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print every statistic as JSON (no figures unless asked)"
+    )
     p.add_argument(
         "--normalize",
         choices=["flops", "params", "acts", "none"],
@@ -94,8 +102,8 @@ def main_figure(args) -> Path | None:
 def run(args) -> int:
     from nas.analysis.analyze import Settings, analyze
     from nas.analysis.text import format_report
-    from nas.config import check_seed
     from nas.records import store
+    from nas.seeds import check_seed
 
     if args.bins is not None and not 1 <= args.bins <= MAX_BINS:
         raise UserError(f"--bins: expected a number of bins in [1, {MAX_BINS}], got {args.bins}")
@@ -128,11 +136,17 @@ def run(args) -> int:
         power=args.power,
         seed=args.seed,
     )
+    placed = bool(args.figure or args.format or args.report)
+    if args.figures is False and placed:
+        raise UserError(
+            "--no-figures goes with neither --figure, --format nor --report (a report shows them)"
+        )
+    draw = args.figures if args.figures is not None else placed or not args.json
     report = outputs.folder(args.report, "--report") if args.report else None
     runs = store.find_runs(args.runs)
-    figure = main_figure(args)
+    figure = main_figure(args) if draw else None
     fmt = args.format or (figure.suffix[1:].lower() if figure else "png")
     with outputs.writing("figures and report"):
-        result = analyze(runs, figure, report=report, settings=settings, fmt=fmt)
+        result = analyze(runs, figure, report=report, settings=settings, figures=draw, fmt=fmt)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
     return 0

@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
         "--format",
         metavar="LIST",
         help="comma-separated from spec,weights,torchscript,exported,onnx (default: spec, plus "
-        "weights,torchscript,exported where trained weights were kept)",
+        "weights,torchscript,exported where trained weights were kept, and onnx where onnx, "
+        "onnxscript and onnxruntime are installed)",
     )
     p.add_argument(
         "--weights", metavar="FILE", help="weights file for a spec source (e.g. from `nas retrain`)"

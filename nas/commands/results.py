@@ -22,7 +22,11 @@ def add_parser(sub) -> None:
     fmt.add_argument(
         "--json", action="store_true", help="one JSON document: a list of full rows ({run: rows} for a sweep)"
     )
-    fmt.add_argument("--jsonl", action="store_true", help="one JSON object per line, full detail")
+    fmt.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="one JSON object per line, full detail and its `run` (folder name)",
+    )
     fmt.add_argument(
         "--csv",
         action="store_true",
@@ -80,9 +84,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(next(iter(runs.values())) if single else runs, sort_keys=True, indent=1))
     elif args.jsonl:
-        for rows in runs.values():
+        for name, rows in runs.items():
             for r in rows:
-                print(json.dumps(r, sort_keys=True))
+                print(json.dumps({"run": name, **r}, sort_keys=True))
     elif args.csv:
         write_csv(runs)
     else:

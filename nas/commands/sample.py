@@ -48,7 +48,8 @@ def run(args) -> int:
     from blocks import yamlio
     from blocks.errors import ParamError, UserError
     from blocks.schema import schema_of
-    from nas.config import Experiment, check_seed
+    from nas.config import Experiment
+    from nas.seeds import check_seed
     from spaces.base import Context, Limits
 
     parts = args.input.split(",")

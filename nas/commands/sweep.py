@@ -101,7 +101,7 @@ def run(args) -> int:
     sweep_dir = runs[0].dir.parent
     print(f"results: {', '.join(str(r.dir / 'trials.jsonl') for r in runs)}")
     if not args.no_analyze:
-        result = analyze([r.dir for r in runs])  # figures in SWEEP/analysis/, as `nas analyze`
+        result = analyze([r.dir for r in runs], figures=True)  # figures in SWEEP/analysis/, as `nas analyze`
         print(format_report(result))
     print(f"next: nas analyze {sweep_dir}   |   nas results {runs[0].dir}")
     return 0

@@ -25,7 +25,16 @@ from blocks.complexity import complexity
 from blocks.errors import UserError
 from blocks.network import build
 from blocks.spec import ArchSpec, from_dict, load
-from nas.exporting.formats import FILES, FORMATS, GRAPHS, TOLERANCE, Check, parse_formats, write_and_check
+from nas.exporting.formats import (
+    FILES,
+    FORMATS,
+    GRAPHS,
+    TOLERANCE,
+    Check,
+    default_graphs,
+    parse_formats,
+    write_and_check,
+)
 from nas.exporting.select import Candidate
 from nas.records import store
 from nas.records.weights import (
@@ -196,8 +205,8 @@ def formats_for(job: Job, formats: tuple[str, ...] | None, random_init: bool) ->
     if formats is not None:
         return formats
     if job.trained:
-        return ("spec", "weights", "torchscript", "exported")
-    return ("spec", "torchscript", "exported") if random_init else ("spec",)
+        return ("spec", "weights", *default_graphs())
+    return ("spec", *default_graphs()) if random_init else ("spec",)
 
 
 def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init: bool) -> None:
@@ -310,8 +319,9 @@ def export_model(
     if model is not None:
         prep = job.preprocessing or {}
         graph = RawInput(model, prep["mean"], prep["std"]).eval() if raw_input else model
+        record = input_record(job, raw_input).get("preprocessing")
         checks += [
-            write_and_check(f, graph if f in GRAPHS else model, spec, folder / FILES[f], tolerance)
+            write_and_check(f, graph if f in GRAPHS else model, spec, folder / FILES[f], tolerance, record)
             for f in formats
             if f != "spec"
         ]
@@ -352,7 +362,7 @@ def write_spec(job: Job, path: Path, weights: str, source: str = "", raw_input: 
 def write_index(path: Path, done: list[Exported]) -> None:
     """index.csv: one line per exported model, best first, with each format's check."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["rank", "model_id", "space", "error", "flops", "params", "weights_source", *FORMATS])
         for rank, e in enumerate(done, 1):
             cx = complexity(e.spec)

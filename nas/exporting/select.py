@@ -11,6 +11,7 @@ from typing import Any
 
 from blocks.errors import UserError
 from nas.records import store
+from nas.records.order import best_first
 from nas.records.rows import Status
 from nas.records.weights import checked_id, weights_owner, weights_path
 from nas.stats.pareto import pareto_front
@@ -63,13 +64,24 @@ def candidates(runs: list[Path]) -> list[Candidate]:
             rank = (not _kept(cand), cand.error, cand)
             if row["model_id"] not in best or rank[:2] < best[row["model_id"]][:2]:
                 best[row["model_id"]] = rank
-    return sorted((c for _, _, c in best.values()), key=lambda c: (c.error, c.flops, c.model_id))
+    return ranked([c for _, _, c in best.values()])
+
+
+def ranked(cands: list[Candidate]) -> list[Candidate]:
+    """Candidates best first, in the order `nas analyze` lists its best models."""
+    order = best_first(
+        [c.error for c in cands],
+        [c.flops for c in cands],
+        [c.model_id for c in cands],
+        [c.row.get("trial_index", 0) for c in cands],
+    )
+    return [cands[i] for i in order]
 
 
 def pareto(cands: list[Candidate]) -> list[Candidate]:
     """The non-dominated models on (error, FLOPs), lowest error first."""
     front = pareto_front([c.flops for c in cands], [c.error for c in cands])
-    return sorted((cands[i] for i in front), key=lambda c: (c.error, c.flops))
+    return ranked([cands[i] for i in front])
 
 
 def choose(

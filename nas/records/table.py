@@ -22,6 +22,10 @@ COLUMNS = [
     "acts",
     "epochs",
     "wall_time",
+    "seed",
+    "train_time",
+    "images_per_sec",
+    "finished_at",
     "reason",
 ]
 
@@ -41,6 +45,10 @@ def flat(row: dict[str, Any], run: str = "") -> dict[str, Any]:
         "acts": cx.get("acts"),
         "epochs": row.get("epochs"),
         "wall_time": row.get("wall_time"),
+        "seed": row.get("seed"),
+        "train_time": row.get("train_time"),
+        "images_per_sec": row.get("images_per_sec"),
+        "finished_at": row.get("finished_at"),
         "reason": row.get("reason") or "",
     }
 

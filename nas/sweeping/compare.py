@@ -17,14 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.errors import UserError
-from nas.config import Experiment
 from nas.outputs import unlinked
 from nas.records import store
 from nas.records.rows import Status
 from nas.stats import sequential
+
+if TYPE_CHECKING:
+    from nas.config import Experiment  # a type only: nas.config imports torch, analysis must not
 
 COMPARISON = store.COMPARISON
 FAILED_ERROR = 100.0  # the error a trial that did not end ok counts with, in %
