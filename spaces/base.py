@@ -12,9 +12,10 @@ import numpy as np
 
 from blocks import library
 from blocks.complexity import Complexity, complexity
+from blocks.cx import Cx
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param, Schema, declared, schema_of
-from blocks.spec import ArchSpec, HeadSpec, SpecError, StageSpec, StemSpec, spec_errors
+from blocks.spec import ArchSpec, HeadSpec, Part, SpecError, StageSpec, StemSpec, spec_errors
 from spaces.draw import Draw, Reject, RngDraw, number
 
 
@@ -125,6 +126,9 @@ class Limits:
         return None
 
 
+HOPELESS = 5_000  # draws without one sample that meet the limits, after which sampling stops
+
+
 def make_spec(ctx: Context, stages: list[StageSpec]) -> ArchSpec:
     """Assemble a spec from the context and sampled stages, rejecting illegal combinations."""
     spec = ArchSpec(
@@ -150,6 +154,27 @@ def draw_one(space: Space, draw: Draw, options: dict[str, Any], ctx: Context, li
     if why:
         raise why
     return Sample(spec, dict(draw.values), cx)
+
+
+def floor(ctx: Context) -> Complexity:
+    """What every spec of a context costs at least: its stem's own cost (stages and head only add)."""
+    stem = ctx.stem
+    _, h, w = ctx.input_shape
+    part = Part("stem", stem.type, "stem", {"c_in": ctx.input_shape[0], "w_out": stem.width}, stem.params)
+    cx = part.complexity(Cx(h, w))
+    return Complexity(cx.flops, cx.params, cx.acts)
+
+
+def check_reachable(space: Space, ctx: Context, limits: Limits) -> None:
+    """Refuse limits no spec of the context can meet: an upper bound below what its stem alone costs."""
+    why = limits.violation(floor(ctx))
+    if why and why.kind.endswith(" above"):
+        raise UserError(
+            f"space '{space.name}': no model can satisfy the constraints: the stem alone "
+            f"({ctx.stem.type}, width {ctx.stem.width}, input {'x'.join(map(str, ctx.input_shape))}) "
+            f"has {why.kind.removesuffix(' above')} {number(why.value)}, above the bound {number(why.limit)}; "
+            "raise the bound or take a cheaper stem or input"
+        )
 
 
 def _tally(reasons: dict[tuple, list], why: Reject) -> None:
@@ -179,20 +204,27 @@ def sample(
     options: dict[str, Any] | None = None,
     limits: Limits | None = None,
     max_draws: int = 20_000,
+    hopeless: int = HOPELESS,
 ) -> list[Sample]:
-    """n reproducible samples: the same seed, options and limits give the same specs."""
+    """n reproducible samples: the same seed, options and limits give the same specs. Refused at
+    once when the stem alone breaks an upper bound, after `hopeless` draws when none has met the
+    limits (fewer than 3 in `hopeless` of the space would, at 95% confidence), and after
+    `max_draws` per sample in all."""
     ctx, limits = ctx or Context(), limits or Limits()
     opts = space.resolve(options)
+    check_reachable(space, ctx, limits)
     rng = np.random.default_rng(seed)
     out: list[Sample] = []
     draws, reasons = 0, {}
     while len(out) < n:
-        if draws >= max_draws * max(1, n):
+        if draws >= max_draws * max(1, n) or (draws >= hopeless and not out):
             top = sorted(reasons.items(), key=lambda kv: -kv[1][0])[:3]
             detail = "; ".join(_reason(*key, *seen) for key, seen in top)
+            bound = f" (so under {3 / draws:.2%} of the space does, at 95% confidence)" if not out else ""
             raise UserError(
                 f"space '{space.name}': only {len(out)} of {n} samples satisfy the constraints after "
-                f"{draws} draws; widen constraints.flops/params or the space options. Most common: {detail}"
+                f"{draws} draws{bound}; widen constraints.flops/params or the space options. "
+                f"Most common: {detail}"
             )
         draws += 1
         try:

@@ -73,16 +73,24 @@ def test_limits_are_respected():
 
 
 def test_impossible_limits_fail_with_a_clear_message():
-    with pytest.raises(UserError, match="only 0 of 2 samples satisfy"):
+    with pytest.raises(
+        UserError, match="no model can satisfy the constraints: the stem alone .* above the bound 10;"
+    ):
         spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(1, 10)), max_draws=50)
+    with pytest.raises(
+        UserError, match=r"only 0 of 2 samples .* after 40 draws \(so under 7.50% of the space does"
+    ):
+        spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(1e12, None)), hopeless=40)
 
 
 def test_rejections_are_counted_by_kind_with_the_nearest_drawn_model():
     with pytest.raises(UserError) as err:
-        spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(None, 3e6)), max_draws=50)
+        spaces.sample(
+            spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(None, 1.2e7)), max_draws=50
+        )
     assert str(err.value).endswith(
-        "after 100 draws; widen constraints.flops/params or the space options. "
-        "Most common: flops above 3e+06: 100 draws (smallest drawn model 1.6e+07)"
+        "after 100 draws (so under 3.00% of the space does, at 95% confidence); widen constraints.flops/params or the space options. "
+        "Most common: flops above 1.2e+07: 100 draws (smallest drawn model 1.6e+07)"
     )
     # the same 100 draws (log-uniform d_i and w_i since issue 11), measured directly
     space, rng = spaces.get("anynet_x_a"), np.random.default_rng(0)
