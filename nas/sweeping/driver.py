@@ -24,6 +24,7 @@ from typing import Any
 
 from blocks.errors import UserError
 from nas import config as cfgmod
+from nas import outputs
 from nas.config import Experiment
 from nas.exporting.weights import OWNER, trial_threads, weights_owner
 from nas.sweeping import compare, memory, store
@@ -542,7 +543,8 @@ def sweep(
 
 def _check_new_out(out: Path) -> None:
     """Refuse a new sweep's folder that is a file, holds runs, or holds anything else (the
-    user's own files, which the sweep's files could overwrite)."""
+    user's own files, which the sweep's files could overwrite), or a path the OS will not make."""
+    outputs.folder(str(out), "--out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: --out names a file; give a folder for the sweep (new or empty)")
     if not out.is_dir() or not [p for p in out.iterdir() if p.name != store.LOCK]:
