@@ -204,13 +204,14 @@ def sample(
     options: dict[str, Any] | None = None,
     limits: Limits | None = None,
     max_draws: int = 20_000,
-    hopeless: int = HOPELESS,
+    hopeless: int | None = None,
 ) -> list[Sample]:
     """n reproducible samples: the same seed, options and limits give the same specs. Refused at
-    once when the stem alone breaks an upper bound, after `hopeless` draws when none has met the
-    limits (fewer than 3 in `hopeless` of the space would, at 95% confidence), and after
-    `max_draws` per sample in all."""
+    once when the stem alone breaks an upper bound, after `hopeless` (default HOPELESS) draws when
+    none has met the limits (fewer than 3 in `hopeless` of the space would, at 95% confidence),
+    and after `max_draws` per sample in all."""
     ctx, limits = ctx or Context(), limits or Limits()
+    hopeless = HOPELESS if hopeless is None else hopeless
     opts = space.resolve(options)
     check_reachable(space, ctx, limits)
     rng = np.random.default_rng(seed)

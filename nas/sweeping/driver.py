@@ -153,16 +153,28 @@ TUNE_ENV = {
 }
 
 
+# Tune's controller logs every failed try of a trial with the worker's whole traceback (90 lines
+# for a full disk); the sweep records the failure as a row, prints one line for it, and Tune keeps
+# the traceback in the trial's error.txt. Quiet for the sweep's duration only.
+QUIET_LOGGERS = ("ray.tune.execution.tune_controller",)
+
+
 @contextmanager
 def _tune_env() -> Iterator[None]:
-    """TUNE_ENV in the environment inside the block; what the caller had comes back after."""
+    """TUNE_ENV in the environment and QUIET_LOGGERS silenced inside the block; what the caller had
+    comes back after."""
     added = {k: v for k, v in TUNE_ENV.items() if k not in os.environ}
     os.environ.update(added)
+    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
         for key in added:
             os.environ.pop(key, None)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 class Interrupted(BaseException):
