@@ -24,8 +24,14 @@ def figure_file(text: str, flag: str) -> Path:
         raise UserError(
             f"{flag} {text}: format {fmt or '(no suffix)'!r} is not one written here; legal: {legal}"
         )
+    return file(text, flag, example="edf.png")
+
+
+def file(text: str, flag: str, example: str = "out.yaml") -> Path:
+    """A file to write: not an existing folder, a path the OS takes."""
+    path = _target(text, flag)
     if path.is_dir():
-        raise UserError(f"{flag} {text}: is a folder; give a file name such as {path / 'edf.png'}")
+        raise UserError(f"{flag} {text}: is a folder; give a file name such as {path / example}")
     return path
 
 
