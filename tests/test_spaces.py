@@ -188,3 +188,17 @@ def test_every_space_shows_how_it_draws(name, capsys):
     drawn = out[out.index("  drawn:") :]
     for law in space.laws:
         assert law.quantity in drawn and law.law in drawn and law.source in drawn
+
+
+@pytest.mark.parametrize("name", spaces.names())
+def test_no_spec_of_a_space_costs_less_than_its_stem(name):
+    """The stem bound that refuses impossible constraints at once is a true lower bound: every
+    drawn spec costs at least its stem, in FLOPs, parameters and activations."""
+    from spaces.base import floor
+
+    small = Context((3, 16, 16), 10)
+    least = floor(small)
+    assert least.flops > 0 and least.params > 0
+    for s in spaces.sample(spaces.get(name), 4, 0, ctx=small):
+        cx = s.complexity
+        assert cx.flops > least.flops and cx.params >= least.params and cx.acts >= least.acts
