@@ -1,6 +1,7 @@
 """Files and folders the user names for output (`nas hdc --plot`, `nas analyze --figure` and
-`--report`, the `--out` of `nas sweep` and `nas export`): checked before any work is done, and an OS refusal while writing (a read-only
-folder, a full disk) turned into one line naming the file and why."""
+`--report`, the `--out` of `nas sweep`, `nas export` and `nas refine`): checked before any work is
+done, and an OS refusal while writing (a read-only folder, a full disk) turned into one line
+naming the file and why."""
 
 from __future__ import annotations
 
