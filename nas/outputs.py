@@ -1,6 +1,7 @@
 """Files and folders the user names for output (`nas hdc --plot`, `nas analyze --figure` and
-`--report`): checked before any work is done, and an OS refusal while writing (a read-only
-folder, a full disk) turned into one line naming the file and why.
+`--report`, the `--out` of `nas sweep`, `nas export` and `nas refine`): checked before any work is
+done, and an OS refusal while writing (a read-only folder, a full disk) turned into one line
+naming the file and why.
 
 A report folder is the tool's: new, empty, or one it wrote before, marked by MANIFEST, which
 records each file written there with its SHA-256. A file there is replaced only when the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,8 +33,14 @@ def figure_file(text: str, flag: str) -> Path:
         raise UserError(
             f"{flag} {text}: format {fmt or '(no suffix)'!r} is not one written here; legal: {legal}"
         )
+    return file(text, flag, example="edf.png")
+
+
+def file(text: str, flag: str, example: str = "out.yaml") -> Path:
+    """A file to write: not an existing folder, a path the OS takes."""
+    path = _target(text, flag)
     if path.is_dir():
-        raise UserError(f"{flag} {text}: is a folder; give a file name such as {path / 'edf.png'}")
+        raise UserError(f"{flag} {text}: is a folder; give a file name such as {path / example}")
     return path
 
 
@@ -46,7 +54,8 @@ def folder(text: str, flag: str) -> Path:
 
 def _target(text: str, flag: str) -> Path:
     """`text` as a path the OS can write: no NUL, each name within the file system's length limit,
-    and its nearest existing folder a writable folder (the missing ones are made when written)."""
+    not a dangling symbolic link, and its nearest existing folder one the OS lets us write into
+    (tried with a file, made and removed: the missing folders are made when written)."""
     if not text or "\0" in text:
         raise UserError(f"{flag} {text!r}: not a path; give a non-empty path without NUL characters")
     path = Path(text)
@@ -59,8 +68,14 @@ def _target(text: str, flag: str) -> Path:
         raise UserError(
             f"{flag} {text}: a name in it is {len(os.fsencode(long[0]))} bytes; the file system takes {limit}"
         )
-    if not os.access(above, os.W_OK):
-        raise UserError(f"{flag} {text}: cannot write into {above}: it is read-only")
+    if path.is_symlink() and not path.exists():
+        raise UserError(f"{flag} {text}: is a symbolic link to {os.readlink(path)}, which does not exist")
+    try:  # os.access answers for the permission bits only, and yes to root on a read-only mount
+        fd, probe = tempfile.mkstemp(prefix=".nas-write-check-", dir=above)
+    except OSError as err:
+        raise UserError(f"{flag} {text}: cannot write into {above}: {err.strerror or err}") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 

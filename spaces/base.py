@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from blocks.cx import Cx
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param, Schema, declared, schema_of
-from blocks.spec import ArchSpec, HeadSpec, SpecError, StageSpec, StemSpec, family, spec_errors
+from blocks.spec import ArchSpec, HeadSpec, Part, SpecError, StageSpec, StemSpec, family, spec_errors
 from spaces.draw import Draw, Reject, RngDraw, number
 
 if TYPE_CHECKING:
@@ -148,6 +149,9 @@ class Limits:
         return None
 
 
+HOPELESS = 5_000  # draws without one sample that meet the limits, after which sampling stops
+
+
 def make_spec(ctx: Context, stages: list[StageSpec]) -> ArchSpec:
     """Assemble a spec from the context and sampled stages, rejecting illegal combinations."""
     spec = ArchSpec(
@@ -168,13 +172,36 @@ def draw_one(space: Space, draw: Draw, options: dict[str, Any], ctx: Context, li
         spec = space.define(draw, options, ctx)
     except SpecError as err:  # a define function built a spec the blocks refuse
         raise Reject("spec refused", detail=str(err)) from None
-    from blocks.complexity import complexity  # PyTorch too: only when a space is sampled
+    from blocks.complexity import complexity  # the block families load with the first draw
 
     cx = complexity(spec)
     why = limits.violation(cx)
     if why:
         raise why
     return Sample(spec, dict(draw.values), cx)
+
+
+def floor(ctx: Context) -> Complexity:
+    """What every spec of a context costs at least: its stem's own cost (stages and head only add)."""
+    from blocks.complexity import Complexity
+
+    stem = ctx.stem
+    _, h, w = ctx.input_shape
+    part = Part("stem", stem.type, "stem", {"c_in": ctx.input_shape[0], "w_out": stem.width}, stem.params)
+    cx = part.complexity(Cx(h, w))
+    return Complexity(cx.flops, cx.params, cx.acts)
+
+
+def check_reachable(space: Space, ctx: Context, limits: Limits) -> None:
+    """Refuse limits no spec of the context can meet: an upper bound below what its stem alone costs."""
+    why = limits.violation(floor(ctx))
+    if why and why.kind.endswith(" above"):
+        raise UserError(
+            f"space '{space.name}': no model can satisfy the constraints: the stem alone "
+            f"({ctx.stem.type}, width {ctx.stem.width}, input {'x'.join(map(str, ctx.input_shape))}) "
+            f"has {why.kind.removesuffix(' above')} {number(why.value)}, above the bound {number(why.limit)}; "
+            "raise the bound or take a cheaper stem or input"
+        )
 
 
 def _tally(reasons: dict[tuple, list], why: Reject) -> None:
@@ -204,33 +231,40 @@ def sample(
     options: dict[str, Any] | None = None,
     limits: Limits | None = None,
     max_draws: int = 20_000,
+    hopeless: int | None = None,
     dedupe: bool = False,
 ) -> list[Sample]:
-    """n reproducible samples: the same seed, options and limits give the same specs. With
-    `dedupe` a spec drawn before is drawn again instead (pycls' sweep keeps unique configs)."""
+    """n reproducible samples: the same seed, options and limits give the same specs. Refused at
+    once when the stem alone breaks an upper bound, after `hopeless` (default HOPELESS) draws when
+    none has met the limits (fewer than 3 in `hopeless` of the space would, at 95% confidence),
+    and after `max_draws` per sample in all. With `dedupe` a spec drawn before is drawn again
+    instead (pycls' sweep keeps unique configs)."""
     ctx, limits = ctx or Context(), limits or Limits()
+    hopeless = HOPELESS if hopeless is None else hopeless
     opts = space.resolve(options)
+    check_reachable(space, ctx, limits)
     rng = np.random.default_rng(seed)
     out: list[Sample] = []
-    seen: set[str] = set()
+    kept_ids: set[str] = set()
     draws, reasons = 0, {}
     while len(out) < n:
-        if draws >= max_draws * max(1, n):
+        if draws >= max_draws * max(1, n) or (draws >= hopeless and not out):
             top = sorted(reasons.items(), key=lambda kv: -kv[1][0])[:3]
             detail = "; ".join(_reason(*key, *seen) for key, seen in top)
+            bound = f" (so under {3 / draws:.2%} of the space does, at 95% confidence)" if not out else ""
             raise UserError(
                 f"space '{space.name}': only {len(out)} of {n} samples satisfy the constraints after "
-                f"{draws} draws; widen constraints.flops/params/acts or the space options"
+                f"{draws} draws{bound}; widen constraints.flops/params/acts or the space options"
                 f"{', or set dedupe false' if dedupe else ''}. Most common: {detail}"
             )
         draws += 1
         try:
             drawn = draw_one(space, RngDraw(rng), opts, ctx, limits)
-            if dedupe and drawn.spec.model_id in seen:
+            if dedupe and drawn.spec.model_id in kept_ids:
                 raise Reject("duplicate of an earlier sample")
         except Reject as why:
             _tally(reasons, why)
             continue
-        seen.add(drawn.spec.model_id)
+        kept_ids.add(drawn.spec.model_id)
         out.append(drawn)
     return out

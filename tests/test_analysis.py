@@ -176,7 +176,7 @@ def test_load_columns_and_spec_parameters(tmp_path):
 
     for r in [row(0, 1, 8, "a"), row(1, 2, 16, "b"), row(2, 3, 16, "a", "diverged")]:
         store.append(tmp_path / store.TRIALS, r)
-    (tmp_path / store.PLAN).write_text(json.dumps({"trial_index": 0}) + "\n" * 2 + json.dumps({}) + "\n")
+    (tmp_path / store.PLAN).write_text("".join(json.dumps({"trial_index": i}) + "\n\n" for i in range(3)))
     d = load(tmp_path)
     assert d.label == "toy" and d.planned == 3 and d.status.tolist() == ["ok", "ok", "diverged"]
     assert np.isnan(d.error[2]) and d.complexity["flops"].tolist() == [10.0, 20.0, 30.0]

@@ -121,7 +121,7 @@ def test_bad_files_name_file_and_field(tmp_path, data, message):
         ({"space": {"name": "regnet_x", "options": {"wm": [1.5]}}}, "space.options.wm"),
         (
             {"space": "anynet_x_a", "constraints": {"flops": [1, 2]}},
-            "constraints: space 'anynet_x_a': only 0 of",
+            "constraints: space 'anynet_x_a': no model can satisfy the constraints: the stem alone",
         ),
         ({"space": "regnet_x", "model": {"stem": {"type": "huge"}}}, "model.stem.type: unknown stem 'huge'"),
         (

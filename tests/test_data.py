@@ -260,15 +260,17 @@ def test_npz_bad_files(tmp_path):
     np.savez(tmp_path / "half.npz", x=x, y=y, x_val=x)
     _raises("npz", {"path": str(tmp_path / "half.npz")}, "x_val with y_val or neither")
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}] * 4, dtype=object), y=y)
-    _raises("npz", {"path": str(tmp_path / "obj.npz")}, "cannot read")
+    _raises(
+        "npz", {"path": str(tmp_path / "obj.npz")}, "array 'x' holds Python objects, which only unpickling"
+    )
     np.savez(tmp_path / "len.npz", x=x, y=y[:3])
     _raises("npz", {"path": str(tmp_path / "len.npz")}, "array 'y' must hold 4 (> 0) class indices")
     np.savez(tmp_path / "i32.npz", x=x.astype(np.int32), y=y)
     _raises("npz", {"path": str(tmp_path / "i32.npz")}, "dtype int32; legal: uint8 or floating point")
     np.save(tmp_path / "one.npy", x)
-    _raises("npz", {"path": str(tmp_path / "one.npy")}, "a single array")
+    _raises("npz", {"path": str(tmp_path / "one.npy")}, "is a single .npy array")
     (tmp_path / "junk.npz").write_text("junk")
-    _raises("npz", {"path": str(tmp_path / "junk.npz")}, "cannot read")
+    _raises("npz", {"path": str(tmp_path / "junk.npz")}, "is not an .npz file (a zip archive")
     np.savez(tmp_path / "v.npz", x=x, y=y, x_val=x, y_val=y)
     _raises(
         "npz",

@@ -145,3 +145,19 @@ def test_resume_after_driver_sigkill(tmp_path):
     assert sorted(indices) == list(range(6))  # every trial once: none lost, none repeated
     for index, row in before.items():
         assert next(r for r in lines if r["trial_index"] == index)["finished_at"] == row["finished_at"]
+
+
+def test_tune_does_not_print_each_failed_try_during_a_sweep():
+    """A full disk failed every try of a trial, and Tune's controller printed each worker traceback
+    (90 lines) before the sweep's own one line; the sweep records the failure, Tune's error.txt the
+    traceback. Quiet inside the sweep only."""
+    import logging
+
+    from nas.sweeping.driver import QUIET_LOGGERS, _tune_env
+
+    controller = logging.getLogger(QUIET_LOGGERS[0])
+    assert controller.name == "ray.tune.execution.tune_controller"
+    before = controller.level
+    with _tune_env():
+        assert not controller.isEnabledFor(logging.ERROR)
+    assert controller.level == before and controller.isEnabledFor(logging.ERROR)

@@ -74,7 +74,7 @@ def test_sampling_reports_specs_that_never_fit():
     fits = memory.Fits(spaces.Limits(), 1000, 64)
     with pytest.raises(
         UserError,
-        match=r"estimated training memory \(bytes, resources.memory_gb_per_trial\) above 1,000: \d+ draws \(smallest drawn model",
+        match=r"the stem alone .* has estimated training memory \(bytes, resources.memory_gb_per_trial\) [\d,]+, above the bound 1,000",
     ):
         spaces.sample(
             spaces.get("regnet_x"), 1, 0, ctx=synth.CTX, options=synth.REGNET, limits=fits, max_draws=50

@@ -119,7 +119,9 @@ def test_optimize_mode_plans_search_runs(tmp_path):
     runs = prepare(exp, tmp_path / "out", DATA)
     assert [(type(r), r.todo, r.next_index) for r in runs] == [(SearchRun, 4, 0)] * 2
     assert (runs[0].dir / store.PLAN).read_text() == ""
-    store.append_row(runs[0].dir, TrialRow(_entry(space="anynet_x_c", trial_index=0), exp.name, Status.OK))
+    store.append_row(
+        runs[0].dir, TrialRow(_entry(space="anynet_x_c", trial_index=0), exp.name, Status.OK, error=10.0)
+    )
     assert [(r.todo, r.next_index) for r in resume_runs(tmp_path / "out", exp)] == [(3, 1), (4, 0)]
 
 

@@ -73,16 +73,24 @@ def test_limits_are_respected():
 
 
 def test_impossible_limits_fail_with_a_clear_message():
-    with pytest.raises(UserError, match="only 0 of 2 samples satisfy"):
+    with pytest.raises(
+        UserError, match="no model can satisfy the constraints: the stem alone .* above the bound 10;"
+    ):
         spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(1, 10)), max_draws=50)
+    with pytest.raises(
+        UserError, match=r"only 0 of 2 samples .* after 40 draws \(so under 7.50% of the space does"
+    ):
+        spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(1e12, None)), hopeless=40)
 
 
 def test_rejections_are_counted_by_kind_with_the_nearest_drawn_model():
     with pytest.raises(UserError) as err:
-        spaces.sample(spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(None, 3e6)), max_draws=50)
+        spaces.sample(
+            spaces.get("anynet_x_a"), 2, 0, ctx=CTX, limits=Limits(flops=(None, 1.2e7)), max_draws=50
+        )
     assert str(err.value).endswith(
-        "after 100 draws; widen constraints.flops/params/acts or the space options. "
-        "Most common: flops above 3e+06: 100 draws (smallest drawn model 1.6e+07)"
+        "after 100 draws (so under 3.00% of the space does, at 95% confidence); widen constraints.flops/params/acts or the space options. "
+        "Most common: flops above 1.2e+07: 100 draws (smallest drawn model 1.6e+07)"
     )
     # the same 100 draws (log-uniform d_i and w_i since issue 11), measured directly
     space, rng = spaces.get("anynet_x_a"), np.random.default_rng(0)
@@ -221,3 +229,17 @@ def test_dedupe_draws_each_spec_once_and_says_when_the_space_has_too_few():
         UserError, match=r"only 4 of 5 samples .* or set dedupe false\. Most common: duplicate"
     ):
         spaces.sample(space, 5, 3, ctx=ctx, options=TINY, dedupe=True, max_draws=50)
+
+
+@pytest.mark.parametrize("name", spaces.names())
+def test_no_spec_of_a_space_costs_less_than_its_stem(name):
+    """The stem bound that refuses impossible constraints at once is a true lower bound: every
+    drawn spec costs at least its stem, in FLOPs, parameters and activations."""
+    from spaces.base import floor
+
+    small = Context((3, 16, 16), 10)
+    least = floor(small)
+    assert least.flops > 0 and least.params > 0
+    for s in spaces.sample(spaces.get(name), 4, 0, ctx=small):
+        cx = s.complexity
+        assert cx.flops > least.flops and cx.params >= least.params and cx.acts >= least.acts

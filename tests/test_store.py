@@ -27,7 +27,7 @@ def _row(index: int, error: float = 10.0) -> TrialRow:
     entry = PlanEntry(
         index, "toy", 7, f"m{index}", {"stages": []}, {"d": index}, {"flops": 1e6, "params": 9, "acts": 3}
     )
-    return TrialRow(entry, "exp", Status.OK, error=error + index, epochs=1)
+    return TrialRow(entry, "exp", Status.OK, error=error + index % 90, epochs=1)
 
 
 def _run(tmp_path: Path, n: int) -> Path:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+MAX_CHECK_BLOCKS = 2_000  # --check of 1,000 blocks takes half a minute of CPU; more is refused
+LOUD_CHECK_BLOCKS = 100  # above this, --check says what it is doing before it starts
+
 if TYPE_CHECKING:
     from blocks.complexity import Complexity
     from blocks.spec import ArchSpec
@@ -30,6 +33,12 @@ def run(args) -> int:
             print(f"{name:<18} {cx.params:>12,} params  {cx.flops / 1e9:6.2f} GF")
         return 0
     spec = zoo.load_spec(args.spec)
+    blocks = sum(st.depth for st in spec.stages)
+    if args.check and blocks > MAX_CHECK_BLOCKS:
+        raise UserError(
+            f"{args.spec}: --check builds and runs every block through PyTorch's counter, minutes for "
+            f"{blocks:,} blocks; it measures at most {MAX_CHECK_BLOCKS:,} (leave out --check for the analytic summary)"
+        )
     parts = breakdown(spec)
     print(f"{spec.name or args.spec}  model_id {spec.model_id}  input {tuple(spec.input_shape)}")
     print(f"{'part':<34} {'output':>16} {'params':>14} {'MFLOPs':>11} {'M acts':>8}")
@@ -40,6 +49,11 @@ def run(args) -> int:
     print(f"{'total':<34} {'':>16} {total.params:>14,} {total.flops / 1e6:>11.2f} {total.acts / 1e6:>8.3f}")
     print(f"parameters: {total.params}")
     if args.check:
+        if blocks > LOUD_CHECK_BLOCKS:
+            print(
+                f"building and measuring {blocks:,} blocks with PyTorch (about a second per 30 on one core)...",
+                flush=True,
+            )
         measured = _measure(spec, args.spec, total)
         same = "equal" if measured == total else "DIFFERENT"
         print(f"measured by PyTorch: {measured.params:,} params, {measured.flops / 1e6:.2f} MFLOPs ({same})")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from blocks.errors import UserError
 
 
@@ -30,6 +28,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from nas import outputs
     from nas.analysis.refine import refine_run, write
     from nas.analysis.result import MIN_MODELS, few, few_note
     from nas.records import store
@@ -38,6 +37,7 @@ def run(args) -> int:
         raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
     if not 0 < args.level < 1:
         raise UserError(f"--level: expected a confidence in (0, 1), got {args.level}")
+    out = outputs.file(args.out, "--out", example="refined.yaml")
     runs = store.find_runs([args.run_dir])
     if len(runs) != 1:
         raise UserError(
@@ -50,7 +50,6 @@ def run(args) -> int:
             f"{runs[0]}: {ref.models} finished models; intervals from fewer than {MIN_MODELS} are mostly "
             "noise, so no refined experiment is written (--force writes it, labelled indicative only)"
         )
-    out = Path(args.out)
     write(experiment, ref, runs[0], out)
     for c in ref.changes:
         to = "unchanged" if c["after"] == c["before"] else f"-> {c['after']}"

@@ -25,6 +25,7 @@ from blocks.complexity import complexity
 from blocks.errors import UserError
 from blocks.network import build
 from blocks.spec import ArchSpec, from_dict, load
+from nas import outputs
 from nas.exporting.formats import (
     FILES,
     FORMATS,
@@ -270,7 +271,7 @@ def export_all(
     wanted = parse_formats(formats)
     check_weights(jobs, wanted, random_init)
     check_preprocessing(jobs, raw_input)
-    out = Path(out)
+    out = outputs.folder(str(out), "--out")
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for rank, job in enumerate(jobs, 1):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
 import sys
 import time
@@ -223,8 +224,9 @@ _ROW_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
 _STATUSES = {s.value for s in Status}
 
 
-def _row_problem(row: dict[str, Any]) -> str:
-    """Why an object is not a trial row readers can use ("" when it is one)."""
+def _row_problem(row: dict[str, Any], planned: int | None) -> str:
+    """Why an object is not a trial row readers can use ("" when it is one); `planned` is the
+    number of trials of a run's plan (indices 0..planned-1), None where it has none (optimize)."""
     for name, (types, required) in _ROW_FIELDS.items():
         value = row.get(name)
         if value is None:
@@ -234,19 +236,64 @@ def _row_problem(row: dict[str, Any]) -> str:
             return f"'{name}' is {json.dumps(value)[:40]}, not {' or '.join(t.__name__ for t in types)}"
     if row["status"] not in _STATUSES:
         return f"'status' is {row['status']!r}, not one of {', '.join(sorted(_STATUSES))}"
-    if any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) for v in (row.get("complexity") or {}).values()
-    ):
-        return "'complexity' holds a value that is not a number"
+    for name, value in (row.get("complexity") or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            return f"'complexity' holds a value that is not a finite number from 0 ({name}: {json.dumps(value)[:40]})"
+    index = row["trial_index"]
+    if index < 0 or (planned is not None and index >= planned):
+        legal = "0 or more" if planned is None else f"0..{planned - 1}, the plan's trials"
+        return f"'trial_index' is {index}, not {legal}"
+    error = row.get("error")
+    if error is None and row["status"] == Status.OK:
+        return "'status' is 'ok' but it has no 'error'"
+    if error is not None and not 0 <= error <= 100:
+        return f"'error' is {error!r}, not a percentage from 0 to 100"
+    for name in ("wall_time", "epochs"):
+        if row.get(name) is not None and not 0 <= row[name] < math.inf:
+            return f"'{name}' is {row[name]!r}, not a finite number from 0"
+    return _spec_problem(row.get("spec"))
+
+
+def _spec_problem(spec: dict[str, Any] | None) -> str:
+    """Why a row's `spec` is not the shape analysis reads ("" when it is, or when there is none):
+    a mapping (empty for a refused draw) whose `stages` is a list of mappings, each with a block
+    name, a positive depth and width, and mappings where a part has `params`."""
+    stages = (spec or {}).get("stages", [])
+    if not isinstance(stages, list):
+        return f"'spec.stages' is {json.dumps(stages)[:40]}, not a list of stages"
+    for i, stage in enumerate(stages):
+        where = f"'spec.stages[{i}]"
+        if not isinstance(stage, dict):
+            return f"{where}' is {json.dumps(stage)[:40]}, not a mapping"
+        if not isinstance(stage.get("block"), str):
+            return f"{where}.block' is {json.dumps(stage.get('block'))[:40]}, not a block name"
+        for key in ("depth", "width"):
+            value = stage.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                return f"{where}.{key}' is {json.dumps(value)[:40]}, not a positive int"
+        if not isinstance(stage.get("params", {}), dict):
+            return f"{where}.params' is {json.dumps(stage['params'])[:40]}, not a mapping"
+    for part in ("stem", "head"):
+        if not isinstance((spec or {}).get(part, {}), dict):
+            return f"'spec.{part}' is {json.dumps(spec[part])[:40]}, not a mapping"
     return ""
+
+
+def _plan_size(run: Path) -> int | None:
+    """How many trials a run's plan holds (its lines; indices 0..n-1), None when it has none."""
+    try:
+        n = sum(1 for line in (run / PLAN).read_bytes().splitlines() if line.strip())
+    except OSError:
+        return None
+    return n or None
 
 
 def _latest(run: Path) -> dict[int, tuple[int, dict[str, Any]]]:
     """Per trial index, the line number and row of its last usable row; other lines are named and skipped."""
-    path = run / TRIALS
+    path, planned = run / TRIALS, _plan_size(run)
     latest: dict[int, tuple[int, dict[str, Any]]] = {}
     for line, row in _numbered(path):
-        problem = _row_problem(row)
+        problem = _row_problem(row, planned)
         if problem:
             _warn(f"{path}:{line}: not a trial row ({problem}), skipped")
         else:

@@ -24,6 +24,7 @@ from typing import Any
 
 from blocks.errors import UserError
 from nas import config as cfgmod
+from nas import outputs
 from nas.config import Experiment
 from nas.records import store
 from nas.records.rows import PlanEntry, Status, TrialRow
@@ -172,16 +173,28 @@ TUNE_ENV = {
 }
 
 
+# Tune's controller logs every failed try of a trial with the worker's whole traceback (90 lines
+# for a full disk); the sweep records the failure as a row, prints one line for it, and Tune keeps
+# the traceback in the trial's error.txt. Quiet for the sweep's duration only.
+QUIET_LOGGERS = ("ray.tune.execution.tune_controller",)
+
+
 @contextmanager
 def _tune_env() -> Iterator[None]:
-    """TUNE_ENV in the environment inside the block; what the caller had comes back after."""
+    """TUNE_ENV in the environment and QUIET_LOGGERS silenced inside the block; what the caller had
+    comes back after."""
     added = {k: v for k, v in TUNE_ENV.items() if k not in os.environ}
     os.environ.update(added)
+    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
         for key in added:
             os.environ.pop(key, None)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 class Interrupted(BaseException):
@@ -562,7 +575,8 @@ def sweep(
 
 def _check_new_out(out: Path) -> None:
     """Refuse a new sweep's folder that is a file, holds runs, or holds anything else (the
-    user's own files, which the sweep's files could overwrite)."""
+    user's own files, which the sweep's files could overwrite), or a path the OS will not make."""
+    outputs.folder(str(out), "--out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: --out names a file; give a folder for the sweep (new or empty)")
     if not out.is_dir() or not [p for p in out.iterdir() if p.name != store.LOCK]:

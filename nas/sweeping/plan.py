@@ -45,12 +45,19 @@ def space_options(exp: Experiment, index: int) -> tuple[Space, dict[str, Any]]:
     return space, space.resolve(sc.options, where=f"{exp.source}: {where}.options")
 
 
-def plan_space(exp: Experiment, index: int, ctx: Context) -> list[PlanEntry]:
-    """Sample the experiment's specs for one space: one entry per trial index."""
+def plan_space(exp: Experiment, index: int, ctx: Context, n: int | None = None) -> list[PlanEntry]:
+    """Sample the experiment's specs for one space: one entry per trial index (`n`, by default
+    its samples); an impossible constraint is refused as soon as the draws show it."""
     space, options = space_options(exp, index)
     try:
         samples = sample(
-            space, exp.samples, exp.seed, ctx=ctx, options=options, limits=memory.fits(exp), dedupe=exp.dedupe
+            space,
+            n or exp.samples,
+            exp.seed,
+            ctx=ctx,
+            options=options,
+            limits=memory.fits(exp),
+            dedupe=exp.dedupe,
         )
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
@@ -64,7 +71,7 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
     optimize = exp.search.mode == "optimize"
     if optimize:
         for i in range(len(exp.spaces)):
-            space_options(exp, i)  # validate now; Optuna draws later
+            plan_space(exp, i, ctx, n=1)  # options valid, constraints reachable; Optuna draws later
         plans = [[] for _ in exp.spaces]
     else:
         plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 import pickle
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -318,8 +320,10 @@ def _nchw(x: np.ndarray, key: str, layout: str) -> np.ndarray:
     """An image array as float NCHW: (N, H, W) gains a channel axis, NHWC is transposed."""
     if x.dtype != np.uint8 and x.dtype.kind != "f":
         raise ParamError("path", f"array '{key}' has dtype {x.dtype}; legal: uint8 or floating point")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise ParamError("path", f"array '{key}' holds NaN or infinite values")
+    if x.dtype.kind == "f":
+        x = x.astype(np.float32, copy=False)  # what training holds: no float64 copies from here on
+        if not np.isfinite(x).all():
+            raise ParamError("path", f"array '{key}' holds NaN or infinite values")
     if x.ndim == 3:
         return x[:, None]
     if x.ndim != 4:
@@ -337,15 +341,92 @@ def _labels(y: np.ndarray, key: str, n: int) -> np.ndarray:
     return y
 
 
+def _classes(y: np.ndarray, images: int, top: int) -> int:
+    """The class count, `top` (the largest label of both splits) + 1, refused when it exceeds the
+    `images` of both splits (a label that is no class index) or when the training labels `y` hold
+    one class (nothing to learn)."""
+    if top >= images:
+        raise ParamError(
+            "path",
+            f"a label of {top:,} makes {top + 1:,} classes for {images:,} images; "
+            "legal: class indices 0..K-1 with K at most the number of images",
+        )
+    if len(np.unique(y)) < 2:
+        raise ParamError("path", f"array 'y' holds one class ({int(y[0])}) only; legal: two classes or more")
+    return top + 1
+
+
+NPZ_SHARE = 0.5  # an npz whose loading would take more than this share of the machine's memory is refused
+
+
+def _machine_memory() -> int:
+    """Bytes of physical memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _npz_headers(path: Path, field: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The shape and dtype each array of an .npz file declares in its .npy header, read without
+    loading any array; refused in one line: a file that is not a zip archive, an array of Python
+    objects (loadable only by unpickling), a header claiming more than its member holds, and arrays
+    whose loading would take over NPZ_SHARE of this machine's memory."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if head == b"\x93NUMPY":
+        raise ParamError(
+            field, f"'{path}' is a single .npy array, not an .npz archive written by numpy.savez"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ParamError(field, f"'{path}' is not an .npz file (a zip archive written by numpy.savez)")
+    out, need = {}, 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key not in NPZ_KEYS:
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read(member)
+            if dtype.hasobject:
+                raise ParamError(
+                    field,
+                    f"'{path}': array '{key}' holds Python objects, which only unpickling loads; "
+                    "legal: uint8 or floating-point images and integer labels",
+                )
+            size = math.prod(shape) * dtype.itemsize
+            if size > info.file_size:
+                raise ParamError(
+                    field,
+                    f"'{path}': array '{key}' declares {shape} {dtype} ({size:,} bytes) but its "
+                    f"member holds {info.file_size:,} bytes; the file is corrupt",
+                )
+            out[key] = shape, dtype
+            need += 2 * size + (4 * math.prod(shape) if dtype.kind == "f" else 0)  # loaded, split, float32
+    have = _machine_memory()
+    if need > NPZ_SHARE * have:
+        arrays = ", ".join(f"{k} {shape} {dtype}" for k, (shape, dtype) in out.items())
+        raise ParamError(
+            field,
+            f"'{path}': loading its arrays ({arrays}) takes about {need / 1e9:.1f} GB, over "
+            f"{NPZ_SHARE:.0%} of this machine's {have / 1e9:.1f} GB; store images as uint8 or use fewer",
+        )
+    return out
+
+
 def _npz_file(path: Path, field: str) -> dict[str, np.ndarray]:
-    """The image arrays of one .npz file; a file in the downsampled-ImageNet layout (`data` rows of
-    R, G, B planes, 1-based `labels`; Chrabaszcz et al. 2017) comes back as NCHW `x` and 0-based `y`."""
+    """The image arrays of one .npz file, its headers checked first (`_npz_headers`); a file in the
+    downsampled-ImageNet layout (`data` rows of R, G, B planes, 1-based `labels`; Chrabaszcz et al.
+    2017) comes back as NCHW `x` and 0-based `y`."""
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an archive written by numpy.savez")
-        with archive:
-            arrays = {k: archive[k] for k in NPZ_KEYS if k in archive.files}
+        keys = _npz_headers(path, field)
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in keys}
+    except ParamError:
+        raise
     except Exception as err:  # corrupt or foreign files fail in zipfile, numpy or the OS
         raise ParamError(field, f"cannot read '{path}' as .npz: {err}") from None
     if {"data", "labels"} <= set(arrays) and "x" not in arrays:
@@ -410,13 +491,20 @@ def npz(path: str, val_path: str | None, layout: str, val_fraction: float | None
         layout = "nchw" if x.shape[1] <= 4 else "nhwc"
     x, y = _nchw(x, "x", layout), _labels(arrays["y"], "y", len(x))
     if "x_val" not in arrays:
-        return _finish("npz", x, y, 0.2 if val_fraction is None else val_fraction, seed, int(y.max()) + 1)
+        return _finish(
+            "npz",
+            x,
+            y,
+            0.2 if val_fraction is None else val_fraction,
+            seed,
+            _classes(y, len(y), int(y.max())),
+        )
     _unused("val_fraction", val_fraction, "with validation images (val_path, or x_val and y_val)")
     xv = _nchw(arrays["x_val"], "x_val", layout)
     yv = _labels(arrays["y_val"], "y_val", len(xv))
     if xv.shape[1:] != x.shape[1:]:
         raise ParamError("path", f"x_val images are {xv.shape[1:]} where x images are {x.shape[1:]}")
-    return _dataset("npz", x, y, xv, yv, int(max(y.max(), yv.max())) + 1)
+    return _dataset("npz", x, y, xv, yv, _classes(y, len(y) + len(yv), int(max(y.max(), yv.max()))))
 
 
 def _squash(size: int | None, grayscale: bool) -> Callable[[Any], Any]:

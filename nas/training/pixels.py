@@ -34,16 +34,22 @@ def read_image(path: Path, field: str, fit: Callable[[Any], Any]) -> np.ndarray:
         raise ParamError(field, f"cannot read image '{path}': {err}") from None
 
 
-def channel_stats(x: torch.Tensor, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std (population) of (N, C, H, W) images, summed in float64 over chunks
-    of images, so a uint8 set never exists whole as floats."""
-    total = torch.zeros(x.shape[1], dtype=torch.float64)
-    squares = torch.zeros(x.shape[1], dtype=torch.float64)
-    for i in range(0, len(x), chunk):
-        part = x[i : i + chunk].double()
-        total += part.sum(dim=(0, 2, 3))
-        squares += part.square().sum(dim=(0, 2, 3))
-    count = x.numel() / x.shape[1]
+def channel_stats(x: torch.Tensor, chunk: int = 1 << 22) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std (population) of (N, C, H, W) images, summed in float64 over pieces
+    of at most `chunk` values (whole images, or rows of one image when it alone is larger), so no
+    more than `chunk` values exist as float64 at once, whatever the images' count or size."""
+    n, c = x.shape[:2]
+    flat = x.reshape(n, c, -1)
+    pixels = flat.shape[2]
+    images, span = max(1, chunk // (c * pixels)), max(1, min(pixels, chunk // c))
+    total = torch.zeros(c, dtype=torch.float64)
+    squares = torch.zeros(c, dtype=torch.float64)
+    for i in range(0, n, images):
+        for j in range(0, pixels, span):
+            part = flat[i : i + images, :, j : j + span].double()
+            total += part.sum(dim=(0, 2))
+            squares += part.square().sum(dim=(0, 2))
+    count = n * pixels
     mean = total / count
     std = (squares / count - mean.square()).clamp_(min=0).sqrt_() + 1e-8
     return tuple(mean.tolist()), tuple(std.tolist())
