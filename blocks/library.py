@@ -11,6 +11,7 @@ from blocks import (  # noqa: F401  (imported to register their families)
     inception,
     mbconv,
     residual,
+    separable,
     shiftmlp,
     stems,
     swin,

@@ -1,0 +1,93 @@
+"""The classics of issue 25 in the zoo: each rebuilt from its ArchSpec alone with the reference's
+exact parameter count and multiply-adds, measured by PyTorch too, and its outputs equal to the
+reference implementation's with copied weights where that implementation is installed."""
+
+import pytest
+import torch
+
+from blocks.complexity import complexity, measure
+from blocks.network import build
+from blocks.spec import ArchSpec, SpecError, from_dict
+from nas import zoo
+from nas.cli import main
+from tests.cxcheck import one_stage_spec
+
+
+@pytest.mark.parametrize(
+    "name, params, flops",
+    [
+        # the paper's Table 1: 4.2M parameters, 569M mult-adds (convs and the classifier); the
+        # count includes BN's scale and shift, as timm's mobilenetv1_100 (4.23M) and Keras's
+        # MobileNet (4,231,976 trainable) do
+        ("mobilenet_v1", 4_231_976, 568_740_352),
+    ],
+)
+def test_classic_counts_are_exact_and_measured(name, params, flops):
+    spec = zoo.get(name)
+    cx = complexity(spec)
+    assert (cx.params, cx.flops) == (params, flops)
+    assert measure(build(spec), spec.input_shape) == cx
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1"])
+def test_nas_build_check_prints_the_stages_and_the_measured_counts(name, capsys):
+    assert main(["build", name, "--check"]) == 0
+    out = capsys.readouterr().out
+    cx = complexity(zoo.get(name))
+    assert out.count("\nstage ") == len(zoo.get(name).stages)
+    assert f"measured by PyTorch: {cx.params:,} params, {cx.flops / 1e6:.2f} MFLOPs (equal)" in out
+
+
+def test_mobilenet_v1_without_bn_is_the_papers_conv_and_fc_count():
+    """BN's two parameters per channel are all that separates the count from bare convs and FC."""
+    spec = zoo.get("mobilenet_v1")
+    bn_channels = sum(m.num_features for m in build(spec).modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert complexity(spec).params - 2 * bn_channels == 4_210_088  # 4.2M, Table 1
+
+
+def copy_by_position(source: torch.nn.Module, target: torch.nn.Module) -> None:
+    """Load `source`'s state into `target` entry by entry, in registration order, shapes checked."""
+    theirs, ours = source.state_dict(), target.state_dict()
+    assert len(theirs) == len(ours)
+    for (their_key, value), (key, slot) in zip(theirs.items(), ours.items()):
+        assert value.shape == slot.shape, f"{their_key} {tuple(value.shape)} -> {key} {tuple(slot.shape)}"
+    target.load_state_dict(dict(zip(ours, theirs.values())))
+
+
+def outputs_match(reference: torch.nn.Module, spec: ArchSpec) -> None:
+    """The network of `spec` given the reference's weights computes the reference's logits."""
+    torch.manual_seed(0)
+    ours = build(spec)
+    copy_by_position(reference, ours)
+    reference.eval()
+    ours.eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+def timm_model(name: str) -> torch.nn.Module:
+    """timm's network `name`, freshly initialised, or the test skipped where timm is missing."""
+    timm = pytest.importorskip("timm", reason="timm does not install beside the pinned CPU torch here")
+    return timm.create_model(name, pretrained=False)
+
+
+def test_mobilenet_v1_with_relu6_equals_timms():
+    """timm's mobilenetv1_100 is the paper's network with ReLU6 (as TF-slim's) for ReLU."""
+    data = zoo.get("mobilenet_v1").to_dict()
+    for part in (data["stem"], *data["stages"]):
+        part["params"]["activation"] = "relu6"
+    outputs_match(timm_model("mobilenetv1_100"), from_dict(data))
+
+
+@pytest.mark.parametrize(
+    "block, params",
+    [
+        ("separable", {"kernel": 4}),
+        ("separable", {"activation": "gelu"}),
+        ("separable", {"expand_ratio": 6.0}),  # no expansion in a separable block
+    ],
+)
+def test_validate_rejects_bad_stage_params(block, params):
+    with pytest.raises(SpecError, match=r"stages\[0\]"):
+        one_stage_spec(block, 16, 24, 1, 1, 8, params)
