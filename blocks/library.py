@@ -18,6 +18,7 @@ from blocks import (  # noqa: F401  (imported to register their families)
     swinmlp,
     tokens,
     vanilla,
+    vgg,
     vit,
 )
 from blocks.registry import KINDS, families, get, names

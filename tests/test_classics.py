@@ -10,6 +10,7 @@ from blocks.network import build
 from blocks.spec import ArchSpec, SpecError, from_dict
 from nas import zoo
 from nas.cli import main
+from nas.zoo.vgg import VGG16
 from tests.cxcheck import one_stage_spec
 
 
@@ -20,6 +21,9 @@ from tests.cxcheck import one_stage_spec
         # count includes BN's scale and shift, as timm's mobilenetv1_100 (4.23M) and Keras's
         # MobileNet (4,231,976 trainable) do
         ("mobilenet_v1", 4_231_976, 568_740_352),
+        # torchvision's vgg16 and vgg16_bn: 138,357,544 and 138,365,992 params, 15.47 GFLOPS
+        ("vgg16", 138_357_544, 15_470_264_320),
+        ("vgg16_bn", 138_365_992, 15_470_264_320),
     ],
 )
 def test_classic_counts_are_exact_and_measured(name, params, flops):
@@ -29,7 +33,7 @@ def test_classic_counts_are_exact_and_measured(name, params, flops):
     assert measure(build(spec), spec.input_shape) == cx
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v1"])
+@pytest.mark.parametrize("name", ["mobilenet_v1", "vgg16_bn"])
 def test_nas_build_check_prints_the_stages_and_the_measured_counts(name, capsys):
     assert main(["build", name, "--check"]) == 0
     out = capsys.readouterr().out
@@ -66,6 +70,25 @@ def outputs_match(reference: torch.nn.Module, spec: ArchSpec) -> None:
         torch.testing.assert_close(ours(x), reference(x), rtol=1e-4, atol=1e-4)
 
 
+def torchvision_model(name: str) -> torch.nn.Module:
+    """torchvision's network `name`, freshly initialised, or the test skipped where it is missing."""
+    models = pytest.importorskip(
+        "torchvision.models", reason="torchvision does not install beside the pinned CPU torch here"
+    )
+    return models.get_model(name, weights=None)
+
+
+def test_vgg16_bn_adds_bn_to_every_biased_conv():
+    """torchvision keeps each conv's bias under BN: BN adds two parameters per conv channel."""
+    convs = sum(w * n for w, n in VGG16) + 64  # the stem's conv too
+    assert complexity(zoo.get("vgg16_bn")).params - complexity(zoo.get("vgg16")).params == 2 * convs
+
+
+@pytest.mark.parametrize("name", ["vgg16", "vgg16_bn"])
+def test_outputs_equal_torchvisions(name):
+    outputs_match(torchvision_model(name), zoo.get(name))
+
+
 def timm_model(name: str) -> torch.nn.Module:
     """timm's network `name`, freshly initialised, or the test skipped where timm is missing."""
     timm = pytest.importorskip("timm", reason="timm does not install beside the pinned CPU torch here")
@@ -86,8 +109,24 @@ def test_mobilenet_v1_with_relu6_equals_timms():
         ("separable", {"kernel": 4}),
         ("separable", {"activation": "gelu"}),
         ("separable", {"expand_ratio": 6.0}),  # no expansion in a separable block
+        ("vgg", {"kernel": 7}),
+        ("vgg", {"norm": "ln"}),
     ],
 )
 def test_validate_rejects_bad_stage_params(block, params):
     with pytest.raises(SpecError, match=r"stages\[0\]"):
         one_stage_spec(block, 16, 24, 1, 1, 8, params)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [{"pool": 0}, {"hidden": 4}, {"layers": 5}, {"dropout": 1.0}],
+)
+def test_validate_rejects_bad_vgg_head_params(head):
+    spec = {
+        "stem": {"type": "vgg", "width": 16},
+        "stages": [{"block": "vgg", "depth": 1, "width": 16, "stride": 2}],
+        "head": {"type": "vgg", "params": head},
+    }
+    with pytest.raises(SpecError, match="head"):
+        from_dict(spec)
