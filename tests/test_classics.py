@@ -5,6 +5,7 @@ reference implementation's with copied weights where that implementation is inst
 import pytest
 import torch
 
+from blocks import library
 from blocks.complexity import complexity, measure
 from blocks.network import build
 from blocks.spec import ArchSpec, SpecError, from_dict
@@ -24,6 +25,10 @@ from tests.cxcheck import one_stage_spec
         # torchvision's vgg16 and vgg16_bn: 138,357,544 and 138,365,992 params, 15.47 GFLOPS
         ("vgg16", 138_357_544, 15_470_264_320),
         ("vgg16_bn", 138_365_992, 15_470_264_320),
+        # timm's seresnet50 and seresnext50_32x4d: 28,088,024 and 27,559,896 params (timm's
+        # model table quotes 4.11 and 4.26 GMACs, its profiler counting more than convs and FC)
+        ("seresnet50", 28_088_024, 4_091_699_200),
+        ("seresnext50_32x4d", 27_559_896, 4_232_994_816),
     ],
 )
 def test_classic_counts_are_exact_and_measured(name, params, flops):
@@ -84,6 +89,35 @@ def test_vgg16_bn_adds_bn_to_every_biased_conv():
     assert complexity(zoo.get("vgg16_bn")).params - complexity(zoo.get("vgg16")).params == 2 * convs
 
 
+def test_se_adds_the_same_squeeze_excitation_to_resnet50_and_resnext50():
+    """SE of width C/16 on each block's C output channels: C*C/8 + C/16 + C parameters per block,
+    over torchvision's resnet50 (25,557,032) and resnext50_32x4d (25,028,904)."""
+    se = sum(d * (c * c // 8 + c // 16 + c) for c, d in zip([256, 512, 1024, 2048], [3, 4, 6, 3]))
+    resnext = zoo.get("seresnext50_32x4d").to_dict()
+    for stage in resnext["stages"]:
+        stage["block"] = "res_bottleneck_x"
+    assert complexity(from_dict(resnext)).params == 25_028_904
+    assert complexity(zoo.get("seresnext50_32x4d")).params - se == 25_028_904
+    assert (
+        complexity(zoo.get("seresnet50")).params - se == complexity(zoo.get("resnet50")).params == 25_557_032
+    )
+
+
+@pytest.mark.parametrize(
+    "block, fed_by, then",
+    [("res_bottleneck_se", "c_bn", lambda t: t), ("res_bottleneck_y", "b_bn", torch.relu)],
+)
+def test_se_sits_on_the_output_in_senet_and_after_the_3x3_in_anynet_y(block, fed_by, then):
+    """SENet gates the last BN's output (before the addition); AnyNet Y the 3x3 conv's, after ReLU."""
+    stage = library.get("stage", block).build(16, 32, 1, 1, bottleneck_ratio=4.0, group_width=8, se_ratio=0.5)
+    seen = {}
+    getattr(stage[0], fed_by).register_forward_hook(lambda _m, _i, out: seen.setdefault("fed", then(out)))
+    stage[0].se.register_forward_pre_hook(lambda _m, args: seen.setdefault("se", args[0].clone()))
+    with torch.no_grad():
+        stage.eval()(torch.randn(1, 16, 6, 6))
+    torch.testing.assert_close(seen["se"], seen["fed"])
+
+
 @pytest.mark.parametrize("name", ["vgg16", "vgg16_bn"])
 def test_outputs_equal_torchvisions(name):
     outputs_match(torchvision_model(name), zoo.get(name))
@@ -93,6 +127,11 @@ def timm_model(name: str) -> torch.nn.Module:
     """timm's network `name`, freshly initialised, or the test skipped where timm is missing."""
     timm = pytest.importorskip("timm", reason="timm does not install beside the pinned CPU torch here")
     return timm.create_model(name, pretrained=False)
+
+
+@pytest.mark.parametrize("name", ["seresnet50", "seresnext50_32x4d"])
+def test_outputs_equal_timms(name):
+    outputs_match(timm_model(name), zoo.get(name))
 
 
 def test_mobilenet_v1_with_relu6_equals_timms():
@@ -111,6 +150,9 @@ def test_mobilenet_v1_with_relu6_equals_timms():
         ("separable", {"expand_ratio": 6.0}),  # no expansion in a separable block
         ("vgg", {"kernel": 7}),
         ("vgg", {"norm": "ln"}),
+        ("res_bottleneck_se", {"se_ratio": 1.5}),
+        ("res_bottleneck_se", {"group_width": 5}),  # inner width 24 is no multiple of 5
+        ("res_bottleneck_se", {"se_at": "inner"}),  # where SE sits is the family's, not a parameter
     ],
 )
 def test_validate_rejects_bad_stage_params(block, params):
