@@ -25,8 +25,8 @@ from tests.cxcheck import one_stage_spec
         # torchvision's vgg16 and vgg16_bn: 138,357,544 and 138,365,992 params, 15.47 GFLOPS
         ("vgg16", 138_357_544, 15_470_264_320),
         ("vgg16_bn", 138_365_992, 15_470_264_320),
-        # timm's seresnet50 and seresnext50_32x4d: 28,088,024 and 27,559,896 params (timm's
-        # model table quotes 4.11 and 4.26 GMACs, its profiler counting more than convs and FC)
+        # timm's seresnet50 and seresnext50_32x4d: 28,088,024 and 27,559,896 params (its
+        # model cards: 28.1M and 27.6M); mult-adds of convs and FC as everywhere here
         ("seresnet50", 28_088_024, 4_091_699_200),
         ("seresnext50_32x4d", 27_559_896, 4_232_994_816),
     ],
