@@ -2,6 +2,8 @@
 exact parameter count and multiply-adds, measured by PyTorch too, and its outputs equal to the
 reference implementation's with copied weights where that implementation is installed."""
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -29,6 +31,9 @@ from tests.cxcheck import one_stage_spec
         # model cards: 28.1M and 27.6M); mult-adds of convs and FC as everywhere here
         ("seresnet50", 28_088_024, 4_091_699_200),
         ("seresnext50_32x4d", 27_559_896, 4_232_994_816),
+        # torchvision's inception_v3(aux_logits=False, init_weights=False) at 299x299: its
+        # 27,161,264 less the auxiliary classifier's 3,326,696; 5.71 GFLOPS there
+        ("inception_v3", 23_834_568, 5_713_216_096),
     ],
 )
 def test_classic_counts_are_exact_and_measured(name, params, flops):
@@ -38,7 +43,7 @@ def test_classic_counts_are_exact_and_measured(name, params, flops):
     assert measure(build(spec), spec.input_shape) == cx
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v1", "vgg16_bn"])
+@pytest.mark.parametrize("name", ["mobilenet_v1", "vgg16_bn", "inception_v3"])
 def test_nas_build_check_prints_the_stages_and_the_measured_counts(name, capsys):
     assert main(["build", name, "--check"]) == 0
     out = capsys.readouterr().out
@@ -70,17 +75,17 @@ def outputs_match(reference: torch.nn.Module, spec: ArchSpec) -> None:
     copy_by_position(reference, ours)
     reference.eval()
     ours.eval()
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(2, *spec.input_shape)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), reference(x), rtol=1e-4, atol=1e-4)
 
 
-def torchvision_model(name: str) -> torch.nn.Module:
+def torchvision_model(name: str, **options: Any) -> torch.nn.Module:
     """torchvision's network `name`, freshly initialised, or the test skipped where it is missing."""
     models = pytest.importorskip(
         "torchvision.models", reason="torchvision does not install beside the pinned CPU torch here"
     )
-    return models.get_model(name, weights=None)
+    return models.get_model(name, weights=None, **options)
 
 
 def test_vgg16_bn_adds_bn_to_every_biased_conv():
@@ -118,9 +123,18 @@ def test_se_sits_on_the_output_in_senet_and_after_the_3x3_in_anynet_y(block, fed
     torch.testing.assert_close(seen["se"], seen["fed"])
 
 
-@pytest.mark.parametrize("name", ["vgg16", "vgg16_bn"])
-def test_outputs_equal_torchvisions(name):
-    outputs_match(torchvision_model(name), zoo.get(name))
+def test_inception_v3_aux_classifier_is_what_separates_the_two_counts():
+    """torchvision's InceptionAux(768): 1x1 conv 128 + BN, 5x5 conv 768 + BN, linear to 1000."""
+    aux = (768 * 128 + 2 * 128) + (128 * 25 * 768 + 2 * 768) + (768 * 1000 + 1000)
+    assert complexity(zoo.get("inception_v3")).params + aux == 27_161_264
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [("vgg16", {}), ("vgg16_bn", {}), ("inception_v3", {"aux_logits": False, "init_weights": False})],
+)
+def test_outputs_equal_torchvisions(name, options):
+    outputs_match(torchvision_model(name, **options), zoo.get(name))
 
 
 def timm_model(name: str) -> torch.nn.Module:
@@ -153,6 +167,10 @@ def test_mobilenet_v1_with_relu6_equals_timms():
         ("res_bottleneck_se", {"se_ratio": 1.5}),
         ("res_bottleneck_se", {"group_width": 5}),  # inner width 24 is no multiple of 5
         ("res_bottleneck_se", {"se_at": "inner"}),  # where SE sits is the family's, not a parameter
+        ("inception_v3", {"module": "b"}),  # a reduction opens a stride-2 stage, it is no module kind
+        ("inception_v3", {"branches": [4, 4, 4, 4, 4]}),
+        ("inception_v3", {"branches": [4, 4, 4, 4, 4, 4]}),  # sums to 16, not 24
+        ("inception_v3", {"reduction": [4, 4, 4]}),  # at stride 1
     ],
 )
 def test_validate_rejects_bad_stage_params(block, params):

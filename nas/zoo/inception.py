@@ -1,4 +1,7 @@
-"""GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers.
+"""GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers, and Inception-v3
+(Szegedy et al. 2016) as torchvision builds it, at 299x299.
+
+GoogLeNet:
 
 Follows the paper's Table 1 and its reference Caffe net (bvlc_googlenet): true 5x5 convs in
 the 5x5 branch, biased convs without BN, LRN after the stem's first max pool and after its
@@ -48,5 +51,37 @@ def googlenet() -> ArchSpec:
             "stem": {"type": "googlenet", "width": 192, "params": {"norm": "lrn"}},
             "stages": stages,
             "head": {"num_classes": 1000, "params": {"dropout": 0.4}},
+        }
+    )
+
+
+@register("inception_v3")
+def inception_v3() -> ArchSpec:
+    """torchvision's inception_v3 without its auxiliary classifier (aux_logits=False): 23,834,568
+    parameters; the stem to 192 at 35x35, Mixed_5b-d, Mixed_6a-e, Mixed_7a-c, dropout 0.5."""
+    a = [(64, 48, 64, 64, 96, pool) for pool in (32, 64, 64)]
+    c = [(192, c7, 192, c7, 192, 192) for c7 in (128, 160, 160, 192)]
+    e = (320, 384, 384, 448, 384, 192)
+    stages = [
+        ("a", 288, 1, a, []),
+        ("c", 768, 2, c, [384, 64, 96]),
+        ("e", 2048, 2, [e, e], [192, 320, 192]),
+    ]
+    return from_dict(
+        {
+            "name": "inception_v3",
+            "input_shape": [3, 299, 299],
+            "stem": {"type": "inception_v3", "width": 192},
+            "stages": [
+                {
+                    "block": "inception_v3",
+                    "depth": len(modules),
+                    "width": width,
+                    "stride": stride,
+                    "params": {"module": kind, "branches": [w for m in modules for w in m], "reduction": red},
+                }
+                for kind, width, stride, modules, red in stages
+            ],
+            "head": {"num_classes": 1000, "params": {"dropout": 0.5}},
         }
     )
