@@ -10,6 +10,7 @@ from blocks import (  # noqa: F401  (imported to register their families)
     heads,
     inception,
     inception_v3,
+    inception_v4,
     mbconv,
     residual,
     separable,

@@ -14,7 +14,7 @@ from blocks.spec import ArchSpec, SpecError, from_dict
 from nas import zoo
 from nas.cli import main
 from nas.zoo.vgg import VGG16
-from tests.cxcheck import one_stage_spec
+from tests.cxcheck import assert_matches, one_stage_spec
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,8 @@ from tests.cxcheck import one_stage_spec
         # torchvision's inception_v3(aux_logits=False, init_weights=False) at 299x299: its
         # 27,161,264 less the auxiliary classifier's 3,326,696; 5.71 GFLOPS there
         ("inception_v3", 23_834_568, 5_713_216_096),
+        # timm's inception_v4 at 299x299: 42,679,816 params
+        ("inception_v4", 42_679_816, 12_253_974_624),
     ],
 )
 def test_classic_counts_are_exact_and_measured(name, params, flops):
@@ -143,7 +145,7 @@ def timm_model(name: str) -> torch.nn.Module:
     return timm.create_model(name, pretrained=False)
 
 
-@pytest.mark.parametrize("name", ["seresnet50", "seresnext50_32x4d"])
+@pytest.mark.parametrize("name", ["seresnet50", "seresnext50_32x4d", "inception_v4"])
 def test_outputs_equal_timms(name):
     outputs_match(timm_model(name), zoo.get(name))
 
@@ -171,6 +173,8 @@ def test_mobilenet_v1_with_relu6_equals_timms():
         ("inception_v3", {"branches": [4, 4, 4, 4, 4]}),
         ("inception_v3", {"branches": [4, 4, 4, 4, 4, 4]}),  # sums to 16, not 24
         ("inception_v3", {"reduction": [4, 4, 4]}),  # at stride 1
+        ("inception_v4", {"module": "b", "branches": [4, 4, 4, 4, 4, 4]}),  # B takes 8 widths
+        ("inception_v4", {"module": "d"}),
     ],
 )
 def test_validate_rejects_bad_stage_params(block, params):
@@ -190,3 +194,12 @@ def test_validate_rejects_bad_vgg_head_params(head):
     }
     with pytest.raises(SpecError, match="head"):
         from_dict(spec)
+
+
+def test_scaled_widths_add_up_to_the_stage_width():
+    """Without explicit widths a stage's modules and its reduction are the reference's, scaled."""
+    for block, kinds in (("inception_v3", "ace"), ("inception_v4", "abc")):
+        for kind in kinds:
+            spec = one_stage_spec(block, 24, 64, 2, 2, 17, {"module": kind})
+            assert_matches(spec)
+            assert build(spec).stages[0][-1](torch.zeros(1, 64, 8, 8)).shape[1] == 64

@@ -1,5 +1,6 @@
-"""GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers, and Inception-v3
-(Szegedy et al. 2016) as torchvision builds it, at 299x299.
+"""GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers, Inception-v3 (Szegedy et
+al. 2016) as torchvision builds it and Inception-v4 (Szegedy et al. 2017) as timm does, both at
+299x299.
 
 GoogLeNet:
 
@@ -83,5 +84,34 @@ def inception_v3() -> ArchSpec:
                 for kind, width, stride, modules, red in stages
             ],
             "head": {"num_classes": 1000, "params": {"dropout": 0.5}},
+        }
+    )
+
+
+@register("inception_v4")
+def inception_v4() -> ArchSpec:
+    """timm's inception_v4: 42,679,816 parameters; the stem to 384 at 35x35, four Inception-A,
+    Reduction-A and seven Inception-B, Reduction-B and three Inception-C, a plain classifier."""
+    stages = [
+        ("a", 384, 1, 4, (96, 64, 96, 64, 96, 96), []),
+        ("b", 1024, 2, 7, (384, 192, 224, 256, 192, 224, 256, 128), [384, 192, 224, 256]),
+        ("c", 1536, 2, 3, (256, 384, 256, 384, 448, 512, 256, 256), [192, 192, 256, 320]),
+    ]
+    return from_dict(
+        {
+            "name": "inception_v4",
+            "input_shape": [3, 299, 299],
+            "stem": {"type": "inception_v4", "width": 384},
+            "stages": [
+                {
+                    "block": "inception_v4",
+                    "depth": depth,
+                    "width": width,
+                    "stride": stride,
+                    "params": {"module": kind, "branches": list(widths), "reduction": red},
+                }
+                for kind, width, stride, depth, widths, red in stages
+            ],
+            "head": {"num_classes": 1000},
         }
     )
