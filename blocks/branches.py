@@ -120,7 +120,7 @@ class Grid:
     opens: dict[str, str]  # module kind -> the reduction that opens a stride-2 stage of it
 
 
-def _scaled(reference: tuple[int, ...], plan: Plan, added: int, absorbs: int) -> tuple[int, ...]:
+def scaled(reference: tuple[int, ...], plan: Plan, added: int, absorbs: int) -> tuple[int, ...]:
     """`reference` widths scaled so that the plan's convs output `added` channels in all."""
     total = plan_width(0, plan(reference))
     w = [max(1, round(v * added / total)) for v in reference]
@@ -138,12 +138,12 @@ def stage_plans(
     plans = []
     if stride == 2:
         red_ref, red_plan, absorbs = grid.reductions[grid.opens[kind]]
-        widths = p["reduction"] or _scaled(red_ref, red_plan, w_out - w_in, absorbs)
+        widths = p["reduction"] or scaled(red_ref, red_plan, w_out - w_in, absorbs)
         plans.append(red_plan(tuple(widths)))
     n = len(reference)
     for i in range(depth):
         if not branches:
-            widths = _scaled(reference, plan, w_out, 0)
+            widths = scaled(reference, plan, w_out, 0)
         else:
             widths = branches[n * i : n * i + n] if len(branches) == n * depth else branches
         plans.append(plan(tuple(widths)))

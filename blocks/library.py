@@ -9,6 +9,7 @@ from blocks import (  # noqa: F401  (imported to register their families)
     dilated,
     heads,
     inception,
+    inception_resnet,
     inception_v3,
     inception_v4,
     mbconv,

@@ -36,6 +36,8 @@ from tests.cxcheck import assert_matches, one_stage_spec
         ("inception_v3", 23_834_568, 5_713_216_096),
         # timm's inception_v4 at 299x299: 42,679,816 params
         ("inception_v4", 42_679_816, 12_253_974_624),
+        # timm's inception_resnet_v2 at 299x299: 55,843,464 params
+        ("inception_resnet_v2", 55_843_464, 13_155_794_016),
     ],
 )
 def test_classic_counts_are_exact_and_measured(name, params, flops):
@@ -45,7 +47,7 @@ def test_classic_counts_are_exact_and_measured(name, params, flops):
     assert measure(build(spec), spec.input_shape) == cx
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v1", "vgg16_bn", "inception_v3"])
+@pytest.mark.parametrize("name", ["mobilenet_v1", "vgg16_bn", "inception_v3", "inception_resnet_v2"])
 def test_nas_build_check_prints_the_stages_and_the_measured_counts(name, capsys):
     assert main(["build", name, "--check"]) == 0
     out = capsys.readouterr().out
@@ -150,6 +152,13 @@ def test_outputs_equal_timms(name):
     outputs_match(timm_model(name), zoo.get(name))
 
 
+def test_inception_resnet_v2_equals_timms():
+    """timm's conv2d_7b has BN eps 1e-3 where the zoo's conv head has PyTorch's 1e-5; set alike."""
+    reference = timm_model("inception_resnet_v2")
+    reference.conv2d_7b.bn.eps = 1e-5
+    outputs_match(reference, zoo.get("inception_resnet_v2"))
+
+
 def test_mobilenet_v1_with_relu6_equals_timms():
     """timm's mobilenetv1_100 is the paper's network with ReLU6 (as TF-slim's) for ReLU."""
     data = zoo.get("mobilenet_v1").to_dict()
@@ -175,6 +184,9 @@ def test_mobilenet_v1_with_relu6_equals_timms():
         ("inception_v3", {"reduction": [4, 4, 4]}),  # at stride 1
         ("inception_v4", {"module": "b", "branches": [4, 4, 4, 4, 4, 4]}),  # B takes 8 widths
         ("inception_v4", {"module": "d"}),
+        ("inception_resnet", {"scale": 1.5}),
+        ("inception_resnet", {"relu": "yes"}),
+        ("inception_resnet", {}),  # 16 -> 24 at stride 1: a residual stage keeps its width
     ],
 )
 def test_validate_rejects_bad_stage_params(block, params):
@@ -203,3 +215,13 @@ def test_scaled_widths_add_up_to_the_stage_width():
             spec = one_stage_spec(block, 24, 64, 2, 2, 17, {"module": kind})
             assert_matches(spec)
             assert build(spec).stages[0][-1](torch.zeros(1, 64, 8, 8)).shape[1] == 64
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_inception_resnet_block_adds_its_scaled_branches_to_its_input(relu):
+    stage = library.get("stage", "inception_resnet").build(16, 16, 1, 1, module="b", scale=0.3, relu=relu)
+    block = stage.eval()[0]
+    x = torch.randn(2, 16, 5, 5)
+    with torch.no_grad():
+        out = x + 0.3 * block.up(block.branches(x))
+        torch.testing.assert_close(block(x), torch.relu(out) if relu else out)

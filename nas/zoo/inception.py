@@ -1,6 +1,6 @@
 """GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers, Inception-v3 (Szegedy et
-al. 2016) as torchvision builds it and Inception-v4 (Szegedy et al. 2017) as timm does, both at
-299x299.
+al. 2016) as torchvision builds it, Inception-v4 and Inception-ResNet-v2 (Szegedy et al. 2017)
+as timm does, all at 299x299.
 
 GoogLeNet:
 
@@ -15,6 +15,7 @@ Max pools use padding 1 where Caffe used ceil mode; the sizes agree at 224px.
 
 from __future__ import annotations
 
+from blocks.inception_resnet import BLOCKS
 from blocks.spec import ArchSpec, from_dict
 from nas.zoo.registry import register
 
@@ -113,5 +114,46 @@ def inception_v4() -> ArchSpec:
                 for kind, width, stride, depth, widths, red in stages
             ],
             "head": {"num_classes": 1000},
+        }
+    )
+
+
+@register("inception_resnet_v2")
+def inception_resnet_v2() -> ArchSpec:
+    """timm's inception_resnet_v2: 55,843,464 parameters; the stem with Mixed_5b to 320 at 35x35,
+    ten A blocks (scale 0.17), Mixed_6a and twenty B blocks (0.1), Mixed_7a and nine C blocks
+    (0.2), a last C block (scale 1, no ReLU), the 1x1 conv to 1536 and the classifier."""
+    stages = [
+        ("a", 320, 1, 10, 0.17, True, []),
+        ("b", 1088, 2, 20, 0.1, True, [384, 256, 256, 384]),
+        ("c", 2080, 2, 9, 0.2, True, [256, 384, 256, 288, 256, 288, 320]),
+        ("c", 2080, 1, 1, 1.0, False, []),
+    ]
+    return from_dict(
+        {
+            "name": "inception_resnet_v2",
+            "input_shape": [3, 299, 299],
+            "stem": {"type": "inception_resnet_v2", "width": 320},
+            "stages": [
+                {
+                    "block": "inception_resnet",
+                    "depth": depth,
+                    "width": width,
+                    "stride": stride,
+                    "params": {
+                        "module": kind,
+                        "branches": list(BLOCKS[kind][0]),
+                        "reduction": red,
+                        "scale": scale,
+                        "relu": relu,
+                    },
+                }
+                for kind, width, stride, depth, scale, relu, red in stages
+            ],
+            "head": {
+                "type": "conv_classifier",
+                "num_classes": 1000,
+                "params": {"width": 1536, "activation": "relu", "dropout": 0.0},
+            },
         }
     )
