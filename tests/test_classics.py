@@ -27,8 +27,8 @@ from tests.cxcheck import assert_matches, one_stage_spec
         # torchvision's vgg16 and vgg16_bn: 138,357,544 and 138,365,992 params, 15.47 GFLOPS
         ("vgg16", 138_357_544, 15_470_264_320),
         ("vgg16_bn", 138_365_992, 15_470_264_320),
-        # timm's seresnet50 and seresnext50_32x4d: 28,088,024 and 27,559,896 params (its
-        # model cards: 28.1M and 27.6M); mult-adds of convs and FC as everywhere here
+        # timm's seresnet50 and seresnext50_32x4d: 28,088,024 and 27,559,896 params (torchvision's
+        # resnet50 and resnext50_32x4d plus the SE, see below); mult-adds of convs and FC
         ("seresnet50", 28_088_024, 4_091_699_200),
         ("seresnext50_32x4d", 27_559_896, 4_232_994_816),
         # torchvision's inception_v3(aux_logits=False, init_weights=False) at 299x299: its
