@@ -47,7 +47,24 @@ def test_classic_counts_are_exact_and_measured(name, params, flops):
     assert measure(build(spec), spec.input_shape) == cx
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v1", "vgg16_bn", "inception_v3", "inception_resnet_v2"])
+CLASSICS = [
+    "mobilenet_v1",
+    "vgg16",
+    "vgg16_bn",
+    "seresnet50",
+    "seresnext50_32x4d",
+    "inception_v3",
+    "inception_v4",
+    "inception_resnet_v2",
+]
+
+
+def test_every_classic_is_in_the_counts_table():
+    table = test_classic_counts_are_exact_and_measured.pytestmark[0].args[1]
+    assert sorted(name for name, *_ in table) == sorted(CLASSICS)
+
+
+@pytest.mark.parametrize("name", CLASSICS)
 def test_nas_build_check_prints_the_stages_and_the_measured_counts(name, capsys):
     assert main(["build", name, "--check"]) == 0
     out = capsys.readouterr().out
