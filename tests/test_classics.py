@@ -227,7 +227,7 @@ def test_validate_rejects_bad_vgg_head_params(head):
 
 def test_scaled_widths_add_up_to_the_stage_width():
     """Without explicit widths a stage's modules and its reduction are the reference's, scaled."""
-    for block, kinds in (("inception_v3", "ace"), ("inception_v4", "abc")):
+    for block, kinds in (("inception_v3", "ace"), ("inception_v4", "abc"), ("inception_resnet", "abc")):
         for kind in kinds:
             spec = one_stage_spec(block, 24, 64, 2, 2, 17, {"module": kind})
             assert_matches(spec)
