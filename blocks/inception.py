@@ -87,19 +87,27 @@ def branch_plan(
 
 
 class ConvUnit(nn.Sequential):
-    """Conv with 'same' padding, then BN (eps 1e-3) or, without BN, a conv bias; then ReLU."""
+    """Conv with 'same' padding (or `valid`: none), then BN (eps 1e-3) or, without BN, a conv bias; then ReLU."""
 
-    def __init__(self, w_in: int, w_out: int, kernel: tuple[int, int], bn: bool, stride: int = 1):
-        pad = (kernel[0] // 2, kernel[1] // 2)
+    def __init__(
+        self, w_in: int, w_out: int, kernel: tuple[int, int], bn: bool, stride: int = 1, valid: bool = False
+    ):
+        pad = (0, 0) if valid else (kernel[0] // 2, kernel[1] // 2)
         conv = nn.Conv2d(w_in, w_out, kernel, stride=stride, padding=pad, bias=not bn)
         norm = [nn.BatchNorm2d(w_out, eps=1e-3)] if bn else []
         super().__init__(conv, *norm, nn.ReLU(inplace=True))
 
     @staticmethod
     def complexity(
-        cx: C.Cx, w_in: int, w_out: int, kernel: tuple[int, int], bn: bool, stride: int = 1
+        cx: C.Cx,
+        w_in: int,
+        w_out: int,
+        kernel: tuple[int, int],
+        bn: bool,
+        stride: int = 1,
+        valid: bool = False,
     ) -> C.Cx:
-        pad = (kernel[0] // 2, kernel[1] // 2)
+        pad = (0, 0) if valid else (kernel[0] // 2, kernel[1] // 2)
         C.conv2d(cx, w_in, w_out, kernel, stride=stride, padding=pad, bias=not bn)
         return C.norm(cx, w_out) if bn else cx
 

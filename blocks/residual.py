@@ -1,4 +1,5 @@
-"""Residual families: ResNet basic block, and the AnyNet X / Y bottleneck (groups, SE)."""
+"""Residual families: ResNet basic block, the AnyNet X / Y bottleneck (groups, SE after the 3x3
+conv), and SENet's bottleneck (SE on the block's output before the addition)."""
 
 from __future__ import annotations
 
@@ -67,8 +68,19 @@ def bottleneck_width(w_out: int, bottleneck_ratio: float) -> int:
     return int(round(w_out / bottleneck_ratio))
 
 
+def se_widths(w_in: int, w_b: int, w_out: int, se_ratio: float, se_at: str) -> tuple[int, int]:
+    """The width an SE gates and the width it squeezes to: AnyNet Y gates the 3x3 conv's output,
+    squeezed to se_ratio * block input width; SENet the last BN's output, squeezed to se_ratio *
+    output width (1/16; timm rounds it to a multiple of 8, the same for widths that are multiples
+    of 128). Both round as blocks.layers.se_width does."""
+    return (w_b, se_width(w_in, se_ratio)) if se_at == "inner" else (w_out, se_width(w_out, se_ratio))
+
+
 class BottleneckBlock(nn.Module):
-    """AnyNet X block (Y with se_ratio > 0): 1x1, grouped 3x3 (stride here), [SE], 1x1, add."""
+    """AnyNet X block (Y with se_ratio > 0): 1x1, grouped 3x3 (stride here), [SE], 1x1, add.
+
+    `se_at`: "inner" puts SE on the 3x3 conv's output (AnyNet Y), "output" on the last BN's,
+    before the addition (SENet)."""
 
     def __init__(
         self,
@@ -79,25 +91,33 @@ class BottleneckBlock(nn.Module):
         bottleneck_ratio: float,
         group_width: int,
         se_ratio: float,
+        se_at: str,
     ):
         super().__init__()
         w_b = bottleneck_width(w_out, bottleneck_ratio)
+        se = SE(*se_widths(w_in, w_b, w_out, se_ratio, se_at)) if se_ratio > 0 else None
+        self.se_at = se_at
         self.a = nn.Conv2d(w_in, w_b, 1, bias=False)
         self.a_bn = nn.BatchNorm2d(w_b)
         self.b = nn.Conv2d(w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False)
         self.b_bn = nn.BatchNorm2d(w_b)
-        self.se = SE(w_b, se_width(w_in, se_ratio)) if se_ratio > 0 else None
+        if se_at == "inner":  # registered where it runs, so the weights list in the order they are used
+            self.se = se
         self.c = nn.Conv2d(w_b, w_out, 1, bias=False)
         self.c_bn = nn.BatchNorm2d(w_out)
+        if se_at == "output":
+            self.se = se
         self.proj = shortcut(w_in, w_out, stride)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.a_bn(self.a(x)))
         out = self.relu(self.b_bn(self.b(out)))
-        if self.se is not None:
+        if self.se is not None and self.se_at == "inner":
             out = self.se(out)
         out = self.c_bn(self.c(out))
+        if self.se is not None and self.se_at == "output":
+            out = self.se(out)
         return self.relu(out + (x if self.proj is None else self.proj(x)))
 
     @staticmethod
@@ -110,6 +130,7 @@ class BottleneckBlock(nn.Module):
         bottleneck_ratio: float,
         group_width: int,
         se_ratio: float,
+        se_at: str,
     ) -> C.Cx:
         w_b = bottleneck_width(w_out, bottleneck_ratio)
         shortcut_cost(cx, w_in, w_out, stride)
@@ -118,7 +139,7 @@ class BottleneckBlock(nn.Module):
         C.conv2d(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_width)
         C.norm(cx, w_b)
         if se_ratio > 0:
-            SE.complexity(cx, w_b, se_width(w_in, se_ratio))
+            SE.complexity(cx, *se_widths(w_in, w_b, w_out, se_ratio, se_at))
         C.conv2d(cx, w_b, w_out, 1)
         return C.norm(cx, w_out)
 
@@ -149,7 +170,7 @@ register("stage", "res_basic", tags=("residual",))(repeat_blocks(BasicBlock))
 
 
 @register("stage", "res_bottleneck_x", schema=_BOTTLENECK, rules=(_check_groups,), tags=("residual",))
-class ResBottleneckXStage(repeat_blocks(BottleneckBlock, se_ratio=0.0)):
+class ResBottleneckXStage(repeat_blocks(BottleneckBlock, se_ratio=0.0, se_at="inner")):
     """AnyNet X bottleneck stage: 1x1, grouped 3x3, 1x1 with residual (ResNet-50 when g=w/b)."""
 
 
@@ -163,5 +184,26 @@ class ResBottleneckXStage(repeat_blocks(BottleneckBlock, se_ratio=0.0)):
     rules=(_check_groups,),
     tags=("residual",),
 )
-class ResBottleneckYStage(repeat_blocks(BottleneckBlock)):
+class ResBottleneckYStage(repeat_blocks(BottleneckBlock, se_at="inner")):
     """AnyNet Y stage: the X bottleneck with squeeze-and-excitation after the 3x3 conv."""
+
+
+@register(
+    "stage",
+    "res_bottleneck_se",
+    schema={
+        **_BOTTLENECK,
+        "se_ratio": Param(
+            float,
+            0.0625,
+            "SE width / block output width (SENet's 1/r, r = 16)",
+            low=0.0,
+            high=1.0,
+            grid=(0.0625, 0.25),
+        ),
+    },
+    rules=(_check_groups,),
+    tags=("residual",),
+)
+class ResBottleneckSEStage(repeat_blocks(BottleneckBlock, se_at="output")):
+    """SENet bottleneck stage (Hu et al. 2018): the X bottleneck with SE on its output, before the addition."""

@@ -39,7 +39,8 @@ def run(args) -> int:
             if args.name and fam.name != args.name:
                 continue
             shown += 1
-            print(described(f"{kind:<5} {fam.name}", first_sentence(fam.module.__doc__ or fam.doc)))
+            # the space keeps a name longer than the column apart from its description
+            print(described(f"{kind:<5} {fam.name} ", first_sentence(fam.module.__doc__ or fam.doc)))
             for key, param in fam.schema.items():
                 print(f"      {key:<18} default {param.default!r:<16} {param.legal()}  {param.doc}")
     if args.name and not shown:

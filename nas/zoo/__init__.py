@@ -5,7 +5,7 @@ Each module registers builder functions returning ArchSpecs at 224x224 for 1000 
 named: a spec file.
 """
 
-from nas.zoo import dense, inception, mobile, regnet, resnet, transformers  # noqa: F401  (register)
+from nas.zoo import dense, inception, mobile, regnet, resnet, transformers, vgg  # noqa: F401  (register)
 from nas.zoo.registry import get, load_spec, names, register
 
 __all__ = ["get", "load_spec", "names", "register"]

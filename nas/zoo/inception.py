@@ -1,4 +1,8 @@
-"""GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers.
+"""GoogLeNet (Szegedy et al. 2015) without its auxiliary classifiers, Inception-v3 (Szegedy et
+al. 2016) as torchvision builds it, Inception-v4 and Inception-ResNet-v2 (Szegedy et al. 2017)
+as timm does, all at 299x299.
+
+GoogLeNet:
 
 Follows the paper's Table 1 and its reference Caffe net (bvlc_googlenet): true 5x5 convs in
 the 5x5 branch, biased convs without BN, LRN after the stem's first max pool and after its
@@ -11,6 +15,7 @@ Max pools use padding 1 where Caffe used ceil mode; the sizes agree at 224px.
 
 from __future__ import annotations
 
+from blocks.inception_resnet import BLOCKS
 from blocks.spec import ArchSpec, from_dict
 from nas.zoo.registry import register
 
@@ -48,5 +53,107 @@ def googlenet() -> ArchSpec:
             "stem": {"type": "googlenet", "width": 192, "params": {"norm": "lrn"}},
             "stages": stages,
             "head": {"num_classes": 1000, "params": {"dropout": 0.4}},
+        }
+    )
+
+
+@register("inception_v3")
+def inception_v3() -> ArchSpec:
+    """torchvision's inception_v3 without its auxiliary classifier (aux_logits=False): 23,834,568
+    parameters; the stem to 192 at 35x35, Mixed_5b-d, Mixed_6a-e, Mixed_7a-c, dropout 0.5."""
+    a = [(64, 48, 64, 64, 96, pool) for pool in (32, 64, 64)]
+    c = [(192, c7, 192, c7, 192, 192) for c7 in (128, 160, 160, 192)]
+    e = (320, 384, 384, 448, 384, 192)
+    stages = [
+        ("a", 288, 1, a, []),
+        ("c", 768, 2, c, [384, 64, 96]),
+        ("e", 2048, 2, [e, e], [192, 320, 192]),
+    ]
+    return from_dict(
+        {
+            "name": "inception_v3",
+            "input_shape": [3, 299, 299],
+            "stem": {"type": "inception_v3", "width": 192},
+            "stages": [
+                {
+                    "block": "inception_v3",
+                    "depth": len(modules),
+                    "width": width,
+                    "stride": stride,
+                    "params": {"module": kind, "branches": [w for m in modules for w in m], "reduction": red},
+                }
+                for kind, width, stride, modules, red in stages
+            ],
+            "head": {"num_classes": 1000, "params": {"dropout": 0.5}},
+        }
+    )
+
+
+@register("inception_v4")
+def inception_v4() -> ArchSpec:
+    """timm's inception_v4: 42,679,816 parameters; the stem to 384 at 35x35, four Inception-A,
+    Reduction-A and seven Inception-B, Reduction-B and three Inception-C, a plain classifier."""
+    stages = [
+        ("a", 384, 1, 4, (96, 64, 96, 64, 96, 96), []),
+        ("b", 1024, 2, 7, (384, 192, 224, 256, 192, 224, 256, 128), [384, 192, 224, 256]),
+        ("c", 1536, 2, 3, (256, 384, 256, 384, 448, 512, 256, 256), [192, 192, 256, 320]),
+    ]
+    return from_dict(
+        {
+            "name": "inception_v4",
+            "input_shape": [3, 299, 299],
+            "stem": {"type": "inception_v4", "width": 384},
+            "stages": [
+                {
+                    "block": "inception_v4",
+                    "depth": depth,
+                    "width": width,
+                    "stride": stride,
+                    "params": {"module": kind, "branches": list(widths), "reduction": red},
+                }
+                for kind, width, stride, depth, widths, red in stages
+            ],
+            "head": {"num_classes": 1000},
+        }
+    )
+
+
+@register("inception_resnet_v2")
+def inception_resnet_v2() -> ArchSpec:
+    """timm's inception_resnet_v2: 55,843,464 parameters; the stem with Mixed_5b to 320 at 35x35,
+    ten A blocks (scale 0.17), Mixed_6a and twenty B blocks (0.1), Mixed_7a and nine C blocks
+    (0.2), a last C block (scale 1, no ReLU), the 1x1 conv to 1536 and the classifier."""
+    stages = [
+        ("a", 320, 1, 10, 0.17, True, []),
+        ("b", 1088, 2, 20, 0.1, True, [384, 256, 256, 384]),
+        ("c", 2080, 2, 9, 0.2, True, [256, 384, 256, 288, 256, 288, 320]),
+        ("c", 2080, 1, 1, 1.0, False, []),
+    ]
+    return from_dict(
+        {
+            "name": "inception_resnet_v2",
+            "input_shape": [3, 299, 299],
+            "stem": {"type": "inception_resnet_v2", "width": 320},
+            "stages": [
+                {
+                    "block": "inception_resnet",
+                    "depth": depth,
+                    "width": width,
+                    "stride": stride,
+                    "params": {
+                        "module": kind,
+                        "branches": list(BLOCKS[kind][0]),
+                        "reduction": red,
+                        "scale": scale,
+                        "relu": relu,
+                    },
+                }
+                for kind, width, stride, depth, scale, relu, red in stages
+            ],
+            "head": {
+                "type": "conv_classifier",
+                "num_classes": 1000,
+                "params": {"width": 1536, "activation": "relu", "dropout": 0.0},
+            },
         }
     )

@@ -1,4 +1,5 @@
-"""MobileNetV2 (Sandler et al. 2018) and EfficientNet-B0 (Tan & Le 2019), torchvision layouts.
+"""MobileNetV1 1.0-224 (Howard et al. 2017), MobileNetV2 (Sandler et al. 2018) and EfficientNet-B0
+(Tan & Le 2019), the last two in torchvision's layouts.
 
 One mbconv stage per row of each paper's block table. EfficientNet's stochastic depth grows
 linearly to 0.2 over its 16 blocks as in torchvision, but per stage here: each stage takes the
@@ -10,6 +11,9 @@ from __future__ import annotations
 from blocks.spec import ArchSpec, from_dict
 from nas.zoo.registry import register
 
+# (output width, blocks, stride of the first) per resolution of the paper's Table 1; its last
+# "Conv dw / s2" runs at stride 1 (the 7x7 map stays 7x7, as its output column says)
+MOBILENET_V1 = [(64, 1, 1), (128, 2, 2), (256, 2, 2), (512, 6, 2), (1024, 2, 2)]
 # (expand ratio t, kernel, output width, blocks n, stride s) per row
 MOBILENET_V2 = [
     (1, 3, 16, 1, 1),
@@ -59,3 +63,20 @@ def mobile_net(
 
 register("mobilenet_v2")(lambda: mobile_net(MOBILENET_V2, "relu6", 0.0, 0.0, "mobilenet_v2"))
 register("efficientnet_b0")(lambda: mobile_net(EFFICIENTNET_B0, "silu", 0.25, 0.2, "efficientnet_b0"))
+
+
+@register("mobilenet_v1")
+def mobilenet_v1() -> ArchSpec:
+    """Table 1: a full 3x3/2 conv of 32, thirteen separable blocks, 7x7 average pool and classifier."""
+    return from_dict(
+        {
+            "name": "mobilenet_v1",
+            "input_shape": [3, 224, 224],
+            "stem": {"type": "conv_bn_act", "width": 32, "params": {"activation": "relu"}},
+            "stages": [
+                {"block": "separable", "depth": n, "width": w, "stride": s, "params": {"activation": "relu"}}
+                for w, n, s in MOBILENET_V1
+            ],
+            "head": {"num_classes": 1000},
+        }
+    )

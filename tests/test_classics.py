@@ -1,0 +1,244 @@
+"""The classics of issue 25 in the zoo: each rebuilt from its ArchSpec alone with the reference's
+exact parameter count and multiply-adds, measured by PyTorch too, and its outputs equal to the
+reference implementation's with copied weights where that implementation is installed."""
+
+from typing import Any
+
+import pytest
+import torch
+
+from blocks import library
+from blocks.complexity import complexity, measure
+from blocks.network import build
+from blocks.spec import ArchSpec, SpecError, from_dict
+from nas import zoo
+from nas.cli import main
+from nas.zoo.vgg import VGG16
+from tests.cxcheck import assert_matches, one_stage_spec
+
+
+@pytest.mark.parametrize(
+    "name, params, flops",
+    [
+        # the paper's Table 1: 4.2M parameters, 569M mult-adds (convs and the classifier); the
+        # count includes BN's scale and shift, as timm's mobilenetv1_100 (4.23M) and Keras's
+        # MobileNet (4,231,976 trainable) do
+        ("mobilenet_v1", 4_231_976, 568_740_352),
+        # torchvision's vgg16 and vgg16_bn: 138,357,544 and 138,365,992 params, 15.47 GFLOPS
+        ("vgg16", 138_357_544, 15_470_264_320),
+        ("vgg16_bn", 138_365_992, 15_470_264_320),
+        # timm's seresnet50 and seresnext50_32x4d: 28,088,024 and 27,559,896 params (torchvision's
+        # resnet50 and resnext50_32x4d plus the SE, see below); mult-adds of convs and FC
+        ("seresnet50", 28_088_024, 4_091_699_200),
+        ("seresnext50_32x4d", 27_559_896, 4_232_994_816),
+        # torchvision's inception_v3(aux_logits=False, init_weights=False) at 299x299: its
+        # 27,161,264 less the auxiliary classifier's 3,326,696; 5.71 GFLOPS there
+        ("inception_v3", 23_834_568, 5_713_216_096),
+        # timm's inception_v4 at 299x299: 42,679,816 params
+        ("inception_v4", 42_679_816, 12_253_974_624),
+        # timm's inception_resnet_v2 at 299x299: 55,843,464 params
+        ("inception_resnet_v2", 55_843_464, 13_155_794_016),
+    ],
+)
+def test_classic_counts_are_exact_and_measured(name, params, flops):
+    spec = zoo.get(name)
+    cx = complexity(spec)
+    assert (cx.params, cx.flops) == (params, flops)
+    assert measure(build(spec), spec.input_shape) == cx
+
+
+CLASSICS = [
+    "mobilenet_v1",
+    "vgg16",
+    "vgg16_bn",
+    "seresnet50",
+    "seresnext50_32x4d",
+    "inception_v3",
+    "inception_v4",
+    "inception_resnet_v2",
+]
+
+
+def test_every_classic_is_in_the_counts_table():
+    table = test_classic_counts_are_exact_and_measured.pytestmark[0].args[1]
+    assert sorted(name for name, *_ in table) == sorted(CLASSICS)
+
+
+@pytest.mark.parametrize("name", CLASSICS)
+def test_nas_build_check_prints_the_stages_and_the_measured_counts(name, capsys):
+    assert main(["build", name, "--check"]) == 0
+    out = capsys.readouterr().out
+    cx = complexity(zoo.get(name))
+    assert out.count("\nstage ") == len(zoo.get(name).stages)
+    assert f"measured by PyTorch: {cx.params:,} params, {cx.flops / 1e6:.2f} MFLOPs (equal)" in out
+
+
+def test_mobilenet_v1_without_bn_is_the_papers_conv_and_fc_count():
+    """BN's two parameters per channel are all that separates the count from bare convs and FC."""
+    spec = zoo.get("mobilenet_v1")
+    bn_channels = sum(m.num_features for m in build(spec).modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert complexity(spec).params - 2 * bn_channels == 4_210_088  # 4.2M, Table 1
+
+
+def copy_by_position(source: torch.nn.Module, target: torch.nn.Module) -> None:
+    """Load `source`'s state into `target` entry by entry, in registration order, shapes checked."""
+    theirs, ours = source.state_dict(), target.state_dict()
+    assert len(theirs) == len(ours)
+    for (their_key, value), (key, slot) in zip(theirs.items(), ours.items()):
+        assert value.shape == slot.shape, f"{their_key} {tuple(value.shape)} -> {key} {tuple(slot.shape)}"
+    target.load_state_dict(dict(zip(ours, theirs.values())))
+
+
+def outputs_match(reference: torch.nn.Module, spec: ArchSpec) -> None:
+    """The network of `spec` given the reference's weights computes the reference's logits."""
+    torch.manual_seed(0)
+    ours = build(spec)
+    copy_by_position(reference, ours)
+    reference.eval()
+    ours.eval()
+    x = torch.randn(2, *spec.input_shape)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+def torchvision_model(name: str, **options: Any) -> torch.nn.Module:
+    """torchvision's network `name`, freshly initialised, or the test skipped where it is missing."""
+    models = pytest.importorskip(
+        "torchvision.models", reason="torchvision does not install beside the pinned CPU torch here"
+    )
+    return models.get_model(name, weights=None, **options)
+
+
+def test_vgg16_bn_adds_bn_to_every_biased_conv():
+    """torchvision keeps each conv's bias under BN: BN adds two parameters per conv channel."""
+    convs = sum(w * n for w, n in VGG16) + 64  # the stem's conv too
+    assert complexity(zoo.get("vgg16_bn")).params - complexity(zoo.get("vgg16")).params == 2 * convs
+
+
+def test_se_adds_the_same_squeeze_excitation_to_resnet50_and_resnext50():
+    """SE of width C/16 on each block's C output channels: C*C/8 + C/16 + C parameters per block,
+    over torchvision's resnet50 (25,557,032) and resnext50_32x4d (25,028,904)."""
+    se = sum(d * (c * c // 8 + c // 16 + c) for c, d in zip([256, 512, 1024, 2048], [3, 4, 6, 3]))
+    resnext = zoo.get("seresnext50_32x4d").to_dict()
+    for stage in resnext["stages"]:
+        stage["block"] = "res_bottleneck_x"
+    assert complexity(from_dict(resnext)).params == 25_028_904
+    assert complexity(zoo.get("seresnext50_32x4d")).params - se == 25_028_904
+    assert (
+        complexity(zoo.get("seresnet50")).params - se == complexity(zoo.get("resnet50")).params == 25_557_032
+    )
+
+
+@pytest.mark.parametrize(
+    "block, fed_by, then",
+    [("res_bottleneck_se", "c_bn", lambda t: t), ("res_bottleneck_y", "b_bn", torch.relu)],
+)
+def test_se_sits_on_the_output_in_senet_and_after_the_3x3_in_anynet_y(block, fed_by, then):
+    """SENet gates the last BN's output (before the addition); AnyNet Y the 3x3 conv's, after ReLU."""
+    stage = library.get("stage", block).build(16, 32, 1, 1, bottleneck_ratio=4.0, group_width=8, se_ratio=0.5)
+    seen = {}
+    getattr(stage[0], fed_by).register_forward_hook(lambda _m, _i, out: seen.setdefault("fed", then(out)))
+    stage[0].se.register_forward_pre_hook(lambda _m, args: seen.setdefault("se", args[0].clone()))
+    with torch.no_grad():
+        stage.eval()(torch.randn(1, 16, 6, 6))
+    torch.testing.assert_close(seen["se"], seen["fed"])
+
+
+def test_inception_v3_aux_classifier_is_what_separates_the_two_counts():
+    """torchvision's InceptionAux(768): 1x1 conv 128 + BN, 5x5 conv 768 + BN, linear to 1000."""
+    aux = (768 * 128 + 2 * 128) + (128 * 25 * 768 + 2 * 768) + (768 * 1000 + 1000)
+    assert complexity(zoo.get("inception_v3")).params + aux == 27_161_264
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [("vgg16", {}), ("vgg16_bn", {}), ("inception_v3", {"aux_logits": False, "init_weights": False})],
+)
+def test_outputs_equal_torchvisions(name, options):
+    outputs_match(torchvision_model(name, **options), zoo.get(name))
+
+
+def timm_model(name: str) -> torch.nn.Module:
+    """timm's network `name`, freshly initialised, or the test skipped where timm is missing."""
+    timm = pytest.importorskip("timm", reason="timm does not install beside the pinned CPU torch here")
+    return timm.create_model(name, pretrained=False)
+
+
+@pytest.mark.parametrize("name", ["seresnet50", "seresnext50_32x4d", "inception_v4"])
+def test_outputs_equal_timms(name):
+    outputs_match(timm_model(name), zoo.get(name))
+
+
+def test_inception_resnet_v2_equals_timms():
+    """timm's conv2d_7b has BN eps 1e-3 where the zoo's conv head has PyTorch's 1e-5; set alike."""
+    reference = timm_model("inception_resnet_v2")
+    reference.conv2d_7b.bn.eps = 1e-5
+    outputs_match(reference, zoo.get("inception_resnet_v2"))
+
+
+def test_mobilenet_v1_with_relu6_equals_timms():
+    """timm's mobilenetv1_100 is the paper's network with ReLU6 (as TF-slim's) for ReLU."""
+    data = zoo.get("mobilenet_v1").to_dict()
+    for part in (data["stem"], *data["stages"]):
+        part["params"]["activation"] = "relu6"
+    outputs_match(timm_model("mobilenetv1_100"), from_dict(data))
+
+
+@pytest.mark.parametrize(
+    "block, params",
+    [
+        ("separable", {"kernel": 4}),
+        ("separable", {"activation": "gelu"}),
+        ("separable", {"expand_ratio": 6.0}),  # no expansion in a separable block
+        ("vgg", {"kernel": 7}),
+        ("vgg", {"norm": "ln"}),
+        ("res_bottleneck_se", {"se_ratio": 1.5}),
+        ("res_bottleneck_se", {"group_width": 5}),  # inner width 24 is no multiple of 5
+        ("res_bottleneck_se", {"se_at": "inner"}),  # where SE sits is the family's, not a parameter
+        ("inception_v3", {"module": "b"}),  # a reduction opens a stride-2 stage, it is no module kind
+        ("inception_v3", {"branches": [4, 4, 4, 4, 4]}),
+        ("inception_v3", {"branches": [4, 4, 4, 4, 4, 4]}),  # sums to 16, not 24
+        ("inception_v3", {"reduction": [4, 4, 4]}),  # at stride 1
+        ("inception_v4", {"module": "b", "branches": [4, 4, 4, 4, 4, 4]}),  # B takes 8 widths
+        ("inception_v4", {"module": "d"}),
+        ("inception_resnet", {"scale": 1.5}),
+        ("inception_resnet", {"relu": "yes"}),
+        ("inception_resnet", {}),  # 16 -> 24 at stride 1: a residual stage keeps its width
+    ],
+)
+def test_validate_rejects_bad_stage_params(block, params):
+    with pytest.raises(SpecError, match=r"stages\[0\]"):
+        one_stage_spec(block, 16, 24, 1, 1, 8, params)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [{"pool": 0}, {"hidden": 4}, {"layers": 5}, {"dropout": 1.0}],
+)
+def test_validate_rejects_bad_vgg_head_params(head):
+    spec = {
+        "stem": {"type": "vgg", "width": 16},
+        "stages": [{"block": "vgg", "depth": 1, "width": 16, "stride": 2}],
+        "head": {"type": "vgg", "params": head},
+    }
+    with pytest.raises(SpecError, match="head"):
+        from_dict(spec)
+
+
+def test_scaled_widths_add_up_to_the_stage_width():
+    """Without explicit widths a stage's modules and its reduction are the reference's, scaled."""
+    for block, kinds in (("inception_v3", "ace"), ("inception_v4", "abc"), ("inception_resnet", "abc")):
+        for kind in kinds:
+            spec = one_stage_spec(block, 24, 64, 2, 2, 17, {"module": kind})
+            assert_matches(spec)
+            assert build(spec).stages[0][-1](torch.zeros(1, 64, 8, 8)).shape[1] == 64
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_inception_resnet_block_adds_its_scaled_branches_to_its_input(relu):
+    stage = library.get("stage", "inception_resnet").build(16, 16, 1, 1, module="b", scale=0.3, relu=relu)
+    block = stage.eval()[0]
+    x = torch.randn(2, 16, 5, 5)
+    with torch.no_grad():
+        out = x + 0.3 * block.up(block.branches(x))
+        torch.testing.assert_close(block(x), torch.relu(out) if relu else out)
