@@ -18,7 +18,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.outputs import unlinked
-from nas.sweeping import compare, memory, store
+from nas.sweeping import compare, interrupts, memory, store
 from nas.sweeping.records import PlanEntry
 from nas.training import datasets as datamod
 from spaces import Context, Space, get, sample
@@ -64,7 +64,8 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
             space_options(exp, i)  # validate now; Optuna draws later
         plans = [[] for _ in exp.spaces]
     else:
-        plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]
+        with interrupts.raising():  # drawing may stop anywhere; writing the runs below may not
+            plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]
     runs = []
     for sc, plan in zip(exp.spaces, plans, strict=True):
         run_dir = out / sc.name
