@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -184,7 +185,7 @@ def _init_ray(address: str | None) -> bool:
     where = f"at {address}" if address else f"(local, {usable_cpus()} CPUs)"
     print(f"starting Ray {where}...", flush=True)
     start = time.perf_counter()
-    with interrupts.kept():
+    with interrupts.starting_ray():
         try:
             ray.init(
                 address=address or "local",
@@ -532,7 +533,8 @@ def check_address(address: str | None) -> None:
     )
     host, colon, port = address.removeprefix("ray://").rpartition(":")
     scheme = address.partition("://")[0] if "://" in address else ""
-    if scheme not in ("", "ray") or not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    named = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]", host)
+    if scheme not in ("", "ray") or not colon or not named or not port.isdigit() or not 0 < int(port) < 65536:
         raise UserError(f"--address {address!r}: not a Ray address; {legal}")
     if scheme and importlib.util.find_spec("grpc") is None:
         raise UserError(

@@ -105,10 +105,10 @@ def raising() -> Iterator[None]:
 
 
 @contextmanager
-def kept() -> Iterator[None]:
-    """Around ray.init: the handlers of SIGNALS stay the sweep's. Inside the block Python code
-    cannot replace them (ray.init sets a SIGTERM handler that exits wherever it lands); after it
-    they are set again, since Ray's core worker puts a C++ handler for SIGTERM under Python's."""
+def starting_ray() -> Iterator[None]:
+    """Around ray.init: the handlers of SIGNALS stay the sweep's, and the processes Ray starts
+    keep SIGHUP blocked (as Ray has them block SIGINT), so a closed terminal's SIGHUP to the
+    whole process group stops the sweep instead of killing Ray under it."""
     if _now is None:
         yield
         return
@@ -116,16 +116,18 @@ def kept() -> Iterator[None]:
 
     def keep(signum: int, handler: Callable[..., Any] | int | None) -> Any:
         if signum in SIGNALS and threading.current_thread() is threading.main_thread():
-            return signal.getsignal(signum)
+            return signal.getsignal(signum)  # ray.init sets a SIGTERM handler that exits anywhere
         return real(signum, handler)
 
     signal.signal = keep
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # a child inherits the mask
     try:
         yield
     finally:
         signal.signal = real
-        for n in SIGNALS:
+        for n in SIGNALS:  # Ray's core worker puts a C++ SIGTERM handler under Python's
             real(n, _now.handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # one that came in is handled now
         if _now.signum is not None:
             signal.alarm(0)  # the C++ handler, had it caught the signal, set an alarm that aborts
 
