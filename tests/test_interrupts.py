@@ -2,22 +2,29 @@
 finish it, exit 130 / 143, Ray shut down with no process of the sweep left behind, and no
 analysis of the partial run."""
 
+import contextlib
 import importlib.util
+import io
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import TextIO
 
 import pytest
+import yaml
 
 from blocks.errors import UserError
 from nas.sweeping import interrupts, store
 from nas.sweeping.driver import sweep
 from nas.sweeping.interrupts import Interrupted
 from tests.polling import wait_for
-from tests.synth import tiny_experiment
+from tests.synth import one_space_experiment, tiny_experiment
 
 
 def _session(sid: int) -> list[int]:
@@ -174,3 +181,208 @@ def test_the_cli_says_a_bad_address_in_one_line(tmp_path, capsys):
         err.startswith("nas sweep: error: --address 'ray//x:1': not a Ray address") and err.count("\n") == 1
     )
     assert not (tmp_path / "out").exists()
+
+
+# --- signals at many moments: each ends in one line, its code, nothing left, and resumes --------
+
+ROW = r"^\[\s*\d+/\d+\] "  # a trial's line as it ends
+EPOCH = r"^running \d+: "  # running trials' epochs
+STOPPED = r"^interrupted: (\d+) of (\d+) trials done; finish with `nas sweep --resume (.+)`$"
+GROUP = (signal.SIGINT, signal.SIGHUP)  # Ctrl-C and a closed terminal reach the whole process group
+
+
+def _yaml(path: Path, **changes) -> Path:
+    """`path`'s experiment with top-level `changes` (dicts merged one level down), written back."""
+    exp = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        exp[key] = {**exp[key], **value} if isinstance(value, dict) and key in exp else value
+    path.write_text(yaml.safe_dump(exp))
+    return path
+
+
+def _cli_until(args: list[str], log_path: Path, signum: int, marker: str, delay: float) -> tuple[int, str]:
+    """Run `nas sweep ARGS` in a session of its own; `delay` s after its log first has a line
+    matching `marker`, send `signum`; its exit code and log, once none of its processes is left."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nas.cli", "sweep", *args, "--no-analyze"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        seen = wait_for(lambda: re.search(marker, log_path.read_text(), re.M), 300)
+        assert seen, f"no line {marker!r}: {log_path.read_text()}"
+        time.sleep(delay)
+        try:
+            (os.killpg if signum in GROUP else os.kill)(proc.pid, signum)
+        except ProcessLookupError:
+            pytest.fail(f"the sweep ended before the signal: {log_path.read_text()}")
+        code = proc.wait(timeout=180)
+        gone = wait_for(lambda: not _session(proc.pid), 30)
+    finally:
+        for pid in _session(proc.pid):  # only this test's own session
+            os.kill(pid, signal.SIGKILL)
+    assert gone, f"left behind after {signal.Signals(signum).name} at {marker!r}"
+    return code, log_path.read_text()
+
+
+def _check_stopped(text: str, code: int, signum: int, out: Path) -> bool:
+    """The sweep ended with its code and one line saying how far it got; True when it had planned."""
+    what = f"{signal.Signals(signum).name} (exit {code})"
+    assert code == 128 + signum, f"{what}: {text}"
+    assert "Traceback" not in text and "received at time" not in text and "Error" not in text, (
+        f"{what}: {text}"
+    )
+    last = text.strip().splitlines()[-1].removeprefix("nas sweep: ")
+    if last == "interrupted before any trial was planned; nothing recorded":
+        return False
+    stopped = re.match(STOPPED, last)
+    assert stopped, f"{what}: {text}"
+    done, total = int(stopped[1]), int(stopped[2])
+    assert done == _rows(out) < total and stopped[3] == str(out), f"{what}: {text}"
+    return True
+
+
+def _check_each_once(out: Path, spaces: list[str]) -> None:
+    """Every trial each run planned has one row (none lost, none run twice)."""
+    for space in spaces:
+        indices = sorted(r["trial_index"] for r in store.rows(out / space))
+        assert indices == list(range(store.planned(out / space))), (space, indices)
+
+
+CLI_MOMENTS = [  # (signal, the log line after which it comes, seconds after that line)
+    (signal.SIGINT, r"^sweep 'tiny'", 0.0),  # planning
+    (signal.SIGTERM, r"^starting Ray", 0.0),
+    (signal.SIGHUP, r"^starting Ray", 2.0),  # inside ray.init
+    (signal.SIGINT, r"^Ray ready", 0.0),
+    (signal.SIGTERM, r"^resuming", 0.0),  # reading the sweep folder and the dataset
+    (signal.SIGHUP, r"^training ", 0.0),
+    (signal.SIGTERM, EPOCH, 0.0),
+    (signal.SIGINT, ROW, 0.5),  # between trials
+]
+
+
+@pytest.mark.slow
+def test_the_cli_stops_at_every_moment_and_resumes_each_trial_once(tmp_path):
+    """One sweep, stopped and resumed at each moment in turn, then finished; each stop ends with
+    one line, the signal's exit code and no process left; the finished sweep has each trial once."""
+    path = _yaml(tiny_experiment(tmp_path, samples=3, seed=0, epochs=2), resources={"max_concurrent": 1})
+    out = tmp_path / "out"
+    args = [str(path), "--out", str(out)]
+    for k, (signum, marker, delay) in enumerate(CLI_MOMENTS):
+        code, text = _cli_until(args, tmp_path / f"log{k}.txt", signum, marker, delay)
+        if _check_stopped(text, code, signum, out):
+            args = ["--resume", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "nas.cli", "sweep", *args, "--no-analyze"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    _check_each_once(out, ["anynet_x_c", "regnet_x"])
+    assert all(r["status"] == "ok" for s in ("anynet_x_c", "regnet_x") for r in store.rows(out / s))
+
+
+class _Armed(io.TextIOBase):
+    """Standard output that sends this process `signum` once a line matching `marker` is printed
+    for the `nth` time: at once (it lands in the driver's print) or `delay` s later (wherever the
+    driver then is, mostly inside Ray's waits)."""
+
+    def __init__(self, echo: TextIO, signum: int, marker: str, delay: float, nth: int):
+        self.echo, self.signum, self.marker, self.delay, self.left = echo, signum, marker, delay, nth
+
+    def write(self, text: str) -> int:
+        self.echo.write(text)
+        if self.left and any(re.search(self.marker, line) for line in text.splitlines()):
+            self.left -= 1
+            if not self.left and self.delay:
+                threading.Timer(self.delay, os.kill, (os.getpid(), self.signum)).start()
+            elif not self.left:
+                os.kill(os.getpid(), self.signum)
+        return len(text)
+
+
+@pytest.fixture(scope="module")
+def shared_ray():
+    """One local Ray for the in-process sweeps; a signal that comes after a sweep ended is dropped."""
+    import ray
+
+    before = {n: signal.getsignal(n) for n in interrupts.SIGNALS}
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    for n in interrupts.SIGNALS:
+        signal.signal(n, lambda signum, frame: None)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        for n, old in before.items():
+            signal.signal(n, old)
+
+
+def _in_process(ray, steps, path: Path, out: Path, spaces: list[str]) -> None:
+    """Run the sweep of `path`, then resumes, each stopped by its step's signal at its moment; then a
+    last resume. Each stop: Interrupted with its code and one line, and no trial left running."""
+    call = {"path": str(path), "out": str(out)}
+    for signum, marker, delay, nth in steps:
+        armed = _Armed(sys.stdout, signum, marker, delay, nth)
+        with pytest.raises(Interrupted) as stop, contextlib.redirect_stdout(armed):
+            sweep(**call)
+        what = f"{signal.Signals(signum).name} at {marker!r} (+{delay}s, #{nth})"
+        assert stop.value.exit_code == 128 + signum, what
+        stopped = re.match(STOPPED, stop.value.message)
+        assert stopped and int(stopped[1]) == _rows(out) < int(stopped[2]), (what, stop.value.message)
+        free = wait_for(lambda: ray.available_resources().get("CPU") == 2, 30)
+        assert free, f"{what}: trials left running: {ray.available_resources()}"
+        call = {"path": None, "resume": str(out)}
+    sweep(**call)
+    _check_each_once(out, spaces)
+
+
+@pytest.mark.slow
+def test_a_sample_sweep_stops_at_every_moment_in_process(shared_ray, tmp_path):
+    path = tiny_experiment(tmp_path, samples=3, seed=1, epochs=2)
+    steps = [
+        (signal.SIGINT, r"^training ", 0.0, 1),  # Tune about to start
+        (signal.SIGTERM, EPOCH, 0.0, 1),  # inside Tune's callback
+        (signal.SIGHUP, r"^training ", 1.0, 1),  # inside Ray's waits
+        (signal.SIGINT, ROW, 0.0, 1),
+        (signal.SIGTERM, ROW, 0.5, 1),
+    ]
+    _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c", "regnet_x"])
+
+
+@pytest.mark.slow
+def test_a_comparison_stops_at_every_moment_of_its_rounds(shared_ray, tmp_path):
+    path = _yaml(
+        tiny_experiment(tmp_path, samples=9, seed=2, epochs=2),
+        spaces=[
+            {
+                "name": "anynet_x_c",
+                "options": {"stages": 2, "max_depth": 2, "max_width": 16, "strides": [1, 2]},
+            },
+            {"name": "nds_vanilla", "options": {"depths": [12], "widths": [1]}},  # near chance
+        ],
+        dataset={"params": {"num_samples": 240, "size": 6, "num_classes": 3, "noise": 0.2}},
+        training={"batch_size": 16},
+        compare={"round": 3, "difference": 0.5},  # look 1 cannot separate, so round 2 runs
+    )
+    steps = [
+        (signal.SIGTERM, r"^round 1/3", 0.0, 1),  # between rounds: round 2 is planned next
+        (signal.SIGINT, r"from the stored rows", 0.0, 1),  # a resume replaying round 1
+        (signal.SIGHUP, ROW, 0.0, 1),  # inside round 2
+        (signal.SIGTERM, r"from the stored rows", 1.0, 1),  # inside round 2's waits
+    ]
+    _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c", "nds_vanilla"])
+
+
+@pytest.mark.slow
+def test_an_optimize_sweep_stops_at_every_moment(shared_ray, tmp_path):
+    path = _yaml(
+        one_space_experiment(tmp_path, "opt", 4, 1, 96, {"max_concurrent": 2}),
+        search={"mode": "optimize", "algorithm": "random", "scheduler": "none"},
+    )
+    steps = [
+        (signal.SIGINT, r"^training ", 0.0, 1),
+        (signal.SIGTERM, ROW, 0.0, 1),  # while Optuna draws the next trial
+        (signal.SIGHUP, r"^training ", 1.0, 1),
+    ]
+    _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c"])
