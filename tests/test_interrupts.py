@@ -7,10 +7,12 @@ import importlib.util
 import io
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -257,9 +259,7 @@ CLI_MOMENTS = [  # (signal, the log line after which it comes, seconds after tha
     (signal.SIGHUP, r"^starting Ray", 2.0),  # inside ray.init
     (signal.SIGINT, r"^Ray ready", 0.0),
     (signal.SIGTERM, r"^resuming", 0.0),  # reading the sweep folder and the dataset
-    (signal.SIGHUP, r"^training ", 0.0),
-    (signal.SIGTERM, EPOCH, 0.0),
-    (signal.SIGINT, ROW, 0.5),  # between trials
+    (signal.SIGHUP, ROW, 0.5),  # between trials, inside Ray's waits
 ]
 
 
@@ -340,12 +340,13 @@ def _in_process(ray, steps, path: Path, out: Path, spaces: list[str]) -> None:
 @pytest.mark.slow
 def test_a_sample_sweep_stops_at_every_moment_in_process(shared_ray, tmp_path):
     path = tiny_experiment(tmp_path, samples=3, seed=1, epochs=2)
-    steps = [
+    steps = [  # a second or so after "training", the trials' actors are starting: inside Ray's waits
         (signal.SIGINT, r"^training ", 0.0, 1),  # Tune about to start
+        (signal.SIGTERM, r"^training ", 0.4, 1),
+        (signal.SIGHUP, r"^training ", 1.3, 1),
+        (signal.SIGINT, r"^training ", 2.9, 1),
         (signal.SIGTERM, EPOCH, 0.0, 1),  # inside Tune's callback
-        (signal.SIGHUP, r"^training ", 1.0, 1),  # inside Ray's waits
-        (signal.SIGINT, ROW, 0.0, 1),
-        (signal.SIGTERM, ROW, 0.5, 1),
+        (signal.SIGHUP, ROW, 0.0, 1),  # a trial's row just recorded
     ]
     _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c", "regnet_x"])
 
@@ -368,8 +369,8 @@ def test_a_comparison_stops_at_every_moment_of_its_rounds(shared_ray, tmp_path):
     steps = [
         (signal.SIGTERM, r"^round 1/3", 0.0, 1),  # between rounds: round 2 is planned next
         (signal.SIGINT, r"from the stored rows", 0.0, 1),  # a resume replaying round 1
-        (signal.SIGHUP, ROW, 0.0, 1),  # inside round 2
-        (signal.SIGTERM, r"from the stored rows", 1.0, 1),  # inside round 2's waits
+        (signal.SIGHUP, r"from the stored rows", 0.7, 1),  # round 2 starting
+        (signal.SIGTERM, ROW, 0.0, 1),  # inside round 2
     ]
     _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c", "nds_vanilla"])
 
@@ -382,7 +383,58 @@ def test_an_optimize_sweep_stops_at_every_moment(shared_ray, tmp_path):
     )
     steps = [
         (signal.SIGINT, r"^training ", 0.0, 1),
-        (signal.SIGTERM, ROW, 0.0, 1),  # while Optuna draws the next trial
-        (signal.SIGHUP, r"^training ", 1.0, 1),
+        (signal.SIGTERM, r"^training ", 1.1, 1),
+        (signal.SIGHUP, r"^training ", 2.3, 1),
+        (signal.SIGINT, ROW, 0.0, 1),  # while Optuna draws the next trial
     ]
     _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c"])
+
+
+# --- local means a Ray of the sweep's own, whatever else runs here -----------------------------
+
+
+@pytest.mark.slow
+def test_a_local_sweep_ignores_another_ray_and_outlives_it(tmp_path):
+    """Another Ray cluster runs on this machine and RAY_ADDRESS names it (a bare ray.init() would
+    join it); the sweep starts its own, and finishes every trial after the other is stopped."""
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths are limited
+    port = _free_port()
+    ray_start = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}"]
+    with open(tmp_path / "other.txt", "w") as log:
+        other = subprocess.Popen(
+            [*ray_start, f"--temp-dir={temp}", "--num-cpus=1", "--include-dashboard=false", "--block"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    out, log_path = tmp_path / "out", tmp_path / "log.txt"
+    path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=2)
+    try:
+        up = wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 120)
+        assert up, (tmp_path / "other.txt").read_text()
+        env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}"}
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "nas.cli", "sweep", str(path), "--out", str(out), "--no-analyze"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        try:
+            assert wait_for(lambda: _rows(out) >= 1, 300), log_path.read_text()
+            assert other.poll() is None, (tmp_path / "other.txt").read_text()
+            os.killpg(other.pid, signal.SIGTERM)  # the other cluster stops mid-sweep
+            other.wait(timeout=60)
+            assert proc.wait(timeout=300) == 0, log_path.read_text()
+        finally:
+            for pid in _session(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+    finally:
+        for pid in _session(other.pid):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+    text = log_path.read_text()
+    assert "starting Ray (local, " in text and "Ray ready" in text, text
+    rows = [r for s in ("anynet_x_c", "regnet_x") for r in store.rows(out / s)]
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), text
