@@ -140,6 +140,12 @@ def test_while_ray_starts_nobody_replaces_the_handlers_and_its_processes_block_s
 # --- --address: checked before anything is written ---------------------------------------------
 
 
+def _answers(port: int) -> bool:
+    """Whether something listens on `port` of this machine."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -410,7 +416,7 @@ def test_a_local_sweep_ignores_another_ray_and_outlives_it(tmp_path):
     out, log_path = tmp_path / "out", tmp_path / "log.txt"
     path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=2)
     try:
-        up = wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 120)
+        up = wait_for(lambda: _answers(port), 120)
         assert up, (tmp_path / "other.txt").read_text()
         env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}"}
         with open(log_path, "w") as log:
