@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from blocks.errors import UserError
-from nas.sweeping import interrupts, store
+from nas.sweeping import driver, interrupts, store
 from nas.sweeping.driver import sweep
 from nas.sweeping.interrupts import Interrupted
 from tests.polling import wait_for
@@ -107,6 +107,19 @@ def test_while_ray_starts_nobody_replaces_the_handlers_and_its_processes_block_s
     assert stop.value.exit_code == 129
 
 
+def test_the_tune_guard_stops_only_once_a_signal_is_recorded():
+    with pytest.raises(Interrupted) as stop, interrupts.catching():
+        guard = interrupts.guard()
+        guard.on_step_begin(iteration=0, trials=[])
+        guard.on_trial_error(iteration=0, trials=[], trial=None)
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(interrupts.Stopped, match="SIGTERM"):
+            guard.on_step_begin(iteration=1, trials=[])
+        with pytest.raises(interrupts.Stopped):
+            guard.on_trial_error(iteration=1, trials=[], trial=None)  # not recorded as a failure
+    assert stop.value.exit_code == 143
+
+
 # --- --address: checked before anything is written ---------------------------------------------
 
 
@@ -147,6 +160,22 @@ def test_a_bad_address_is_one_line_before_anything_is_written(tmp_path, address,
     with pytest.raises(UserError, match=message) as err:
         sweep(str(path), out=str(tmp_path / "out"), address=address)
     assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
+
+
+def test_a_cluster_ray_cannot_reach_is_one_line(monkeypatch):
+    import ray
+
+    def unreachable(**kwargs):
+        raise ConnectionError(
+            "Could not find any running Ray instance.\nPlease specify the one to connect to."
+        )
+
+    monkeypatch.setattr(ray, "init", unreachable)
+    with pytest.raises(UserError) as err:
+        driver._init_ray("auto")
+    assert str(err.value) == (
+        "--address auto: cannot connect to a Ray cluster there (Could not find any running Ray instance.)"
+    )
 
 
 def test_the_cli_says_a_bad_address_in_one_line(tmp_path, capsys):

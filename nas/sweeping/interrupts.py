@@ -120,16 +120,23 @@ def starting_ray() -> Iterator[None]:
         return real(signum, handler)
 
     signal.signal = keep
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # a child inherits the mask
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # a child inherits the mask
     try:
         yield
     finally:
         signal.signal = real
         for n in SIGNALS:  # Ray's core worker puts a C++ SIGTERM handler under Python's
             real(n, _now.handler)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # one that came in is handled now
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGHUP that came in is handled now
         if _now.signum is not None:
             signal.alarm(0)  # the C++ handler, had it caught the signal, set an alarm that aborts
+
+
+def _stop_tune() -> None:
+    """Raise Stopped if a signal has been recorded."""
+    signum = caught()
+    if signum is not None:
+        raise Stopped(signal.Signals(signum).name)
 
 
 def guard() -> Any:
@@ -138,12 +145,14 @@ def guard() -> Any:
     from ray import tune
 
     class Guard(tune.Callback):
+        """Stops Tune's loop for a recorded signal."""
+
         def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
-            if caught() is not None:
-                raise Stopped(signal.Signals(caught()).name)
+            """Each turn of Tune's loop."""
+            _stop_tune()
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            if caught() is not None:
-                raise Stopped(signal.Signals(caught()).name)
+            """Before the sweep's callback records the trial as failed."""
+            _stop_tune()
 
     return Guard()
