@@ -288,20 +288,20 @@ def test_the_cli_stops_at_every_moment_and_resumes_each_trial_once(tmp_path):
 
 
 class _Armed(io.TextIOBase):
-    """Standard output that sends this process `signum` once a line matching `marker` is printed
-    for the `nth` time: at once (it lands in the driver's print) or `delay` s later (wherever the
-    driver then is, mostly inside Ray's waits)."""
+    """Standard output that sends this process `signum` once a line matching `marker` is first
+    printed: at once (it lands in the driver's print) or `delay` s later (wherever the driver then
+    is, mostly inside Ray's waits)."""
 
-    def __init__(self, echo: TextIO, signum: int, marker: str, delay: float, nth: int):
-        self.echo, self.signum, self.marker, self.delay, self.left = echo, signum, marker, delay, nth
+    def __init__(self, echo: TextIO, signum: int, marker: str, delay: float):
+        self.echo, self.signum, self.marker, self.delay, self.armed = echo, signum, marker, delay, True
 
     def write(self, text: str) -> int:
         self.echo.write(text)
-        if self.left and any(re.search(self.marker, line) for line in text.splitlines()):
-            self.left -= 1
-            if not self.left and self.delay:
+        if self.armed and any(re.search(self.marker, line) for line in text.splitlines()):
+            self.armed = False
+            if self.delay:
                 threading.Timer(self.delay, os.kill, (os.getpid(), self.signum)).start()
-            elif not self.left:
+            else:
                 os.kill(os.getpid(), self.signum)
         return len(text)
 
@@ -327,11 +327,11 @@ def _in_process(ray, steps, path: Path, out: Path, spaces: list[str]) -> None:
     """Run the sweep of `path`, then resumes, each stopped by its step's signal at its moment; then a
     last resume. Each stop: Interrupted with its code and one line, and no trial left running."""
     call = {"path": str(path), "out": str(out)}
-    for signum, marker, delay, nth in steps:
-        armed = _Armed(sys.stdout, signum, marker, delay, nth)
+    for signum, marker, delay in steps:
+        armed = _Armed(sys.stdout, signum, marker, delay)
         with pytest.raises(Interrupted) as stop, contextlib.redirect_stdout(armed):
             sweep(**call)
-        what = f"{signal.Signals(signum).name} at {marker!r} (+{delay}s, #{nth})"
+        what = f"{signal.Signals(signum).name} at {marker!r} (+{delay}s)"
         assert stop.value.exit_code == 128 + signum, what
         stopped = re.match(STOPPED, stop.value.message)
         assert stopped and int(stopped[1]) == _rows(out) < int(stopped[2]), (what, stop.value.message)
@@ -346,12 +346,12 @@ def _in_process(ray, steps, path: Path, out: Path, spaces: list[str]) -> None:
 def test_a_sample_sweep_stops_at_every_moment_in_process(shared_ray, tmp_path):
     path = tiny_experiment(tmp_path, samples=3, seed=1, epochs=2)
     steps = [  # a second or so after "training", the trials' actors are starting: inside Ray's waits
-        (signal.SIGINT, r"^training ", 0.0, 1),  # Tune about to start
-        (signal.SIGTERM, r"^training ", 0.4, 1),
-        (signal.SIGHUP, r"^training ", 1.3, 1),
-        (signal.SIGINT, r"^training ", 2.9, 1),
-        (signal.SIGTERM, EPOCH, 0.0, 1),  # inside Tune's callback
-        (signal.SIGHUP, ROW, 0.0, 1),  # a trial's row just recorded
+        (signal.SIGINT, r"^training ", 0.0),  # Tune about to start
+        (signal.SIGTERM, r"^training ", 0.4),
+        (signal.SIGHUP, r"^training ", 1.3),
+        (signal.SIGINT, r"^training ", 2.9),
+        (signal.SIGTERM, EPOCH, 0.0),  # inside Tune's callback
+        (signal.SIGHUP, ROW, 0.0),  # a trial's row just recorded
     ]
     _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c", "regnet_x"])
 
@@ -372,10 +372,10 @@ def test_a_comparison_stops_at_every_moment_of_its_rounds(shared_ray, tmp_path):
         compare={"round": 3, "difference": 0.5},  # look 1 cannot separate, so round 2 runs
     )
     steps = [
-        (signal.SIGTERM, r"^round 1/3", 0.0, 1),  # between rounds: round 2 is planned next
-        (signal.SIGINT, r"from the stored rows", 0.0, 1),  # a resume replaying round 1
-        (signal.SIGHUP, r"from the stored rows", 0.7, 1),  # round 2 starting
-        (signal.SIGTERM, ROW, 0.0, 1),  # inside round 2
+        (signal.SIGTERM, r"^round 1/3", 0.0),  # between rounds: round 2 is planned next
+        (signal.SIGINT, r"from the stored rows", 0.0),  # a resume replaying round 1
+        (signal.SIGHUP, r"from the stored rows", 0.7),  # round 2 starting
+        (signal.SIGTERM, ROW, 0.0),  # inside round 2
     ]
     _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c", "nds_vanilla"])
 
@@ -387,10 +387,10 @@ def test_an_optimize_sweep_stops_at_every_moment(shared_ray, tmp_path):
         search={"mode": "optimize", "algorithm": "random", "scheduler": "none"},
     )
     steps = [
-        (signal.SIGINT, r"^training ", 0.0, 1),
-        (signal.SIGTERM, r"^training ", 1.1, 1),
-        (signal.SIGHUP, r"^training ", 2.3, 1),
-        (signal.SIGINT, ROW, 0.0, 1),  # while Optuna draws the next trial
+        (signal.SIGINT, r"^training ", 0.0),
+        (signal.SIGTERM, r"^training ", 1.1),
+        (signal.SIGHUP, r"^training ", 2.3),
+        (signal.SIGINT, ROW, 0.0),  # while Optuna draws the next trial
     ]
     _in_process(shared_ray, steps, path, tmp_path / "out", ["anynet_x_c"])
 
