@@ -104,7 +104,7 @@ def test_packed_trials_share_one_declared_gpu_at_once(tmp_path, monkeypatch, cap
     monkeypatch.setattr(
         driver, "_cluster_gpu_bytes", lambda: 16 * GB
     )  # the declared GPU has no CUDA behind it
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     try:
         driver.sweep(str(_experiment(tmp_path, pack_gpus=True)), out=str(tmp_path / "out"))
     finally:

@@ -231,14 +231,6 @@ def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(
         driver.execute(gpus, [driver.SearchRun("s", tmp_path, 1, 0)], None, tmp_path, None)
 
 
-def test_interrupts_raise_once_and_restore_the_handlers():
-    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    with pytest.raises(driver.Interrupted) as stop, driver._interrupts():
-        os.kill(os.getpid(), signal.SIGTERM)
-    assert stop.value.exit_code == 143
-    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
-
-
 def _optimize_experiment(tmp_path):
     exp = {
         "name": "opt",

@@ -12,9 +12,9 @@ import importlib.util
 import json
 import logging
 import os
-import signal
+import re
+import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -29,7 +29,8 @@ from nas.config import Experiment
 from nas.records import store
 from nas.records.rows import PlanEntry, Status, TrialRow
 from nas.records.weights import OWNER, trial_threads, weights_owner
-from nas.sweeping import compare, memory
+from nas.sweeping import compare, interrupts, memory
+from nas.sweeping.interrupts import Interrupted
 from nas.sweeping.optimize import WORST_ERROR
 from nas.sweeping.plan import Run, SampleRun, SearchRun, context, prepare, space_options
 from nas.sweeping.plan import resume as resume_plan
@@ -197,43 +198,6 @@ def _tune_env() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM stopped a sweep. A BaseException, like KeyboardInterrupt, so that no
-    `except Exception` on the way (Ray's included) swallows it; `message` says how far it got."""
-
-    def __init__(self, signum: int, message: str = ""):
-        super().__init__(message or signal.Signals(signum).name)
-        self.signum, self.message = signum, message
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's code for a process ended by the signal: 130 for SIGINT, 143 for SIGTERM."""
-        return 128 + self.signum
-
-
-@contextmanager
-def _interrupts() -> Iterator[None]:
-    """Inside the block SIGINT and SIGTERM raise Interrupted once (later ones are ignored, so
-    shutting Ray down is not cut short); the previous handlers come back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach the main thread only
-        return
-    caught: list[int] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if not caught:
-            caught.append(signum)
-            raise Interrupted(signum)
-
-    signums = (signal.SIGINT, signal.SIGTERM)
-    previous = {n: signal.signal(n, handler) for n in signums}
-    try:
-        yield
-    finally:
-        for n, old in previous.items():
-            signal.signal(n, old)
-
-
 def _interrupted_line(out: Path) -> str:
     """How far an interrupted sweep got, and how to finish it."""
     runs = [d for d in out.iterdir() if d.is_dir() and store.is_run(d)] if out.is_dir() else []
@@ -245,7 +209,8 @@ def _interrupted_line(out: Path) -> str:
 
 
 def _init_ray(address: str | None) -> bool:
-    """Start (or connect to) Ray unless already connected; True when this call did it."""
+    """Start a fresh local Ray (never one already running here), or connect to `address`, unless
+    already connected; True when this call did it. Signals wait for it to finish."""
     import ray
 
     if ray.is_initialized():
@@ -253,7 +218,17 @@ def _init_ray(address: str | None) -> bool:
     where = f"at {address}" if address else f"(local, {usable_cpus()} CPUs)"
     print(f"starting Ray {where}...", flush=True)
     start = time.perf_counter()
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    with interrupts.starting_ray():
+        try:
+            ray.init(
+                address=address or "local",
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+            )
+        except ConnectionError as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(f"--address {address}: cannot connect to a Ray cluster there ({first})") from None
     print(f"Ray ready in {time.perf_counter() - start:.1f}s", flush=True)
     return True
 
@@ -276,23 +251,25 @@ def execute(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, 
         exp = _packed(exp, runs, data, here, _local_gpu_bytes)
         _refuse_unfit(exp, here, "this machine")  # before Ray starts: no wait
     _require_mlflow(exp)
+    interrupts.check()
     with _tune_env():
         started = _init_ray(address)
-        with _interrupts():  # again: ray.init puts its own SIGTERM handler (abort) in place
-            try:
-                nodes = _alive_nodes()
-                exp = _packed(exp, runs, data, nodes, _cluster_gpu_bytes)
-                _check_fits(exp, nodes)
-                _fit(exp, runs, data, out, total)
-            except Exception as err:
-                if isinstance(err.__context__, UserError):  # a full disk in a callback: Tune wraps it
-                    raise err.__context__ from None
-                raise
-            finally:
-                if started:
-                    import ray
+        try:
+            interrupts.check()
+            nodes = _alive_nodes()
+            exp = _packed(exp, runs, data, nodes, _cluster_gpu_bytes)
+            _check_fits(exp, nodes)
+            _fit(exp, runs, data, out, total)
+        except Exception as err:
+            interrupts.check()  # whatever Tune raised on its way out, a signal stopped it
+            if isinstance(err.__context__, UserError):  # a full disk in a callback: Tune wraps it
+                raise err.__context__ from None
+            raise
+        finally:
+            if started:
+                import ray
 
-                    ray.shutdown()
+                ray.shutdown()
 
 
 def _check_fits(exp: Experiment, nodes: list[dict[str, float]] | None = None) -> None:
@@ -423,7 +400,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     trainable = tune.with_parameters(_trainable, plans=plans, data=data, setup=setup)
     trainable = tune.with_resources(trainable, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
     progress = Progress(total, exp.training.epochs)
-    callbacks = [_callback(runs, plans, exp, progress)]
+    callbacks = [interrupts.guard(), _callback(runs, plans, exp, progress)]
     try:
         callbacks.append(Board(plans))
         print(f"TensorBoard: tensorboard --logdir {out / '_ray'}")
@@ -541,36 +518,67 @@ def sweep(
     overrides: Sequence[str] = (),
 ) -> list[Run]:
     """Sample, train and record a whole experiment (`overrides`: `PATH=VALUE` settings applied to
-    the file before validation), or finish a killed one with `resume`.
-    SIGINT and SIGTERM raise Interrupted, saying how far it got, after Ray is shut down."""
+    the file before validation), or finish a killed one with `resume`. SIGINT, SIGTERM and
+    SIGHUP raise Interrupted, saying how far it got, after Ray is shut down."""
     if resume and overrides:
         raise UserError("--set goes with a new sweep; a resumed sweep keeps its recorded experiment")
     out_dir = Path(resume) if resume else None
-    with _interrupts(), ExitStack() as held:
-        try:
+    try:
+        with interrupts.catching(), ExitStack() as held:
+            with interrupts.raising():
+                check_address(address)
             if resume:
                 if not out_dir.is_dir():
                     raise UserError(f"{out_dir}: no such sweep folder to resume")
                 held.enter_context(store.lock(out_dir))
-                exp, runs = resume_plan(out_dir, path)
-                data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
+                with interrupts.raising():
+                    exp, runs = resume_plan(out_dir, path)
+                    data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
                 print(f"resuming {out_dir}: finishing what has no row yet")
             else:
-                exp = cfgmod.load(path, overrides)
+                with interrupts.raising():
+                    exp = cfgmod.load(path, overrides)
                 out_dir = Path(out or Path("runs") / exp.name)
                 _check_new_out(out_dir)
                 held.enter_context(store.lock(out_dir))
-                data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
+                with interrupts.raising():
+                    data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
                 print(
                     f"sweep '{exp.name}' ({exp.search.mode}): {len(exp.spaces)} space(s) x {exp.samples} samples "
                     f"on {data.name} {tuple(data.input_shape)}, {exp.training.epochs} epochs each -> {out_dir}"
                 )
                 runs = prepare(exp, out_dir, data)
             execute(exp, runs, data, out_dir, address)
-        except Interrupted as stop:
-            line = _interrupted_line(out_dir) if out_dir else "interrupted before the sweep folder was known"
-            raise Interrupted(stop.signum, line) from None
+    except Interrupted as stop:
+        line = _interrupted_line(out_dir) if out_dir else "interrupted before the sweep folder was known"
+        raise Interrupted(stop.signum, line) from None
     return runs
+
+
+def check_address(address: str | None) -> None:
+    """Refuse, before anything is written, an `address` that is not a Ray address, a Ray Client
+    address without Ray Client's package, or one where nothing answers."""
+    if address is None or address == "auto":
+        return
+    legal = (
+        "give auto, HOST:PORT (a cluster's head, e.g. 10.0.0.5:6379) or ray://HOST:PORT "
+        "(Ray Client), or leave it out for a local Ray"
+    )
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    scheme = address.partition("://")[0] if "://" in address else ""
+    named = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]", host)
+    if scheme not in ("", "ray") or not colon or not named or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"--address {address!r}: not a Ray address; {legal}")
+    if scheme and importlib.util.find_spec("grpc") is None:
+        raise UserError(
+            f"--address {address}: Ray Client (ray://) needs its package: pip install 'ray[client]'; "
+            "or give the head's HOST:PORT from a node of the cluster"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise UserError(f"--address {address}: nothing answers there ({why}); is the cluster up?") from None
 
 
 def _check_new_out(out: Path) -> None:

@@ -20,7 +20,7 @@ from nas.config import Experiment
 from nas.outputs import unlinked
 from nas.records import store
 from nas.records.rows import PlanEntry
-from nas.sweeping import compare, memory
+from nas.sweeping import compare, interrupts, memory
 from nas.training import datasets as datamod
 from spaces import Context, Space, get, sample
 
@@ -74,7 +74,8 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
             plan_space(exp, i, ctx, n=1)  # options valid, constraints reachable; Optuna draws later
         plans = [[] for _ in exp.spaces]
     else:
-        plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]
+        with interrupts.raising():  # drawing may stop anywhere; writing the runs below may not
+            plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]
     runs = []
     for sc, plan in zip(exp.spaces, plans, strict=True):
         run_dir = out / sc.name
