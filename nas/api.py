@@ -65,12 +65,15 @@ def sweep(
 @dataclass(frozen=True)
 class Plan:
     """What a sweep would train (`nas sweep --dry-run`): the validated experiment, the dataset's
-    input, and per space the drawn trials (in optimize mode, random draws Optuna does not reuse)."""
+    input, and per space the drawn trials (in optimize mode, random draws Optuna does not reuse);
+    `data_checked` is False where the input and classes came from the dataset's declaration
+    (cifar10; imagefolder with size and classes) and no file was read."""
 
     experiment: Experiment
     input_shape: tuple[int, ...]
     num_classes: int
     trials: dict[str, list[PlanEntry]]
+    data_checked: bool = True
 
 
 def plan(experiment: str | Path, overrides: Sequence[str] = ()) -> Plan:
@@ -79,13 +82,17 @@ def plan(experiment: str | Path, overrides: Sequence[str] = ()) -> Plan:
     from nas.sweeping import memory
     from nas.sweeping.plan import context, plan_space
     from nas.training import datasets
+    from spaces import Context
 
     exp = config.load(experiment, overrides)
     memory.check_samples(exp)
-    data = datasets.load(exp.dataset.name, exp.dataset.params, exp.source)
-    ctx = context(exp, data)
+    known = datasets.declared(exp.dataset.name, exp.dataset.params, exp.source)
+    if known is None:
+        ctx = context(exp, datasets.load(exp.dataset.name, exp.dataset.params, exp.source))
+    else:  # planned from the declaration alone: the files need not be on disk yet
+        ctx = Context(known[0], known[1], exp.model.stem, dict(exp.model.head))
     trials = {sc.name: plan_space(exp, i, ctx) for i, sc in enumerate(exp.spaces)}
-    return Plan(exp, tuple(data.input_shape), data.num_classes, trials)
+    return Plan(exp, tuple(ctx.input_shape), ctx.num_classes, trials, data_checked=known is None)
 
 
 def results(path: str | Path, *, frame: bool = False) -> list[TrialRow] | pandas.DataFrame:

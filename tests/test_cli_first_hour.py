@@ -121,6 +121,27 @@ def test_dry_run_prints_what_would_train_and_writes_nothing(tmp_path, capsys, mo
     assert "a fixed design with this level and power needs" in out and sorted(tmp_path.rglob("*")) == before
 
 
+def test_dry_run_plans_from_the_declaration_before_the_download(tmp_path, capsys):
+    path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=1)
+    cifar = ["--set", "dataset={name: cifar10, params: {root: not/downloaded}}"]
+    assert main(["sweep", str(path), "--dry-run", *cifar]) == 0
+    out = capsys.readouterr().out
+    assert "dataset cifar10 (3, 32, 32), 10 classes" in out and "data not checked" in out
+    plan = nas.plan(path, [o for o in cifar if o != "--set"])
+    assert plan.input_shape == (3, 32, 32) and plan.num_classes == 10 and not plan.data_checked
+    assert plan.trials["regnet_x"][0].spec["input_shape"] == [3, 32, 32]
+    folder = ["--set", "dataset={name: imagefolder, params: {root: not/there, size: 16, classes: 7}}"]
+    assert main(["sweep", str(path), "--dry-run", *folder]) == 0
+    assert "dataset imagefolder (3, 16, 16), 7 classes" in capsys.readouterr().out
+    specs = nas.plan(path, [folder[1]]).trials["anynet_x_c"]
+    assert {s.spec["head"]["num_classes"] for s in specs} == {7}
+    # without a declared class count only the folder can tell: the missing folder is the one line
+    unknown = ["--set", "dataset={name: imagefolder, params: {root: not/there, size: 16}}"]
+    assert main(["sweep", str(path), "--dry-run", *unknown]) == 2
+    assert "dataset.params.root: no such directory 'not/there'" in capsys.readouterr().err
+    assert nas.plan(path).data_checked
+
+
 def test_json_is_one_document_and_jsonl_is_lines(tmp_path, capsys):
     out = _sweep_folder(tmp_path)
     assert main(["results", str(out), "--json"]) == 0
