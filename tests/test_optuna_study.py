@@ -33,7 +33,7 @@ def _entry_config(index: int, rejected: str = "") -> dict:
     return {"nas_entry": json.dumps(entry)}
 
 
-def test_study_names_objectives_labels_trials_and_fills_what_a_rejected_trial_lacks(tmp_path):
+def test_study_names_objectives_labels_trials_and_fails_a_rejected_draw(tmp_path):
     from nas.sweeping.study import Study
 
     def space(trial):
@@ -67,8 +67,41 @@ def test_study_names_objectives_labels_trials_and_fills_what_a_rejected_trial_la
         "flops": 10,
         "params": 3,
     }
-    assert b.state is TrialState.COMPLETE and b.values == [100.0, float("inf")]
+    assert b.state is TrialState.FAIL and b.values is None and not b.intermediate_values
     assert b.user_attrs["rejected"] == "flops above 5" and "model_id" not in b.user_attrs
+
+
+def test_a_rejected_draw_leaves_no_value_for_the_sampler_or_the_dataframe(tmp_path):
+    """One objective: the rejected draw's row reaches on_trial_complete with the worst error, as
+    Tune hands it; the study keeps neither that value nor an intermediate one."""
+    from nas.sweeping.study import Study
+
+    def space(trial):
+        trial.suggest_int("w0", 8, 32)
+        return _entry_config(space.calls, rejected="flops above 5" if space.calls == 1 else "")
+
+    space.calls = 0
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    search = Study(
+        space=space,
+        metric="val_error",
+        mode="min",
+        storage=optuna.storages.RDBStorage(url),
+        study_name="s",
+        metric_names=["val_error"],
+    )
+    for space.calls, (trial_id, error) in enumerate([("a", 30.0), ("b", 100.0), ("c", 20.0)]):
+        search.suggest(trial_id)
+        search.on_trial_complete(trial_id, {"val_error": error, "training_iteration": 1, "row": "{}"})
+    study = optuna.load_study(storage=url, study_name="s")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert study.trials[1].intermediate_values == {} and study.trials[1].value is None
+    assert [t.intermediate_values for t in study.trials[::2]] == [{1: 30.0}, {1: 20.0}]
+    frame = study.trials_dataframe()
+    values = frame["value_val_error"]  # the column is named after the objective
+    assert values.tolist()[::2] == [30.0, 20.0] and values.isna().tolist()[1]
+    assert frame["state"].tolist() == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert study.best_value == 20.0 and len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
 
 
 @pytest.mark.parametrize("algorithm", ["TPESampler", "RandomSampler", "NSGAIISampler"])
