@@ -172,16 +172,35 @@ def sample(
     return spaces.sample(spaces.get(space), n, seed, ctx=ctx, options=options or {})
 
 
-def build(spec: ArchSpec | str | Path, weights: str | Path | None = None) -> nn.Module:
-    """The network of a spec (or spec file, or zoo name): freshly initialised, or with the
-    weights saved in `weights` (then on the CPU in eval mode)."""
+def build(
+    spec: ArchSpec | str | Path, weights: str | Path | None = None, *, run: str | Path | None = None
+) -> nn.Module:
+    """The network of a spec (or spec file, zoo name, or with `run` a model id of that run or sweep
+    folder): freshly initialised, or with the weights saved in `weights` (then on the CPU in eval mode)."""
     from blocks.network import build as build_network
     from blocks.spec import ArchSpec
     from nas.exporting.weights import load_weights
-    from nas.zoo import load_spec
 
-    arch = spec if isinstance(spec, ArchSpec) else load_spec(spec)
+    arch = spec if isinstance(spec, ArchSpec) else find_spec(spec, run)
     return load_weights(arch, weights) if weights is not None else build_network(arch)
+
+
+def find_spec(source: str | Path, run: str | Path | None = None) -> ArchSpec:
+    """The spec of a file or zoo name, or with `run` (a run directory or sweep folder) of one of
+    its trials by model id, as `nas retrain ID --run RUN` finds it."""
+    from blocks.spec import from_dict
+    from nas.sweeping import store
+    from nas.zoo import load_spec, names
+
+    if run is None or Path(source).is_file() or str(source) in names():
+        return load_spec(source)
+    for found in store.find_runs([str(run)]):
+        for entry in [*store.rows(found), *store.plan(found)]:
+            if entry.get("model_id") == str(source) and entry.get("spec"):
+                return from_dict(entry["spec"], f"{found}: model {source}")
+    raise UserError(
+        f"{source}: neither a spec file, a zoo network, nor a model id in {run}; its models: nas results {run}"
+    )
 
 
 def export(
