@@ -147,13 +147,19 @@ def refine(
     level: float = 0.95,
 ) -> tuple[dict[str, Any], Refinement]:
     """Narrow a run's space to where its good models are (`nas refine`): the refined experiment
-    mapping and the refinement; written as YAML to `out` when given."""
+    mapping and the refinement; written as YAML to `out` when given and an option narrows
+    (`narrows`: a file that repeats the run's space is not worth a sweep)."""
     from nas.analysis.refine import refine_run, write
 
     experiment, ref = refine_run(Path(run), None if params is None else list(params), subsample, level)
-    if out is not None:
+    if out is not None and narrows(ref):
         write(experiment, ref, Path(run), Path(out))
     return experiment, ref
+
+
+def narrows(ref: Refinement) -> bool:
+    """Whether a refinement narrows any option (else every interval covers its option's whole range)."""
+    return any(c["after"] != c["before"] for c in ref.changes)
 
 
 def sample(
