@@ -253,6 +253,8 @@ def test_build_takes_a_model_id_of_a_run_as_retrain_does(tmp_path, capsys):
         f"nas build: error: 0123456789ab: neither a spec file, a zoo network, nor a model id in {run}; "
         f"its models: nas results {run}\n"
     )
+    assert main(["build", "--list", "--run", str(run)]) == 2
+    assert capsys.readouterr().err.startswith("nas build: error: --run: names the run of a model id")
 
 
 def test_a_malformed_spec_file_is_one_line_exit_2(tmp_path, capsys):

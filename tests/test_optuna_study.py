@@ -92,7 +92,10 @@ def test_a_rejected_draw_leaves_no_value_for_the_sampler_or_the_dataframe(tmp_pa
     )
     for space.calls, (trial_id, error) in enumerate([("a", 30.0), ("b", 100.0), ("c", 20.0)]):
         search.suggest(trial_id)
-        search.on_trial_complete(trial_id, {"val_error": error, "training_iteration": 1, "row": "{}"})
+        result = {"val_error": error, "training_iteration": 1, "row": "{}"}
+        if trial_id == "b":  # should Tune also hand the rejected draw's one result over as it comes
+            search.on_trial_result(trial_id, result)
+        search.on_trial_complete(trial_id, result)
     study = optuna.load_study(storage=url, study_name="s")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert study.trials[1].intermediate_values == {} and study.trials[1].value is None

@@ -32,6 +32,8 @@ def run(args) -> int:
     if args.list or not args.spec:
         if not args.list:
             raise UserError("give a spec file, a zoo name or a model id with --run RUN_DIR, or --list")
+        if args.run_dir:
+            raise UserError("--run: names the run of a model id; --list shows the zoo, which needs none")
         for name in zoo.names():
             cx = complexity(zoo.get(name))
             print(f"{name:<18} {cx.params:>12,} params  {cx.flops / 1e9:6.2f} GF")

@@ -39,6 +39,8 @@ class Study(OptunaSearch):
             self._ot_study.set_metric_names(self._metric_names)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._rejected:  # it trained nothing: no intermediate value to report
+            return
         super().on_trial_result(trial_id, result)
         self._reported[trial_id] = result[TRAINING_ITERATION]
 
