@@ -65,12 +65,15 @@ def sweep(
 @dataclass(frozen=True)
 class Plan:
     """What a sweep would train (`nas sweep --dry-run`): the validated experiment, the dataset's
-    input, and per space the drawn trials (in optimize mode, random draws Optuna does not reuse)."""
+    input, and per space the drawn trials (in optimize mode, random draws Optuna does not reuse);
+    `data_checked` is False where the input and classes came from the dataset's declaration
+    (cifar10; imagefolder with size and classes) and no file was read."""
 
     experiment: Experiment
     input_shape: tuple[int, ...]
     num_classes: int
     trials: dict[str, list[PlanEntry]]
+    data_checked: bool = True
 
 
 def plan(experiment: str | Path, overrides: Sequence[str] = ()) -> Plan:
@@ -79,13 +82,17 @@ def plan(experiment: str | Path, overrides: Sequence[str] = ()) -> Plan:
     from nas.sweeping import memory
     from nas.sweeping.plan import context, plan_space
     from nas.training import datasets
+    from spaces import Context
 
     exp = config.load(experiment, overrides)
     memory.check_samples(exp)
-    data = datasets.load(exp.dataset.name, exp.dataset.params, exp.source)
-    ctx = context(exp, data)
+    known = datasets.declared(exp.dataset.name, exp.dataset.params, exp.source)
+    if known is None:
+        ctx = context(exp, datasets.load(exp.dataset.name, exp.dataset.params, exp.source))
+    else:  # planned from the declaration alone: the files need not be on disk yet
+        ctx = Context(known[0], known[1], exp.model.stem, dict(exp.model.head))
     trials = {sc.name: plan_space(exp, i, ctx) for i, sc in enumerate(exp.spaces)}
-    return Plan(exp, tuple(data.input_shape), data.num_classes, trials)
+    return Plan(exp, tuple(ctx.input_shape), ctx.num_classes, trials, data_checked=known is None)
 
 
 def results(path: str | Path, *, frame: bool = False) -> list[TrialRow] | pandas.DataFrame:
@@ -150,13 +157,19 @@ def refine(
     level: float = 0.95,
 ) -> tuple[dict[str, Any], Refinement]:
     """Narrow a run's space to where its good models are (`nas refine`): the refined experiment
-    mapping and the refinement; written as YAML to `out` when given."""
+    mapping and the refinement; written as YAML to `out` when given and an option narrows
+    (`narrows`: a file that repeats the run's space is not worth a sweep)."""
     from nas.analysis.refine import refine_run, write
 
     experiment, ref = refine_run(Path(run), None if params is None else list(params), subsample, level)
-    if out is not None:
+    if out is not None and narrows(ref):
         write(experiment, ref, Path(run), Path(out))
     return experiment, ref
+
+
+def narrows(ref: Refinement) -> bool:
+    """Whether a refinement narrows any option (else every interval covers its option's whole range)."""
+    return any(c["after"] != c["before"] for c in ref.changes)
 
 
 def sample(
@@ -175,16 +188,35 @@ def sample(
     return spaces.sample(spaces.get(space), n, seed, ctx=ctx, options=options or {})
 
 
-def build(spec: ArchSpec | str | Path, weights: str | Path | None = None) -> nn.Module:
-    """The network of a spec (or spec file, or zoo name): freshly initialised, or with the
-    weights saved in `weights` (then on the CPU in eval mode)."""
+def build(
+    spec: ArchSpec | str | Path, weights: str | Path | None = None, *, run: str | Path | None = None
+) -> nn.Module:
+    """The network of a spec (or spec file, zoo name, or with `run` a model id of that run or sweep
+    folder): freshly initialised, or with the weights saved in `weights` (then on the CPU in eval mode)."""
     from blocks.network import build as build_network
     from blocks.spec import ArchSpec
     from nas.records.weights import load_weights
-    from nas.zoo import load_spec
 
-    arch = spec if isinstance(spec, ArchSpec) else load_spec(spec)
+    arch = spec if isinstance(spec, ArchSpec) else find_spec(spec, run)
     return load_weights(arch, weights) if weights is not None else build_network(arch)
+
+
+def find_spec(source: str | Path, run: str | Path | None = None) -> ArchSpec:
+    """The spec of a file or zoo name, or with `run` (a run directory or sweep folder) of one of
+    its trials by model id, as `nas retrain ID --run RUN` finds it."""
+    from blocks.spec import from_dict
+    from nas.records import store
+    from nas.zoo import load_spec, names
+
+    if run is None or Path(source).is_file() or str(source) in names():
+        return load_spec(source)
+    for found in store.find_runs([str(run)]):
+        for entry in [*store.rows(found), *store.plan(found)]:
+            if entry.get("model_id") == str(source) and entry.get("spec"):
+                return from_dict(entry["spec"], f"{found}: model {source}")
+    raise UserError(
+        f"{source}: neither a spec file, a zoo network, nor a model id in {run}; its models: nas results {run}"
+    )
 
 
 def export(

@@ -9,6 +9,7 @@ legal, before anything is sampled or trained.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -331,21 +332,43 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
 
 
 def override(data: Any, overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of the loaded mapping with each `PATH=VALUE` set (VALUE read as YAML, dotted PATH
-    made of mappings, created where missing)."""
+    """A copy of the loaded mapping with each `PATH=VALUE` set (VALUE read as YAML; a dotted PATH
+    steps through mappings, created where missing, and lists by index, as Hydra's `a.0.b=v`)."""
     if data is not None and not isinstance(data, dict):
         raise UserError(f"--set: the experiment file is {data!r:.40}, not a mapping of fields")
     out = copy.deepcopy(data or {})
     for key, value in _assignments(overrides):
-        *parents, last = key.split(".")
-        node = out
-        for i, part in enumerate(parents):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                where = ".".join(parents[: i + 1])
-                raise UserError(f"--set {key}: {where} is {node!r:.40}, not a mapping of fields")
-        node[last] = value
+        parts = key.split(".")
+        node: Any = out
+        for i, part in enumerate(parts):
+            where = ".".join(parts[:i]) or "the file"
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                index = _index(key, where, node, part)
+                if last:
+                    node[index] = value
+                else:
+                    node = node[index]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise UserError(f"--set {key}: {where} is {node!r:.40}, not a mapping of fields or a list")
     return out
+
+
+def _index(key: str, where: str, items: list, part: str) -> int:
+    """The list entry `part` names in `--set KEY`, or one line naming the list and its legal indices."""
+    legal = f"legal indices: 0 to {len(items) - 1}" if items else "it is empty, so no index is legal"
+    if not part.isdigit():
+        raise UserError(f"--set {key}: {where} is a list, so {part!r} must be an index; {legal}")
+    if int(part) >= len(items):
+        raise UserError(
+            f"--set {key}: {where} has {len(items)} entries, so index {part} is out of range; {legal}"
+        )
+    return int(part)
 
 
 def _assignments(overrides: Sequence[str]) -> list[tuple[str, Any]]:
@@ -365,6 +388,9 @@ def _blame(err: UserError, source: str, keys: list[str]) -> UserError:
     message = str(err)
     rest = message.removeprefix(f"{source}: ")
     for key in keys:
-        if rest == key or rest.startswith((f"{key}:", f"{key}.", f"{key}[")):
-            return UserError(f"--set {rest} (in {source})")
+        # the validator names list entries as `spaces[0]`, where --set writes `spaces.0`
+        shown = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
+        for k in (key, shown):
+            if rest == k or rest.startswith((f"{k}:", f"{k}.", f"{k}[")):
+                return UserError(f"--set {key}{rest[len(k) :]} (in {source})")
     return UserError(f"{message} (with --set {', '.join(keys)})")

@@ -178,6 +178,13 @@ def format_suggestions(rows: list[dict[str, Any]], layers: int, kernel: int, max
             f"{row['rank']:>4}  {','.join(map(str, row['schedule'])):<{width}}  {field:>9}  "
             f"{row['cv_2d']:>6.3f}  {rule}"
         )
+    capped = sum(row["schedule"][-1] == max_rate for row in rows)
+    if capped:
+        # the widest fields come from the largest rates, so the ranking leans on the cap
+        lines.append(
+            f"note: {capped} of these {len(rows)} schedules end at the largest rate allowed, {max_rate}: "
+            "their field is set by --max-rate, not by the HDC rules; a larger --max-rate widens it"
+        )
     return "\n".join(lines)
 
 

@@ -38,8 +38,9 @@ OPTIONS = {
     "bottleneck_ratios": Param(float, [1.0, 2.0, 4.0], "legal b", is_list=True, low=1.0, high=64.0),
     "group_widths": Param(int, [1, 2, 4, 8, 16, 32], "legal g", is_list=True, low=1, high=1024),
     "strides": strides_option(),
-    "se_ratio": Param(float, 0.25, "SE ratio for the Y variants", low=0.0, high=1.0),
 }
+# only the Y block has squeeze-and-excitation: an X space has no option that would do nothing
+OPTIONS_Y = {**OPTIONS, "se_ratio": Param(float, 0.25, "SE ratio of the Y block", low=0.0, high=1.0)}
 
 # shared options govern every stage: one covers the intervals of all, and no option sets the
 # lower end of d_i (d_i is drawn from 1), which refine reports as unmapped
@@ -159,7 +160,7 @@ for _v in "ABCDE":
             f"anynet_y_{_v.lower()}",
             f"AnyNetY_{_v}: AnyNetX{_v} with squeeze-and-excitation (Y block)",
             anynet(_v, "res_bottleneck_y"),
-            OPTIONS,
+            OPTIONS_Y,
             "anynet",
             check=_check,
             refine=REFINE,

@@ -36,8 +36,8 @@ INITIAL = {
         int, [4, 4], "allowed range of the number of generated stages", is_list=True, low=1, high=16, length=2
     ),
     "strides": strides_option(),
-    "se_ratio": Param(float, 0.25, "SE ratio of RegNetY", low=0.0, high=1.0),
 }
+SE_RATIO = {"se_ratio": Param(float, 0.25, "SE ratio of RegNetY", low=0.0, high=1.0)}  # Y spaces only
 
 # section 4, "RegNetX constrained": b = 1, d <= 40, w_m >= 2
 CONSTRAINED = {
@@ -140,7 +140,7 @@ for _block, _with_se, _what in (("x", False, "X block"), ("y", True, "Y block (S
                 f"regnet_{_block}{_suffix}",
                 f"RegNet{_block.upper()}: quantised linear widths, {_what}; {_which}",
                 regnet(_with_se),
-                _options,
+                {**_options, **SE_RATIO} if _with_se else _options,
                 "regnet",
                 check=check,
                 refine=REFINE,

@@ -65,6 +65,38 @@ def test_a_bad_set_is_one_line_naming_it_and_writes_nothing(tmp_path, capsys, mo
     assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()
 
 
+def test_set_reaches_list_entries_by_index(tmp_path):
+    path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=1)
+    exp = config.load(path, ["spaces.0.options.max_width=32", "spaces.0.options.strides.1=1"])
+    assert exp.spaces[0].options["max_width"] == 32 and exp.spaces[0].options["strides"] == [1, 1]
+    assert exp.spaces[1].options == yaml.safe_load(path.read_text())["spaces"][1]["options"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (
+            "spaces.2.options.max_width=32",
+            "--set spaces.2.options.max_width: spaces has 2 entries, so index 2",
+        ),
+        ("spaces.x.name=regnet_y", "--set spaces.x.name: spaces is a list, so 'x' must be an index; legal"),
+        (
+            "spaces.-1.name=regnet_y",
+            "--set spaces.-1.name: spaces is a list, so '-1' must be an index; legal",
+        ),
+        ("spaces.0.options.strides.2=1", "--set spaces.0.options.strides.2: spaces.0.options.strides has 2"),
+        ("spaces.0.nam=1", "--set spaces.0.nam: unknown field; legal: ['name', 'options'] (in "),
+    ],
+)
+def test_a_bad_list_index_names_the_path_and_the_legal_indices(tmp_path, capsys, setting, expected):
+    path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=1)
+    assert main(["sweep", str(path), "--set", setting, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nas sweep: error: {expected}") and err.count("\n") == 1
+    if "entries" in expected or "must be" in expected:
+        assert "legal indices: 0 to 1" in err
+
+
 def test_set_is_refused_with_resume(tmp_path, capsys):
     assert main(["sweep", "--resume", str(tmp_path), "--set", "training.epochs=2"]) == 2
     assert "--set goes with a new sweep" in capsys.readouterr().err
@@ -87,6 +119,27 @@ def test_dry_run_prints_what_would_train_and_writes_nothing(tmp_path, capsys, mo
     out = capsys.readouterr().out
     assert "comparing 1 pair(s) in up to 3 rounds of 1 models per space, each pair at level 0.05" in out
     assert "a fixed design with this level and power needs" in out and sorted(tmp_path.rglob("*")) == before
+
+
+def test_dry_run_plans_from_the_declaration_before_the_download(tmp_path, capsys):
+    path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=1)
+    cifar = ["--set", "dataset={name: cifar10, params: {root: not/downloaded}}"]
+    assert main(["sweep", str(path), "--dry-run", *cifar]) == 0
+    out = capsys.readouterr().out
+    assert "dataset cifar10 (3, 32, 32), 10 classes" in out and "data not checked" in out
+    plan = nas.plan(path, [o for o in cifar if o != "--set"])
+    assert plan.input_shape == (3, 32, 32) and plan.num_classes == 10 and not plan.data_checked
+    assert plan.trials["regnet_x"][0].spec["input_shape"] == [3, 32, 32]
+    folder = ["--set", "dataset={name: imagefolder, params: {root: not/there, size: 16, classes: 7}}"]
+    assert main(["sweep", str(path), "--dry-run", *folder]) == 0
+    assert "dataset imagefolder (3, 16, 16), 7 classes" in capsys.readouterr().out
+    specs = nas.plan(path, [folder[1]]).trials["anynet_x_c"]
+    assert {s.spec["head"]["num_classes"] for s in specs} == {7}
+    # without a declared class count only the folder can tell: the missing folder is the one line
+    unknown = ["--set", "dataset={name: imagefolder, params: {root: not/there, size: 16}}"]
+    assert main(["sweep", str(path), "--dry-run", *unknown]) == 2
+    assert "dataset.params.root: no such directory 'not/there'" in capsys.readouterr().err
+    assert nas.plan(path).data_checked
 
 
 def test_json_is_one_document_and_jsonl_is_lines(tmp_path, capsys):

@@ -351,6 +351,27 @@ def test_imagefolder_grayscale_and_val_root(tmp_path):
     assert ds.x_train.shape == (6, 1, 4, 4) and ds.x_val.shape == (1, 1, 4, 4) and ds.y_val.tolist() == [1]
 
 
+def test_declared_shape_needs_no_file_and_classes_are_checked(tmp_path):
+    nowhere = str(tmp_path / "nowhere")
+    assert data.declared("cifar10", {"root": nowhere}) == ((3, 32, 32), 10)
+    assert data.declared("imagefolder", {"root": nowhere, "size": 64, "classes": 5}) == ((3, 64, 64), 5)
+    gray = {"root": nowhere, "size": 64, "classes": 5, "grayscale": True}
+    assert data.declared("imagefolder", gray) == ((1, 64, 64), 5)
+    assert (
+        data.declared("imagefolder", {"root": nowhere, "size": 64}) is None
+    )  # classes only the folder tells
+    assert data.declared("digits") is None and data.declared("npz", {"path": nowhere}) is None
+    with pytest.raises(UserError, match=r"^exp.yaml: dataset.params.classes: expected int in \[1, inf\]"):
+        data.declared("imagefolder", {"root": nowhere, "size": 8, "classes": 0}, "exp.yaml")
+    _image_folder(tmp_path / "train", [5, 5, 5, 5, 5])
+    ds = data.load("imagefolder", {"root": str(tmp_path / "train"), "size": 4, "classes": 3})
+    assert ds.num_classes == 3
+    message = _raises(
+        "imagefolder", {"root": str(tmp_path / "train"), "size": 4, "classes": 1000}, "classes: 1000"
+    )
+    assert message.endswith("holds 3 class folders; legal: 3")
+
+
 def test_imagefolder_errors_name_field_and_file(tmp_path):
     _raises("imagefolder", {"root": str(tmp_path / "x")}, "dataset.params.root: no such directory")
     (tmp_path / "flat").mkdir()

@@ -238,6 +238,29 @@ def test_a_spec_is_named_by_its_file_or_zoo_name(tmp_path, capsys):
     assert err.startswith("nas build: error: nosuch: neither") and err.count("\n") == 1
 
 
+def test_build_takes_a_model_id_of_a_run_as_retrain_does(tmp_path, capsys):
+    from tests.synth import write_run
+
+    run = write_run(tmp_path / "sweep", "regnet_x", 3, lambda v, rng: 10.0 + rng.random())
+    entry = store.plan(run)[2]
+    assert main(["build", entry["model_id"], "--run", str(tmp_path / "sweep")]) == 0
+    out = capsys.readouterr().out
+    total = complexity(from_dict(entry["spec"]))
+    assert out.startswith(f"{entry['model_id']}  model_id {entry['model_id']}  input (3, 8, 8)")
+    assert f"parameters: {total.params}" in out
+    net = nas.build(entry["model_id"], run=run)
+    assert sum(p.numel() for p in net.parameters()) == total.params
+    assert nas.build("resnet18", run=run) is not None  # a zoo name is still a zoo name
+    assert main(["build", "0123456789ab", "--run", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"nas build: error: 0123456789ab: neither a spec file, a zoo network, nor a model id in {run}; "
+        f"its models: nas results {run}\n"
+    )
+    assert main(["build", "--list", "--run", str(run)]) == 2
+    assert capsys.readouterr().err.startswith("nas build: error: --run: names the run of a model id")
+
+
 def test_a_malformed_spec_file_is_one_line_exit_2(tmp_path, capsys):
     (tmp_path / "s.yaml").write_text("stem: [1,\n  stages: {\n")
     assert main(["build", str(tmp_path / "s.yaml")]) == 2

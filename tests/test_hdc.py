@@ -187,6 +187,12 @@ def test_cli_suggest(nas):
     assert code == 0 and [r["schedule"] for r in rows] == [[1, 3, 9], [1, 3, 8], [1, 3, 7]]
     code, out, _ = nas("hdc", "suggest", "--layers", "4")
     assert code == 0 and out.splitlines()[2].split()[1] == "1,3,9,20"
+    assert out.splitlines()[-1].startswith("note: ") and "largest rate allowed, 20: their field is set" in out
+    code, out, _ = nas("hdc", "suggest", "--layers", "6")
+    capped = sum(line.split()[1].endswith(",20") for line in out.splitlines()[2:12])
+    assert capped == 10 and out.splitlines()[-1].startswith("note: 10 of these 10 schedules end at")
+    code, out, _ = nas("hdc", "suggest", "--layers", "3", "--max-rate", "20", "--top", "4")
+    assert code == 0 and "note:" not in out  # 1,3,9 is the widest: the cap does not bind
 
 
 @pytest.mark.parametrize(

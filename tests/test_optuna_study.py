@@ -33,7 +33,7 @@ def _entry_config(index: int, rejected: str = "") -> dict:
     return {"nas_entry": json.dumps(entry)}
 
 
-def test_study_names_objectives_labels_trials_and_fills_what_a_rejected_trial_lacks(tmp_path):
+def test_study_names_objectives_labels_trials_and_fails_a_rejected_draw(tmp_path):
     from nas.sweeping.study import Study
 
     def space(trial):
@@ -67,8 +67,44 @@ def test_study_names_objectives_labels_trials_and_fills_what_a_rejected_trial_la
         "flops": 10,
         "params": 3,
     }
-    assert b.state is TrialState.COMPLETE and b.values == [100.0, float("inf")]
+    assert b.state is TrialState.FAIL and b.values is None and not b.intermediate_values
     assert b.user_attrs["rejected"] == "flops above 5" and "model_id" not in b.user_attrs
+
+
+def test_a_rejected_draw_leaves_no_value_for_the_sampler_or_the_dataframe(tmp_path):
+    """One objective: the rejected draw's row reaches on_trial_complete with the worst error, as
+    Tune hands it; the study keeps neither that value nor an intermediate one."""
+    from nas.sweeping.study import Study
+
+    def space(trial):
+        trial.suggest_int("w0", 8, 32)
+        return _entry_config(space.calls, rejected="flops above 5" if space.calls == 1 else "")
+
+    space.calls = 0
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    search = Study(
+        space=space,
+        metric="val_error",
+        mode="min",
+        storage=optuna.storages.RDBStorage(url),
+        study_name="s",
+        metric_names=["val_error"],
+    )
+    for space.calls, (trial_id, error) in enumerate([("a", 30.0), ("b", 100.0), ("c", 20.0)]):
+        search.suggest(trial_id)
+        result = {"val_error": error, "training_iteration": 1, "row": "{}"}
+        if trial_id == "b":  # should Tune also hand the rejected draw's one result over as it comes
+            search.on_trial_result(trial_id, result)
+        search.on_trial_complete(trial_id, result)
+    study = optuna.load_study(storage=url, study_name="s")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert study.trials[1].intermediate_values == {} and study.trials[1].value is None
+    assert [t.intermediate_values for t in study.trials[::2]] == [{1: 30.0}, {1: 20.0}]
+    frame = study.trials_dataframe()
+    values = frame["value_val_error"]  # the column is named after the objective
+    assert values.tolist()[::2] == [30.0, 20.0] and values.isna().tolist()[1]
+    assert frame["state"].tolist() == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert study.best_value == 20.0 and len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
 
 
 @pytest.mark.parametrize("algorithm", ["TPESampler", "RandomSampler", "NSGAIISampler"])
@@ -133,22 +169,23 @@ def test_a_guided_search_leaves_a_study_optuna_users_can_read(tmp_path, capsys):
     runs = {p.name: p for p in (out / "_ray").glob("*/regnet_x-*")}
     assert sorted(runs) == sorted(f"regnet_x-{i}-{r.entry.model_id}" for i, r in rows.items())
     for i, row in rows.items():
-        steps, hparams = _events(runs[f"regnet_x-{i}-{row.entry.model_id}"])
+        steps, hparams = _events(runs[f"regnet_x-{i}-{row.entry.model_id}"])  # plain tags, no ray/tune/
         epochs = list(range(1, row.epochs + 1))  # every epoch, the last included
         assert steps["val_error"] == steps["train_error"] == steps["loss"] == epochs
-        assert "latency_ms" not in steps  # not measured: not logged
+        assert "latency_ms" not in steps and "done" not in steps  # not measured / Ray's flag: not logged
         assert hparams == {
-            "_hparams_/experiment",
             "_hparams_/session_start_info",
             "_hparams_/session_end_info",
-        }
+        }  # no schema per trial
 
 
-def _events(run) -> tuple[dict[str, list[int]], set[str]]:
-    """The steps of each scalar (by its last name) and the HParams tags of a TensorBoard run."""
+def _events(run, session: dict | None = None) -> tuple[dict[str, list[int]], set[str]]:
+    """The steps of each scalar (by its full tag) and the HParams tags of a TensorBoard run; the
+    session's hyperparameters go into `session` when given."""
     import struct
 
     from tensorboardX.proto import event_pb2
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
 
     data = next(run.glob("events.out.tfevents.*")).read_bytes()
     steps, hparams, at = {}, set(), 0
@@ -159,6 +196,54 @@ def _events(run) -> tuple[dict[str, list[int]], set[str]]:
         for value in event.summary.value:
             if value.metadata.plugin_data.plugin_name == "hparams":
                 hparams.add(value.tag)
+                plugin = HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                for name, v in plugin.session_start_info.hparams.items():
+                    if session is not None:
+                        session[name] = getattr(v, v.WhichOneof("kind"))
             elif value.HasField("simple_value"):
-                steps.setdefault(value.tag.rsplit("/", 1)[-1], []).append(event.step)
+                steps.setdefault(value.tag, []).append(event.step)
     return steps, hparams
+
+
+class _Trial:
+    """What Ray's TBX logger uses of a Tune trial: its config, folder and resolved parameters."""
+
+    def __init__(self, config: dict, path):
+        self.config, self.local_path, self.evaluated_params = config, str(path), config
+
+    def init_local_path(self) -> None:
+        """Tune makes the trial's folder; TensorBoard's writer makes it here."""
+
+
+def test_the_board_logs_plain_tags_and_one_session_per_trial_without_a_schema(tmp_path):
+    from nas.sweeping.tensorboard import Board
+    from nas.training.augment import Augment
+    from nas.training.config import TrainingConfig
+
+    board = Board({}, TrainingConfig(lr=0.05, augment=Augment(hflip=True)))
+    trial, rejected = (
+        _Trial(_entry_config(0), tmp_path / "a"),
+        _Trial(_entry_config(1, "flops"), tmp_path / "b"),
+    )
+    for t in (trial, rejected):
+        board.log_trial_start(t)
+    for epoch in (1, 2):
+        result = {
+            "training_iteration": epoch,
+            "done": False,
+            "val_error": 40.0 / epoch,
+            "val_loss": 1.5 / epoch,
+        }
+        for t in (trial, rejected):
+            board.log_trial_result(
+                epoch, t, {**result, "loss": 1.0, "train_error": 30.0, "flops": 10, "pid": 7}
+            )
+    for t in (trial, rejected):
+        board.log_trial_end(t)
+    session = {}
+    steps, hparams = _events(tmp_path / "a", session)
+    assert steps == {k: [1, 2] for k in ("val_error", "val_loss", "loss", "train_error", "flops")}
+    assert hparams == {"_hparams_/session_start_info", "_hparams_/session_end_info"}
+    assert session["model_id"] == "m0" and session["w0"] == 16 and session["training.lr"] == 0.05
+    assert session["training.augment.hflip"] is True and session["training.epochs"] == 5
+    assert _events(tmp_path / "b") == ({}, set())  # a rejected draw trained nothing

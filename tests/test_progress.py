@@ -23,7 +23,7 @@ def _row(index: int, status: Status = Status.OK, error: float | None = 10.0, wal
         entry,
         "tiny",
         status,
-        reason="boom" if status is Status.FAILED else "",
+        reason="boom" if status in (Status.FAILED, Status.REJECTED) else "",
         error=error,
         epochs=5,
         wall_time=wall,
@@ -91,7 +91,20 @@ def test_failed_and_stopped_lines_and_the_closing_count():
     assert "failed: boom" in lines[0] and "failed 1" in lines[0] and "best -" in lines[0]
     assert "stopped after epoch 5 at error 70.00%" in lines[1]
     assert "best 12.50%" in lines[2]
-    assert lines[3] == "finished 3 trials (1 failed, diverged or rejected) in 2m05s"
+    assert lines[3] == "finished 3 trials (1 failed or diverged) in 2m05s"
+
+
+def test_rejected_draws_are_counted_apart_from_failures():
+    progress, out, clock = _progress(total=3)
+    progress.finished(_row(0, Status.REJECTED, error=None))
+    progress.finished(_row(1, Status.FAILED, error=None))
+    progress.finished(_row(2, error=12.5))
+    clock.now += 5.0
+    progress.close()
+    lines = out.getvalue().splitlines()
+    assert "rejected: boom" in lines[0] and "| failed 0, rejected 1 |" in lines[0]
+    assert "| failed 1, rejected 1 |" in lines[1] and "best 12.50%" in lines[2]
+    assert lines[3] == "finished 3 trials (1 failed or diverged, rejected 1) in 5s"
 
 
 def test_duration():

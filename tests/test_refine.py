@@ -20,8 +20,8 @@ def regnet_error(v, rng):
 
 
 def anynet_error(v, rng):
-    """Best with wide last stages: w3 near 64 (5% there)."""
-    return 5 + (64 - v["w3"]) / 4 + rng.normal(0, 0.5)
+    """Best with every stage wide (near 64): min_width, shared by the stages, can narrow."""
+    return 5 + (3 * 64 - v["w1"] - v["w2"] - v["w3"]) / 4 + rng.normal(0, 0.5)
 
 
 def load_refined(path):
@@ -58,7 +58,7 @@ def test_refine_anynet_maps_shared_options_and_reports_the_rest(tmp_path, capsys
     printed = capsys.readouterr().out
     assert "not mapped: d1: only one end maps; no option sets its lower bound" in printed
     _, sc, options = load_refined(out)
-    assert 8 <= options["min_width"] <= options["max_width"] <= 64
+    assert 8 < options["min_width"] <= options["max_width"] <= 64
     assert options["max_depth"] <= 4 and set(options["bottleneck_ratios"]) <= {1.0, 2.0, 4.0}
     assert sc.options["stages"] == 3 and sc.options["strides"] == [1, 2, 2]  # untouched options kept
     spaces.sample(spaces.get("anynet_x_c"), 5, 0, ctx=CTX, options=sc.options)
@@ -70,6 +70,25 @@ def test_refine_anynet_maps_shared_options_and_reports_the_rest(tmp_path, capsys
 
     assert main(["refine", str(run), "--out", str(out), "--params", "nope"]) == 2
     assert "--params: no parameter 'nope'" in capsys.readouterr().err
+
+
+def test_refine_that_narrows_nothing_says_why_and_writes_no_file(tmp_path, capsys):
+    import nas
+
+    run = write_run(tmp_path, "anynet_x_a", 24, lambda v, rng: 10.0 + rng.random())  # no effect at all
+    out = tmp_path / "next.yaml"
+    assert main(["refine", str(run), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "max_width: 64 unchanged   (from w1, w2, w3)" in printed
+    assert printed[-1] == (
+        f"nothing to narrow: the best models' intervals cover every option's whole range, so {out} "
+        "would repeat the run's space and is not written (more models may narrow it)"
+    )
+    assert not out.exists() and not any("wrote" in line for line in printed)
+    experiment, ref = nas.refine(run, out)
+    assert not nas.api.narrows(ref) and not out.exists() and experiment["spaces"][0]["name"] == "anynet_x_a"
+    assert main(["refine", str(run), "--out", str(out), "--params", "w1"]) == 0  # maps, still unchanged
+    assert not out.exists()
 
 
 def test_select_expands_stage_numbers():

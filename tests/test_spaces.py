@@ -243,3 +243,28 @@ def test_no_spec_of_a_space_costs_less_than_its_stem(name):
     for s in spaces.sample(spaces.get(name), 4, 0, ctx=small):
         cx = s.complexity
         assert cx.flops > least.flops and cx.params >= least.params and cx.acts >= least.acts
+
+
+def test_the_spaces_table_keeps_its_column_past_long_names(capsys):
+    assert main(["spaces"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(spaces.names()) and any(
+        line.startswith("regnet_x_constrained ") for line in lines
+    )
+    starts = {len(line) - len(spaces.get(line.split()[0]).doc) for line in lines}
+    assert starts == {max(map(len, spaces.names())) + 2}
+
+
+@pytest.mark.parametrize("name", [n for n in spaces.names() if n.startswith(("anynet_", "regnet_"))])
+def test_only_y_spaces_have_an_se_ratio_and_it_reaches_the_blocks(name):
+    space = spaces.get(name)
+    ctx = Context((3, 32, 32), 10)
+    small = {"stages": 2, "max_depth": 2, "max_width": 32} if name.startswith("anynet") else {"depth": [2, 6]}
+    if "_x" in name:
+        assert "se_ratio" not in space.options
+        with pytest.raises(UserError, match=r"se_ratio: unknown option of space .*; legal: \["):
+            space.resolve({"se_ratio": 0.5}, where="exp.yaml: space.options")
+        return
+    assert space.options["se_ratio"].default == 0.25
+    (drawn,) = spaces.sample(space, 1, 0, ctx=ctx, options={**small, "se_ratio": 0.5})
+    assert {st.params["se_ratio"] for st in drawn.spec.stages} == {0.5}

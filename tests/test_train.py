@@ -54,6 +54,23 @@ def test_learns_synthetic_data_and_reports_every_epoch():
     assert res.images_per_sec > 0 and res.train_time > 0
 
 
+def test_each_epoch_reports_the_validation_loss_of_the_model_as_it_stands():
+    data = synthetic(num_samples=256, num_classes=4, noise=0.5)
+    reported = []
+    cfg = TrainingConfig(epochs=3, batch_size=32, lr=0.05, label_smoothing=0.3)
+    res = train(SPEC, data, cfg, on_epoch=lambda e, m: reported.append(m))
+    assert [sorted(m) for m in reported] == [["epoch", "loss", "train_error", "val_error", "val_loss"]] * 3
+    res.model.eval()
+    with torch.no_grad():
+        losses = [
+            torch.nn.functional.cross_entropy(res.model(x), y, reduction="sum")
+            for x, y in data.val_batches(64, torch.device("cpu"))
+        ]
+    plain = float(sum(losses)) / data.val_size  # no label smoothing: the loss a reader compares
+    assert reported[-1]["val_loss"] == pytest.approx(plain, rel=1e-5)
+    assert reported[-1]["val_loss"] < reported[0]["val_loss"]
+
+
 def test_same_seed_same_result():
     data = synthetic(num_samples=128)
     cfg = TrainingConfig(epochs=1, batch_size=32)

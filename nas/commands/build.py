@@ -1,4 +1,5 @@
-"""`nas build SPEC`: rebuild a network from a spec file or zoo name and summarise it per stage."""
+"""`nas build SPEC`: rebuild a network from a spec file, zoo name or a run's model id and summarise
+it per stage."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ if TYPE_CHECKING:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("build", help="build a spec file or zoo network and print a per-stage summary")
-    p.add_argument("spec", nargs="?", help="spec YAML/JSON file or zoo name (see --list)")
+    p.add_argument(
+        "spec", nargs="?", help="spec YAML/JSON file, zoo name (see --list), or a model id of --run"
+    )
+    p.add_argument(
+        "--run", dest="run_dir", metavar="RUN_DIR", help="run directory (or sweep folder) of a model id"
+    )
     p.add_argument("--list", action="store_true", help="list the zoo's networks")
     p.add_argument("--check", action="store_true", help="also build the module and measure it with PyTorch")
     p.set_defaults(run=run)
@@ -24,15 +30,18 @@ def run(args) -> int:
     from blocks.complexity import breakdown, complexity
     from blocks.errors import UserError
     from nas import zoo
+    from nas.api import find_spec
 
     if args.list or not args.spec:
         if not args.list:
-            raise UserError("give a spec file or zoo name, or --list")
+            raise UserError("give a spec file, a zoo name or a model id with --run RUN_DIR, or --list")
+        if args.run_dir:
+            raise UserError("--run: names the run of a model id; --list shows the zoo, which needs none")
         for name in zoo.names():
             cx = complexity(zoo.get(name))
             print(f"{name:<18} {cx.params:>12,} params  {cx.flops / 1e9:6.2f} GF")
         return 0
-    spec = zoo.load_spec(args.spec)
+    spec = find_spec(args.spec, args.run_dir)
     blocks = sum(st.depth for st in spec.stages)
     if args.check and blocks > MAX_CHECK_BLOCKS:
         raise UserError(

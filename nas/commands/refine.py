@@ -31,6 +31,7 @@ def run(args) -> int:
     from nas import outputs
     from nas.analysis.refine import refine_run, write
     from nas.analysis.result import MIN_MODELS, few, few_note
+    from nas.api import narrows
     from nas.records import store
 
     if not 0 < args.subsample <= 1:
@@ -50,15 +51,24 @@ def run(args) -> int:
             f"{runs[0]}: {ref.models} finished models; intervals from fewer than {MIN_MODELS} are mostly "
             "noise, so no refined experiment is written (--force writes it, labelled indicative only)"
         )
-    write(experiment, ref, runs[0], out)
+    if narrows(ref):
+        write(experiment, ref, runs[0], out)
     for c in ref.changes:
         to = "unchanged" if c["after"] == c["before"] else f"-> {c['after']}"
         print(f"{c['option']}: {c['before']} {to}   (from {', '.join(c['params'])})")
     for u in ref.unmapped:
         print(f"not mapped: {u['param']}: {u['why']}")
-    if not ref.changes:
-        print("no option of the space could be narrowed; the experiment is written unchanged")
     if few(ref.models):
         print(f"warning: intervals {few_note(ref.models)}")
-    print(f"wrote {out}; next: nas sweep {out}")
+    if narrows(ref):
+        print(f"wrote {out}; next: nas sweep {out}")
+    elif ref.changes:
+        print(
+            f"nothing to narrow: the best models' intervals cover every option's whole range, so {out} "
+            "would repeat the run's space and is not written (more models may narrow it)"
+        )
+    else:
+        print(
+            f"nothing to narrow: no chosen parameter maps to an option of {ref.space}, so {out} is not written"
+        )
     return 0

@@ -13,9 +13,10 @@ def run(args) -> int:
     import spaces
 
     chosen = [args.name] if args.name else spaces.names()
+    column = max(len(name) for name in chosen)  # the longest name sets the column
     for name in chosen:
         space = spaces.get(name)
-        print(f"{space.name:<16} {space.doc}")
+        print(f"{space.name:<{column}}  {space.doc}")
         if args.name:
             for key, param in space.options.items():
                 if isinstance(param.default, dict) and param.default:  # one line per entry

@@ -58,6 +58,11 @@ def dry_run(path: str, overrides: list[str]) -> int:
         f"dataset {exp.dataset.name} {p.input_shape}, {p.num_classes} classes; "
         f"{exp.training.epochs} epochs each; per trial {r.cpus_per_trial:g} CPU, {r.gpus_per_trial:g} GPU"
     )
+    if not p.data_checked:
+        print(
+            f"  data not checked: {exp.dataset.name}'s declaration fixes its input and classes, so no file "
+            "was read; the sweep reads and checks it before training"
+        )
     for space, entries in p.trials.items():
         flops = [e.complexity["flops"] for e in entries]
         params = [e.complexity["params"] for e in entries]

@@ -23,7 +23,9 @@ from spaces.base import draw_one
 from spaces.draw import OptunaDraw, Reject
 
 METRICS = {"error": "val_error", "flops": "flops", "params": "params", "latency": "latency_ms"}
-WORST_ERROR = 100.0  # what a rejected, failed or diverged trial reports to the searcher
+WORST_ERROR = (
+    100.0  # what a rejected, failed or diverged trial reports to Tune (the study FAILs a rejected one)
+)
 
 
 class DefineByRun:

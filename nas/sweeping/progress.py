@@ -35,7 +35,7 @@ class Progress:
         every: float = STATUS_EVERY,
     ):
         self.total, self.epochs, self._stream, self.clock, self.every = total, epochs, stream, clock, every
-        self.done = self.failed = self.now_running = 0
+        self.done = self.failed = self.rejected = self.now_running = 0  # failed: failed or diverged
         self.slots = 1  # the most trials seen running at once
         self.best: float | None = None
         self.walls: list[float] = []
@@ -99,6 +99,9 @@ class Progress:
             what = f"error {err:6.2f}%"
         elif row.status is Status.STOPPED:
             what = f"stopped after epoch {row.epochs} at error {row.error:.2f}%"
+        elif row.status is Status.REJECTED:  # a draw the constraints refused: nothing went wrong
+            self.rejected += 1
+            what = f"rejected: {row.reason[:60]}"
         else:
             self.failed += 1
             what = f"{row.status}: {row.reason[:60]}"
@@ -106,12 +109,16 @@ class Progress:
         self._print(
             f"[{self.done:>{len(str(self.total))}}/{self.total}] {row.entry.space} #{row.entry.trial_index:<4} "
             f"{what}  ({row.wall_time:.1f}s) | running {self.now_running} | best {best} | "
-            f"failed {self.failed} | {self._times()}"
+            f"failed {self.failed}{self._rejected()} | {self._times()}"
         )
+
+    def _rejected(self) -> str:
+        """`, rejected N` once a draw was rejected (only a guided search records rejected draws)."""
+        return f", rejected {self.rejected}" if self.rejected else ""
 
     def close(self) -> None:
         """Print the closing count and time of the sweep."""
         self._print(
-            f"finished {self.done} trials ({self.failed} failed, diverged or rejected) "
+            f"finished {self.done} trials ({self.failed} failed or diverged{self._rejected()}) "
             f"in {duration(self.clock() - self.start)}"
         )

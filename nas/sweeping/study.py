@@ -1,6 +1,7 @@
 """The Optuna study of a guided search as optuna-dashboard and `optuna.load_study` users expect
 it: objectives named, trials ASHA stopped PRUNED with their per-epoch errors as intermediate
-values, and each trial's model id, complexity and drawn values as user attributes.
+values, draws the constraints rejected FAIL (samplers skip them) with the reason as the user
+attribute `rejected`, and each trial's model id, complexity and drawn values as user attributes.
 
 Ray's OptunaSearch tells a stopped trial COMPLETE with the error it stopped at and leaves the
 study's metric names unset; this subclass changes what it tells the study, nothing else.
@@ -28,6 +29,7 @@ class Study(OptunaSearch):
     def __init__(self, *args: Any, metric_names: list[str], **kwargs: Any):
         self._metric_names = metric_names
         self._reported: dict[str, int] = {}  # trial -> last step reported as an intermediate value
+        self._rejected: set[str] = set()  # trials whose draw the constraints refused: never trained
         super().__init__(*args, **kwargs)
 
     def _setup_study(self, mode: Any) -> None:
@@ -37,18 +39,29 @@ class Study(OptunaSearch):
             self._ot_study.set_metric_names(self._metric_names)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._rejected:  # it trained nothing: no intermediate value to report
+            return
         super().on_trial_result(trial_id, result)
         self._reported[trial_id] = result[TRAINING_ITERATION]
 
     def suggest(self, trial_id: str) -> dict | None:
         config = super().suggest(trial_id)
         if config and "nas_entry" in config:
-            label(self._ot_trials[trial_id], PlanEntry.from_dict(json.loads(config["nas_entry"])))
+            entry = PlanEntry.from_dict(json.loads(config["nas_entry"]))
+            label(self._ot_trials[trial_id], entry)
+            if entry.rejected:
+                self._rejected.add(trial_id)
         return config
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._rejected and trial_id not in self._completed_trials:
+            # Optuna's convention for a draw that has no objective value: FAIL, no values, no
+            # intermediate values, so samplers and trials_dataframe() leave it out of the search
+            self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.FAIL)
+            self._completed_trials.add(trial_id)
+            return
         if result and "row" in result and isinstance(self.metric, list):
-            # a rejected or failed trial has no complexity or latency: the worst there is
+            # a failed trial has no complexity or latency: the worst there is
             result = {**{m: float("inf") for m in self.metric}, **result}
         if result and self._unreported(trial_id, result):
             # Tune hands a trial's last result (the one a scheduler stopped it on, or the one

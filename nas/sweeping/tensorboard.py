@@ -1,17 +1,42 @@
 """TensorBoard logs of a sweep under OUT/_ray: each Tune trial's folder (its run in TensorBoard)
-named SPACE-INDEX-MODELID, per-epoch scalars from Ray's TBX logger, and an HParams entry per
-trial with the space's drawn values and the trial's final metrics."""
+named SPACE-INDEX-MODELID, per-epoch scalars under their own names (`val_error`, not Ray's
+`ray/tune/val_error`), and an HParams session per trial with the space's drawn values and the
+training hyperparameters.
+
+No trial declares the HParams schema (`_hparams_/experiment`): TensorBoard reads one schema
+only, so a schema per trial hid every hyperparameter the first trial lacked. Without one,
+TensorBoard builds it from every session and takes the metrics from the runs' scalars.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict
 from typing import Any
 
 from ray.tune.logger import TBXLoggerCallback
+from ray.tune.result import TRAINING_ITERATION
 
 from nas.records.rows import PlanEntry
 from nas.sweeping.trial import config_entries
+from nas.training.config import TrainingConfig
 
-FINAL = ("val_error", "train_error", "loss", "epoch", "flops", "params", "latency_ms")  # HParams metrics
+# what a trial's results hold worth a curve (Ray's own keys, such as `done`, are left out)
+SCALARS = (
+    "val_error",
+    "val_loss",
+    "train_error",
+    "loss",
+    "flops",
+    "params",
+    "latency_ms",
+    "time_this_iter_s",
+)
+
+
+def trial_entries(trial: Any, plans: dict[str, PlanEntry]) -> list[PlanEntry]:
+    """The plan entries a Tune trial trains: the one place this module reads a trial's config."""
+    return config_entries(trial.config, plans)
 
 
 class TrialName:
@@ -22,31 +47,71 @@ class TrialName:
         self.plans = plans
 
     def __call__(self, trial: Any) -> str:
-        entries = config_entries(trial.config, self.plans)
+        entries = trial_entries(trial, self.plans)
         first = entries[0]
         name = f"{first.space}-{first.trial_index}-{first.model_id or 'rejected'}"
         return name if len(entries) == 1 else f"{name}+{len(entries) - 1}"
 
 
+def _hparam(value: Any) -> Any:
+    """A value as HParams takes it: a number, string or bool as it is, anything else as text."""
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
+
+
 def hparam_values(entry: PlanEntry) -> dict[str, Any]:
     """An entry's drawn values as HParams takes them (numbers and strings), with its space and model id."""
-    values = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in entry.values.items()}
+    values = {k: _hparam(v) for k, v in entry.values.items()}
     return {"space": entry.space, "model_id": entry.model_id or "rejected", **values}
 
 
-class Board(TBXLoggerCallback):
-    """Ray's TBX logger, whose HParams hold the drawn values (not Tune's config, which holds the
-    plan keys or the Optuna draw before rounding) and the final metrics."""
+def training_values(training: TrainingConfig) -> dict[str, Any]:
+    """The training hyperparameters as HParams, named by their path in the experiment file
+    (`training.lr`, `training.augment.hflip`)."""
+    out = {}
+    for key, value in asdict(training).items():
+        if isinstance(value, dict):
+            out.update({f"training.{key}.{k}": _hparam(v) for k, v in value.items()})
+        else:
+            out[f"training.{key}"] = _hparam(value)
+    return out
 
-    def __init__(self, plans: dict[str, PlanEntry]):
+
+def scalars(result: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers of a result worth a curve, under their own names."""
+    out = {}
+    for key in SCALARS:
+        value = result.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[key] = value
+    return out
+
+
+class Board(TBXLoggerCallback):
+    """Ray's TBX logger writing the `SCALARS` under their own names, and per trial an HParams
+    session (drawn values, and the training hyperparameters when given) without a schema of its
+    own; a rejected draw trained nothing and logs nothing."""
+
+    def __init__(self, plans: dict[str, PlanEntry], training: TrainingConfig | None = None):
         super().__init__()
         self.plans = plans
+        self.training = {} if training is None else training_values(training)
+
+    def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
+        if trial_entries(trial, self.plans)[0].rejected:
+            return
+        if trial not in self._trial_writer:
+            self.log_trial_start(trial)
+        writer, logged = self._trial_writer[trial], scalars(result)
+        for key, value in logged.items():
+            writer.add_scalar(key, value, global_step=result[TRAINING_ITERATION])
+        self._trial_result[trial] = logged
+        writer.flush()
 
     def _try_log_hparams(self, trial: Any, result: dict) -> None:
         from tensorboardX.summary import hparams
 
-        entry = config_entries(trial.config, self.plans)[0]
-        final = {k: v for k, v in result.items() if k.rsplit("/", 1)[-1] in FINAL}
+        entry = trial_entries(trial, self.plans)[0]
+        _, start, end = hparams(hparam_dict={**hparam_values(entry), **self.training}, metric_dict={})
         writer = self._trial_writer[trial].file_writer
-        for summary in hparams(hparam_dict=hparam_values(entry), metric_dict=final):
-            writer.add_summary(summary)
+        writer.add_summary(start)
+        writer.add_summary(end)

@@ -136,27 +136,43 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+Shape = tuple[tuple[int, int, int], int]  # (input shape C x H x W, number of classes)
+
+
 @dataclass(frozen=True)
 class Loader:
-    """A dataset by name: its declared parameters and the function that reads it with them."""
+    """A dataset by name: its declared parameters, the function that reads it with them, and
+    (`declare`) the input shape and classes its parameters fix without reading a file, if any."""
 
     name: str
     schema: Schema
     read: Callable[..., Dataset]
+    declare: Callable[..., Shape | None] | None = None
 
     def __call__(self, **params: Any) -> Dataset:
         """Read the dataset with `params` over the declared defaults; a bad one raises ParamError."""
-        return self.read(**self.schema.resolve(self.schema.read(params), f"dataset '{self.name}'"))
+        return self.read(**self._resolve(params))
+
+    def declared(self, **params: Any) -> Shape | None:
+        """The (input shape, classes) `params` fix before any file is read, or None where only the files tell."""
+        return None if self.declare is None else self.declare(**self._resolve(params))
+
+    def _resolve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` over the declared defaults, checked; a bad one raises ParamError."""
+        return self.schema.resolve(self.schema.read(params), f"dataset '{self.name}'")
 
 
 LOADERS: dict[str, Loader] = {}
 
 
-def loader(**params: Param) -> Callable[[Callable[..., Dataset]], Loader]:
-    """Register the decorated function, under its name, as a dataset with these parameters."""
+def loader(
+    declare: Callable[..., Shape | None] | None = None, **params: Param
+) -> Callable[[Callable[..., Dataset]], Loader]:
+    """Register the decorated function, under its name, as a dataset with these parameters (and
+    `declare`, the shape and classes the parameters fix, for a plan made without the files)."""
 
     def wrap(fn: Callable[..., Dataset]) -> Loader:
-        LOADERS[fn.__name__] = Loader(fn.__name__, Schema(params), fn)
+        LOADERS[fn.__name__] = Loader(fn.__name__, Schema(params), fn, declare)
         return LOADERS[fn.__name__]
 
     return wrap
@@ -274,6 +290,7 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @loader(
+    declare=lambda **_: ((3, 32, 32), 10),
     root=Param(str, None, "folder of the python version's batches", required=True),
     validation=Param(
         str, "test", "test: test_batch validates; split: hold out val_fraction", choices=("test", "split")
@@ -586,7 +603,13 @@ def _decoded_bytes(files: list[tuple[Path, int]], size: int | None, grayscale: b
         choices=("auto", "true", "false"),
     ),
     verify=Param(bool, True, "streamed: decode every image once before training, refusing unreadable files"),
+    classes=Param(
+        int, None, "class folders root must hold (with size: a dry run needs no files)", low=1, optional=True
+    ),
     seed=SEED,
+    declare=lambda size, grayscale, classes, **_: (
+        None if size is None or classes is None else (((1 if grayscale else 3), size, size), classes)
+    ),
 )
 def imagefolder(
     root: str,
@@ -596,6 +619,7 @@ def imagefolder(
     val_fraction: float | None,
     stream: str,
     verify: bool,
+    classes: int | None,
     seed: int,
 ):
     """Images in one sub-folder per class of `root` (class index = sorted folder name), read with Pillow.
@@ -606,6 +630,10 @@ def imagefolder(
     """
     folder = _directory("root", root)
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if classes is not None and classes != len(names):
+        raise ParamError(
+            "classes", f"{classes}, but '{root}' holds {len(names)} class folders; legal: {len(names)}"
+        )
     index = {name: i for i, name in enumerate(names)}
     files = class_files(folder, "root", index)
     val_folder, val = None, None
@@ -632,9 +660,20 @@ def imagefolder(
 
 def load(name: str, params: dict[str, Any] | None = None, source: str = "dataset") -> Dataset:
     """Load a dataset by name with its parameters; bad parameters raise a UserError naming the field."""
+    return _named(name, source, lambda found: found(**(params or {})))
+
+
+def declared(name: str, params: dict[str, Any] | None = None, source: str = "dataset") -> Shape | None:
+    """The (input shape, classes) a dataset's parameters fix without reading a file, or None;
+    bad parameters raise a UserError naming the field, as `load` does."""
+    return _named(name, source, lambda found: found.declared(**(params or {})))
+
+
+def _named(name: str, source: str, use: Callable[[Loader], Any]) -> Any:
+    """`use` applied to the loader called `name`; an unknown name or a bad parameter is one UserError."""
     if name not in LOADERS:
         raise UserError(f"{source}: dataset.name: unknown dataset '{name}'; legal: {sorted(LOADERS)}")
     try:
-        return LOADERS[name](**(params or {}))
+        return use(LOADERS[name])
     except ParamError as err:
         raise UserError(f"{source}: dataset.params.{err.field}: {err.message}") from None

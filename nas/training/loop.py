@@ -67,14 +67,19 @@ def evaluate(
     device: torch.device,
     dtype: torch.dtype | None = None,
     workers: int = 0,
-) -> float:
-    """Top-1 error on the validation split, in percent; counted on the device, read once."""
+) -> tuple[float, float]:
+    """Top-1 error on the validation split, in percent, and the mean cross-entropy there (without
+    the training's label smoothing, so runs with and without it compare); summed on the device,
+    read once."""
     model.eval()
     wrong = torch.zeros((), dtype=torch.int64, device=device)
+    loss = torch.zeros((), device=device)
     with torch.no_grad(), _autocast(device, dtype):
         for xb, yb in data.val_batches(batch, device, workers):
-            wrong += (model(xb).argmax(1) != yb).sum()
-    return 100.0 * wrong.item() / data.val_size
+            out = model(xb)
+            wrong += (out.argmax(1) != yb).sum()
+            loss += nn.functional.cross_entropy(out.float(), yb, reduction="sum")
+    return 100.0 * wrong.item() / data.val_size, loss.item() / data.val_size
 
 
 def precision(device: torch.device, amp: bool) -> torch.dtype | None:
@@ -263,14 +268,16 @@ def _train(
         _check_finite(loss_sum, epoch, checked, done)
         result.train_errors.append(100.0 * wrong.item() / n)
         result.losses.append(loss_sum.item() / n)
-        result.val_errors.append(evaluate(net, data, 4 * cfg.batch_size, dev, dtype, workers))
+        val_error, val_loss = evaluate(net, data, 4 * cfg.batch_size, dev, dtype, workers)
+        result.val_errors.append(val_error)
         result.epochs = epoch + 1
         if on_epoch is not None:
             metrics = {
                 "epoch": epoch + 1,
                 "train_error": result.train_errors[-1],
-                "val_error": result.val_errors[-1],
+                "val_error": val_error,
                 "loss": result.losses[-1],
+                "val_loss": val_loss,
             }
             on_epoch(epoch + 1, metrics)
     result.train_time = time.perf_counter() - start
