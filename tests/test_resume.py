@@ -133,7 +133,7 @@ def test_new_sweep_refuses_an_out_it_could_overwrite(tmp_path, make):
         (out / "edf.png").write_bytes(b"my figure")
     else:
         out, _ = _planned(tmp_path)
-    with pytest.raises(UserError, match="names a file|not a sweep folder|already holds runs"):
+    with pytest.raises(UserError, match="names a file|is a file|not a sweep folder|already holds runs"):
         driver._check_new_out(out)
 
 
