@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,21 @@ def test_tune_does_not_print_each_failed_try_during_a_sweep():
     with _tune_env():
         assert not controller.isEnabledFor(logging.ERROR)
     assert controller.level == before and controller.isEnabledFor(logging.ERROR)
+
+
+def test_a_full_disk_when_keeping_weights_keeps_the_trials_row(tmp_path, monkeypatch):
+    """The model trained: a weights write that finds the disk full leaves its row ok, saying the
+    weights were not kept, instead of failing the trial into Tune's retries; no claim is left."""
+    import errno
+
+    import torch
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", no_space)
+    setup = TrialSetup("e", TrainingConfig(epochs=1, batch_size=16), 1, ("error",), {"s": str(tmp_path)})
+    row = run_trial(replace(_entry(), model_id="3f9a0c12be47"), DATA, setup, lambda m: None)
+    assert row.status is Status.OK and row.error is not None
+    assert row.reason == "weights not kept: No space left on device"
+    assert list((tmp_path / "weights").iterdir()) == []

@@ -118,13 +118,17 @@ def run_trial(
             reason=failure(err, setup),
             wall_time=time.perf_counter() - start,
         )
-    run_dir = setup.weight_runs.get(entry.space, "")
+    run_dir, unkept = setup.weight_runs.get(entry.space, ""), ""
     if run_dir:
-        keep_weights(res.model, run_dir, entry)
+        try:
+            keep_weights(res.model, run_dir, entry)
+        except OSError as err:  # a full disk: the model trained, its row stands without weights
+            unkept = f"weights not kept: {err.strerror or err}"
     return make_row(
         entry,
         setup.experiment,
         Status.OK,
+        reason=unkept,
         error=res.error,
         val_errors=res.val_errors,
         train_errors=res.train_errors,
