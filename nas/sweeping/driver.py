@@ -59,11 +59,14 @@ def _trainable(config: dict, plans: dict[str, PlanEntry], data: datamod.Dataset,
 
 def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, progress: Progress):
     """Driver-side Tune callback: appends rows the moment they arrive, records trials that
-    the scheduler stopped or whose worker died, and keeps only the best K weights."""
+    the scheduler stopped or whose worker died, and keeps only the best K weights. Its work
+    per result is constant: the runs' rows are read once, and running trials are counted as
+    they start and stop, not by scanning Tune's list of every trial."""
     from ray import tune
 
     by_space = {r.space: r for r in runs}
     recorded = {r.space: {row["trial_index"] for row in store.rows(r.dir)} for r in runs}
+    live: set[str] = set()  # ids of the Tune trials running now
 
     def record(row: TrialRow) -> None:
         space, index = row.entry.space, row.entry.trial_index
@@ -79,29 +82,37 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
     def unrecorded(trial) -> list[PlanEntry]:
         return [e for e in _entries(trial.config, plans) if e.trial_index not in recorded[e.space]]
 
-    def others(trials, trial) -> int:
-        return sum(t.status == "RUNNING" and t is not trial for t in trials)
+    def stopped(trial) -> None:
+        live.discard(trial.trial_id)
+        progress.left(trial.trial_id)
+        progress.running(len(live))
 
     class StoreRows(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            live.add(trial.trial_id)
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            stopped(trial)  # its worker died: it waits to be retried
+
         def on_trial_result(self, iteration, trials, trial, result, **info):
+            live.add(trial.trial_id)
             entries = _entries(trial.config, plans)
             if "row" not in result:
-                progress.running(others(trials, trial) + 1)
+                progress.running(len(live))
                 if "epoch" in result:
                     first = entries[0]
                     label = f"{first.space} #{first.trial_index}"
                     progress.epoch(trial.trial_id, label, int(result["epoch"]), result["val_error"])
                 return
             row = replace(TrialRow.from_dict(json.loads(result["row"])), retries=trial.num_failures)
-            ends = row.entry.key == entries[-1].key  # the trial's last entry: it stops running
-            progress.running(others(trials, trial) + (not ends))
-            if ends:
-                progress.left(trial.trial_id)
+            if row.entry.key == entries[-1].key:  # the trial's last entry: it stops running
+                stopped(trial)
+            else:
+                progress.running(len(live))
             record(row)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            progress.left(trial.trial_id)
-            progress.running(others(trials, trial))
+            stopped(trial)
             last = trial.last_result or {}
             if "val_error" not in last:
                 return
@@ -122,8 +133,7 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
                 )
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            progress.left(trial.trial_id)
-            progress.running(others(trials, trial))
+            stopped(trial)
             reason = f"worker failed {exp.resources.max_retries + 1} time(s); see {trial.path}"
             for entry in unrecorded(trial):
                 record(make_row(entry, exp.name, Status.FAILED, reason=reason, retries=trial.num_failures))
@@ -374,7 +384,8 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
     from ray import tune
 
-    from nas.sweeping.tensorboard import Board, TrialName
+    from nas.sweeping.feed import PlanFeed, chunks
+    from nas.sweeping.tensorboard import Board, dirname
 
     res = exp.resources
     keep = exp.keep_weights != "none"
@@ -415,14 +426,15 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     else:
 
         def fit_keys(keys: list[str], name: str = f"sample-{stamp}") -> None:
-            chunks = [keys[i : i + res.samples_per_trial] for i in range(0, len(keys), res.samples_per_trial)]
+            planned = chunks(keys, res.samples_per_trial)
             tune.Tuner(
                 trainable,
-                param_space={"keys": tune.grid_search(chunks)},
                 tune_config=tune.TuneConfig(
+                    search_alg=PlanFeed(planned, plans),
+                    num_samples=len(planned),
                     max_concurrent_trials=concurrent,
                     reuse_actors=True,
-                    trial_dirname_creator=TrialName(plans),
+                    trial_dirname_creator=dirname,
                 ),
                 run_config=tune.RunConfig(name=name, **run_config),
             ).fit()
@@ -475,7 +487,7 @@ def _fit_search(
     from ray import tune
 
     from nas.sweeping.optimize import DefineByRun, closing_line, scheduler, searcher, write_pareto
-    from nas.sweeping.tensorboard import TrialName
+    from nas.sweeping.tensorboard import dirname
 
     ctx = context(exp, data)
     index = {sc.name: i for i, sc in enumerate(exp.spaces)}
@@ -492,7 +504,7 @@ def _fit_search(
                 num_samples=run.remaining,
                 max_concurrent_trials=concurrent,
                 reuse_actors=True,
-                trial_dirname_creator=TrialName({}),
+                trial_dirname_creator=dirname,
             ),
             run_config=tune.RunConfig(name=f"{run.space}-{stamp}", **run_config),
         ).fit()
