@@ -155,7 +155,10 @@ def _prune_weights(run_dir: Path, keep: int) -> None:
 # Tune settings read from the environment: the classic progress output, and no default loggers
 # beside the ones the sweep adds. Set for the sweep's duration only, unless the user set them.
 # Tune's own SIGINT handler is off: it would end the sweep quietly as if it had finished.
+# Tune snapshots its experiment state (every trial's state: it grows with the sweep) at most
+# once a minute: the sweep's record is its rows, from which a resume starts, not the snapshot.
 TUNE_ENV = {
+    "TUNE_GLOBAL_CHECKPOINT_S": "60",
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
     "TUNE_DISABLE_SIGINT_HANDLER": "1",
@@ -384,8 +387,8 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
     from ray import tune
 
-    from nas.sweeping.feed import PlanFeed, chunks
-    from nas.sweeping.tensorboard import Board, dirname
+    from nas.sweeping.feed import pending, slots, tune_config
+    from nas.sweeping.tensorboard import Board
 
     res = exp.resources
     keep = exp.keep_weights != "none"
@@ -426,18 +429,12 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     else:
 
         def fit_keys(keys: list[str], name: str = f"sample-{stamp}") -> None:
-            planned = chunks(keys, res.samples_per_trial)
-            tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(
-                    search_alg=PlanFeed(planned, plans),
-                    num_samples=len(planned),
-                    max_concurrent_trials=concurrent,
-                    reuse_actors=True,
-                    trial_dirname_creator=dirname,
-                ),
-                run_config=tune.RunConfig(name=name, **run_config),
-            ).fit()
+            with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
+                tune.Tuner(
+                    trainable,
+                    tune_config=tune_config(keys, res.samples_per_trial, plans, concurrent),
+                    run_config=tune.RunConfig(name=name, **run_config),
+                ).fit()
 
         if exp.compare:
             _fit_rounds(out, fit_keys, stamp, progress)

@@ -11,18 +11,66 @@ its own keys (and its folder's name) and creating it costs the same at 100 trial
 from __future__ import annotations
 
 import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher
 
 from nas.sweeping.records import PlanEntry
-from nas.sweeping.tensorboard import trial_name
+from nas.sweeping.tensorboard import dirname, trial_name
 
 
 def chunks(keys: list[str], size: int) -> list[list[str]]:
     """`keys` cut in order into lists of `size` (the last one shorter): one per Tune trial."""
     return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def tune_config(keys: list[str], per_trial: int, plans: dict[str, PlanEntry], concurrent: int | None) -> Any:
+    """The TuneConfig of a sample-mode Tuner training `keys`, `per_trial` of them a Tune trial."""
+    from ray import tune
+
+    planned = chunks(keys, per_trial)
+    return tune.TuneConfig(
+        search_alg=PlanFeed(planned, plans),
+        num_samples=len(planned),
+        max_concurrent_trials=concurrent,
+        reuse_actors=True,
+        trial_dirname_creator=dirname,
+    )
+
+
+PENDING = "TUNE_MAX_PENDING_TRIALS_PG"  # trials Tune keeps waiting for a worker, read as a Tuner starts
+NO_LIMIT = 200  # Tune's own floor of pending trials, for trials that ask for neither CPUs nor GPUs
+
+
+def slots(cpus_per_trial: float, gpus_per_trial: float, concurrent: int | None) -> int:
+    """Trials the connected Ray cluster can run at once now, by its CPUs and GPUs (at least
+    one, at most `concurrent` when set)."""
+    import ray
+
+    have = ray.cluster_resources()
+    fits = [have.get(k, 0.0) / per for k, per in (("CPU", cpus_per_trial), ("GPU", gpus_per_trial)) if per]
+    n = max(1, math.floor(min(fits, default=NO_LIMIT) + 1e-9))
+    return min(n, concurrent) if concurrent else n
+
+
+@contextmanager
+def pending(trials: int) -> Iterator[None]:
+    """Inside the block, Tuners keep up to `trials` trials waiting for a worker (unless the
+    user set how many): for a searcher Tune keeps one, so a cluster's slots would fill one
+    trial at a time, each waiting for the one before to start."""
+    if PENDING in os.environ:
+        yield
+        return
+    os.environ[PENDING] = str(trials)
+    try:
+        yield
+    finally:
+        os.environ.pop(PENDING, None)
 
 
 class PlanFeed(Searcher):
