@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.errors import UserError
 from nas import config as cfgmod
@@ -37,15 +37,19 @@ from nas.sweeping.trial import config_entries as _entries
 from nas.training import datasets as datamod
 from nas.training.stream import usable_cpus
 
+if TYPE_CHECKING:
+    from nas.sweeping.feed import Shared
 
-def _trainable(config: dict, plans: dict[str, PlanEntry], data: datamod.Dataset, setup: TrialSetup) -> None:
-    """Ray Tune function trainable: trains each entry of its config; per-epoch reports, the
-    last epoch's in one report with the row."""
+
+def _trainable(config: dict, plans: Shared, data: datamod.Dataset, setup: TrialSetup) -> None:
+    """Ray Tune function trainable: trains each entry of its config (looked up in the sweep's
+    plan, which a worker fetches once); per-epoch reports, the last epoch's in one report with
+    the row."""
     import ray
     from ray import tune
 
     node = ray.get_runtime_context().get_node_id()
-    for entry in _entries(config, plans):
+    for entry in _entries(config, plans.get()):
         last: dict[str, Any] = {}
         row = replace(
             run_trial(entry, data, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
@@ -387,7 +391,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
     from ray import tune
 
-    from nas.sweeping.feed import pending, slots, tune_config
+    from nas.sweeping.feed import Shared, pending, slots, tune_config
     from nas.sweeping.tensorboard import Board
 
     res = exp.resources
@@ -401,7 +405,7 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         memory.per_trial(res),
     )
     plans = {p.key: p for r in runs if isinstance(r, SampleRun) for p in r.plan}
-    trainable = tune.with_parameters(_trainable, plans=plans, data=data, setup=setup)
+    trainable = tune.with_parameters(_trainable, plans=Shared(plans), data=data, setup=setup)
     trainable = tune.with_resources(trainable, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
     progress = Progress(total, exp.training.epochs)
     callbacks = [_callback(runs, plans, exp, progress)]

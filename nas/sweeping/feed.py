@@ -73,6 +73,31 @@ def pending(trials: int) -> Iterator[None]:
         os.environ.pop(PENDING, None)
 
 
+_fetched: dict[str, Any] = {}  # this worker process's copy of the one Shared value it last read
+
+
+class Shared:
+    """A value put once in Ray's object store and read once per worker process. Tune's
+    `with_parameters` fetches (unpickles) its values anew for every trial, which for a
+    sweep's plan is work that grows with the sweep, per trial; this holder travels instead
+    (a few bytes), and a worker that runs many trials unpickles the plan once."""
+
+    def __init__(self, value: Any):
+        import ray
+
+        self.ref = ray.put(value)
+
+    def get(self) -> Any:
+        """The value, fetched on this process's first call (a new sweep's replaces the last)."""
+        key = self.ref.hex()
+        if key not in _fetched:
+            import ray
+
+            _fetched.clear()
+            _fetched[key] = ray.get(self.ref)
+        return _fetched[key]
+
+
 class PlanFeed(Searcher):
     """Tune's searcher of a sample-mode sweep: trial i's config is chunk i's keys and its
     folder name (`tensorboard.trial_name`), in plan order, until the chunks run out. Its
