@@ -4,13 +4,14 @@ Tiny trials (a 2-stage AnyNetX_C on 64 synthetic 4x4 images, 1 epoch) make the h
 not training, the cost. For each size the sweep runs as `nas sweep` in its own process (its
 own local Ray), and this prints: the time until the first trial finished, the whole sweep,
 the harness overhead per trial (trial slots x the training phase's wall / N, minus a row's
-mean wall time: what a trial costs beyond its own work, concurrency accounted for) and the
-driver's peak RSS.
+mean wall time: what a trial costs beyond its own work, concurrency accounted for), the
+driver's peak RSS, and then on the finished sweep the time of `nas sweep --resume` (reads
+the plan and rows, finds nothing to do) and of `nas results` (Python's start included).
 
 The cluster mode runs N trials on a simulated 4-node cluster (`ray.cluster_utils.Cluster`,
-1 CPU a node): a worker node is killed and another added once a quarter of the rows are in,
-the driver is killed (SIGKILL) at half and the sweep resumed; then every planned trial must
-have exactly one row.
+1 CPU a node): the driver is killed (SIGKILL) once a quarter of the rows are in and the sweep
+resumed; at half a worker node is killed and another added; then every planned trial must
+have exactly one row (none lost, none repeated).
 
     python benchmarks/harness_scale.py [--sizes 100,1000,10000] [--cluster 1000] [--quick]
 """
@@ -134,6 +135,8 @@ def local(trials: int, folder: Path, concurrent: int) -> dict[str, float]:
     got = rows(out)
     if sorted(r["trial_index"] for r in got) != list(range(trials)):
         raise SystemExit(f"{out}: {len(got)} rows for {trials} planned trials")
+    resume = _timed(["sweep", "--resume", str(out), "--no-analyze"], "nothing to do")
+    results = _timed(["results", str(out)], f"{trials} of {trials} trials recorded")
     began, ended = w.when(r"^training "), w.when(r"^finished \d+ trials")
     phase = (ended or whole) - (began or 0.0)
     wall = sum(r["wall_time"] for r in got) / trials
@@ -147,7 +150,21 @@ def local(trials: int, folder: Path, concurrent: int) -> dict[str, float]:
         "wall_ms": 1e3 * wall,
         "train_ms": 1e3 * train,
         "peak_gb": w.peak_kb / 2**20,
+        "resume": resume,
+        "results": results,
     }
+
+
+def _timed(args: list[str], said: str) -> float:
+    """Seconds a finished sweep's `nas` command takes (Python's start included); it must say `said`."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "nas.cli", *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0 or said not in done.stdout:
+        raise SystemExit(
+            f"nas {' '.join(args)}: exited {done.returncode}, not saying {said!r}: {done.stderr[-400:]}"
+        )
+    return time.perf_counter() - start
 
 
 def cluster(trials: int, folder: Path) -> None:
@@ -160,20 +177,21 @@ def cluster(trials: int, folder: Path) -> None:
         nodes.wait_for_nodes()
         out = folder / "cluster"
         path = experiment(folder, trials, 0)
-        args = ["sweep", str(path), "--out", str(out), "--address", nodes.address, "--no-analyze"]
-        first = Watched(args, folder / "cluster-log.txt").run()
-        _until(lambda: len(rows(out)) >= trials // 4, first)
-        nodes.remove_node(workers[0], allow_graceful=False)
-        nodes.add_node(num_cpus=1)
-        print(f"cluster: {len(rows(out))} rows in: killed a worker node, added another", flush=True)
-        _until(lambda: len(rows(out)) >= trials // 2, first)
+        log = folder / "cluster-log.txt"
+        first = Watched(
+            ["sweep", str(path), "--out", str(out), "--address", nodes.address, "--no-analyze"], log
+        )
+        _until(lambda: len(rows(out)) >= trials // 4, first.run())
         first.kill()
-        before = len(rows(out))
-        print(f"cluster: {before} rows in: killed the driver, resuming", flush=True)
+        killed_at = len(rows(out))
+        print(f"cluster: {killed_at} rows in: killed the driver (SIGKILL), resuming", flush=True)
         again = Watched(
-            ["sweep", "--resume", str(out), "--address", nodes.address, "--no-analyze"],
-            folder / "cluster-log.txt",
+            ["sweep", "--resume", str(out), "--address", nodes.address, "--no-analyze"], log
         ).run()
+        _until(lambda: len(rows(out)) >= trials // 2, again, every=0.05)
+        nodes.remove_node(workers[0], allow_graceful=False)
+        print(f"cluster: {len(rows(out))} rows in: killed a worker node, adding another", flush=True)
+        nodes.add_node(num_cpus=1)
         resumed = again.wait()
     finally:
         nodes.shutdown()
@@ -182,7 +200,7 @@ def cluster(trials: int, folder: Path) -> None:
     retried = sum(r.get("retries", 0) > 0 for r in rows(out))
     print(
         f"cluster (4 nodes x 1 CPU), {trials} trials: first driver {first.when(FIRST_ROW) or float('nan'):.1f}s "
-        f"to the first trial, killed at {before} rows; resumed run {resumed:.1f}s, driver peak "
+        f"to the first trial, killed at {killed_at} rows; resumed run {resumed:.1f}s, driver peak "
         f"{max(first.peak_kb, again.peak_kb) / 2**20:.2f} GB; {len(got)} rows, {retried} retried; "
         f"every planned trial exactly one row: {'yes' if once else 'NO'}",
         flush=True,
@@ -191,13 +209,13 @@ def cluster(trials: int, folder: Path) -> None:
         raise SystemExit(f"{out}: rows are not exactly one per planned trial")
 
 
-def _until(done, w: Watched, timeout: float = 3600.0) -> None:
+def _until(done, w: Watched, timeout: float = 3600.0, every: float = 0.2) -> None:
     """Wait until `done()`, refusing a driver that ended first."""
     deadline = time.monotonic() + timeout
     while not done():
         if w.proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the sweep ended or stalled before the cluster events; see {w.log}")
-        time.sleep(0.5)
+        time.sleep(every)
 
 
 def main() -> None:
@@ -206,11 +224,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,1000,10000", help="comma-separated trial counts")
     ap.add_argument("--cluster", type=int, default=1000, help="trials of the cluster mode (0: skip it)")
     ap.add_argument("--concurrent", type=int, default=0, help="max_concurrent (0: as many as fit)")
-    ap.add_argument("--quick", action="store_true", help="small sizes (20, 60; cluster 24) for a test")
+    ap.add_argument("--quick", action="store_true", help="small sizes (12; cluster 16) for a test")
     ap.add_argument("--keep", help="folder for the sweeps and logs (default: a temporary one)")
     args = ap.parse_args()
-    sizes = [20, 60] if args.quick else [int(x) for x in args.sizes.split(",") if x]
-    trials = 24 if args.quick else args.cluster
+    sizes = [12] if args.quick else [int(x) for x in args.sizes.split(",") if x]
+    trials = 16 if args.quick else args.cluster
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -219,14 +237,14 @@ def main() -> None:
         )
         print(
             f"{'trials':>7} {'setup':>9} {'1st trial':>9} {'sweep':>8} {'per trial':>9} "
-            f"{'overhead':>9} {'row wall':>9} {'training':>9} {'peak RSS':>8}"
+            f"{'overhead':>9} {'row wall':>9} {'training':>9} {'peak RSS':>8} {'resume':>7} {'results':>7}"
         )
         for n in sizes:
             f = local(n, folder, args.concurrent)
             print(
                 f"{n:>7} {f['setup']:>8.1f}s {f['first']:>8.1f}s {f['whole']:>7.1f}s "
                 f"{f['per_trial_ms']:>7.0f}ms {f['overhead_ms']:>7.0f}ms {f['wall_ms']:>7.0f}ms "
-                f"{f['train_ms']:>7.0f}ms {f['peak_gb']:>6.2f}GB",
+                f"{f['train_ms']:>7.0f}ms {f['peak_gb']:>6.2f}GB {f['resume']:>6.1f}s {f['results']:>6.1f}s",
                 flush=True,
             )
         if trials:
