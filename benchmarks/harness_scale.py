@@ -3,8 +3,9 @@
 Tiny trials (a 2-stage AnyNetX_C on 64 synthetic 4x4 images, 1 epoch) make the harness,
 not training, the cost. For each size the sweep runs as `nas sweep` in its own process (its
 own local Ray), and this prints: the time until the first trial finished, the whole sweep,
-the harness overhead per trial (trial slots x the training phase's wall / N, minus a row's
-mean wall time: what a trial costs beyond its own work, concurrency accounted for), the
+the wall time per trial from the first trial's end to the sweep's (the workers' start left
+out), the harness overhead per trial (that times the trial slots, minus a row's median wall
+time: what a trial costs beyond its own work, concurrency accounted for), the
 driver's peak RSS, and then on the finished sweep the time of `nas sweep --resume` (reads
 the plan and rows, finds nothing to do) and of `nas results` (Python's start included).
 
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,16 +139,16 @@ def local(trials: int, folder: Path, concurrent: int) -> dict[str, float]:
         raise SystemExit(f"{out}: {len(got)} rows for {trials} planned trials")
     resume = _timed(["sweep", "--resume", str(out), "--no-analyze"], "nothing to do")
     results = _timed(["results", str(out)], f"{trials} of {trials} trials recorded")
-    began, ended = w.when(r"^training "), w.when(r"^finished \d+ trials")
-    phase = (ended or whole) - (began or 0.0)
-    wall = sum(r["wall_time"] for r in got) / trials
-    train = sum(r.get("train_time") or 0.0 for r in got) / trials
+    began, first, ended = w.when(r"^training "), w.when(FIRST_ROW), w.when(r"^finished \d+ trials")
+    per_trial = ((ended or whole) - first) / max(1, trials - 1)  # steady state: the workers' start left out
+    wall = statistics.median(r["wall_time"] for r in got)  # a worker's first trial also imports torch
+    train = statistics.median(r.get("train_time") or 0.0 for r in got)
     return {
-        "first": w.when(FIRST_ROW) or float("nan"),
+        "first": first,
         "whole": whole,
         "setup": began or float("nan"),
-        "per_trial_ms": 1e3 * phase / trials,
-        "overhead_ms": 1e3 * (phase * slots(concurrent) / trials - wall),
+        "per_trial_ms": 1e3 * per_trial,
+        "overhead_ms": 1e3 * (per_trial * slots(concurrent) - wall),
         "wall_ms": 1e3 * wall,
         "train_ms": 1e3 * train,
         "peak_gb": w.peak_kb / 2**20,
