@@ -5,7 +5,9 @@ deep-copy the whole unresolved space, list included, for each variant: time and 
 as the square of the sweep. `PlanFeed` is a Tune Searcher that hands out the next chunk of
 `samples_per_trial` keys when Tune asks for a trial, so each Tune trial's config holds only
 its own keys (and its folder's name) and creating it costs the same at 100 trials as at
-100,000. A retried trial keeps its config, so it re-runs the same entries.
+100,000. A retried trial keeps its config, so it re-runs the same entries. `pending` lets
+Tune keep as many trials waiting as the cluster has slots (`slots`), and `Shared` carries the
+plan to the workers so that each unpickles it once, not once per trial.
 """
 
 from __future__ import annotations
