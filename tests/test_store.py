@@ -247,3 +247,23 @@ def test_a_full_disk_mid_sweep_stops_it_in_one_line(tmp_path, monkeypatch, capsy
         in err
     )
     assert not any(p.stat().st_size for p in out.glob("*/trials.jsonl"))
+
+
+def test_a_follower_reads_each_appended_row_once_and_waits_for_a_torn_tail(tmp_path, capsys):
+    run = _run(tmp_path, 3)
+    follow = store.Follower(run)
+    assert sorted(follow.latest()) == [0, 1, 2]
+    store.append_row(run, _row(3))
+    store.append_row(run, _row(1, error=50.0))  # a later row of trial 1 wins, as in `rows`
+    seen = follow.latest()
+    assert {i: r["error"] for i, r in seen.items()} == {r["trial_index"]: r["error"] for r in store.rows(run)}
+    assert seen[1]["error"] == 51.0 and follow.lines == 5
+    with open(run / store.TRIALS, "ab") as fh:
+        fh.write(b'{"trial_index": 9, "sta')  # a driver killed mid-write
+    assert sorted(follow.latest()) == [0, 1, 2, 3]  # the torn tail is not read yet
+    store.append_row(run, _row(4))  # moves the torn tail aside
+    assert sorted(follow.latest()) == [0, 1, 2, 3, 4] and follow.lines == 6
+    with open(run / store.TRIALS, "a") as fh:
+        fh.write("[1, 2]\n")
+    assert sorted(follow.latest()) == [0, 1, 2, 3, 4]
+    assert "trials.jsonl:7: a JSON list, not an object, skipped" in capsys.readouterr().err

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +299,54 @@ def _latest(run: Path) -> dict[int, tuple[int, dict[str, Any]]]:
         else:
             latest[row["trial_index"]] = (line, row)
     return latest
+
+
+@dataclass
+class Follower:
+    """A run's rows as they are appended: each `latest` call parses only the whole lines added
+    since the last one, so following a run through many rounds reads each row once. A torn
+    last line is left for the next call (the next append completes it or moves it aside)."""
+
+    run: Path
+    offset: int = 0  # bytes of whole lines read so far
+    lines: int = 0
+    found: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def latest(self) -> dict[int, dict[str, Any]]:
+        """Per trial index, its last usable row (`rows` of the run, by index)."""
+        path = self.run / TRIALS
+        if not path.exists():
+            return self.found
+        with open(path, "rb") as fh:
+            fh.seek(self.offset)
+            added = fh.read()
+        whole = added[: added.rfind(b"\n") + 1]
+        self.offset += len(whole)
+        for line in whole.splitlines():
+            self.lines += 1
+            value = _parsed(line, path, self.lines)
+            if value is not None:
+                self.found[value["trial_index"]] = value
+        return self.found
+
+
+def _parsed(line: bytes, path: Path, number: int) -> dict[str, Any] | None:
+    """A whole line of a trials file as a row, None (named on stderr, as `rows` names it) when it is not one."""
+    if not line.strip():
+        return None
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):
+        _warn(f"{path}:{number}: not valid JSON, skipped")
+        return None
+    if not isinstance(value, dict):
+        _warn(f"{path}:{number}: a JSON {type(value).__name__}, not an object, skipped")
+        return None
+    problem = _row_problem(value)
+    if problem:
+        _warn(f"{path}:{number}: not a trial row ({problem}), skipped")
+        return None
+    return value
 
 
 def rows(run: Path) -> list[dict[str, Any]]:

@@ -203,13 +203,14 @@ def run_rounds(comp: Comparison, out: Path, runner: RoundRunner, say: Callable[[
         p.looks = []
     spaces = list(dict.fromkeys(s for p in comp.pairs for s in (p.a, p.b)))
     design = comp.design
-    rows = {s: _by_index(out / s) for s in spaces}  # read again only after a round ran
+    follow = {s: store.Follower(out / s) for s in spaces}  # each round reads only the rows it added
+    rows = {s: f.latest() for s, f in follow.items()}
     for k in range(design.rounds):
         low = design.sizes[k - 1] if k else 0  # round k is trial indices [n_{k-1}, n_k)
         missing = [f"{s}/{i}" for s in spaces for i in range(low, design.sizes[k]) if i not in rows[s]]
         if missing:
             runner(k + 1, missing)
-            rows = {s: _by_index(out / s) for s in spaces}
+            rows = {s: f.latest() for s, f in follow.items()}
         _look(comp, k, {s: _errors(rows[s], design.sizes[k]) for s in spaces}, out)
         _check_recorded(comp, recorded, out)
         write(out, comp)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.errors import UserError
 from nas import config as cfgmod
@@ -40,21 +40,25 @@ from nas.sweeping.trial import config_entries as _entries
 from nas.training import datasets as datamod
 from nas.training.stream import usable_cpus
 
+if TYPE_CHECKING:
+    from nas.sweeping.feed import Shared
 
-def _trainable(config: dict, plans: dict[str, PlanEntry], data: datamod.Dataset, setup: TrialSetup) -> None:
-    """Ray Tune function trainable: trains each entry of its config; per-epoch reports, the
-    last epoch's in one report with the row."""
+
+def _trainable(config: dict, plans: Shared, data: datamod.Dataset, setup: TrialSetup) -> None:
+    """Ray Tune function trainable: trains each entry of its config (looked up in the sweep's
+    plan, which a worker fetches once); per-epoch reports, the last epoch's in one report with
+    the row."""
     import ray
     from ray import tune
 
     node = ray.get_runtime_context().get_node_id()
-    for entry in _entries(config, plans):
+    for entry in _entries(config, plans.get()):
         last: dict[str, Any] = {}
         row = replace(
             run_trial(entry, data, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
         )
         error = row.error if row.status is Status.OK else WORST_ERROR
-        final = {k: last[k] for k in ("epoch", "train_error", "loss") if k in last}
+        final = {k: last[k] for k in ("epoch", "train_error", "loss", "val_loss") if k in last}
         tune.report(
             metrics(entry, latency_ms=row.latency_ms, **final, val_error=error, row=json.dumps(row.to_dict()))
         )
@@ -62,11 +66,14 @@ def _trainable(config: dict, plans: dict[str, PlanEntry], data: datamod.Dataset,
 
 def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, progress: Progress):
     """Driver-side Tune callback: appends rows the moment they arrive, records trials that
-    the scheduler stopped or whose worker died, and keeps only the best K weights."""
+    the scheduler stopped or whose worker died, and keeps only the best K weights. Its work
+    per result is constant: the runs' rows are read once, and running trials are counted as
+    they start and stop, not by scanning Tune's list of every trial."""
     from ray import tune
 
     by_space = {r.space: r for r in runs}
     recorded = {r.space: {row["trial_index"] for row in store.rows(r.dir)} for r in runs}
+    live: set[str] = set()  # ids of the Tune trials running now
 
     def record(row: TrialRow) -> None:
         space, index = row.entry.space, row.entry.trial_index
@@ -82,29 +89,37 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
     def unrecorded(trial) -> list[PlanEntry]:
         return [e for e in _entries(trial.config, plans) if e.trial_index not in recorded[e.space]]
 
-    def others(trials, trial) -> int:
-        return sum(t.status == "RUNNING" and t is not trial for t in trials)
+    def stopped(trial) -> None:
+        live.discard(trial.trial_id)
+        progress.left(trial.trial_id)
+        progress.running(len(live))
 
     class StoreRows(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            live.add(trial.trial_id)
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            stopped(trial)  # its worker died: it waits to be retried
+
         def on_trial_result(self, iteration, trials, trial, result, **info):
+            live.add(trial.trial_id)
             entries = _entries(trial.config, plans)
             if "row" not in result:
-                progress.running(others(trials, trial) + 1)
+                progress.running(len(live))
                 if "epoch" in result:
                     first = entries[0]
                     label = f"{first.space} #{first.trial_index}"
                     progress.epoch(trial.trial_id, label, int(result["epoch"]), result["val_error"])
                 return
             row = replace(TrialRow.from_dict(json.loads(result["row"])), retries=trial.num_failures)
-            ends = row.entry.key == entries[-1].key  # the trial's last entry: it stops running
-            progress.running(others(trials, trial) + (not ends))
-            if ends:
-                progress.left(trial.trial_id)
+            if row.entry.key == entries[-1].key:  # the trial's last entry: it stops running
+                stopped(trial)
+            else:
+                progress.running(len(live))
             record(row)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            progress.left(trial.trial_id)
-            progress.running(others(trials, trial))
+            stopped(trial)
             last = trial.last_result or {}
             if "val_error" not in last:
                 return
@@ -125,8 +140,7 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
                 )
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            progress.left(trial.trial_id)
-            progress.running(others(trials, trial))
+            stopped(trial)
             reason = f"worker failed {exp.resources.max_retries + 1} time(s); see {trial.path}"
             for entry in unrecorded(trial):
                 record(make_row(entry, exp.name, Status.FAILED, reason=reason, retries=trial.num_failures))
@@ -167,7 +181,10 @@ def _prune_weights(run_dir: Path, keep: int) -> None:
 # Tune settings read from the environment: the classic progress output, and no default loggers
 # beside the ones the sweep adds. Set for the sweep's duration only, unless the user set them.
 # Tune's own SIGINT handler is off: it would end the sweep quietly as if it had finished.
+# Tune snapshots its experiment state (every trial's state: it grows with the sweep) at most
+# once a minute: the sweep's record is its rows, from which a resume starts, not the snapshot.
 TUNE_ENV = {
+    "TUNE_GLOBAL_CHECKPOINT_S": "60",
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
     "TUNE_DISABLE_SIGINT_HANDLER": "1",
@@ -384,7 +401,8 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
     from ray import tune
 
-    from nas.sweeping.tensorboard import Board, TrialName
+    from nas.sweeping.feed import Shared, pending, slots, tune_config
+    from nas.sweeping.tensorboard import Board
 
     res = exp.resources
     keep = exp.keep_weights != "none"
@@ -397,12 +415,12 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
         memory.per_trial(res),
     )
     plans = {p.key: p for r in runs if isinstance(r, SampleRun) for p in r.plan}
-    trainable = tune.with_parameters(_trainable, plans=plans, data=data, setup=setup)
+    trainable = tune.with_parameters(_trainable, plans=Shared(plans), data=data, setup=setup)
     trainable = tune.with_resources(trainable, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
     progress = Progress(total, exp.training.epochs)
     callbacks = [interrupts.guard(), _callback(runs, plans, exp, progress)]
     try:
-        callbacks.append(Board(plans))
+        callbacks.append(Board(plans, exp.training))
         print(f"TensorBoard: tensorboard --logdir {out / '_ray'}")
     except ImportError:
         print("tensorboardX is not installed: no TensorBoard logs for this sweep", file=sys.stderr)
@@ -425,17 +443,12 @@ def _fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tot
     else:
 
         def fit_keys(keys: list[str], name: str = f"sample-{stamp}") -> None:
-            chunks = [keys[i : i + res.samples_per_trial] for i in range(0, len(keys), res.samples_per_trial)]
-            tune.Tuner(
-                trainable,
-                param_space={"keys": tune.grid_search(chunks)},
-                tune_config=tune.TuneConfig(
-                    max_concurrent_trials=concurrent,
-                    reuse_actors=True,
-                    trial_dirname_creator=TrialName(plans),
-                ),
-                run_config=tune.RunConfig(name=name, **run_config),
-            ).fit()
+            with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
+                tune.Tuner(
+                    trainable,
+                    tune_config=tune_config(keys, res.samples_per_trial, plans, concurrent),
+                    run_config=tune.RunConfig(name=name, **run_config),
+                ).fit()
 
         if exp.compare:
             _fit_rounds(out, fit_keys, stamp, progress)
@@ -485,7 +498,7 @@ def _fit_search(
     from ray import tune
 
     from nas.sweeping.optimize import DefineByRun, closing_line, scheduler, searcher, write_pareto
-    from nas.sweeping.tensorboard import TrialName
+    from nas.sweeping.tensorboard import dirname
 
     ctx = context(exp, data)
     index = {sc.name: i for i, sc in enumerate(exp.spaces)}
@@ -502,7 +515,7 @@ def _fit_search(
                 num_samples=run.remaining,
                 max_concurrent_trials=concurrent,
                 reuse_actors=True,
-                trial_dirname_creator=TrialName({}),
+                trial_dirname_creator=dirname,
             ),
             run_config=tune.RunConfig(name=f"{run.space}-{stamp}", **run_config),
         ).fit()

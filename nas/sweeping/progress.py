@@ -38,7 +38,7 @@ class Progress:
         self.done = self.failed = self.rejected = self.now_running = 0  # failed: failed or diverged
         self.slots = 1  # the most trials seen running at once
         self.best: float | None = None
-        self.walls: list[float] = []
+        self.wall_sum = 0.0  # finished trials' wall times, summed as they finish: the mean costs no scan
         self.at: dict[str, tuple[str, int, float]] = {}  # running trial -> (label, epoch, val error)
         self.start = self.last_status = clock()
         self.scope = ""  # what `total` counts when not the whole sweep, e.g. " in this round"
@@ -74,11 +74,11 @@ class Progress:
     def eta(self) -> str:
         """The time left, or 'estimating...' until a trial has finished."""
         todo = self.total - self.done
-        if not self.walls:
+        if not self.done:
             return "estimating..."
         if todo <= 0:
             return "0s"
-        mean = sum(self.walls) / len(self.walls)
+        mean = self.wall_sum / self.done
         return "~" + duration(mean * todo / min(self.slots, todo))
 
     def _times(self) -> str:
@@ -92,7 +92,7 @@ class Progress:
     def finished(self, row: TrialRow) -> None:
         """Print the line of a trial that just finished."""
         self.done += 1
-        self.walls.append(row.wall_time)
+        self.wall_sum += row.wall_time
         if row.status is Status.OK:
             err = row.error
             self.best = err if self.best is None else min(self.best, err)

@@ -39,18 +39,21 @@ def trial_entries(trial: Any, plans: dict[str, PlanEntry]) -> list[PlanEntry]:
     return config_entries(trial.config, plans)
 
 
-class TrialName:
-    """Tune's trial_dirname_creator: SPACE-INDEX-MODELID of a trial's first entry (+N when it
-    trains N more), so TensorBoard's run names carry the model id."""
+def trial_name(entries: list[PlanEntry]) -> str:
+    """SPACE-INDEX-MODELID of a trial's first entry (+N when it trains N more), so
+    TensorBoard's run names carry the model id."""
+    first = entries[0]
+    name = f"{first.space}-{first.trial_index}-{first.model_id or 'rejected'}"
+    return name if len(entries) == 1 else f"{name}+{len(entries) - 1}"
 
-    def __init__(self, plans: dict[str, PlanEntry]):
-        self.plans = plans
 
-    def __call__(self, trial: Any) -> str:
-        entries = trial_entries(trial, self.plans)
-        first = entries[0]
-        name = f"{first.space}-{first.trial_index}-{first.model_id or 'rejected'}"
-        return name if len(entries) == 1 else f"{name}+{len(entries) - 1}"
+def dirname(trial: Any) -> str:
+    """Tune's trial_dirname_creator: the name the plan feed put in a sample-mode trial's
+    config, else that of the one entry Optuna drew. A plain function, not an object holding
+    the plan: Tune keeps a copy of it in every trial and in every snapshot of its state."""
+    if "name" in trial.config:
+        return trial.config["name"]
+    return trial_name(config_entries(trial.config, {}))
 
 
 def _hparam(value: Any) -> Any:

@@ -1,0 +1,257 @@
+"""Sweep harness at scale: what a sweep of N tiny trials costs beyond training them.
+
+Tiny trials (a 2-stage AnyNetX_C on 64 synthetic 4x4 images, 1 epoch) make the harness,
+not training, the cost. For each size the sweep runs as `nas sweep` in its own process (its
+own local Ray), and this prints: the time until the first trial finished, the whole sweep,
+the wall time per trial from the first trial's end to the sweep's (the workers' start left
+out), the harness overhead per trial (that times the trial slots, minus a row's median wall
+time: what a trial costs beyond its own work, concurrency accounted for), the
+driver's peak RSS, and then on the finished sweep the time of `nas sweep --resume` (reads
+the plan and rows, finds nothing to do) and of `nas results` (Python's start included).
+
+The cluster mode runs N trials on a simulated 4-node cluster (`ray.cluster_utils.Cluster`,
+1 CPU a node): the driver is killed (SIGKILL) once a quarter of the rows are in and the sweep
+resumed; at half a worker node is killed and another added; then every planned trial must
+have exactly one row (none lost, none repeated).
+
+    python benchmarks/harness_scale.py [--sizes 100,1000,10000] [--cluster 1000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SPACE = "anynet_x_c"
+FIRST_ROW = re.compile(r"^\[\s*1/\d+\]")
+
+
+def experiment(folder: Path, trials: int, concurrent: int) -> Path:
+    """An experiment file of `trials` tiny trials; returns its path."""
+    exp = {
+        "name": f"scale{trials}",
+        "space": {"name": SPACE, "options": {"stages": 2, "max_depth": 1, "max_width": 8, "strides": [1, 2]}},
+        "samples": trials,
+        "seed": 0,
+        "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 1}}},
+        "dataset": {"name": "synthetic", "params": {"num_samples": 64, "size": 4, "num_classes": 3}},
+        "training": {"epochs": 1, "batch_size": 64},
+        "resources": {"cpus_per_trial": 1, "max_concurrent": concurrent, "max_retries": 3},
+    }
+    path = folder / f"scale{trials}.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    return path
+
+
+@dataclass
+class Watched:
+    """A `nas` command run in its own session: when its lines appeared, and its peak RSS."""
+
+    args: list[str]
+    log: Path
+    start: float = 0.0
+    lines: list[tuple[float, str]] = field(default_factory=list)
+    peak_kb: int = 0
+    proc: subprocess.Popen | None = None
+
+    def run(self) -> Watched:
+        """Start the command; lines and memory are gathered by threads until it ends."""
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        self.start = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nas.cli", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._poll, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        with open(self.log, "a", encoding="utf-8") as fh:
+            for line in self.proc.stdout:
+                self.lines.append((time.perf_counter() - self.start, line.rstrip("\n")))
+                fh.write(line)
+
+    def _poll(self) -> None:
+        status = Path(f"/proc/{self.proc.pid}/status")
+        while self.proc.poll() is None:
+            try:
+                hwm = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+                self.peak_kb = max(self.peak_kb, int(hwm.split()[1]))
+            except (OSError, StopIteration, ValueError):
+                pass
+            time.sleep(0.2)
+
+    def wait(self, timeout: float | None = None) -> float:
+        """Wait for the command to end (refusing a failure) and return its wall time."""
+        code = self.proc.wait(timeout=timeout)
+        time.sleep(0.3)  # the reader thread drains the last lines
+        if code != 0:
+            raise SystemExit(f"{' '.join(self.args)} exited {code}; see {self.log}")
+        return time.perf_counter() - self.start
+
+    def kill(self) -> None:
+        """SIGKILL the driver (its own session: only what it started locally)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def when(self, pattern: re.Pattern | str) -> float | None:
+        """Seconds from start until the first line matching `pattern` appeared."""
+        return next((t for t, line in self.lines if re.search(pattern, line)), None)
+
+
+def rows(out: Path) -> list[dict]:
+    """Every row line of the sweep's one run, duplicates included."""
+    path = out / SPACE / "trials.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+def slots(concurrent: int) -> int:
+    """Trials that run at once: `concurrent`, else this machine's CPUs (one each)."""
+    return concurrent or len(os.sched_getaffinity(0))
+
+
+def local(trials: int, folder: Path, concurrent: int) -> dict[str, float]:
+    """One local sweep of `trials` tiny trials; its figures."""
+    out = folder / f"out{trials}"
+    path = experiment(folder, trials, concurrent)
+    w = Watched(["sweep", str(path), "--out", str(out), "--no-analyze"], folder / f"log{trials}.txt").run()
+    whole = w.wait()
+    got = rows(out)
+    if sorted(r["trial_index"] for r in got) != list(range(trials)):
+        raise SystemExit(f"{out}: {len(got)} rows for {trials} planned trials")
+    resume = _timed(["sweep", "--resume", str(out), "--no-analyze"], "nothing to do")
+    results = _timed(["results", str(out)], f"{trials} of {trials} trials recorded")
+    began, first, ended = w.when(r"^training "), w.when(FIRST_ROW), w.when(r"^finished \d+ trials")
+    per_trial = ((ended or whole) - first) / max(1, trials - 1)  # steady state: the workers' start left out
+    wall = statistics.median(r["wall_time"] for r in got)  # a worker's first trial also imports torch
+    train = statistics.median(r.get("train_time") or 0.0 for r in got)
+    return {
+        "first": first,
+        "whole": whole,
+        "setup": began or float("nan"),
+        "per_trial_ms": 1e3 * per_trial,
+        "overhead_ms": 1e3 * (per_trial * slots(concurrent) - wall),
+        "wall_ms": 1e3 * wall,
+        "train_ms": 1e3 * train,
+        "peak_gb": w.peak_kb / 2**20,
+        "resume": resume,
+        "results": results,
+    }
+
+
+def _timed(args: list[str], said: str) -> float:
+    """Seconds a finished sweep's `nas` command takes (Python's start included); it must say `said`."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "nas.cli", *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0 or said not in done.stdout:
+        raise SystemExit(
+            f"nas {' '.join(args)}: exited {done.returncode}, not saying {said!r}: {done.stderr[-400:]}"
+        )
+    return time.perf_counter() - start
+
+
+def cluster(trials: int, folder: Path) -> None:
+    """The cluster mode: node killed and added, driver killed and resumed; exactly one row a trial."""
+    from ray.cluster_utils import Cluster
+
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        workers = [nodes.add_node(num_cpus=1) for _ in range(3)]
+        nodes.wait_for_nodes()
+        out = folder / "cluster"
+        path = experiment(folder, trials, 0)
+        log = folder / "cluster-log.txt"
+        first = Watched(
+            ["sweep", str(path), "--out", str(out), "--address", nodes.address, "--no-analyze"], log
+        )
+        _until(lambda: len(rows(out)) >= trials // 4, first.run())
+        first.kill()
+        killed_at = len(rows(out))
+        print(f"cluster: {killed_at} rows in: killed the driver (SIGKILL), resuming", flush=True)
+        again = Watched(
+            ["sweep", "--resume", str(out), "--address", nodes.address, "--no-analyze"], log
+        ).run()
+        _until(lambda: len(rows(out)) >= trials // 2, again, every=0.05)
+        nodes.remove_node(workers[0], allow_graceful=False)
+        print(f"cluster: {len(rows(out))} rows in: killed a worker node, adding another", flush=True)
+        nodes.add_node(num_cpus=1)
+        resumed = again.wait()
+    finally:
+        nodes.shutdown()
+    got = [r["trial_index"] for r in rows(out)]
+    once = sorted(got) == list(range(trials))
+    retried = sum(r.get("retries", 0) > 0 for r in rows(out))
+    print(
+        f"cluster (4 nodes x 1 CPU), {trials} trials: first driver {first.when(FIRST_ROW) or float('nan'):.1f}s "
+        f"to the first trial, killed at {killed_at} rows; resumed run {resumed:.1f}s, driver peak "
+        f"{max(first.peak_kb, again.peak_kb) / 2**20:.2f} GB; {len(got)} rows, {retried} retried; "
+        f"every planned trial exactly one row: {'yes' if once else 'NO'}",
+        flush=True,
+    )
+    if not once:
+        raise SystemExit(f"{out}: rows are not exactly one per planned trial")
+
+
+def _until(done, w: Watched, timeout: float = 3600.0, every: float = 0.2) -> None:
+    """Wait until `done()`, refusing a driver that ended first."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if w.proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the sweep ended or stalled before the cluster events; see {w.log}")
+        time.sleep(every)
+
+
+def main() -> None:
+    """Parse the sizes, run each, print the table (and the cluster mode)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100,1000,10000", help="comma-separated trial counts")
+    ap.add_argument("--cluster", type=int, default=1000, help="trials of the cluster mode (0: skip it)")
+    ap.add_argument("--concurrent", type=int, default=0, help="max_concurrent (0: as many as fit)")
+    ap.add_argument("--quick", action="store_true", help="small sizes (12; cluster 16) for a test")
+    ap.add_argument("--keep", help="folder for the sweeps and logs (default: a temporary one)")
+    args = ap.parse_args()
+    sizes = [12] if args.quick else [int(x) for x in args.sizes.split(",") if x]
+    trials = 16 if args.quick else args.cluster
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        print(
+            f"{len(os.sched_getaffinity(0))} CPUs here, {slots(args.concurrent)} trial slot(s); logs in {folder}"
+        )
+        print(
+            f"{'trials':>7} {'setup':>9} {'1st trial':>9} {'sweep':>8} {'per trial':>9} "
+            f"{'overhead':>9} {'row wall':>9} {'training':>9} {'peak RSS':>8} {'resume':>7} {'results':>7}"
+        )
+        for n in sizes:
+            f = local(n, folder, args.concurrent)
+            print(
+                f"{n:>7} {f['setup']:>8.1f}s {f['first']:>8.1f}s {f['whole']:>7.1f}s "
+                f"{f['per_trial_ms']:>7.0f}ms {f['overhead_ms']:>7.0f}ms {f['wall_ms']:>7.0f}ms "
+                f"{f['train_ms']:>7.0f}ms {f['peak_gb']:>6.2f}GB {f['resume']:>6.1f}s {f['results']:>6.1f}s",
+                flush=True,
+            )
+        if trials:
+            cluster(trials, folder)
+
+
+if __name__ == "__main__":
+    main()

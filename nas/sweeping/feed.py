@@ -1,0 +1,130 @@
+"""Feeding a sample-mode sweep's planned trials to Ray Tune one Tune trial at a time.
+
+A `tune.grid_search` over the list of every trial's keys makes Tune's BasicVariantGenerator
+deep-copy the whole unresolved space, list included, for each variant: time and memory grow
+as the square of the sweep. `PlanFeed` is a Tune Searcher that hands out the next chunk of
+`samples_per_trial` keys when Tune asks for a trial, so each Tune trial's config holds only
+its own keys (and its folder's name) and creating it costs the same at 100 trials as at
+100,000. A retried trial keeps its config, so it re-runs the same entries. `pending` lets
+Tune keep as many trials waiting as the cluster has slots (`slots`), and `Shared` carries the
+plan to the workers so that each unpickles it once, not once per trial.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ray.tune.search import Searcher
+
+from nas.records.rows import PlanEntry
+from nas.sweeping.tensorboard import dirname, trial_name
+
+
+def chunks(keys: list[str], size: int) -> list[list[str]]:
+    """`keys` cut in order into lists of `size` (the last one shorter): one per Tune trial."""
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def tune_config(keys: list[str], per_trial: int, plans: dict[str, PlanEntry], concurrent: int | None) -> Any:
+    """The TuneConfig of a sample-mode Tuner training `keys`, `per_trial` of them a Tune trial."""
+    from ray import tune
+
+    planned = chunks(keys, per_trial)
+    return tune.TuneConfig(
+        search_alg=PlanFeed(planned, plans),
+        num_samples=len(planned),
+        max_concurrent_trials=concurrent,
+        reuse_actors=True,
+        trial_dirname_creator=dirname,
+    )
+
+
+PENDING = "TUNE_MAX_PENDING_TRIALS_PG"  # trials Tune keeps waiting for a worker, read as a Tuner starts
+NO_LIMIT = 200  # Tune's own floor of pending trials, for trials that ask for neither CPUs nor GPUs
+
+
+def slots(cpus_per_trial: float, gpus_per_trial: float, concurrent: int | None) -> int:
+    """Trials the connected Ray cluster can run at once now, by its CPUs and GPUs (at least
+    one, at most `concurrent` when set)."""
+    import ray
+
+    have = ray.cluster_resources()
+    fits = [have.get(k, 0.0) / per for k, per in (("CPU", cpus_per_trial), ("GPU", gpus_per_trial)) if per]
+    n = max(1, math.floor(min(fits, default=NO_LIMIT) + 1e-9))
+    return min(n, concurrent) if concurrent else n
+
+
+@contextmanager
+def pending(trials: int) -> Iterator[None]:
+    """Inside the block, Tuners keep up to `trials` trials waiting for a worker (unless the
+    user set how many): for a searcher Tune keeps one, so a cluster's slots would fill one
+    trial at a time, each waiting for the one before to start."""
+    if PENDING in os.environ:
+        yield
+        return
+    os.environ[PENDING] = str(trials)
+    try:
+        yield
+    finally:
+        os.environ.pop(PENDING, None)
+
+
+_fetched: dict[str, Any] = {}  # this worker process's copy of the one Shared value it last read
+
+
+class Shared:
+    """A value put once in Ray's object store and read once per worker process. Tune's
+    `with_parameters` fetches (unpickles) its values anew for every trial, which for a
+    sweep's plan is work that grows with the sweep, per trial; this holder travels instead
+    (a few bytes), and a worker that runs many trials unpickles the plan once."""
+
+    def __init__(self, value: Any):
+        import ray
+
+        self.ref = ray.put(value)
+
+    def get(self) -> Any:
+        """The value, fetched on this process's first call (a new sweep's replaces the last)."""
+        key = self.ref.hex()
+        if key not in _fetched:
+            import ray
+
+            _fetched.clear()
+            _fetched[key] = ray.get(self.ref)
+        return _fetched[key]
+
+
+class PlanFeed(Searcher):
+    """Tune's searcher of a sample-mode sweep: trial i's config is chunk i's keys and its
+    folder name (`tensorboard.trial_name`), in plan order, until the chunks run out. Its
+    checkpoint holds only the position: the chunks come from the plan, which the sweep
+    folder keeps."""
+
+    def __init__(self, planned: list[list[str]], plans: dict[str, PlanEntry]):
+        super().__init__()
+        self.planned, self.plans, self.position = planned, plans, 0
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str:
+        """The next chunk's config, or FINISHED once every chunk was handed out."""
+        if self.position >= len(self.planned):
+            return Searcher.FINISHED
+        keys = self.planned[self.position]
+        self.position += 1
+        return {"keys": keys, "name": trial_name([self.plans[k] for k in keys])}
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """Nothing to learn from a result: the plan was drawn before the sweep."""
+
+    def save(self, checkpoint_path: str) -> None:
+        """Write the position (a few bytes, however large the plan) to Tune's experiment state."""
+        Path(checkpoint_path).write_text(json.dumps({"position": self.position}), encoding="utf-8")
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Take the position back from a checkpoint `save` wrote."""
+        self.position = int(json.loads(Path(checkpoint_path).read_text(encoding="utf-8"))["position"])

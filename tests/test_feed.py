@@ -1,0 +1,183 @@
+"""Sweep scale: feeding Tune the planned trials, and recording their rows, do work that grows
+linearly with the sweep (no Ray started: Tune's own trial generator is driven directly, and
+the driver's callback is fed results by hand)."""
+
+import copy
+import io
+import json
+import os
+import tempfile
+from types import SimpleNamespace
+
+import pytest
+from ray import tune
+from ray.tune.search.search_generator import SearchGenerator
+
+from nas.config import parse
+from nas.records import store
+from nas.records.rows import PlanEntry, Status
+from nas.sweeping import driver
+from nas.sweeping.feed import NO_LIMIT, PENDING, PlanFeed, chunks, pending, slots, tune_config
+from nas.sweeping.plan import SampleRun
+from nas.sweeping.progress import Progress
+from tests.synth import row
+
+SPEC = {
+    "input_shape": [3, 6, 6],
+    "stem": {"type": "simple", "width": 8, "params": {"stride": 1}},
+    "stages": [{"block": "res_basic", "depth": 1, "width": 8, "stride": 2, "params": {}}],
+    "head": {"num_classes": 3, "type": "classifier", "params": {}},
+}
+
+
+def _plans(n: int) -> dict[str, PlanEntry]:
+    return {f"s/{i}": PlanEntry(i, "s", i, f"m{i:04d}", SPEC, {"depth": 1}, {"flops": 10}) for i in range(n)}
+
+
+def _noop(config):
+    """A trainable never run: only its registration matters here."""
+
+
+def _feed(n: int, per_trial: int = 1) -> tuple[list, int]:
+    """The Tune trials of a sweep of `n` planned trials, made as the driver's Tuner makes them,
+    and how many objects Tune deep-copied making them."""
+    plans = _plans(n)
+    config = tune_config(list(plans), per_trial, plans, None)
+    exp = tune.Experiment(
+        "scale",
+        _noop,
+        num_samples=config.num_samples,
+        storage_path=tempfile.mkdtemp(),
+        trial_dirname_creator=config.trial_dirname_creator,
+    )
+    generator = SearchGenerator(config.search_alg)
+    generator.add_configurations([exp])
+    copied = 0
+    original = copy.deepcopy
+
+    def counting(x, memo=None, _nil=None):
+        nonlocal copied
+        if memo is not None:  # a nested call of the copy being counted
+            return original(x, memo)
+        memo = {}
+        out = original(x, memo)
+        copied += len(memo)
+        return out
+
+    copy.deepcopy = counting
+    try:
+        trials = []
+        while not generator.is_finished():
+            trials.append(generator.next_trial())
+    finally:
+        copy.deepcopy = original
+    return trials, copied
+
+
+def test_chunks_keep_plan_order_and_the_last_one_is_shorter():
+    assert chunks(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_feed_hands_out_each_chunk_once_in_order_with_its_folder_name():
+    trials, _ = _feed(5, per_trial=2)
+    assert [t.config["keys"] for t in trials] == [["s/0", "s/1"], ["s/2", "s/3"], ["s/4"]]
+    assert [t.custom_dirname for t in trials] == ["s-0-m0000+1", "s-2-m0002+1", "s-4-m0004"]
+
+
+def test_feed_checkpoint_holds_the_position_only(tmp_path):
+    feed = PlanFeed(chunks(list(_plans(50)), 1), _plans(50))
+    for _ in range(7):
+        feed.suggest("t")
+    feed.save(str(tmp_path / "state"))
+    assert len((tmp_path / "state").read_bytes()) < 40
+    again = PlanFeed(feed.planned, feed.plans)
+    again.restore(str(tmp_path / "state"))
+    assert again.suggest("t")["keys"] == ["s/7"]
+
+
+def test_feeding_tune_ten_times_the_trials_copies_and_stores_ten_times_as_much():
+    """A grid_search over every chunk copies the list per trial (100x here), and a dirname
+    creator holding the plan lands in every trial's saved state (its size grows 10x)."""
+    small, copied_small = _feed(500)
+    large, copied_large = _feed(5000)
+    assert len(small) == 500 and len(large) == 5000
+    assert copied_large / copied_small < 11
+    state = max(len(t.get_json_state()[0]) for t in small[::50])
+    assert max(len(t.get_json_state()[0]) for t in large[::500]) < 1.1 * state
+
+
+class _NoScan(list):
+    """Tune's list of every trial, which the callback must not walk per result."""
+
+    def __iter__(self):
+        raise AssertionError("the callback walked every trial for one result")
+
+
+def test_the_callback_reads_the_store_once_and_never_walks_every_trial(tmp_path, monkeypatch):
+    run_dir = tmp_path / "s"
+    run_dir.mkdir()
+    plans = _plans(60)
+    entries = list(plans.values())
+    store.append_row(run_dir, row(entries[0], error=10.0))  # recorded before: a retry re-runs it
+    reads = []
+    monkeypatch.setattr(store, "rows", lambda run: reads.append(run) or [{"trial_index": 0}])
+    exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": 60}, "x.yaml")
+    run = SampleRun("s", run_dir, entries, list(range(60)))
+    callback = driver._callback([run], plans, exp, Progress(60, 1, stream=io.StringIO()))
+    everyone = _NoScan()
+    for i, entry in enumerate(entries):
+        trial = SimpleNamespace(trial_id=f"t{i}", config={"keys": [entry.key]}, num_failures=0)
+        callback.on_trial_start(0, everyone, trial)
+        result = {"row": json.dumps(row(entry, error=float(i)).to_dict()), "val_error": float(i)}
+        callback.on_trial_result(0, everyone, trial, result)
+    assert reads == [run_dir]
+    lines = [json.loads(x) for x in (run_dir / store.TRIALS).read_text().splitlines()]
+    assert [r["trial_index"] for r in lines] == list(range(60))  # trial 0 once: not again
+    assert all(r["status"] == Status.OK for r in lines)
+
+
+@pytest.mark.parametrize("per_trial", [1, 3])
+def test_running_count_follows_starts_and_stops(tmp_path, per_trial):
+    plans = _plans(6)
+    entries = list(plans.values())
+    exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": 6}, "x.yaml")
+    progress = Progress(6, 1, stream=io.StringIO())
+    callback = driver._callback([SampleRun("s", tmp_path, entries, list(range(6)))], plans, exp, progress)
+    trials = [
+        SimpleNamespace(trial_id=f"t{i}", config={"keys": c}, num_failures=0)
+        for i, c in enumerate(chunks(list(plans), per_trial))
+    ]
+    for t in trials:
+        callback.on_trial_start(0, _NoScan(), t)
+    assert len(trials) == 6 // per_trial
+    first = trials[0]
+    for key in first.config["keys"]:
+        result = {"row": json.dumps(row(plans[key], error=1.0).to_dict()), "val_error": 1.0}
+        callback.on_trial_result(0, _NoScan(), first, result)
+    assert progress.now_running == len(trials) - 1  # the first trial's last entry ended it
+    callback.on_trial_recover(0, _NoScan(), trials[1])
+    assert progress.now_running == len(trials) - 2
+
+
+def test_slots_are_the_trials_the_cluster_fits_at_once(monkeypatch):
+    import ray
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 2.0})
+    assert slots(1, 0, None) == 8
+    assert slots(2, 0.5, None) == 4
+    assert slots(1, 1, None) == 2
+    assert slots(1, 0, 3) == 3
+    assert slots(0, 0, None) == NO_LIMIT
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 1.0})
+    assert slots(2, 0, None) == 1
+
+
+def test_pending_is_set_for_the_block_only_and_the_users_value_wins(monkeypatch):
+    monkeypatch.delenv(PENDING, raising=False)
+    with pending(4):
+        assert os.environ[PENDING] == "4"
+    assert PENDING not in os.environ
+    monkeypatch.setenv(PENDING, "9")
+    with pending(4):
+        assert os.environ[PENDING] == "9"
+    assert os.environ[PENDING] == "9"
