@@ -135,24 +135,31 @@ def _warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
 
+def _object(line: bytes, path: Path, number: int, last: bool = False) -> dict[str, Any] | None:
+    """A line of a JSONL file as an object; None, named on stderr, when it is not one (blank lines
+    silently). `last`: a bad last line is called torn, as a crash mid-write leaves it."""
+    if not line.strip():
+        return None
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):  # bad UTF-8 and deep nesting included
+        _warn(f"{path}:{number}: {'torn last line' if last else 'not valid JSON'}, skipped")
+        return None
+    if not isinstance(value, dict):
+        _warn(f"{path}:{number}: a JSON {type(value).__name__}, not an object, skipped")
+        return None
+    return value
+
+
 def _numbered(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of each line of a JSONL file; any other line is named and skipped."""
     if not path.exists():
         return
     lines = path.read_bytes().splitlines()
     for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except (ValueError, RecursionError):  # bad UTF-8 and deep nesting included
-            torn = i == len(lines)
-            _warn(f"{path}:{i}: {'torn last line' if torn else 'not valid JSON'}, skipped")
-            continue
-        if isinstance(value, dict):
+        value = _object(line, path, i, i == len(lines))
+        if value is not None:
             yield i, value
-        else:
-            _warn(f"{path}:{i}: a JSON {type(value).__name__}, not an object, skipped")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -292,13 +299,20 @@ def _latest(run: Path) -> dict[int, tuple[int, dict[str, Any]]]:
     """Per trial index, the line number and row of its last usable row; other lines are named and skipped."""
     path, planned = run / TRIALS, _plan_size(run)
     latest: dict[int, tuple[int, dict[str, Any]]] = {}
-    for line, row in _numbered(path):
-        problem = _row_problem(row, planned)
-        if problem:
-            _warn(f"{path}:{line}: not a trial row ({problem}), skipped")
-        else:
+    for line, value in _numbered(path):
+        row = _row(value, path, line, planned)
+        if row is not None:
             latest[row["trial_index"]] = (line, row)
     return latest
+
+
+def _row(value: dict[str, Any], path: Path, number: int, planned: int | None) -> dict[str, Any] | None:
+    """An object of a trials file as a row readers can use; None, named on stderr, when it is not one."""
+    problem = _row_problem(value, planned)
+    if problem:
+        _warn(f"{path}:{number}: not a trial row ({problem}), skipped")
+        return None
+    return value
 
 
 @dataclass
@@ -311,6 +325,10 @@ class Follower:
     offset: int = 0  # bytes of whole lines read so far
     lines: int = 0
     found: dict[int, dict[str, Any]] = field(default_factory=dict)
+    planned: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.planned = _plan_size(self.run)  # written before any row, never changed
 
     def latest(self) -> dict[int, dict[str, Any]]:
         """Per trial index, its last usable row (`rows` of the run, by index)."""
@@ -324,29 +342,11 @@ class Follower:
         self.offset += len(whole)
         for line in whole.splitlines():
             self.lines += 1
-            value = _parsed(line, path, self.lines)
-            if value is not None:
-                self.found[value["trial_index"]] = value
+            value = _object(line, path, self.lines)
+            row = None if value is None else _row(value, path, self.lines, self.planned)
+            if row is not None:
+                self.found[row["trial_index"]] = row
         return self.found
-
-
-def _parsed(line: bytes, path: Path, number: int) -> dict[str, Any] | None:
-    """A whole line of a trials file as a row, None (named on stderr, as `rows` names it) when it is not one."""
-    if not line.strip():
-        return None
-    try:
-        value = json.loads(line)
-    except (ValueError, RecursionError):
-        _warn(f"{path}:{number}: not valid JSON, skipped")
-        return None
-    if not isinstance(value, dict):
-        _warn(f"{path}:{number}: a JSON {type(value).__name__}, not an object, skipped")
-        return None
-    problem = _row_problem(value)
-    if problem:
-        _warn(f"{path}:{number}: not a trial row ({problem}), skipped")
-        return None
-    return value
 
 
 def rows(run: Path) -> list[dict[str, Any]]:
