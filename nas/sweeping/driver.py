@@ -72,7 +72,14 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
     from ray import tune
 
     by_space = {r.space: r for r in runs}
+    pruned = isinstance(exp.keep_weights, int)
     recorded = {r.space: {row["trial_index"] for row in store.rows(r.dir)} for r in runs}
+    # keep_weights: K ranks every row so far at each new one: they are held, not re-read per row
+    held = (
+        {r.space: {str(t.entry.trial_index): t for t in store.trial_rows(r.dir)} for r in runs}
+        if pruned
+        else {}
+    )
     live: set[str] = set()  # ids of the Tune trials running now
 
     def record(row: TrialRow) -> None:
@@ -83,8 +90,9 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
         run = by_space[space]
         store.append_row(run.dir, row)
         progress.finished(row)
-        if isinstance(exp.keep_weights, int):
-            _prune_weights(run.dir, exp.keep_weights)
+        if pruned:
+            held[space][str(index)] = row
+            _prune_weights(run.dir, exp.keep_weights, held[space])
 
     def unrecorded(trial) -> list[PlanEntry]:
         return [e for e in _entries(trial.config, plans) if e.trial_index not in recorded[e.space]]
@@ -148,14 +156,16 @@ def _callback(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, pro
     return StoreRows()
 
 
-def _prune_weights(run_dir: Path, keep: int) -> None:
+def _prune_weights(run_dir: Path, keep: int, rows: dict[str, TrialRow] | None = None) -> None:
     """Keep the `keep` kept weights files whose owner trials have the lowest errors; delete the
     others with their owner records, and claims left with no weights by a trial that has ended.
+    `rows`: the run's rows by trial index, when the caller holds them (else read from the store).
 
     Files are ranked by the trial that produced them, not by model id: two trials of one model
     share one file, owned by the first to finish, so ranking trials would keep it for the other
     trial's error and drop another model's weights. A file whose owner has no row yet waits."""
-    rows = {str(r.entry.trial_index): r for r in store.trial_rows(run_dir)}
+    if rows is None:
+        rows = {str(r.entry.trial_index): r for r in store.trial_rows(run_dir)}
     best: dict[str, float] = {}  # per model id, for files kept before owners were recorded
     for r in rows.values():
         if r.status is Status.OK:
