@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blocks.errors import UserError
+from nas.analysis.defaults import LEVEL, SUBSAMPLE
 
 if TYPE_CHECKING:
     import pandas
@@ -153,8 +154,8 @@ def refine(
     out: str | Path | None = None,
     *,
     params: Sequence[str] | None = None,
-    subsample: float = 0.25,
-    level: float = 0.95,
+    subsample: float = SUBSAMPLE,
+    level: float = LEVEL,
 ) -> tuple[dict[str, Any], Refinement]:
     """Narrow a run's space to where its good models are (`nas refine`): the refined experiment
     mapping and the refinement; written as YAML to `out` when given and an option narrows

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nas.analysis.bestof import best_probs
+from nas.analysis.defaults import LEVEL
 from nas.analysis.result import few
 
 
@@ -27,7 +28,7 @@ def edf_band(
     resamples: int,
     rng: np.random.Generator,
     strata: np.ndarray | None = None,
-    level: float = 0.95,
+    level: float = LEVEL,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise `level` bootstrap band (low, high) of the EDF on `grid`; strata < 0 are left out."""
     errors = np.asarray(errors, dtype=float)
@@ -58,7 +59,7 @@ def best_weights(errors: np.ndarray, fraction: float) -> np.ndarray:
     return best_probs(errors, subsample_size(len(errors), fraction))
 
 
-def numeric_interval(values: np.ndarray, weights: np.ndarray, level: float = 0.95) -> dict[str, float]:
+def numeric_interval(values: np.ndarray, weights: np.ndarray, level: float = LEVEL) -> dict[str, float]:
     """Central `level` interval and median of the best model's value under `weights`."""
     order = np.argsort(values, kind="stable")
     v, cum = values[order], np.cumsum(weights[order])

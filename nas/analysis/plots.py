@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from nas.analysis.defaults import LEVEL, SUBSAMPLE
 from nas.analysis.result import MIN_MODELS, RunResult, Sequential, few
 from nas.analysis.text import short
 from nas.outputs import replaceable, wrote
@@ -298,8 +299,8 @@ def trends_figure(
     path: Path,
     rng: np.random.Generator,
     index: int = 0,
-    level: float = 0.95,
-    fraction: float = 0.25,
+    level: float = LEVEL,
+    fraction: float = SUBSAMPLE,
 ) -> Path | None:
     """A panel per parameter: models, the binned median (quartile band), the best-model interval shaded."""
     stats, dropped = distinct([s for s in stats if "trend" in s], params)

@@ -23,6 +23,7 @@ import yaml
 from blocks.errors import UserError
 from nas.analysis import frame
 from nas.analysis.bootstrap import best_value
+from nas.analysis.defaults import LEVEL, SUBSAMPLE
 from nas.analysis.result import few, few_note
 from nas.records import store
 from nas.records.rows import Status
@@ -64,8 +65,8 @@ def narrow(
     params: dict[str, np.ndarray],
     errors: np.ndarray,
     chosen: list[str],
-    fraction: float = 0.25,
-    level: float = 0.95,
+    fraction: float = SUBSAMPLE,
+    level: float = LEVEL,
 ) -> Refinement:
     """Options of `space` narrowed to the best-model intervals of the `chosen` parameters."""
     resolved = space.resolve(options)
@@ -141,8 +142,8 @@ def refine_data(
     mask: np.ndarray,
     errors: np.ndarray,
     wanted: list[str] | None = None,
-    fraction: float = 0.25,
-    level: float = 0.95,
+    fraction: float = SUBSAMPLE,
+    level: float = LEVEL,
 ) -> tuple[dict[str, Any], Refinement]:
     """The refined experiment mapping of a run from the trials in `mask`: the run's experiment with
     one space, the run's, its options narrowed (every other field kept as the run had it)."""
@@ -168,7 +169,7 @@ def refine_data(
 
 
 def refine_run(
-    run: Path, wanted: list[str] | None = None, fraction: float = 0.25, level: float = 0.95
+    run: Path, wanted: list[str] | None = None, fraction: float = SUBSAMPLE, level: float = LEVEL
 ) -> tuple[dict[str, Any], Refinement]:
     """`refine_data` over the trials of a run that finished ok."""
     d = frame.load(run)

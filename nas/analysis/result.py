@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from nas.analysis.defaults import LEVEL, SUBSAMPLE
+
 GUIDED = (
     "came from guided search (mode: optimize): its models are what the search chose, not random "
     "samples of the space, so its EDF, bootstrap and random-search figures describe the search"
@@ -80,8 +82,8 @@ class Settings:
     resamples: int = 1000  # bootstrap resamples of each EDF band
     failed_as_error: float | None = None  # error given to failed/diverged trials; None leaves them out
     top: int = 10  # best models listed per run
-    fraction: float = 0.25  # subsample share of the best-model bootstrap
-    level: float = 0.95  # confidence of bands and intervals; the KS tests' significance is 1 - level
+    fraction: float = SUBSAMPLE  # subsample share of the best-model bootstrap
+    level: float = LEVEL  # confidence of bands and intervals; the KS tests' significance is 1 - level
     power: float = 0.8  # target power of the models-needed estimate
     seed: int = 0
 

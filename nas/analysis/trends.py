@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nas.analysis.bootstrap import best_value
+from nas.analysis.defaults import LEVEL, SUBSAMPLE
 from nas.analysis.result import few
 
 MAX_LEVELS = 12
@@ -91,7 +92,7 @@ def parameter(name: str, x: np.ndarray, errors: np.ndarray, fraction: float, lev
 
 
 def parameters(
-    params: dict[str, np.ndarray], errors: np.ndarray, fraction: float = 0.25, level: float = 0.95
+    params: dict[str, np.ndarray], errors: np.ndarray, fraction: float = SUBSAMPLE, level: float = LEVEL
 ) -> list[dict[str, Any]]:
     """`parameter` for every design parameter of a run."""
     return [parameter(name, x, errors, fraction, level) for name, x in params.items()]

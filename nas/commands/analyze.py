@@ -9,6 +9,7 @@ from pathlib import Path
 
 from blocks.errors import UserError
 from nas import outputs
+from nas.analysis.defaults import LEVEL, SUBSAMPLE
 
 FORMATS = ("png", "pdf", "svg")
 MAX_BINS = 1000
@@ -68,13 +69,16 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--top", type=int, default=10, help="best models listed per run (10)")
     p.add_argument(
-        "--subsample", type=float, default=0.25, help="share of models per best-model bootstrap draw (0.25)"
+        "--subsample",
+        type=float,
+        default=SUBSAMPLE,
+        help=f"share of models per best-model bootstrap draw ({SUBSAMPLE:g})",
     )
     p.add_argument(
         "--level",
         type=float,
-        default=0.95,
-        help="confidence of bands and intervals (0.95); the KS tests' significance is 1 - level",
+        default=LEVEL,
+        help=f"confidence of bands and intervals ({LEVEL:g}); the KS tests' significance is 1 - level",
     )
     p.add_argument(
         "--power",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from blocks.errors import UserError
+from nas.analysis.defaults import LEVEL, SUBSAMPLE
 
 
 def add_parser(sub) -> None:
@@ -16,9 +17,12 @@ def add_parser(sub) -> None:
         help="comma-separated parameters to narrow (d also selects d1..d4); default: every drawn one",
     )
     p.add_argument(
-        "--subsample", type=float, default=0.25, help="share of models per best-model bootstrap draw (0.25)"
+        "--subsample",
+        type=float,
+        default=SUBSAMPLE,
+        help=f"share of models per best-model bootstrap draw ({SUBSAMPLE:g})",
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence of the intervals (0.95)")
+    p.add_argument("--level", type=float, default=LEVEL, help=f"confidence of the intervals ({LEVEL:g})")
     p.add_argument(
         "--force",
         action="store_true",
