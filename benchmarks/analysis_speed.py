@@ -123,7 +123,7 @@ def main() -> None:
         print(
             f"{2 * args.rows_per_run:,} rows in 2 runs ({size:.0f} MB of trials.jsonl), {args.resamples} resamples"
         )
-        s = an.Settings(resamples=args.resamples)
+        s = an.Settings(bootstrap=args.resamples)
         rng = np.random.default_rng(0)
         times: dict[str, tuple[float, float]] = {}
 

@@ -28,6 +28,11 @@ class ParamError(UserError):
         self.message = message
 
 
+class ArgError(ParamError):
+    """An illegal argument of a library call, named as the call takes it; the CLI, whose flags
+    bear the same names, shows it as its flag (`bootstrap` as `--bootstrap`)."""
+
+
 class UnknownName(UserError):
     """A name no registry holds (block family, design space, zoo network, dataset)."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError
 from nas.analysis.defaults import LEVEL, SUBSAMPLE
 
 if TYPE_CHECKING:
@@ -156,15 +156,32 @@ def refine(
     params: Sequence[str] | None = None,
     subsample: float = SUBSAMPLE,
     level: float = LEVEL,
+    force: bool = False,
 ) -> tuple[dict[str, Any], Refinement]:
-    """Narrow a run's space to where its good models are (`nas refine`): the refined experiment
+    """Narrow one run's space to where its good models are (`nas refine`): the refined experiment
     mapping and the refinement; written as YAML to `out` when given and an option narrows
-    (`narrows`: a file that repeats the run's space is not worth a sweep)."""
+    (`narrows`: a file that repeats the run's space is not worth a sweep). Refused for a folder
+    of several runs, and from fewer than MIN_MODELS finished models unless `force`."""
+    from nas import outputs
     from nas.analysis.refine import refine_run, write
+    from nas.analysis.result import MIN_MODELS, Settings, few
+    from nas.records import store
 
-    experiment, ref = refine_run(Path(run), None if params is None else list(params), subsample, level)
-    if out is not None and narrows(ref):
-        write(experiment, ref, Path(run), Path(out))
+    Settings(subsample=subsample, level=level)  # refused as nas.analyze refuses them
+    target = None if out is None else outputs.file(str(out), "out", example="refined.yaml")
+    runs = store.find_runs([str(run)])
+    if len(runs) != 1:
+        raise UserError(f"{run}: holds {len(runs)} runs; refine one of them: {[str(r) for r in runs]}")
+    experiment, ref = refine_run(runs[0], None if params is None else list(params), subsample, level)
+    if few(ref.models) and not force:
+        raise ArgError(
+            "force",
+            f"not set, and {runs[0]} has {ref.models} finished models; intervals from fewer than "
+            f"{MIN_MODELS} are mostly noise, so no refined experiment is written (set it to write one, "
+            "labelled indicative only)",
+        )
+    if target is not None and narrows(ref):
+        write(experiment, ref, runs[0], target)
     return experiment, ref
 
 

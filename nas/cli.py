@@ -8,7 +8,7 @@ import os
 import sys
 from typing import NoReturn
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError
 from nas import __version__
 
 COMMANDS = [
@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         code = int(args.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
+    except ArgError as err:  # a library argument: the flag of the same name set it
+        print(
+            f"nas {args.command}: error: --{err.field.replace('_', '-')}: {one_line(err.message)}",
+            file=sys.stderr,
+        )
+        return 2
     except UserError as err:  # SpecError, ParamError and UnknownName too
         print(f"nas {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ def sweep(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(sweep):
-    return analyze([sweep / "anynet_x_c", sweep / "regnet_x"], settings=Settings(resamples=200), figures=True)
+    return analyze([sweep / "anynet_x_c", sweep / "regnet_x"], settings=Settings(bootstrap=200), figures=True)
 
 
 def strict(text):
@@ -143,7 +143,7 @@ def test_bad_options_are_one_line_errors(sweep, capsys):
 def test_runs_with_no_or_one_finished_trial_still_analyse(tmp_path):
     dead = write_run(tmp_path, "regnet_x", 3, regnet_error, bad={0: "failed", 1: "diverged", 2: "stopped"})
     one = write_run(tmp_path, "anynet_x_c", 2, anynet_error, bad={1: "rejected"})
-    result = analyze([dead, one], settings=Settings(resamples=20))
+    result = analyze([dead, one], settings=Settings(bootstrap=20))
     assert result.runs["regnet_x"].count == 0 and result.runs["anynet_x_c"].count == 1
     assert result.ks == [] and list(result.normalization.runs) == ["anynet_x_c"]
     assert "refine needs at least 2" in result.runs["anynet_x_c"].refine.note
@@ -170,7 +170,7 @@ def test_statistics_from_few_models_are_labelled_on_every_surface(sweep, tmp_pat
     monkeypatch.setattr(figures.plots, "trends_figure", spy(plots.trends_figure))
     small = write_run(tmp_path, "anynet_x_e", 6, anynet_error, seed=3)
     result = analyze(
-        [sweep / "anynet_x_c", small], report=tmp_path / "report", settings=Settings(resamples=100)
+        [sweep / "anynet_x_c", small], report=tmp_path / "report", settings=Settings(bootstrap=100)
     )
     r = strict(json.dumps(result.to_dict()))["runs"]
     few, many = r["anynet_x_e"], r["anynet_x_c"]
@@ -209,7 +209,7 @@ def test_statistics_from_few_models_are_labelled_on_every_surface(sweep, tmp_pat
 
 def test_identical_runs_cannot_be_separated(result):
     run = result.runs["regnet_x"]
-    need = needed(run.errors, run.errors[::-1].copy(), Settings(resamples=50))
+    need = needed(run.errors, run.errors[::-1].copy(), Settings(bootstrap=50))
     pair = KsPair("x", "y", **ks_test(run.errors, run.errors), needed=need)
     assert pair.ks == 0 and need.n is None and need.why == "identical EDFs"
     assert needed_text(pair, {"x": run, "y": run}) == "cannot tell with this data (identical EDFs)"
@@ -264,7 +264,7 @@ def test_api_writes_figures_only_when_asked_then_draws_them_later(sweep, tmp_pat
     import nas
     from nas.analysis.figures import write
 
-    result = nas.analyze(sweep / "regnet_x", resamples=20)
+    result = nas.analyze(sweep / "regnet_x", bootstrap=20)
     assert result.figure is None and result.figures == {}
     paths = write(result, folder=tmp_path / "figs", fmt="pdf")
     assert result.figure == tmp_path / "figs" / "edf.pdf" and paths == result.figures
@@ -276,4 +276,4 @@ def test_api_writes_figures_only_when_asked_then_draws_them_later(sweep, tmp_pat
         nas.analyze(sweep / "regnet_x", report=tmp_path / "r", figures=False)
     dead = write_run(tmp_path, "anynet_x_e", 2, anynet_error, bad={0: "failed", 1: "failed"})
     with pytest.raises(UserError, match="no finished models; no figures to draw"):
-        write(nas.analyze(dead, resamples=20))
+        write(nas.analyze(dead, bootstrap=20))

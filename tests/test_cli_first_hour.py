@@ -193,7 +193,7 @@ def test_import_nas_is_light_and_the_api_mirrors_every_verb():
 def test_analyze_and_refine_through_the_api(tmp_path):
     out = tmp_path / "sweep"
     run = write_run(out, "regnet_x", 12, lambda v, rng: 10.0 + v["d"] + rng.random())
-    result = nas.analyze(out, figure=tmp_path / "edf.png", resamples=20)
+    result = nas.analyze(out, figure=tmp_path / "edf.png", bootstrap=20)
     assert "regnet_x" in result.to_dict()["runs"]
     experiment, _ = nas.refine(run, tmp_path / "refined.yaml")
     assert experiment["spaces"][0]["name"] == "regnet_x" and (tmp_path / "refined.yaml").exists()

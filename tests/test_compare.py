@@ -341,7 +341,7 @@ def test_analyze_shows_the_decision_and_counts_no_trial_missing(tmp_path):
     comp = _comparison(("anynet_x_a", "anynet_x_e"), _design(rounds=2, size=4))
     compare.run_rounds(comp, sweep, Runner(sweep, {}), lambda line: None)
     result = analyze(
-        [sweep / "anynet_x_a", sweep / "anynet_x_e"], settings=Settings(resamples=50), figures=True
+        [sweep / "anynet_x_a", sweep / "anynet_x_e"], settings=Settings(bootstrap=50), figures=True
     )
     seq = result.sequential
     assert seq.decided and seq.used == 4 and seq.rounds_done == 1 and seq.fixed_n == 40

@@ -99,7 +99,7 @@ def test_no_panel_repeats_another():
 
 
 def test_analyze_and_the_sweep_write_to_one_folder(six):
-    result = analyze(six[:2], settings=Settings(resamples=20), figures=True)
+    result = analyze(six[:2], settings=Settings(bootstrap=20), figures=True)
     assert result.figure == default_dir(six) / "edf.png" == six[0].parent / "analysis" / "edf.png"
     assert set(result.figures.values()) <= set(default_dir(six).iterdir())
 

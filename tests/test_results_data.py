@@ -52,7 +52,7 @@ def test_jsonl_rows_name_their_run(sweep, capsys):
 
 def test_report_tables_have_headers_when_empty_integer_counts_and_lf(sweep, tmp_path):
     pandas = pytest.importorskip("pandas")
-    result = analyze([sweep / "anynet_x_e"], report=tmp_path, settings=Settings(resamples=20))
+    result = analyze([sweep / "anynet_x_e"], report=tmp_path, settings=Settings(bootstrap=20))
     empty = pandas.read_csv(tmp_path / "not_ok.csv")  # no EmptyDataError: the header is there
     assert list(empty.columns) == ["run", "trial_index", "model_id", "status", "reason", "in_edf"]
     assert empty.empty and list(pandas.read_csv(tmp_path / "ks.csv").columns) == ["a", "b", "ks", "p"]
@@ -64,7 +64,7 @@ def test_report_tables_have_headers_when_empty_integer_counts_and_lf(sweep, tmp_
 
 
 def test_analyze_and_export_break_ties_alike(sweep):
-    result = analyze([sweep / "anynet_x_a", sweep / "anynet_x_e"], settings=Settings(resamples=20))
+    result = analyze([sweep / "anynet_x_a", sweep / "anynet_x_e"], settings=Settings(bootstrap=20))
     for run in ("anynet_x_a", "anynet_x_e"):
         listed = [b["model_id"] for b in result.runs[run].best]
         chosen = [c.model_id for c in select.choose(sweep / run, top=10)]

@@ -81,7 +81,7 @@ def refine_command(run: Path, space: str, fraction: float, level: float) -> str:
     """The command that writes a run's refined space with this analysis's intervals (its
     --subsample and --level carried over when they are not the defaults)."""
     default = Settings()
-    extra = f" --subsample {fraction:g}" if fraction != default.fraction else ""
+    extra = f" --subsample {fraction:g}" if fraction != default.subsample else ""
     extra += f" --level {level:g}" if level != default.level else ""
     return f"nas refine {run} --out {space}_refined.yaml{extra}"
 
@@ -105,7 +105,7 @@ def run_stats(
         }
         for i in np.concatenate([outside, np.flatnonzero((d.status == Status.OK) & ~mask)])
     ]
-    lo, hi = edf_band(e, grid, s.resamples, rng, level=s.level) if len(e) else (grid * np.nan, grid * np.nan)
+    lo, hi = edf_band(e, grid, s.bootstrap, rng, level=s.level) if len(e) else (grid * np.nan, grid * np.nan)
     cx = {k: v[mask] for k, v in d.complexity.items()}
     values = {k: v[mask] for k, v in d.params.items()}
     fronts = {k: pareto_front(v, e) for k, v in cx.items()}
@@ -129,7 +129,7 @@ def run_stats(
         },
         params=[
             {**p, "source": "drawn" if p["name"] in d.drawn else "spec"}
-            for p in trends.parameters(values, e, s.fraction, s.level)
+            for p in trends.parameters(values, e, s.subsample, s.level)
         ],
         best=[
             {
@@ -172,7 +172,7 @@ def normalized(
     for d, lab in zip(inside, labels):
         e = errors[d.label][masks[d.label]]
         w = stratum_weights(lab)
-        lo, hi = edf_band(e, grid, s.resamples, rng, strata=lab, level=s.level)
+        lo, hi = edf_band(e, grid, s.bootstrap, rng, strata=lab, level=s.level)
         runs[d.label] = NormalizedRun(
             **summary(e, w),
             outside=int(np.sum(lab < 0)),
@@ -185,7 +185,7 @@ def normalized(
 def refinement(d: frame.RunData, mask: np.ndarray, errors: np.ndarray, s: Settings) -> Refined:
     """The refined space of a run and the EDF of the models inside it, or why there is none."""
     try:
-        _, ref = refine.refine_data(d, mask, errors, None, s.fraction, s.level)
+        _, ref = refine.refine_data(d, mask, errors, None, s.subsample, s.level)
     except UserError as err:
         return Refined(note=str(err))
     inside = refine.inside(ref, {k: v[mask] for k, v in d.params.items()})
@@ -194,7 +194,7 @@ def refinement(d: frame.RunData, mask: np.ndarray, errors: np.ndarray, s: Settin
         changes=ref.changes,
         unmapped=ref.unmapped,
         inside={**summary(e[inside]), "share": float(inside.mean()) if len(inside) else math.nan},
-        command=refine_command(d.dir, d.space, s.fraction, s.level),
+        command=refine_command(d.dir, d.space, s.subsample, s.level),
         few_models=few(int(mask.sum())),
         mask=inside,
     )
@@ -205,8 +205,8 @@ def needed(a: np.ndarray, b: np.ndarray, s: Settings) -> Needed:
     at a lower confidence bound of their difference (power.planned)."""
     largest = largest_n(len(a), len(b))
     alpha = round(1.0 - s.level, 12)  # 0.05, not 0.050000000000000044
-    n, p, effect, why = planned(a, b, alpha, s.power, largest, s.resamples, np.random.default_rng(s.seed))
-    return Needed(n, p, s.power, alpha, largest, s.resamples, why, effect)
+    n, p, effect, why = planned(a, b, alpha, s.power, largest, s.bootstrap, np.random.default_rng(s.seed))
+    return Needed(n, p, s.power, alpha, largest, s.bootstrap, why, effect)
 
 
 def ks_pairs(
@@ -220,7 +220,7 @@ def ks_pairs(
         ea, eb = errors[a][masks[a]], errors[b][masks[b]]
         if not (len(ea) and len(eb)):
             continue
-        pair = KsPair(a, b, **ks_test(ea, eb), needed=needed(ea, eb, s) if s.resamples else None)
+        pair = KsPair(a, b, **ks_test(ea, eb), needed=needed(ea, eb, s) if s.bootstrap else None)
         if a in weighted and b in weighted:
             w = weighted_ks_test(ea, weighted[a].weights, eb, weighted[b].weights)
             pair = replace(

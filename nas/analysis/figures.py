@@ -81,7 +81,7 @@ def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -
             rng,
             index=i,
             level=s.level,
-            fraction=s.fraction,
+            fraction=s.subsample,
         )
         if path:
             figs[f"trends_{label}"] = path

@@ -195,7 +195,7 @@ def method_notes(result: Analysis) -> str:
         f"<li>{t}</li>"
         for t in (
             "EDF: F(e) = fraction of models with error below e; the shaded band is the pointwise "
-            f"{level} interval of {s.resamples} bootstrap resamples of the models.",
+            f"{level} interval of {s.bootstrap} bootstrap resamples of the models.",
             failed,
             "Normalised EDF (Radosavovic et al. 2019): the complexity range all runs share is cut into "
             "log-spaced bins, bins empty in any run are dropped, and each of the m_j models of bin j "
@@ -205,7 +205,7 @@ def method_notes(result: Analysis) -> str:
             "asymptotic Kolmogorov tail at D sqrt(n_a n_b / (n_a + n_b)) with Kish effective sizes "
             "n = (sum w)^2 / sum w^2.",
             "Best-model bootstrap (Radosavovic et al. 2020): draw "
-            f"{100 * s.fraction:g}% of the models with replacement, keep the best, record its value; "
+            f"{100 * s.subsample:g}% of the models with replacement, keep the best, record its value; "
             f"the {level} interval of that value is computed exactly (the limit of infinitely many "
             "draws), from each model's probability of being the best of a subsample.",
             "Models needed: how many models per space a new comparison of the two spaces needs. "
@@ -213,7 +213,7 @@ def method_notes(result: Analysis) -> str:
             f"the fewer the models), so it is planned at its {power.CONFIDENCE:.0%} lower confidence "
             "bound (basic bootstrap: twice the recorded distance less that quantile of resampled "
             "ones); both runs' EDFs are drawn toward each other until they are that far apart, n "
-            f"errors are drawn with replacement from each ({s.resamples} times) and the KS test is "
+            f"errors are drawn with replacement from each ({s.bootstrap} times) and the KS test is "
             f"applied at significance {1 - s.level:.2g}; the smallest n whose share of rejections "
             f"reaches {s.power:g} (bisection, up to {power.REACH} times the larger run and at least "
             f"{power.FLOOR}) is reported. A pair whose recorded difference is not significant, or "

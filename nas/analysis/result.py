@@ -12,13 +12,16 @@ are left out of the JSON while they are None, so each record prints only what it
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nas.analysis.defaults import LEVEL, SUBSAMPLE
+from blocks.errors import ArgError
+from nas.analysis.defaults import LEVEL, MEASURES, SUBSAMPLE
+from nas.seeds import SEED_HIGH
 
 GUIDED = (
     "came from guided search (mode: optimize): its models are what the search chose, not random "
@@ -72,20 +75,62 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+MAX_BINS = 1000
+MAX_BOOTSTRAP = 1_000_000
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The knobs of `nas analyze`."""
+    """The knobs of `nas analyze`, named as its flags; each is checked here, so the CLI and the
+    Python API refuse the same values with the same words."""
 
     log: bool = False
     normalize: str = "flops"  # complexity measure of the normalised EDF; "none" skips it
     bins: int | None = None  # complexity bins; None: about 5 models per bin in the smallest run
-    resamples: int = 1000  # bootstrap resamples of each EDF band
+    bootstrap: int = 1000  # bootstrap resamples of each EDF band and each power estimate
     failed_as_error: float | None = None  # error given to failed/diverged trials; None leaves them out
     top: int = 10  # best models listed per run
-    fraction: float = SUBSAMPLE  # subsample share of the best-model bootstrap
+    subsample: float = SUBSAMPLE  # share of the models each best-model bootstrap draw takes
     level: float = LEVEL  # confidence of bands and intervals; the KS tests' significance is 1 - level
     power: float = 0.8  # target power of the models-needed estimate
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, why in self.problems():
+            raise ArgError(name, why)
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """(setting, what is legal) for each illegal value, in the order of the fields."""
+        if self.normalize not in MEASURES:
+            yield "normalize", f"expected one of {list(MEASURES)}, got {self.normalize!r}"
+        if self.bins is not None and not (_int(self.bins) and 1 <= self.bins <= MAX_BINS):
+            yield "bins", f"expected a number of bins in [1, {MAX_BINS}], got {self.bins!r}"
+        if not (_int(self.bootstrap) and 0 <= self.bootstrap <= MAX_BOOTSTRAP):
+            yield (
+                "bootstrap",
+                f"expected a number of resamples in [0, {MAX_BOOTSTRAP}], got {self.bootstrap!r}",
+            )
+        fae = self.failed_as_error
+        if fae is not None and not (_real(fae) and 0 <= fae < math.inf):
+            yield "failed_as_error", f"expected a finite error >= 0 (e.g. 100), got {fae!r}"
+        if not (_int(self.top) and self.top >= 0):
+            yield "top", f"expected 0 or more models, got {self.top!r}"
+        if not (_real(self.subsample) and 0 < self.subsample <= 1):
+            yield "subsample", f"expected a share in (0, 1], got {self.subsample!r}"
+        if not (_real(self.level) and 0 < self.level < 1):
+            yield "level", f"expected a confidence in (0, 1), got {self.level!r}"
+        if not (_real(self.power) and 0 < self.power < 1):
+            yield "power", f"expected a power in (0, 1), got {self.power!r}"
+        if not (_int(self.seed) and 0 <= self.seed <= SEED_HIGH):
+            yield "seed", f"expected an int in [0, {SEED_HIGH}], got {self.seed!r}"
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _real(value: Any) -> bool:
+    return _int(value) or (isinstance(value, (float, np.floating)) and not math.isnan(value))
 
 
 @dataclass(frozen=True)

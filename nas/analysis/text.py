@@ -101,14 +101,14 @@ def format_report(result: Analysis) -> str:
         s = result.settings
         lines.append(
             f"models per space a new comparison needs for the KS test to separate them (p < "
-            f"{1 - s.level:.2g} in {100 * s.power:g}% of {s.resamples} resamples, their difference "
+            f"{1 - s.level:.2g} in {100 * s.power:g}% of {s.bootstrap} resamples, their difference "
             f"taken at its {power.CONFIDENCE:.0%} lower bound):"
         )
         lines.extend(f"  {k.a} vs {k.b}: {needed_text(k, runs)}" for k in result.ks)
     if result.sequential:
         lines += ["", f"sequential {result.sequential.sentence}"]  # "sequential comparison decided ..."
     for name, r in runs.items():
-        lines.extend(_run_lines(name, r, result.settings.level, result.settings.fraction))
+        lines.extend(_run_lines(name, r, result.settings.level, result.settings.subsample))
     lines.append("")
     if not any(r.count for r in runs.values()):
         lines.append("no figures or report: no run has finished models")

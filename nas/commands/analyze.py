@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from blocks.errors import UserError
 from nas import outputs
-from nas.analysis.defaults import LEVEL, SUBSAMPLE
+from nas.analysis.defaults import LEVEL, MEASURES, SUBSAMPLE
 
 FORMATS = ("png", "pdf", "svg")
-MAX_BINS = 1000
-MAX_RESAMPLES = 1_000_000
 
 
 def add_parser(sub) -> None:
@@ -47,8 +44,8 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--normalize",
-        choices=["flops", "params", "acts", "none"],
         default="flops",
+        metavar="{" + ",".join(MEASURES) + "}",
         help="complexity measure of the normalised EDFs and weighted KS (default flops)",
     )
     p.add_argument(
@@ -107,35 +104,15 @@ def run(args) -> int:
     from nas.analysis.analyze import Settings, analyze
     from nas.analysis.text import format_report
     from nas.records import store
-    from nas.seeds import check_seed
 
-    if args.bins is not None and not 1 <= args.bins <= MAX_BINS:
-        raise UserError(f"--bins: expected a number of bins in [1, {MAX_BINS}], got {args.bins}")
-    if not 0 <= args.bootstrap <= MAX_RESAMPLES:
-        raise UserError(
-            f"--bootstrap: expected a number of resamples in [0, {MAX_RESAMPLES}], got {args.bootstrap}"
-        )
-    if args.failed_as_error is not None and not 0 <= args.failed_as_error < math.inf:
-        raise UserError(
-            f"--failed-as-error: expected a finite error >= 0 (e.g. 100), got {args.failed_as_error}"
-        )
-    check_seed(args.seed)
-    if not 0 < args.subsample <= 1:
-        raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
-    if not 0 < args.level < 1:
-        raise UserError(f"--level: expected a confidence in (0, 1), got {args.level}")
-    if not 0 < args.power < 1:
-        raise UserError(f"--power: expected a power in (0, 1), got {args.power}")
-    if args.top < 0:
-        raise UserError(f"--top: expected 0 or more models, got {args.top}")
     settings = Settings(
         log=args.log,
         normalize=args.normalize,
         bins=args.bins,
-        resamples=args.bootstrap,
+        bootstrap=args.bootstrap,
         failed_as_error=args.failed_as_error,
         top=args.top,
-        fraction=args.subsample,
+        subsample=args.subsample,
         level=args.level,
         power=args.power,
         seed=args.seed,

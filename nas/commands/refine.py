@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from blocks.errors import UserError
 from nas.analysis.defaults import LEVEL, SUBSAMPLE
 
 
@@ -33,30 +32,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from nas import outputs
-    from nas.analysis.refine import refine_run, write
-    from nas.analysis.result import MIN_MODELS, few, few_note
-    from nas.api import narrows
-    from nas.records import store
+    from nas.analysis.result import few, few_note
+    from nas.api import narrows, refine
 
-    if not 0 < args.subsample <= 1:
-        raise UserError(f"--subsample: expected a share in (0, 1], got {args.subsample}")
-    if not 0 < args.level < 1:
-        raise UserError(f"--level: expected a confidence in (0, 1), got {args.level}")
     out = outputs.file(args.out, "--out", example="refined.yaml")
-    runs = store.find_runs([args.run_dir])
-    if len(runs) != 1:
-        raise UserError(
-            f"{args.run_dir}: holds {len(runs)} runs; refine one of them: {[str(r) for r in runs]}"
-        )
     wanted = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
-    experiment, ref = refine_run(runs[0], wanted, args.subsample, args.level)
-    if few(ref.models) and not args.force:
-        raise UserError(
-            f"{runs[0]}: {ref.models} finished models; intervals from fewer than {MIN_MODELS} are mostly "
-            "noise, so no refined experiment is written (--force writes it, labelled indicative only)"
-        )
-    if narrows(ref):
-        write(experiment, ref, runs[0], out)
+    _, ref = refine(
+        args.run_dir, out, params=wanted, subsample=args.subsample, level=args.level, force=args.force
+    )
     for c in ref.changes:
         to = "unchanged" if c["after"] == c["before"] else f"-> {c['after']}"
         print(f"{c['option']}: {c['before']} {to}   (from {', '.join(c['params'])})")
