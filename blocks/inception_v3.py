@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from blocks import cx as C
 from blocks.branches import Branch, Conv, Grid, Module, Path, Pool, conv, grid_errors, inputs, stage_plans
+from blocks.inception import ConvUnit
 from blocks.registry import register
 from blocks.schema import Param
 
@@ -75,6 +77,37 @@ V3 = Grid(
 )
 
 
+class AuxClassifier(nn.Module):
+    """torchvision's InceptionAux: 5x5/3 average pool, 1x1 conv to 128, 5x5 conv (unpadded) to 768,
+    global average pool and a linear layer. Only training runs it (its loss weighs AUX_WEIGHT), so
+    it adds parameters to a network's count but no FLOPs or activations to its (eval) cost."""
+
+    def __init__(self, w_in: int, classes: int):
+        super().__init__()
+        self.pool = nn.AvgPool2d(5, stride=3)
+        self.conv0 = ConvUnit(w_in, 128, (1, 1), True)
+        self.conv1 = ConvUnit(128, 768, (5, 5), True, valid=True)
+        self.fc = nn.Linear(768, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(self.conv0(self.pool(x)))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+    @staticmethod
+    def complexity(cx: C.Cx, w_in: int, classes: int) -> C.Cx:
+        """Its parameters only (evaluation never runs it); its maps still shrink `cx.smallest`, so
+        a stage output too small for its 5x5/3 pool and unpadded 5x5 conv is refused."""
+        h, w, flops, acts = cx.h, cx.w, cx.flops, cx.acts
+        C.pool2d(cx, 5, stride=3, padding=0)
+        C.conv2d(cx, w_in, 128, 1, bias=False)
+        C.norm(cx, 128)
+        C.conv2d(cx, 128, 768, 5, padding=0, bias=False)
+        C.norm(cx, 768)
+        C.linear(cx, 768, classes)
+        cx.h, cx.w, cx.flops, cx.acts = h, w, flops, acts
+        return cx
+
+
 def grid_schema(modules: tuple[str, ...], doc: str, widths: str, reductions: str) -> dict[str, Param]:
     """The parameters of a grid family: module kind, explicit module widths, explicit reduction widths."""
     return {
@@ -104,12 +137,23 @@ def _check(**p: Any) -> list[tuple[str, str]]:
 @register(
     "stage",
     "inception_v3",
-    schema=grid_schema(
-        MODULES,
-        "module kind: a (35x35), c (17x17, 7x1/1x7), e (8x8, 1x3|3x1)",
-        "1x1, reduce, out, double reduce, double out, pool proj",
-        "Mixed_6a: 3x3/2, reduce, 3x3/2; Mixed_7a: reduce, 3x3/2, 7x7",
-    ),
+    schema={
+        **grid_schema(
+            MODULES,
+            "module kind: a (35x35), c (17x17, 7x1/1x7), e (8x8, 1x3|3x1)",
+            "1x1, reduce, out, double reduce, double out, pool proj",
+            "Mixed_6a: 3x3/2, reduce, 3x3/2; Mixed_7a: reduce, 3x3/2, 7x7",
+        ),
+        "aux_classes": Param(
+            int,
+            0,
+            "classes of an auxiliary classifier on the stage's output, trained beside the main head "
+            "(torchvision's AuxLogits on Mixed_6e; 0: none)",
+            low=0,
+            high=1_000_000,
+            grid=(0,),
+        ),
+    },
     rules=(_check,),
     tags=("multibranch",),
 )
@@ -117,15 +161,27 @@ class InceptionV3Stage(nn.Sequential):
     """Inception-v3 modules of one kind, opened at stride 2 by the matching grid reduction."""
 
     def __init__(self, w_in: int, w_out: int, stride: int, depth: int, **params: Any):
-        plans = stage_plans(V3, w_in, w_out, stride, depth, self.family.resolve(params))
+        params = self.family.resolve(params)
+        classes = params.pop("aux_classes")
+        plans = stage_plans(V3, w_in, w_out, stride, depth, params)
         super().__init__(*(Module(w, plan) for w, plan in zip(inputs(w_in, plans), plans)))
+        if classes:
+            self.aux = AuxClassifier(w_out, classes)  # run by Network in training, not here
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name, module in self.named_children():
+            if name != "aux":
+                x = module(x)
+        return x
 
     @classmethod
     def complexity(cls, cx: C.Cx, w_in: int, w_out: int, stride: int, depth: int, **params: Any) -> C.Cx:
-        plans = stage_plans(V3, w_in, w_out, stride, depth, cls.family.resolve(params))
+        params = cls.family.resolve(params)
+        classes = params.pop("aux_classes")
+        plans = stage_plans(V3, w_in, w_out, stride, depth, params)
         for w, plan in zip(inputs(w_in, plans), plans):
             Module.complexity(cx, w, plan)
-        return cx
+        return AuxClassifier.complexity(cx, w_out, classes) if classes else cx
 
 
 def stem_chain(w_out: int) -> list[Conv | Pool]:

@@ -34,6 +34,9 @@ from tests.cxcheck import assert_matches, one_stage_spec
         # torchvision's inception_v3(aux_logits=False, init_weights=False) at 299x299: its
         # 27,161,264 less the auxiliary classifier's 3,326,696; 5.71 GFLOPS there
         ("inception_v3", 23_834_568, 5_713_216_096),
+        # torchvision's default inception_v3 (aux_logits=True): 27,161,264 params; the auxiliary
+        # classifier runs in training only, so its evaluation cost is inception_v3's
+        ("inception_v3_aux", 27_161_264, 5_713_216_096),
         # timm's inception_v4 at 299x299: 42,679,816 params
         ("inception_v4", 42_679_816, 12_253_974_624),
         # timm's inception_resnet_v2 at 299x299: 55,843,464 params
@@ -54,6 +57,7 @@ CLASSICS = [
     "seresnet50",
     "seresnext50_32x4d",
     "inception_v3",
+    "inception_v3_aux",
     "inception_v4",
     "inception_resnet_v2",
 ]
@@ -148,14 +152,54 @@ def test_inception_v3_aux_classifier_is_what_separates_the_two_counts():
     """torchvision's InceptionAux(768): 1x1 conv 128 + BN, 5x5 conv 768 + BN, linear to 1000."""
     aux = (768 * 128 + 2 * 128) + (128 * 25 * 768 + 2 * 768) + (768 * 1000 + 1000)
     assert complexity(zoo.get("inception_v3")).params + aux == 27_161_264
+    assert complexity(zoo.get("inception_v3_aux")).params == 27_161_264
+
+
+AUX = one_stage_spec("inception_v3", 16, 64, 1, 1, 17, {"module": "c", "aux_classes": 5})
+
+
+def test_the_auxiliary_classifier_trains_beside_the_head_and_is_silent_in_evaluation():
+    """In training the network returns the main logits and the auxiliary ones (torchvision's
+    InceptionOutputs); the loss adds AUX_WEIGHT times the auxiliary loss, whose gradient reaches
+    only through it; evaluation returns the main logits alone."""
+    from nas.training.loop import AUX_WEIGHT, _Step
+
+    torch.manual_seed(0)
+    net = build(AUX)
+    x, y = torch.randn(4, 3, 17, 17), torch.tensor([0, 1, 2, 3])
+    main_logits, aux_logits = net.train()(x)
+    assert main_logits.shape == (4, 7) and aux_logits.shape == (4, 5)
+    ce = torch.nn.CrossEntropyLoss()
+    step = _Step(net, torch.optim.SGD(net.parameters(), lr=0.0), None, ce, None, False)
+    torch.manual_seed(1)
+    out, loss = step.forward(x, y)
+    torch.manual_seed(1)
+    want = net(x)
+    torch.testing.assert_close(loss, ce(want[0], y) + AUX_WEIGHT * ce(want[1], y))
+    loss.backward()
+    assert net.stages[0].aux.fc.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        assert net.eval()(x).shape == (4, 7)
+
+
+def test_an_auxiliary_classifier_needs_a_map_its_pool_and_conv_fit():
+    """The 5x5/3 pool and the unpadded 5x5 conv need a 17x17 output (torchvision's Mixed_6e)."""
+    assert measure(build(AUX), AUX.input_shape) == complexity(AUX)
+    with pytest.raises(SpecError, match=r"output map 16x16 \(a side of 0 inside\) from a 16x16 input"):
+        one_stage_spec("inception_v3", 16, 64, 1, 1, 16, {"module": "c", "aux_classes": 5})
 
 
 @pytest.mark.parametrize(
     "name, options",
-    [("vgg16", {}), ("vgg16_bn", {}), ("inception_v3", {"aux_logits": False, "init_weights": False})],
+    [
+        ("vgg16", {}),
+        ("vgg16_bn", {}),
+        ("inception_v3", {"aux_logits": False, "init_weights": False}),
+        ("inception_v3_aux", {"aux_logits": True, "init_weights": False}),
+    ],
 )
 def test_outputs_equal_torchvisions(name, options):
-    outputs_match(torchvision_model(name, **options), zoo.get(name))
+    outputs_match(torchvision_model(name.removesuffix("_aux"), **options), zoo.get(name))
 
 
 def timm_model(name: str) -> torch.nn.Module:

@@ -157,6 +157,14 @@ def compile_mode(spec: ArchSpec, device: torch.device) -> str:
     return "reduce-overhead" if device.type == "cuda" and small else "default"
 
 
+AUX_WEIGHT = 0.4  # an auxiliary classifier's share of the loss, as torchvision's reference training
+
+
+def _outputs(out: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """A network's training outputs as a tuple: the main logits, then any auxiliary logits."""
+    return out if isinstance(out, tuple) else (out,)
+
+
 @dataclass(frozen=True)
 class _Step:
     """What one optimisation step needs besides the batch."""
@@ -168,13 +176,21 @@ class _Step:
     dtype: torch.dtype | None
     graphs: bool  # CUDA graphs: each step is marked as a new one
 
+    def forward(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The main logits and the training loss: the main head's, plus AUX_WEIGHT times each
+        auxiliary classifier's where the network has one."""
+        out, *aux = _outputs(self.model(xb))
+        loss = self.loss_fn(out, yb)
+        for logits in aux:
+            loss = loss + AUX_WEIGHT * self.loss_fn(logits, yb)
+        return out, loss
+
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One SGD step on a batch; its logits' wrong count and its loss, both left on the device."""
         if self.graphs:
             torch.compiler.cudagraph_mark_step_begin()
         with _autocast(xb.device, self.dtype):
-            out = self.model(xb)
-            loss = self.loss_fn(out, yb)
+            out, loss = self.forward(xb, yb)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
@@ -200,7 +216,7 @@ def _warm_up(step: _Step, data: Dataset, cfg: TrainingConfig, fmt: torch.memory_
                     if step.graphs:
                         torch.compiler.cudagraph_mark_step_begin()
                     with _autocast(dev, step.dtype):
-                        step.loss_fn(model(x), y).backward()
+                        step.forward(x, y)[1].backward()
                 else:
                     with torch.no_grad(), _autocast(dev, step.dtype):
                         model(x)

@@ -58,20 +58,21 @@ def googlenet() -> ArchSpec:
 
 
 @register("inception_v3")
-def inception_v3() -> ArchSpec:
+def inception_v3(aux: bool = False) -> ArchSpec:
     """torchvision's inception_v3 without its auxiliary classifier (aux_logits=False): 23,834,568
-    parameters; the stem to 192 at 35x35, Mixed_5b-d, Mixed_6a-e, Mixed_7a-c, dropout 0.5."""
+    parameters; the stem to 192 at 35x35, Mixed_5b-d, Mixed_6a-e, Mixed_7a-c, dropout 0.5. With
+    `aux` (inception_v3_aux), torchvision's default: AuxLogits on Mixed_6e, 27,161,264."""
     a = [(64, 48, 64, 64, 96, pool) for pool in (32, 64, 64)]
     c = [(192, c7, 192, c7, 192, 192) for c7 in (128, 160, 160, 192)]
     e = (320, 384, 384, 448, 384, 192)
     stages = [
-        ("a", 288, 1, a, []),
-        ("c", 768, 2, c, [384, 64, 96]),
-        ("e", 2048, 2, [e, e], [192, 320, 192]),
+        ("a", 288, 1, a, [], 0),
+        ("c", 768, 2, c, [384, 64, 96], 1000 if aux else 0),
+        ("e", 2048, 2, [e, e], [192, 320, 192], 0),
     ]
     return from_dict(
         {
-            "name": "inception_v3",
+            "name": "inception_v3_aux" if aux else "inception_v3",
             "input_shape": [3, 299, 299],
             "stem": {"type": "inception_v3", "width": 192},
             "stages": [
@@ -80,13 +81,21 @@ def inception_v3() -> ArchSpec:
                     "depth": len(modules),
                     "width": width,
                     "stride": stride,
-                    "params": {"module": kind, "branches": [w for m in modules for w in m], "reduction": red},
+                    "params": {
+                        "module": kind,
+                        "branches": [w for m in modules for w in m],
+                        "reduction": red,
+                        **({"aux_classes": classes} if classes else {}),
+                    },
                 }
-                for kind, width, stride, modules, red in stages
+                for kind, width, stride, modules, red, classes in stages
             ],
             "head": {"num_classes": 1000, "params": {"dropout": 0.5}},
         }
     )
+
+
+register("inception_v3_aux")(lambda: inception_v3(aux=True))
 
 
 @register("inception_v4")
