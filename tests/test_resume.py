@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +17,7 @@ import yaml
 
 from blocks.errors import UserError
 from nas import config as cfgmod
+from nas.cli import main
 from nas.records import store
 from nas.records.rows import PlanEntry
 from nas.records.weights import weights_owner
@@ -24,7 +26,7 @@ from nas.sweeping.optimize import continue_study
 from nas.sweeping.plan import changes, prepare, resume
 from nas.sweeping.trial import keep_weights
 from nas.training import datasets as datamod
-from tests.synth import tiny_experiment
+from tests.synth import tiny_experiment, write_run
 
 
 def _planned(tmp_path, samples=3):
@@ -292,3 +294,29 @@ def test_optimize_resume_after_sigkill_continues_the_study(tmp_path):
     first = [r["values"] for r in sorted(before.values(), key=lambda r: r["trial_index"])]
     resumed = [r["values"] for r in rows if r["trial_index"] not in before]
     assert resumed[: len(first)] != first[: len(resumed)]  # the study went on; it did not replay
+
+
+def test_a_rerun_of_the_same_command_gets_a_new_folder_and_a_refused_one_leaves_none(
+    tmp_path, monkeypatch, capsys
+):
+    """Without --out a second sweep of a name goes to runs/NAME-STAMP beside the first (as Hydra
+    and Ray Tune do), leaving the first's bytes alone; a sweep refused before training (its trials
+    ask for more CPUs than the machine has) removes the folder it made, so nothing is left to
+    refuse the next try with 'already holds runs'."""
+    monkeypatch.chdir(tmp_path)
+    raw = yaml.safe_load(tiny_experiment(tmp_path, samples=2, seed=0, epochs=1).read_text())
+    first = tmp_path / "runs" / "tiny"
+    write_run(first, "anynet_x_c", 3, lambda v, rng: 5.0)
+    before = {p: p.read_bytes() for p in first.rglob("*") if p.is_file()}
+    raw["resources"]["cpus_per_trial"] = 999
+    path = tmp_path / "too_big.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["sweep", str(path), "--no-analyze"]) == 2
+    captured = capsys.readouterr()
+    assert (
+        f"{Path('runs/tiny')} holds an earlier sweep (finish it with `nas sweep --resume runs/tiny`)"
+        in captured.out
+    )
+    assert "resources.cpus_per_trial: 999 asked per trial" in captured.err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["tiny"]  # the new one is gone
+    assert {p: p.read_bytes() for p in first.rglob("*") if p.is_file()} == before

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -561,8 +562,9 @@ def sweep(
             else:
                 with interrupts.raising():
                     exp = cfgmod.load(path, overrides)
-                out_dir = Path(out or Path("runs") / exp.name)
+                out_dir = Path(out) if out else _default_out(Path("runs") / exp.name)
                 _check_new_out(out_dir)
+                made = not out_dir.exists()
                 held.enter_context(store.lock(out_dir))
                 with interrupts.raising():
                     data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
@@ -571,7 +573,12 @@ def sweep(
                     f"on {data.name} {tuple(data.input_shape)}, {exp.training.epochs} epochs each -> {out_dir}"
                 )
                 runs = prepare(exp, out_dir, data)
-            execute(exp, runs, data, out_dir, address)
+            try:
+                execute(exp, runs, data, out_dir, address)
+            except UserError:
+                if not resume:
+                    _undo_unstarted(out_dir, made)
+                raise
     except Interrupted as stop:
         line = _interrupted_line(out_dir) if out_dir else "interrupted before the sweep folder was known"
         raise Interrupted(stop.signum, line) from None
@@ -602,6 +609,31 @@ def check_address(address: str | None) -> None:
     except OSError as err:
         why = err.strerror or type(err).__name__
         raise UserError(f"--address {address}: nothing answers there ({why}); is the cluster up?") from None
+
+
+def _default_out(base: Path) -> Path:
+    """runs/NAME, or, when an earlier sweep of the name is there, runs/NAME-YYYYmmdd-HHMMSS beside
+    it (as Hydra and Ray Tune make a new folder per run), said in a line."""
+    if not base.is_dir() or not any(base.iterdir()):
+        return base
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out, i = base.with_name(f"{base.name}-{stamp}"), 1
+    while out.exists():
+        i += 1
+        out = base.with_name(f"{base.name}-{stamp}-{i}")
+    print(
+        f"{base} holds an earlier sweep (finish it with `nas sweep --resume {base}`); this one goes to {out}"
+    )
+    return out
+
+
+def _undo_unstarted(out: Path, made: bool) -> None:
+    """Remove the folder of a new sweep that was refused with no trial recorded (its resources
+    do not fit, say), so the same command is not then told the folder holds runs; a folder that
+    existed before, or holds a row, stays (an interrupted sweep keeps its folder to resume)."""
+    runs = [d for d in out.iterdir() if d.is_dir() and store.is_run(d)] if made and out.is_dir() else []
+    if made and out.is_dir() and not any(store.rows(r) for r in runs):
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _check_new_out(out: Path) -> None:
