@@ -273,7 +273,12 @@ CLI_MOMENTS = [  # (signal, the log line after which it comes, seconds after tha
 def test_the_cli_stops_at_every_moment_and_resumes_each_trial_once(tmp_path):
     """One sweep, stopped and resumed at each moment in turn, then finished; each stop ends with
     one line, the signal's exit code and no process left; the finished sweep has each trial once."""
-    path = _yaml(tiny_experiment(tmp_path, samples=3, seed=0, epochs=2), resources={"max_concurrent": 1})
+    path = _yaml(
+        tiny_experiment(tmp_path, samples=3, seed=0, epochs=3),
+        resources={"max_concurrent": 1},
+        # trials of about a second, so the last moment finds trials still to run after the first row
+        dataset={"params": {"num_samples": 960, "size": 6, "num_classes": 3}},
+    )
     out = tmp_path / "out"
     args = [str(path), "--out", str(out)]
     for k, (signum, marker, delay) in enumerate(CLI_MOMENTS):
