@@ -167,16 +167,13 @@ def _prune_weights(run_dir: Path, keep: int, rows: dict[str, TrialRow] | None = 
     trial's error and drop another model's weights. A file whose owner has no row yet waits."""
     if rows is None:
         rows = {str(r.entry.trial_index): r for r in store.trial_rows(run_dir)}
-    best: dict[str, float] = {}  # per model id, for files kept before owners were recorded
-    for r in rows.values():
-        if r.status is Status.OK:
-            best[r.entry.model_id] = min(r.error, best.get(r.entry.model_id, r.error))
     ranked = []
     for path in (run_dir / "weights").glob("*.pt"):
         owner = weights_owner(path)
         row = rows.get(owner or "")
-        if owner is None:
-            ranked.append((best.get(path.stem, float("inf")), path))
+        if owner is None:  # kept before owners were recorded: the model's best row ranks it
+            ok = [r.error for r in rows.values() if r.status is Status.OK and r.entry.model_id == path.stem]
+            ranked.append((min(ok, default=float("inf")), path))
         elif row is not None:
             ok = row.status is Status.OK and row.entry.model_id == path.stem
             ranked.append((row.error if ok else float("inf"), path))
