@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blocks.errors import ArgError, UserError
+from nas import outputs
 from nas.analysis.defaults import LEVEL, SUBSAMPLE
 
 if TYPE_CHECKING:
@@ -162,7 +163,6 @@ def refine(
     mapping and the refinement; written as YAML to `out` when given and an option narrows
     (`narrows`: a file that repeats the run's space is not worth a sweep). Refused for a folder
     of several runs, and from fewer than MIN_MODELS finished models unless `force`."""
-    from nas import outputs
     from nas.analysis.refine import refine_run, write
     from nas.analysis.result import MIN_MODELS, Settings, few
     from nas.records import store
@@ -281,9 +281,10 @@ def export(
         record = {} if isinstance(source, ArchSpec) else {"source": str(source)}
         jobs = [ex.Job(arch, record, path)]
     tol = TOLERANCE if tolerance is None else tolerance
-    return ex.export_all(
-        jobs, out, formats, random_init=random_init, raw_input=raw_input, tolerance=tol, on_done=on_done
-    )
+    with outputs.writing(str(out)):  # a full disk or a folder made read-only midway: one line
+        return ex.export_all(
+            jobs, out, formats, random_init=random_init, raw_input=raw_input, tolerance=tol, on_done=on_done
+        )
 
 
 def retrain(

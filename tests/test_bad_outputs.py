@@ -104,3 +104,24 @@ def test_a_read_only_working_folder_is_one_line(capsys, monkeypatch, read_only, 
     monkeypatch.chdir(read_only)
     refused(argv, capsys, f"{flag}: cannot write into ", "Read-only file system")
     assert not any(read_only.iterdir())
+
+
+def test_a_disk_that_fills_during_an_export_is_one_line(tmp_path, capsys, monkeypatch):
+    """The checks up front pass; writing the export's index then finds the disk full: one line
+    naming the export's folder, the file and why, exit 2, no traceback. (A graph whose write fails
+    is already a FAILED check on the model's line.)"""
+    import errno
+
+    from nas.exporting import export
+
+    out = tmp_path / "out"
+
+    def full(path, done):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(export, "write_index", full)
+    argv = ["export", "resnet18", "--out", str(out), "--random-init", "--format", "spec"]
+    err = refused(argv, capsys, "No space left on device")
+    assert (
+        err.strip() == f"nas export: error: {out}: cannot write {out / 'index.csv'}: No space left on device"
+    )
