@@ -140,3 +140,25 @@ def test_sequential_figure_keeps_its_axes_inside_and_its_legend_clear(tmp_path, 
     ax = fig.axes[0]
     assert ax.get_position().y0 > 0 and ax.get_position().y1 < 1  # the whole axes is on the figure
     assert not fig.legends[0].get_window_extent().overlaps(ax.get_window_extent())
+
+
+def test_the_main_edf_title_gives_its_band_level_and_names_guided_runs():
+    """A guided search's models are what it chose, not a random sample of the space: its curve
+    says so in the title, beside the band's level."""
+    from types import SimpleNamespace
+
+    from nas.analysis.figures import edf_title
+    from nas.analysis.result import Settings
+
+    def result(level, guided, runs):
+        return SimpleNamespace(
+            settings=Settings(level=level), guided=lambda: guided, runs=dict.fromkeys(runs)
+        )
+
+    assert (
+        edf_title(result(0.95, [], ["a", "b"])) == "Error distribution functions (shaded: 95% bootstrap band)"
+    )
+    assert edf_title(result(0.9, ["a"], ["a"])) == (
+        "Errors of guided-search models\n(not random samples of their spaces; shaded: 90% bootstrap band)"
+    )
+    assert edf_title(result(0.95, ["b"], ["a", "b"])).endswith("\nguided search, not random samples: b")

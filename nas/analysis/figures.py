@@ -43,6 +43,19 @@ def _band(c: Curve) -> tuple:
     return c.grid, c.lo, c.hi
 
 
+def edf_title(result: Analysis) -> str:
+    """The main EDF's title: its band's level, and which runs came from a guided search (their
+    models are what the search chose, not a random sample of the space, so the curve is no EDF
+    of the space)."""
+    band = f"shaded: {result.settings.level:.0%} bootstrap band"
+    guided = result.guided()
+    if not guided:
+        return f"Error distribution functions ({band})"
+    if len(guided) == len(result.runs):
+        return f"Errors of guided-search models\n(not random samples of their spaces; {band})"
+    return f"Error distribution functions ({band});\nguided search, not random samples: {', '.join(guided)}"
+
+
 def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -> dict[str, Path]:
     """Write the main EDF at `figure` and every other figure in `fig_dir` (none when it is None:
     nothing is written beside a file the user named), all in the main EDF's format; returns their
@@ -51,7 +64,13 @@ def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -
     ext = Path(figure).suffix
     curves = {k: r.errors for k, r in runs.items()}
     figs = {
-        "edf": plots.edf_figure(curves, figure, log=s.log, bands={k: _band(r.edf) for k, r in runs.items()})
+        "edf": plots.edf_figure(
+            curves,
+            figure,
+            log=s.log,
+            bands={k: _band(r.edf) for k, r in runs.items()},
+            title=edf_title(result),
+        )
     }
     if fig_dir is None:
         return figs
@@ -64,7 +83,8 @@ def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -
             weights={k: v.weights for k, v in norm.runs.items()},
             bands={k: _band(v.edf) for k, v in norm.runs.items()},
             colors=[plots.color(i) for i, k in enumerate(runs) if k in norm.runs],
-            title=f"EDFs normalised to a uniform {norm.by} distribution ({norm.kept_bins} shared log bins)",
+            title=f"EDFs normalised to a uniform {norm.by} distribution\n({norm.kept_bins} shared log bins; "
+            f"shaded: {s.level:.0%} bootstrap band)",
         )
     figs["complexity"] = plots.complexity_figure(runs, fig_dir / f"complexity{ext}", rng)
     figs["search"] = plots.search_figure(
