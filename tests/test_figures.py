@@ -162,3 +162,16 @@ def test_the_main_edf_title_gives_its_band_level_and_names_guided_runs():
         "Errors of guided-search models\n(not random samples of their spaces; shaded: 90% bootstrap band)"
     )
     assert edf_title(result(0.95, ["b"], ["a", "b"])).endswith("\nguided search, not random samples: b")
+
+
+def test_a_normalised_edf_spans_the_errors_it_weighs_not_the_ones_it_drops(tmp_path, monkeypatch):
+    """Models outside the shared complexity bins weigh 0: the x-axis ends at the largest error a
+    curve holds (error 50 here weighs nothing), not past it."""
+    from nas.analysis import plots
+
+    kept = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: kept.setdefault("fig", fig) and path)
+    errors = np.array([2.0, 3.0, 4.0, 5.0, 50.0])
+    plots.edf_figure({"a": errors}, tmp_path / "n.png", weights={"a": np.array([1.0, 1.0, 1.0, 1.0, 0.0])})
+    lo, hi = kept["fig"].axes[0].get_xlim()
+    assert lo <= 2.0 and 5.0 <= hi < 6.0

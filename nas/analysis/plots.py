@@ -141,7 +141,8 @@ def edf_figure(
     below = legend_rows(len(curves), ncol)
     fig = figure((7.2 if ncol == 1 else 9.0, 4.4 + below), 120)
     ax = fig.subplots()
-    grid = error_grid(list(curves.values()), log)
+    held = [e if (weights or {}).get(k) is None else e[weights[k] > 0] for k, e in curves.items()]
+    grid = error_grid([e for e in held if len(e)], log)  # the x-axis spans what the curves weigh
     alpha = band_alpha(len(curves))
     for i, (name, errors) in enumerate(curves.items()):
         w = (weights or {}).get(name)
