@@ -131,11 +131,40 @@ def write_csv(path: Path, rows: list[dict[str, Any]], header: list[str] | tuple[
     return wrote(path)
 
 
+WORDS = {  # the CSV's column names, in words a reader of the page expects
+    "in_edf": "in EDF",
+    "normalized_n": "normalised n",
+    "normalized_median": "normalised median",
+    "normalized_mean": "normalised mean",
+    "few_models": f"under {MIN_MODELS} models",
+    "ks": "KS distance",
+    "p": "p-value",
+    "ks_normalized": "KS normalised",
+    "p_normalized": "p normalised",
+    "n_eff_a": "effective n (a)",
+    "n_eff_b": "effective n (b)",
+    "largest_n": "largest n tried",
+    "assumed_ks": "KS assumed",
+    "why": "why not",
+}
+
+
+def _header(column: str) -> str:
+    """A column's name on the page: its word from WORDS, a status count by its status."""
+    return WORDS.get(column) or column.removeprefix("status_").replace("_", " ")
+
+
 def _cell(v: Any) -> str:
+    """A value on the page: yes/blank for flags, grouped integers, two decimals (three significant
+    digits below 1, as p-values and KS distances need), lists joined."""
     if v is None:
         return "-"
+    if isinstance(v, bool):
+        return "yes" if v else ""
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1e3):
+        return f"{v:,.0f}"
     if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 1e4 and v.is_integer() else f"{v:.4g}"
+        return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3g}"
     if isinstance(v, list):
         return html.escape(", ".join(_cell(x) for x in v))
     return html.escape(str(v))
@@ -146,12 +175,12 @@ def html_table(rows: list[dict[str, Any]], columns: list[str] | None = None, lim
     if not rows:
         return "<p class='note'>none</p>"
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{html.escape(_header(c))}</th>" for c in columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows[:limit]
     )
     more = f"<p class='note'>{len(rows) - limit} more rows in the CSV</p>" if len(rows) > limit else ""
-    return f"<table><tr>{head}</tr>{body}</table>{more}"
+    return f"<div class='wide'><table><tr>{head}</tr>{body}</table></div>{more}"
 
 
 MIME = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -173,6 +202,7 @@ table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
 .note{color:#555;font-size:0.9em}code{background:#f3f3f3;padding:0 3px}
+.wide{overflow-x:auto;max-width:100%}
 """
 
 
