@@ -85,7 +85,7 @@ def test_identical_edfs_cannot_be_separated():
     assert (
         power.models_needed(a, np.tile(a, 2), ALPHA, TARGET, 1000, 200, np.random.default_rng(0))[0] is None
     )
-    need = needed(a, a.copy(), Settings(resamples=200))
+    need = needed(a, a.copy(), Settings(bootstrap=200))
     assert need.n is None and need.why == "identical EDFs" and need.largest == 2000
     assert need.alpha == pytest.approx(0.05) and need.target == 0.8
 
@@ -94,7 +94,7 @@ def test_a_difference_too_small_for_the_largest_n_cannot_be_separated():
     q = stats.norm.ppf((np.arange(500) + 0.5) / 500)
     n, p = power.models_needed(q, q + 0.02, ALPHA, TARGET, 1000, 400, np.random.default_rng(0))
     assert n is None and p < TARGET
-    need = needed(q, q + 0.02, Settings(resamples=400))
+    need = needed(q, q + 0.02, Settings(bootstrap=400))
     assert need.n is None and need.why == "their difference is not significant: p 1 >= 0.05"
     n, got, effect, why = power.planned(q, q + 0.3, ALPHA, TARGET, 50, 400, np.random.default_rng(0))
     assert (
