@@ -17,7 +17,6 @@ import yaml
 
 from blocks.complexity import complexity
 from blocks.network import build
-from blocks.spec import from_dict
 from nas import config as cfgmod
 from nas.cli import main
 from nas.exporting.export import run_job
@@ -30,6 +29,7 @@ from nas.records.weights import OWNER, weights_owner, weights_path
 from nas.sweeping.driver import _prune_weights
 from nas.sweeping.trial import keep_weights, make_row
 from tests.synth import write_run
+from tests.test_export import spec_of
 
 EXPERIMENT = {
     "name": "tiny",
@@ -38,17 +38,6 @@ EXPERIMENT = {
     "dataset": {"name": "synthetic", "params": {"num_samples": 64, "size": 8, "num_classes": 4}},
     "training": {"epochs": 2, "batch_size": 32},
 }
-
-
-def spec_of(width: int):
-    return from_dict(
-        {
-            "input_shape": [3, 8, 8],
-            "stem": {"type": "simple", "width": 8, "params": {"stride": 1}},
-            "stages": [{"block": "res_basic", "depth": 1, "width": width, "stride": 2}],
-            "head": {"num_classes": 4},
-        }
-    )
 
 
 def model_of(width: int, seed: int) -> torch.nn.Module:
