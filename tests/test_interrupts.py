@@ -350,7 +350,11 @@ def _in_process(ray, steps, path: Path, out: Path, spaces: list[str]) -> None:
 
 @pytest.mark.slow
 def test_a_sample_sweep_stops_at_every_moment_in_process(shared_ray, tmp_path):
-    path = tiny_experiment(tmp_path, samples=3, seed=1, epochs=2)
+    # trials of about a second, so the later moments still find trials to run on a quiet machine
+    path = _yaml(
+        tiny_experiment(tmp_path, samples=3, seed=1, epochs=3),
+        dataset={"params": {"num_samples": 960, "size": 6, "num_classes": 3}},
+    )
     steps = [  # a second or so after "training", the trials' actors are starting: inside Ray's waits
         (signal.SIGINT, r"^training ", 0.0),  # Tune about to start
         (signal.SIGTERM, r"^training ", 0.4),
