@@ -391,10 +391,6 @@ def test_a_comparison_stops_at_every_moment_of_its_rounds(shared_ray, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 20 stays open): one CI run of three lost optimize trial 0 on resume",
-)
 def test_an_optimize_sweep_stops_at_every_moment(shared_ray, tmp_path):
     path = _yaml(
         one_space_experiment(tmp_path, "opt", 4, 1, 96, {"max_concurrent": 2}),

@@ -6,12 +6,15 @@ import os
 
 import yaml
 
+import spaces
 from nas.config import load
 from nas.records import store
 from nas.records.rows import PlanEntry, Status, TrialRow, trial_seed
+from nas.sweeping.optimize import DefineByRun
 from nas.sweeping.plan import SampleRun, SearchRun, prepare, resume_runs
 from nas.sweeping.trial import make_row
 from nas.training.datasets import synthetic
+from spaces import Context, Limits
 from tests.synth import tiny_experiment
 
 ENTRY_KEYS = {"trial_index", "space", "seed", "model_id", "spec", "values", "complexity"}
@@ -117,12 +120,29 @@ def test_optimize_mode_plans_search_runs(tmp_path):
     (tmp_path / "opt.yaml").write_text(yaml.safe_dump(raw))
     exp = load(tmp_path / "opt.yaml")
     runs = prepare(exp, tmp_path / "out", DATA)
-    assert [(type(r), r.todo, r.next_index) for r in runs] == [(SearchRun, 4, 0)] * 2
+    assert [(type(r), r.pending) for r in runs] == [(SearchRun, [0, 1, 2, 3])] * 2
     assert (runs[0].dir / store.PLAN).read_text() == ""
     store.append_row(
         runs[0].dir, TrialRow(_entry(space="anynet_x_c", trial_index=0), exp.name, Status.OK, error=10.0)
     )
-    assert [(r.todo, r.next_index) for r in resume_runs(tmp_path / "out", exp)] == [(3, 1), (4, 0)]
+    assert [r.pending for r in resume_runs(tmp_path / "out", exp)] == [[1, 2, 3], [0, 1, 2, 3]]
+    # an interrupt cut trial 0 short after trial 1 kept its row: the resume runs 0 again, not 4
+    store.append_row(
+        runs[1].dir, TrialRow(_entry(space="regnet_x", trial_index=1), exp.name, Status.OK, error=10.0)
+    )
+    assert [r.pending for r in resume_runs(tmp_path / "out", exp)] == [[1, 2, 3], [0, 2, 3]]
+
+
+def test_a_search_hands_out_the_pending_indices_first():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    options = spaces.get("anynet_x_c").resolve({"stages": 2})
+    define = DefineByRun("anynet_x_c", options, Context((3, 8, 8), 3), Limits(), 0, [0, 3])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    entries = [PlanEntry.from_dict(json.loads(define(study.ask())["nas_entry"])) for _ in range(3)]
+    assert [e.trial_index for e in entries] == [0, 3, 4]
+    assert all(e.space == "anynet_x_c" for e in entries)
 
 
 def test_tune_settings_are_scoped_to_the_sweep(monkeypatch):

@@ -230,7 +230,7 @@ def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(
     monkeypatch.setattr(driver, "_init_ray", lambda address: pytest.fail("Ray started"))
     assert not ray.is_initialized()
     with pytest.raises(UserError, match=r"resources.gpus_per_trial: 1 asked .* this machine has 0 GPU"):
-        driver.execute(gpus, [driver.SearchRun("s", tmp_path, 1, 0)], None, tmp_path, None)
+        driver.execute(gpus, [driver.SearchRun("s", tmp_path, [0])], None, tmp_path, None)
 
 
 def _optimize_experiment(tmp_path):

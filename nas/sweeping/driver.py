@@ -511,16 +511,16 @@ def _fit_search(
     ctx = context(exp, data)
     index = {sc.name: i for i, sc in enumerate(exp.spaces)}
     for run in runs:
-        if not run.remaining:
+        if not run.pending:
             continue
         space, options = space_options(exp, index[run.dir.name])
-        define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.next_index)
+        define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.pending)
         tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=searcher(define, exp, run.dir),
                 scheduler=scheduler(exp),
-                num_samples=run.remaining,
+                num_samples=len(run.pending),
                 max_concurrent_trials=concurrent,
                 reuse_actors=True,
                 trial_dirname_creator=dirname,

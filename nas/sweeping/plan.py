@@ -86,7 +86,7 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
         with open(unlinked(run_dir / store.PLAN), "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in plan)
         if optimize:
-            runs.append(SearchRun(sc.name, run_dir, exp.samples, 0))
+            runs.append(SearchRun(sc.name, run_dir, list(range(exp.samples))))
         else:
             runs.append(SampleRun(sc.name, run_dir, plan, [p.trial_index for p in plan]))
     if exp.compare:
@@ -157,9 +157,8 @@ def resume_runs(out: Path, exp: Experiment) -> list[Run]:
         rows = store.rows(run_dir)
         done = {r["trial_index"] for r in rows}
         if exp.search.mode == "optimize":
-            runs.append(
-                SearchRun(run_dir.name, run_dir, max(0, exp.samples - len(rows)), max(done, default=-1) + 1)
-            )
+            missing = [i for i in range(exp.samples) if i not in done]
+            runs.append(SearchRun(run_dir.name, run_dir, missing[: max(0, exp.samples - len(rows))]))
             continue
         plan = _sampled_plan(run_dir, exp)
         runs.append(
@@ -204,12 +203,12 @@ class SampleRun(Run):
 
 @dataclass
 class SearchRun(Run):
-    """A run whose specs Optuna draws as it goes (optimize mode): trials left and the next index."""
+    """A run whose specs Optuna draws as it goes (optimize mode): the trial indices with no row yet,
+    a trial an interrupt cut short among them, so a resumed search ends with indices 0..samples-1."""
 
-    remaining: int
-    next_index: int
+    pending: list[int]
 
     @property
     def todo(self) -> int:
         """Trials still to run."""
-        return self.remaining
+        return len(self.pending)
