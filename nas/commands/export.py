@@ -55,9 +55,9 @@ def _line(check) -> str:
 
 
 def _report(rank: int, e) -> None:
-    from blocks.complexity import complexity
+    from nas import api
 
-    cx = complexity(e.spec)
+    cx = api.complexity(e.spec)
     error = e.record.get("error")
     err = "" if error is None else f"  error {error:.2f}%"
     if e.record.get("trial_error") is not None:

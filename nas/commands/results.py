@@ -9,10 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from nas.records.table import SORTS, flat, read, table
+from nas.api import SORTS
 
 
 def add_parser(sub) -> None:
@@ -43,9 +42,9 @@ def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def write_csv(runs: dict[str, list[dict[str, Any]]]) -> None:
+def write_csv(results) -> None:
     """Every run's rows as one CSV table on stdout."""
-    columns, lines = table(runs)
+    columns, lines = results.table()
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: _cell(v) for k, v in line.items()} for line in lines)
@@ -65,30 +64,32 @@ def _table_line(f: dict) -> str:
     )
 
 
-def write_text(path: str | Path, runs: dict[str, list[dict[str, Any]]]) -> None:
+def write_text(results) -> None:
     """Each run's rows as a text table, headed by how many of its trials are recorded."""
-    from nas.records import store
-
-    for run_dir in store.find_runs([str(path)]):
-        rows = runs[run_dir.name]
-        print(f"{run_dir}: {len(rows)} of {store.planned(run_dir)} trials recorded")
+    _, lines = results.table()
+    for name, run_dir in results.dirs.items():
+        print(f"{run_dir}: {len(results.runs[name])} of {results.planned[name]} trials recorded")
         print(
             f"{'#':>5} {'model_id':<12} {'status':<9} {'error':>7} {'MFLOPs':>9} {'params':>10} {'ep':>3} {'time':>7}"
         )
-        for r in rows:
-            print(_table_line(flat(r)))
+        for line in lines:
+            if line["run"] == name:
+                print(_table_line(line))
 
 
 def run(args) -> int:
-    single, runs = read(args.run_dir, args.sort)
+    from nas import api
+
+    results = api.results_table(args.run_dir, sort=args.sort)
+    runs: dict[str, list[dict[str, Any]]] = results.runs
     if args.json:
-        print(json.dumps(next(iter(runs.values())) if single else runs, sort_keys=True, indent=1))
+        print(json.dumps(next(iter(runs.values())) if results.single else runs, sort_keys=True, indent=1))
     elif args.jsonl:
         for name, rows in runs.items():
             for r in rows:
                 print(json.dumps({"run": name, **r}, sort_keys=True))
     elif args.csv:
-        write_csv(runs)
+        write_csv(results)
     else:
-        write_text(args.run_dir, runs)
+        write_text(results)
     return 0

@@ -271,7 +271,7 @@ def export_all(
     wanted = parse_formats(formats)
     check_weights(jobs, wanted, random_init)
     check_preprocessing(jobs, raw_input)
-    out = outputs.folder(str(out), "--out")
+    out = outputs.folder(str(out), "out")
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for rank, job in enumerate(jobs, 1):

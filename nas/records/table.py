@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from blocks.errors import ArgError
 from nas.records import store
 
 SORTS = ["error", "flops", "params", "trial_index"]
@@ -73,6 +74,8 @@ def table(runs: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[dict[s
 
 def read(path: str | Path, sort: str = "trial_index") -> tuple[bool, dict[str, list[dict[str, Any]]]]:
     """Whether `path` is a single run, and each of its runs' rows (by folder name) sorted by `sort`."""
+    if sort not in SORTS:
+        raise ArgError("sort", f"expected one of {SORTS}, got {sort!r}")
     runs = {d.name: store.rows(d) for d in store.find_runs([str(path)])}
     for rows in runs.values():
         rows.sort(key=lambda r: ((v := flat(r)[sort]) is None, v or 0))

@@ -636,7 +636,7 @@ def _undo_unstarted(out: Path, made: bool) -> None:
 def _check_new_out(out: Path) -> None:
     """Refuse a new sweep's folder that is a file, holds runs, or holds anything else (the
     user's own files, which the sweep's files could overwrite), or a path the OS will not make."""
-    outputs.folder(str(out), "--out")
+    outputs.folder(str(out), "out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: --out names a file; give a folder for the sweep (new or empty)")
     if not out.is_dir() or not [p for p in out.iterdir() if p.name != store.LOCK]:
