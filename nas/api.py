@@ -483,8 +483,8 @@ def export(
     *,
     top: int | None = None,
     by: str = "error",
-    ids: Iterable[str] = (),
-    formats: str | Iterable[str] | None = None,
+    id: str | Iterable[str] = (),  # noqa: A002  (the flag's name)
+    format: str | Iterable[str] | None = None,  # noqa: A002  (the flag's name)
     weights: str | Path | None = None,
     random_init: bool = False,
     raw_input: bool = False,
@@ -492,7 +492,8 @@ def export(
     on_done: Callable[[int, Exported], None] | None = None,
 ) -> list[Exported]:
     """Export to out/<model_id>/ (see nas.export for formats and checks) from a run directory or
-    sweep folder (top/by/ids choose the models; `weights` replaces the kept file of a single id),
+    sweep folder (top/by/id choose the models, `id` one model id or several; `weights` replaces the
+    kept file of a single id; `format` one name, a comma-separated list or names),
     a spec file or zoo name (with a `weights` file), an ArchSpec, or a built network (with its
     current weights); raw_input bakes the training split's standardisation into the graphs;
     on_done(rank, result) per model; tolerance defaults to the formats' own."""
@@ -503,14 +504,14 @@ def export(
     from nas.exporting.select import choose
     from nas.zoo import load_spec
 
-    ids = list(ids)
+    ids = [id] if isinstance(id, str) else list(id)
     path = Path(weights) if weights is not None else None
     is_run = isinstance(source, (str, Path)) and (Path(source).is_dir() or top is not None or bool(ids))
     if is_run and path is not None and len(ids) != 1:
         raise ArgError(
             "",
             "{weights} goes with one model: a spec file or zoo name, or a run with one {id}",
-            {"weights": "weights", "id": "ids"},
+            ["weights", "id"],
         )
     if is_run:
         chosen = choose(source, top=top, by=by, ids=ids)
@@ -527,7 +528,7 @@ def export(
     tol = TOLERANCE if tolerance is None else tolerance
     with outputs.writing(str(out)):  # a full disk or a folder made read-only midway: one line
         return ex.export_all(
-            jobs, out, formats, random_init=random_init, raw_input=raw_input, tolerance=tol, on_done=on_done
+            jobs, out, format, random_init=random_init, raw_input=raw_input, tolerance=tol, on_done=on_done
         )
 
 

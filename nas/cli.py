@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from nas.api import ArgError, UserError
 from nas import __version__
+from nas.api import ArgError, UserError
 
 COMMANDS = [
     "sweep",

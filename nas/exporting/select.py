@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from nas.records import store
 from nas.records.order import best_first
 from nas.records.rows import Status
-from nas.records.weights import checked_id, weights_owner, weights_path
+from nas.records.weights import checked_id, id_problem, weights_owner, weights_path
 from nas.stats.pareto import pareto_front
 
 ORDERS = ("error", "pareto")
@@ -91,15 +91,16 @@ def choose(
     else the `top` best by `by` (the whole front for pareto when `top` is None)."""
     where = str(path)
     if by not in ORDERS:
-        raise UserError(f"--by: got {by!r}; legal: {list(ORDERS)}")
+        raise ArgError("by", f"got {by!r}; legal: {list(ORDERS)}")
     if top is not None and top < 1:
-        raise UserError(f"--top: expected a positive number of models, got {top}")
+        raise ArgError("top", f"expected a positive number of models, got {top}")
     if ids and top is not None:
-        raise UserError("give either --top K or --id MODEL_ID, not both")
+        raise ArgError("", "give either {top} K or {id} MODEL_ID, not both", ["top", "id"])
     if not ids and top is None and by == "error":
-        raise UserError("give --top K (the K lowest-error models) or --id MODEL_ID")
+        raise ArgError("", "give {top} K (the K lowest-error models) or {id} MODEL_ID", ["top", "id"])
     for model_id in ids:
-        checked_id(model_id, "--id")
+        if id_problem(model_id):
+            raise ArgError("id", id_problem(model_id))
     runs = store.find_runs([where])
     cands = candidates(runs)
     if ids:
@@ -121,12 +122,16 @@ def _by_id(model_id: str, cands: list[Candidate], runs: list[Path], where: str) 
         for row in store.rows(run):
             if row.get("model_id") == model_id:
                 why = f": {row['reason']}" if row.get("reason") else ""
-                raise UserError(
-                    f"{run}: --id {model_id}: trial {row.get('trial_index')} ended {row.get('status')}{why}; "
-                    "only ok trials export"
+                raise ArgError(
+                    "",
+                    f"{literal(run)}: {{id}} {literal(model_id)}: trial {row.get('trial_index')} ended "
+                    f"{row.get('status')}{literal(why)}; only ok trials export",
+                    ["id"],
                 )
     best = ", ".join(c.model_id for c in cands[:5]) or "none"
-    raise UserError(
-        f"{where}: --id {model_id!r}: no trial with this model id; the best ok models are {best} "
-        f"(all: `nas results {where} --sort error`)"
+    raise ArgError(
+        "",
+        f"{literal(where)}: {{id}} {literal(repr(model_id))}: no trial with this model id; the best ok models "
+        f"are {best} (all: `nas results {literal(where)} --sort error`)",
+        ["id"],
     )
