@@ -253,7 +253,11 @@ def _init_ray(address: str | None) -> bool:
             )
         except ConnectionError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ArgError("address", f"{address}: cannot connect to a Ray cluster there ({first})") from None
+            raise ArgError(
+                "",
+                f"{{address}} {literal(address)}: cannot connect to a Ray cluster there ({literal(first)})",
+                ["address"],
+            ) from None
     print(f"Ray ready in {time.perf_counter() - start:.1f}s", flush=True)
     return True
 
@@ -595,18 +599,23 @@ def check_address(address: str | None) -> None:
     scheme = address.partition("://")[0] if "://" in address else ""
     named = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]", host)
     if scheme not in ("", "ray") or not colon or not named or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ArgError("address", f"{address!r}: not a Ray address; {legal}")
+        raise ArgError("", f"{{address}} {literal(repr(address))}: not a Ray address; {legal}", ["address"])
     if scheme and importlib.util.find_spec("grpc") is None:
         raise ArgError(
-            "address",
-            f"{address}: Ray Client (ray://) needs its package: pip install 'ray[client]'; "
+            "",
+            f"{{address}} {literal(address)}: Ray Client (ray://) needs its package: pip install 'ray[client]'; "
             "or give the head's HOST:PORT from a node of the cluster",
+            ["address"],
         )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as err:
         why = err.strerror or type(err).__name__
-        raise ArgError("address", f"{address}: nothing answers there ({why}); is the cluster up?") from None
+        raise ArgError(
+            "",
+            f"{{address}} {literal(address)}: nothing answers there ({literal(why)}); is the cluster up?",
+            ["address"],
+        ) from None
 
 
 def _default_out(base: Path) -> Path:
