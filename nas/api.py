@@ -155,7 +155,7 @@ def results(path: str | Path, *, frame: bool = False) -> list[TrialRow] | pandas
     from nas.records import store, table
 
     if frame:
-        return _frame(*table.table(table.read(path)[1]))
+        return _frame(*table.table(table.typed(table.read(path)[1])))
     return [row for run in store.find_runs([str(path)]) for row in store.trial_rows(run)]
 
 
@@ -173,7 +173,7 @@ class Results:
         """The columns and lines of one table of every run's rows (`nas results --csv`)."""
         from nas.records import table
 
-        return table.table(self.runs)
+        return table.table(table.typed(self.runs))
 
 
 def results_table(path: str | Path, *, sort: str = "trial_index") -> Results:

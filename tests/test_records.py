@@ -100,6 +100,34 @@ def test_store_reads_typed_rows_and_names_a_broken_one(tmp_path, capsys):
     assert "trials.jsonl:3: not a trial row ('status' is 'lost'" in capsys.readouterr().err
 
 
+def test_the_stores_checks_and_the_tables_columns_read_the_declarations():
+    """A field declared on PlanEntry or TrialRow is checked by the store with its declared type
+    (one line makes a new field), and every column of `nas results --csv` is a declared field."""
+    from dataclasses import fields
+
+    from nas.records import table
+    from nas.records.rows import _json_types, row_fields
+
+    declared = {f.name for r in (PlanEntry, TrialRow) for f in fields(r)} - {"entry"}
+    assert set(row_fields()) == declared
+    assert list(row_fields())[:2] == ["trial_index", "status"]  # the required, checked first
+    assert [n for n, (_, required) in row_fields().items() if required] == ["trial_index", "status"]
+    assert row_fields()["host"] == ((str,), False) and row_fields()["error"] == ((int, float), False)
+    assert _json_types(float | None) == ((int, float), True)
+    assert _json_types(list[float]) == ((list,), False) and _json_types(Status) == ((str,), False)
+    assert set(table.COLUMNS) - declared == {"run", *table.MEASURES}
+
+
+def test_a_field_the_store_never_listed_is_checked_by_its_declared_type(tmp_path, capsys):
+    good = TrialRow(_entry(), "exp", Status.OK, error=3.0).to_dict()
+    store.append(tmp_path / store.TRIALS, {**good, "host": 5})
+    store.append(tmp_path / store.TRIALS, {**good, "trial_index": 3, "val_errors": "none"})
+    assert store.trial_rows(tmp_path) == []
+    err = capsys.readouterr().err
+    assert "trials.jsonl:1: not a trial row ('host' is 5, not str), skipped" in err
+    assert "trials.jsonl:2: not a trial row ('val_errors' is \"none\", not list), skipped" in err
+
+
 def test_prepare_writes_plan_entries_and_resume_finds_what_is_left(tmp_path):
     exp = load(tiny_experiment(tmp_path, samples=3, seed=2, epochs=1))
     runs = prepare(exp, tmp_path / "out", DATA)

@@ -112,25 +112,25 @@ class Job:
 def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
     """A job for a trial of a run, with the run's kept weights when they exist and its input's
     `preprocessing` (run_preprocessing of the run)."""
-    row = cand.row
-    spec = from_dict(row["spec"], f"{cand.run / store.TRIALS}: model {cand.model_id}")
+    row, entry = cand.row, cand.row.entry
+    spec = from_dict(entry.spec, f"{cand.run / store.TRIALS}: model {cand.model_id}")
     record = {
-        "space": row.get("space"),
+        "space": entry.space,
         "run": str(cand.run),
-        "trial_index": row.get("trial_index"),
-        "seed": row.get("seed"),
-        "error": row.get("error"),
-        "val_errors": row.get("val_errors"),
-        "epochs": row.get("epochs"),
-        "versions": row.get("versions"),
-        "experiment": store.experiment(cand.run) or row.get("experiment"),
+        "trial_index": entry.trial_index,
+        "seed": entry.seed,
+        "error": row.error,
+        "val_errors": row.val_errors,
+        "epochs": row.epochs,
+        "versions": row.versions,
+        "experiment": store.experiment(cand.run) or row.experiment,
     }
-    job = Job(spec, record, seed=int(row.get("seed") or 0), preprocessing=preprocessing)
+    job = Job(spec, record, seed=entry.seed, preprocessing=preprocessing)
     path = weights_path(cand.run, cand.model_id)
-    if produced_by(path, row.get("trial_index")):
+    if produced_by(path, entry.trial_index):
         job.use(path, sweep_source(record), own=True)
     elif path.is_file():
-        job.record["weights_note"] = f"{path} {not_produced(path, row.get('trial_index'))}"
+        job.record["weights_note"] = f"{path} {not_produced(path, entry.trial_index)}"
     return job
 
 

@@ -154,8 +154,8 @@ def resume_runs(out: Path, exp: Experiment) -> list[Run]:
     """Re-read the runs under a sweep folder: what is planned or asked and has no row yet."""
     runs = []
     for run_dir in store.find_runs([str(out)]):
-        rows = store.rows(run_dir)
-        done = {r["trial_index"] for r in rows}
+        rows = store.trial_rows(run_dir)
+        done = {r.entry.trial_index for r in rows}
         if exp.search.mode == "optimize":
             missing = [i for i in range(exp.samples) if i not in done]
             runs.append(SearchRun(run_dir.name, run_dir, missing[: max(0, exp.samples - len(rows))]))
