@@ -88,7 +88,7 @@ def test_resources_may_change_on_resume(tmp_path):
 def test_experiment_file_given_with_resume_must_match(tmp_path):
     out, path = _planned(tmp_path)
     _edit(path, training__epochs=4)
-    with pytest.raises(UserError, match=r"given with --resume\) differs .*training.epochs: 1 -> 4"):
+    with pytest.raises(UserError, match=r"given with resume\) differs .*training.epochs: 1 -> 4"):
         resume(out, str(path))
 
 

@@ -546,7 +546,11 @@ def sweep(
     the file before validation), or finish a killed one with `resume`. SIGINT, SIGTERM and
     SIGHUP raise Interrupted, saying how far it got, after Ray is shut down."""
     if resume and overrides:
-        raise UserError("--set goes with a new sweep; a resumed sweep keeps its recorded experiment")
+        raise ArgError(
+            "",
+            "{set} goes with a new sweep; a resumed sweep keeps its recorded experiment",
+            {"set": "overrides"},
+        )
     out_dir = Path(resume) if resume else None
     try:
         with interrupts.catching(), ExitStack() as held:

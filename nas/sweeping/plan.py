@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.outputs import unlinked
@@ -101,9 +101,9 @@ def resume(out: Path, given: str | None = None) -> tuple[Experiment, list[Run]]:
     dirs = store.find_runs([str(out)])
     exp = cfgmod.load(given) if given else recorded(dirs[0])
     for run_dir in dirs:
-        check_unchanged(run_dir, recorded(run_dir), f"{run_dir / store.EXPERIMENT}")
+        check_unchanged(run_dir, recorded(run_dir), literal(run_dir / store.EXPERIMENT))
         if given:
-            check_unchanged(run_dir, exp, f"{given} (given with --resume)")
+            check_unchanged(run_dir, exp, f"{literal(given)} (given with {{resume}})")
     missing = sorted({sc.name for sc in exp.spaces} - {d.name for d in dirs})
     if missing and not store.is_run(out):  # a run given itself finishes alone
         raise UserError(f"{out}: no run folder for space(s) {', '.join(missing)} of the experiment")
@@ -116,7 +116,8 @@ def recorded(run_dir: Path) -> Experiment:
 
 
 def check_unchanged(run_dir: Path, exp: Experiment, what: str) -> None:
-    """Refuse `exp` (read from `what`) when it differs from what `run_dir` was planned with."""
+    """Refuse `exp` (read from `what`, in an ArgError's words: {resume} names that argument) when
+    it differs from what `run_dir` was planned with."""
     path = run_dir / PLANNED
     if not path.exists():
         return  # planned before planned.json existed: nothing to compare with
@@ -127,9 +128,11 @@ def check_unchanged(run_dir: Path, exp: Experiment, what: str) -> None:
     now = json.loads(json.dumps(exp.to_dict()))
     diff = changes(_fixed(planned), _fixed(now))
     if diff:
-        raise UserError(
-            f"{what} differs from what {run_dir} was planned with: {'; '.join(diff)}; "
-            f"only {', '.join(FREE_TO_CHANGE)} may change on --resume (restore it, or start a new sweep)"
+        raise ArgError(
+            "",
+            f"{what} differs from what {literal(run_dir)} was planned with: {literal('; '.join(diff))}; "
+            f"only {', '.join(FREE_TO_CHANGE)} may change on {{resume}} (restore it, or start a new sweep)",
+            ["resume"],
         )
 
 
