@@ -58,7 +58,9 @@ def flag_namer(command: str) -> Callable[[str], str]:
         for option in action.option_strings:  # --max-rate as max_rate, --no-figures as no_figures
             shown.setdefault(option.lstrip("-").replace("-", "_"), option)
         own = f"--{action.dest.replace('_', '-')}"
-        shown.setdefault(action.dest, own if own in action.option_strings else max(action.option_strings, key=len))
+        shown.setdefault(
+            action.dest, own if own in action.option_strings else max(action.option_strings, key=len)
+        )
     return lambda name: shown.get(name, f"--{name.replace('_', '-')}")
 
 
