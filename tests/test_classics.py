@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from torch import nn
 
 from blocks import library
 from blocks.complexity import complexity, measure
@@ -155,16 +156,31 @@ def copy_by_position(source: torch.nn.Module, target: torch.nn.Module) -> None:
     target.load_state_dict(dict(zip(ours, theirs.values())))
 
 
-def outputs_match(reference: torch.nn.Module, spec: ArchSpec) -> None:
+def randomize_bn(net: nn.Module) -> None:
+    """Draw every BN's scale, shift and statistics, so that a BN given another's would show."""
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            for t in (m.weight, m.bias, m.running_mean):
+                nn.init.uniform_(t, -1.0, 1.0)
+            nn.init.uniform_(m.running_var, 0.5, 2.0)
+
+
+def logits_match(ours: nn.Module, theirs: nn.Module, spec: ArchSpec, side: int | None) -> None:
+    """Both networks in evaluation compute the same logits for an image of `side` (the spec's by
+    default)."""
+    channels, height, width = spec.input_shape
+    x = torch.randn(1, channels, side or height, side or width)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+def outputs_match(reference: nn.Module, spec: ArchSpec, side: int | None = None) -> None:
     """The network of `spec` given the reference's weights computes the reference's logits."""
+    randomize_bn(reference)
     torch.manual_seed(0)
     ours = build(spec)
     copy_by_position(reference, ours)
-    reference.eval()
-    ours.eval()
-    x = torch.randn(2, *spec.input_shape)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), reference(x), rtol=1e-4, atol=1e-4)
+    logits_match(ours, reference, spec, side)
 
 
 # Why the reference implementations are not here: PyPI's torchvision for torch 2.13 (0.28.0) is a
@@ -299,6 +315,114 @@ def test_mobilenet_v1_with_relu6_equals_timms():
     for part in (data["stem"], *data["stages"]):
         part["params"]["activation"] = "relu6"
     outputs_match(timm_model("mobilenetv1_100"), from_dict(data))
+
+
+# Independent rebuilds, written here from the papers' tables (and, where a paper is silent, the
+# layout its reference implementation documents), in plain torch.nn: each is given the same
+# random weights as the zoo's network and must compute the same logits. The Inception networks
+# have none: their module tables would make a rebuild as long as their families, not an
+# independent few lines.
+def conv_bn_relu(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1) -> list[nn.Module]:
+    """A bias-free k x k conv (same padding), BN and ReLU."""
+    conv = nn.Conv2d(w_in, w_out, k, stride, k // 2, groups=groups, bias=False)
+    return [conv, nn.BatchNorm2d(w_out), nn.ReLU()]
+
+
+def mobilenet_v1_rebuilt() -> nn.Module:
+    """Table 1: a 3x3/2 conv to 32, then 13 depthwise 3x3 + pointwise 1x1 pairs (the last
+    depthwise one at stride 1, as its 7x7 output says), global average pool, FC to 1000."""
+    plan = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1)]
+    layers, width = conv_bn_relu(3, 32, 3, 2), 32
+    for w_out, stride in plan:
+        layers += conv_bn_relu(width, width, 3, stride, groups=width) + conv_bn_relu(width, w_out, 1)
+        width = w_out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 1000))
+
+
+def vgg16_rebuilt(bn: bool) -> nn.Module:
+    """Configuration D of the VGG paper's Table 1 (biased 3x3 convs, each followed by BN where
+    asked, then ReLU; 2x2/2 max pools), torchvision's 7x7 adaptive pool, then FC 4096, 4096,
+    1000 with ReLU and dropout 0.5 between."""
+    layers, width = [], 3
+    for w_out in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]:
+        if w_out == "M":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        layers += [nn.Conv2d(width, w_out, 3, padding=1), *([nn.BatchNorm2d(w_out)] if bn else []), nn.ReLU()]
+        width = w_out
+    fc = [
+        nn.Linear(512 * 7 * 7, 4096),
+        nn.ReLU(),
+        nn.Dropout(),
+        nn.Linear(4096, 4096),
+        nn.ReLU(),
+        nn.Dropout(),
+    ]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(7), nn.Flatten(), *fc, nn.Linear(4096, 1000))
+
+
+class SEBottleneck(nn.Module):
+    """SENet's Figure 3 on a ResNet(X) bottleneck as timm lays it out: 1x1, grouped 3x3 carrying the
+    stride, 1x1 (each with BN), then SE (pool, 1x1 to C/16, ReLU, 1x1 back, sigmoid) scaling the
+    last BN's output before the shortcut (1x1 conv + BN where the shape changes) is added."""
+
+    def __init__(self, w_in: int, w_out: int, inner: int, groups: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            *conv_bn_relu(w_in, inner, 1),
+            *conv_bn_relu(inner, inner, 3, stride, groups),
+            nn.Conv2d(inner, w_out, 1, bias=False),
+            nn.BatchNorm2d(w_out),
+        )
+        self.squeeze, self.excite = nn.Conv2d(w_out, w_out // 16, 1), nn.Conv2d(w_out // 16, w_out, 1)
+        self.shortcut = nn.Identity()
+        if stride != 1 or w_in != w_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(w_in, w_out, 1, stride, bias=False), nn.BatchNorm2d(w_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        gate = torch.sigmoid(self.excite(torch.relu(self.squeeze(y.mean((2, 3), keepdim=True)))))
+        return torch.relu(y * gate + self.shortcut(x))
+
+
+def se_resnet50_rebuilt(groups: int, inner: int) -> nn.Module:
+    """ResNet-50's 7x7/2 stem and 3x3/2 max pool, stages of 3, 4, 6, 3 SE bottlenecks out to 256,
+    512, 1024, 2048 (inner width `inner`, doubling per stage), global average pool, FC to 1000."""
+    layers, width = [*conv_bn_relu(3, 64, 7, 2), nn.MaxPool2d(3, 2, 1)], 64
+    for i, depth in enumerate([3, 4, 6, 3]):
+        w_out = 256 << i
+        for j in range(depth):
+            stride = 2 if i and not j else 1
+            layers.append(SEBottleneck(width, w_out, inner << i, groups, stride))
+            width = w_out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000))
+
+
+@pytest.mark.parametrize(
+    "name, rebuilt, side",
+    [
+        # on images smaller than the spec's, to spare time: no layer depends on the side (VGG's
+        # adaptive pool then spreads its 2x2 map over 7x7)
+        ("mobilenet_v1", mobilenet_v1_rebuilt, 128),
+        ("vgg16", lambda: vgg16_rebuilt(False), 64),
+        ("vgg16_bn", lambda: vgg16_rebuilt(True), 64),
+        ("seresnet50", lambda: se_resnet50_rebuilt(1, 64), 64),
+        ("seresnext50_32x4d", lambda: se_resnet50_rebuilt(32, 128), 64),
+    ],
+)
+def test_outputs_equal_an_independent_rebuild(name, rebuilt, side):
+    """The rebuild is made without weights and given the zoo network's: one initialisation only."""
+    spec = zoo.get(name)
+    torch.manual_seed(1)
+    ours = build(spec)
+    randomize_bn(ours)
+    with torch.device("meta"):
+        theirs = rebuilt()
+    theirs = theirs.to_empty(device="cpu")
+    copy_by_position(ours, theirs)
+    logits_match(ours, theirs, spec, side)
 
 
 @pytest.mark.parametrize(
