@@ -80,15 +80,18 @@ def category_shares(values: np.ndarray, weights: np.ndarray) -> dict[str, float]
     return {str(cats[i]): float(share[i]) for i in order}
 
 
-def best_value(values: np.ndarray, errors: np.ndarray, fraction: float, level: float) -> dict[str, Any]:
+def best_value(
+    values: np.ndarray, errors: np.ndarray, fraction: float, level: float, weights: np.ndarray | None = None
+) -> dict[str, Any]:
     """The bootstrap distribution of the best model's value of one parameter (NaN/None rows left out),
-    flagged `few_models` when it rests on fewer than `MIN_MODELS` models."""
+    flagged `few_models` when it rests on fewer than `MIN_MODELS` models; `weights`, the models'
+    `best_weights` when no row is left out, saves computing them again for every parameter."""
     numeric = values.dtype.kind == "f"
     keep = ~np.isnan(values) if numeric else np.array([v is not None for v in values], dtype=bool)
     v, e = values[keep], errors[keep]
     if not len(v):
         return {"n": 0}
-    w = best_weights(e, fraction)
+    w = best_weights(e, fraction) if weights is None or len(weights) != len(e) else weights
     out: dict[str, Any] = {
         "n": int(len(v)),
         "subsample": subsample_size(len(v), fraction),

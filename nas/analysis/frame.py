@@ -128,17 +128,24 @@ def load(run: Path, label: str | None = None) -> RunData:
         return _assemble(run, cached, label)
     with gc_paused():
         cols = _columns(read_rows(run))
+    plan = run / store.PLAN
+    lines = plan.read_bytes().splitlines() if plan.exists() else []
+    cols["planned"] = np.array([sum(1 for line in lines if line.strip())])
     _write_cache(run, key, cols)
     return _assemble(run, cols, label)
 
 
 def _key(run: Path) -> np.ndarray:
-    """What identifies the trials file's content: FORMAT, its size and its modification time (ns)."""
-    try:
-        st = (run / store.TRIALS).stat()
-    except OSError:
-        return np.array([FORMAT, -1, -1], dtype=np.int64)
-    return np.array([FORMAT, st.st_size, st.st_mtime_ns], dtype=np.int64)
+    """What identifies the content read: FORMAT, then the size and modification time (ns) of the
+    trials file and of the plan (-1 for one that is missing)."""
+    out = [FORMAT]
+    for name in (store.TRIALS, store.PLAN):
+        try:
+            st = (run / name).stat()
+            out += [st.st_size, st.st_mtime_ns]
+        except OSError:
+            out += [-1, -1]
+    return np.array(out, dtype=np.int64)
 
 
 def _read_cache(run: Path, key: np.ndarray) -> dict[str, Any] | None:
@@ -175,7 +182,7 @@ def _write_cache(run: Path, key: np.ndarray, cols: dict[str, Any]) -> None:
     if key[1] < 0:
         return
     arrays: dict[str, np.ndarray] = {"key": key, "drawn": np.array(cols["drawn"], dtype=str)}
-    for name in ("space", "index", "model_id", "status", "reason", "error"):
+    for name in ("space", "planned", "index", "model_id", "status", "reason", "error"):
         arrays[name] = _storable(cols[name])
     for k, v in cols["complexity"].items():
         arrays[f"complexity/{k}"] = v
@@ -229,11 +236,8 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
-    """A run's columns with what is read fresh each time: its plan size, comparison budget and experiment."""
-    plan_path = run / store.PLAN
-    planned = (
-        sum(1 for line in plan_path.read_bytes().splitlines() if line.strip()) if plan_path.exists() else 0
-    )
+    """A run's columns with what is read fresh each time: its comparison budget and experiment."""
+    planned = int(cols["planned"][0])
     space = str(cols["space"][0]) or run.name
     return RunData(
         label=label or space,
