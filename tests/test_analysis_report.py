@@ -2,6 +2,7 @@
 report and its CSV tables."""
 
 import csv
+import html
 import json
 import math
 import subprocess
@@ -14,7 +15,7 @@ from blocks.errors import UserError
 from nas.analysis.analyze import Settings, analyze, needed
 from nas.analysis.report import write_report
 from nas.analysis.result import KsPair, Needed
-from nas.analysis.text import format_report, needed_text
+from nas.analysis.text import decision, format_report, needed_text
 from nas.cli import main
 from nas.stats.edf import ks_test
 from tests.synth import write_run
@@ -119,6 +120,28 @@ def test_html_report_is_self_contained_with_csv_tables(result, tmp_path):
     assert "Models per space the KS test needs" in page and "models per space (estimated power" in page
     for name in ("intervals", "trends", "search", "pareto", "refine"):
         assert rows(name), name
+
+
+def test_report_reads_compared_decision_figures_then_tables(result, tmp_path):
+    page = write_report(result, tmp_path).read_text()
+    order = [
+        page.index(h) for h in ("What was compared", "Decision", "<h2>Figures", "<h2>Tables", "How these")
+    ]
+    assert order == sorted(order)
+    assert page.index("<img") > page.index("<h2>Figures") and page.index("<table") > page.index("<h2>Tables")
+    # the decision: the run of lower normalised median, and the KS verdict at 0.05 from the recorded p
+    norm = result.normalization.runs
+    best, other = sorted(norm, key=lambda k: norm[k].median)
+    p = result.ks[0].p_normalized
+    verdict = "tells it apart from" if p < 0.05 else "cannot tell it from"
+    sentence = decision(result)
+    assert sentence.startswith(
+        f"{best} has the lowest median error ({norm[best].median:.2f}%, normalised by flops)"
+    )
+    assert f"{verdict} {other} ({norm[other].median:.2f}%, KS p {p:.2g}) at significance 0.05." in sentence
+    assert html.escape(sentence) in page
+    assert "anynet_x_c: 80 models of space anynet_x_c drawn at random (80 planned), from" in page
+    assert "regnet_x: 115 models of space regnet_x drawn at random (120 planned, 5 not ok)" in page
 
 
 def test_cli_failed_as_error_figure_and_report(sweep, tmp_path, capsys):
@@ -232,7 +255,8 @@ def test_models_needed_text_names_what_limits_the_estimate(result):
 
 def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
     """`nas analyze --json` (refinement included) and `nas results` in a fresh interpreter leave
-    torch and matplotlib unloaded: each costs seconds, and only figures need matplotlib."""
+    torch, matplotlib and scipy.stats unloaded: each costs a second or more, and only figures need
+    matplotlib (scipy.stats only KS tests of more than 1,000 models a side)."""
     code = (
         "import contextlib, io, sys\n"
         "import nas.cli\n"
@@ -240,7 +264,7 @@ def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
         f"    assert nas.cli.main(['analyze', {str(sweep)!r}, '--json', '--bootstrap', '20']) == 0\n"
         f"    assert nas.cli.main(['results', {str(sweep)!r}, '--csv']) == 0\n"
         "assert '\"anynet_x_c\"' in out.getvalue() and '\"changes\"' in out.getvalue()\n"
-        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'matplotlib', 'scipy.stats') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
