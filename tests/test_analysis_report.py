@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from blocks.errors import UserError
@@ -53,12 +54,27 @@ def strict(text):
 
 def test_every_statistic_is_plain_json_and_failed_trials_are_counted(result):
     r = strict(json.dumps(result.to_dict()))
-    assert list(r) == ["runs", "ks", "normalization", "settings", "figure", "figures", "report"]
+    assert list(r) == [
+        "runs",
+        "ks",
+        "normalization",
+        "settings",
+        "figure",
+        "figures",
+        "report",
+        "linear_fits",
+    ]
     reg = r["runs"]["regnet_x"]
     assert list(reg) == [
         *("count", "min", "median", "mean", "statuses", "planned", "pending", "dir", "space", "mode"),
-        *("excluded", "edf", "search", "pareto", "params", "best", "refine"),
-    ]  # the figures' columns (errors, complexity, values, fronts) stay out of the JSON
+        *("excluded", "edf", "search", "pareto", "params", "best", "refine", "regimes"),
+    ]  # the figures' columns (errors, complexity, values, fronts, stages, ids) stay out of the JSON
+    # the width fit, drawn with the figures: every model of each run (fewer than linearfit.MODELS)
+    fits = r["linear_fits"]
+    assert [len(fits[k]) for k in ("anynet_x_c", "regnet_x")] == [80, 115]
+    assert set(fits["regnet_x"][0]) == {"model_id", "error", "w_0", "w_a", "w_m", "e_fit"}
+    median = {k: float(np.median([f["e_fit"] for f in v])) for k, v in fits.items()}
+    assert median["regnet_x"] == 0.0 < median["anynet_x_c"]  # RegNets follow the law (but for groups)
     assert reg["mode"] == "sample" and reg["count"] == result.runs["regnet_x"].count == 115
     assert reg["count"] == 115 and reg["statuses"] == {"ok": 115, "failed": 3, "diverged": 2}
     assert reg["planned"] == 120 and reg["pending"] == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ from nas.records import store
 
 COMPLEXITY = ("flops", "params", "acts")
 CACHE = ".nas-columns.npz"
-FORMAT = 1  # raised whenever what a cached column holds changes
+FORMAT = 2  # raised whenever what a cached column holds changes
+EPOCH_TIME = "epoch_time"  # seconds of training per epoch: a complexity measure where rows carry it
 
 
 @contextlib.contextmanager
@@ -113,6 +115,8 @@ class RunData:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     drawn: list[str] = field(default_factory=list)
     experiment: dict[str, Any] = field(default_factory=dict)  # the mapping the run was started with
+    stage_depths: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (models, stages), NaN padded
+    stage_widths: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def mode(self) -> str:
@@ -182,7 +186,17 @@ def _write_cache(run: Path, key: np.ndarray, cols: dict[str, Any]) -> None:
     if key[1] < 0:
         return
     arrays: dict[str, np.ndarray] = {"key": key, "drawn": np.array(cols["drawn"], dtype=str)}
-    for name in ("space", "planned", "index", "model_id", "status", "reason", "error"):
+    for name in (
+        "space",
+        "planned",
+        "index",
+        "model_id",
+        "status",
+        "reason",
+        "error",
+        "stage_depths",
+        "stage_widths",
+    ):
         arrays[name] = _storable(cols[name])
     for k, v in cols["complexity"].items():
         arrays[f"complexity/{k}"] = v
@@ -220,19 +234,43 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The columns of a run's rows: what the cache keeps."""
     cx = [r.get("complexity") or {} for r in rows]
     values = [r.get("values") or {} for r in rows]
-    params = design_params(values, [(r.get("spec") or {}).get("stages") or [] for r in rows])
+    stages = [(r.get("spec") or {}).get("stages") or [] for r in rows]
+    params = design_params(values, stages)
     drawn = {k for v in values for k in v}
+    complexity = {k: np.array([c.get(k, np.nan) for c in cx], dtype=float) for k in COMPLEXITY}
+    epoch = np.array([_epoch_time(r) for r in rows], dtype=float)
+    if np.isfinite(epoch).any():
+        complexity[EPOCH_TIME] = epoch
     return {
+        "stage_depths": _per_stage(stages, "depth"),
+        "stage_widths": _per_stage(stages, "width"),
         "space": np.array([next((r["space"] for r in rows if r.get("space")), "")], dtype=object),
         "index": np.array([r.get("trial_index", i) for i, r in enumerate(rows)], dtype=int),
         "model_id": np.array([str(r.get("model_id", "")) for r in rows], dtype=object),
         "status": np.array([str(r.get("status", "")) for r in rows], dtype=object),
         "reason": np.array([str(r.get("reason") or "") for r in rows], dtype=object),
         "error": np.array([np.nan if r.get("error") is None else r["error"] for r in rows], dtype=float),
-        "complexity": {k: np.array([c.get(k, np.nan) for c in cx], dtype=float) for k in COMPLEXITY},
+        "complexity": complexity,
         "params": params,
         "drawn": [k for k in params if k in drawn],
     }
+
+
+def _epoch_time(row: dict[str, Any]) -> float:
+    """Seconds of training per epoch of a row (NaN where it did not train or did not time it)."""
+    train, epochs = row.get("train_time") or 0.0, row.get("epochs") or 0
+    return float(train) / epochs if train > 0 and epochs > 0 else math.nan
+
+
+def _per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
+    """(models, most stages) array of one stage field, NaN where a model has fewer stages."""
+    out = np.full((len(stages), max(map(len, stages), default=0)), np.nan)
+    for i, ss in enumerate(stages):
+        for j, st in enumerate(ss):
+            v = st.get(key)
+            if isinstance(v, (int, float)):
+                out[i, j] = v
+    return out
 
 
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
@@ -253,4 +291,6 @@ def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
         params=cols["params"],
         drawn=cols["drawn"],
         experiment=store.experiment(run),
+        stage_depths=cols["stage_depths"],
+        stage_widths=cols["stage_widths"],
     )

@@ -35,6 +35,7 @@ from matplotlib.ticker import (
 )
 
 from nas.analysis.defaults import LEVEL, SUBSAMPLE
+from nas.analysis.frame import EPOCH_TIME
 from nas.analysis.result import MIN_MODELS, RunResult, Sequential, few
 from nas.analysis.text import short
 from nas.outputs import replaceable, wrote
@@ -233,14 +234,21 @@ def sequential_figure(seq: Sequential, path: Path) -> Path:
 def complexity_figure(runs: Mapping[str, RunResult], path: Path, rng: np.random.Generator) -> Path:
     """Error against flops, params and activations (log x) per run, Pareto fronts as step lines."""
     metrics = [("flops", "FLOPs, multiply-adds"), ("params", "parameters"), ("acts", "activations")]
+    if any(np.isfinite(r.complexity.get(EPOCH_TIME, [np.nan])).any() for r in runs.values()):
+        metrics.append((EPOCH_TIME, "seconds per training epoch"))
     ncol = min(len(runs), 6) or 1
     below = legend_rows(len(runs), ncol)
-    fig = figure((15, 4.6 + below), 110)
-    axes = fig.subplots(1, 3, sharey=True)
+    fig = figure((5 * len(metrics), 4.6 + below), 110)
+    axes = fig.subplots(1, len(metrics), sharey=True)
     for i, (label, r) in enumerate(runs.items()):
         for ax, (key, _) in zip(axes, metrics):
+            if key not in r.complexity:
+                continue
             x, e, front = r.complexity[key], r.errors, r.fronts[key]
+            ok = np.isfinite(x)
+            front = front[ok[front]]
             pts = shown(len(e), front, rng)
+            pts = pts[ok[pts]]
             ax.scatter(x[pts], e[pts], color=color(i), lw=0, label=label, **dots(len(pts)))
             if len(front):
                 ax.step(x[front], e[front], where="post", color=color(i), lw=1.6)
@@ -437,14 +445,14 @@ def _trends_legend(fig, level: float, fraction: float, dot) -> None:
     )
 
 
-def _numeric_axis(axis, values: np.ndarray, width: bool) -> None:
+def _numeric_axis(axis, values: np.ndarray, width: bool, binned: bool = False) -> None:
     """One scale for a quantity's panels: log when its values span more than 16x (ticks at powers of
     two for widths and for values that are all powers of two), else linear with integer ticks (multiples of 8 for widths that are all multiples of 8)."""
     present = values[np.isfinite(values)]
     if not len(present):
         return
     lo, hi = present.min(), present.max()
-    eights = width and bool(np.all(present % 8 == 0))
+    eights = width and (binned or bool(np.all(present % 8 == 0)))
     twos = lo > 0 and bool(np.all(np.log2(present) == np.round(np.log2(present))))  # g: 1, 2, 4, ...
     spread = 0.05 * (hi - lo or 1.0)
     if lo > 0 and hi / lo > 16:
@@ -465,6 +473,8 @@ def _numeric_axis(axis, values: np.ndarray, width: bool) -> None:
         while (hi - lo) / step > 6:
             step *= 2
         axis.set_major_locator(MultipleLocator(step))
+    elif binned:
+        axis.set_major_locator(MaxNLocator(integer=True))
     else:
         integer_ticks(axis, present)
 
@@ -511,3 +521,80 @@ def _categorical_panel(
     ax.set_xticks(range(len(t["x"])))
     ax.set_xticklabels([f"{cat}\nbest {s['shares'].get(cat, 0.0):.0%}" for cat in t["x"]], fontsize=8)
     ax.set_title(panel_title(s, "share of best models per category"), fontsize=9)
+
+
+def regimes_figure(label: str, regimes: list[dict[str, Any]], path: Path) -> Path | None:
+    """A panel per drawn numeric parameter: the binned median error within each FLOPs regime, one
+    line per regime (light to dark as FLOPs grow), the paper's reading of trends across budgets."""
+    names = list(dict.fromkeys(n for reg in regimes for n in reg["trends"]))
+    if len(regimes) < 2 or not names:
+        return None
+    cols = min(4, len(names))
+    layout = rows_of([{"name": n} for n in names], cols)
+    fig = figure((3.7 * cols, 2.8 * len(layout) + 0.75 + 0.7), 100)
+    axes = fig.subplots(len(layout), cols, squeeze=False)
+    shades = colormaps["viridis"](np.linspace(0.85, 0.1, len(regimes)))
+    for row, (members, shared) in zip(axes, layout):
+        for ax, m in zip(row, members):
+            n = m["name"]
+            xs = []
+            for reg, c in zip(regimes, shades):
+                t = reg["trends"].get(n)
+                if t is None:
+                    continue
+                xs += t["x"]
+                label_text = f"{reg['regime']} (n={reg['count']})"
+                ax.plot(t["x"], t["median"], marker="o", ms=4, lw=1.6, color=c, label=label_text)
+                hollow = np.asarray(t["few_models"], dtype=bool)
+                x, med = np.asarray(t["x"], dtype=float), np.asarray(t["median"], dtype=float)
+                ax.plot(x[hollow], med[hollow], "o", ms=4, color=c, mfc="white", ls="none")
+            pool = [
+                v for k in members for reg in regimes for v in reg["trends"].get(k["name"], {}).get("x", [])
+            ]
+            scale = np.asarray(pool if shared else xs, dtype=float)
+            _numeric_axis(ax.xaxis, scale, quantity(n) == "width", binned=quantity(n) in ("depth", "width"))
+            ax.set_xlabel(axis_label(n), fontsize=9)
+            ax.tick_params(labelsize=9)
+            ax.grid(alpha=0.3)
+        for ax in row[len(members) :]:
+            ax.axis("off")
+        row[0].set_ylabel("median error (%)", fontsize=9)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8.5, frameon=False)
+    fig.suptitle(
+        f"{label}: error against each drawn parameter within each FLOPs regime (hollow: bin of < {MIN_MODELS})",
+        fontsize=11,
+    )
+    margins(fig, left=0.6, top=0.75, bottom=0.45 + 0.7, wspace=0.25, hspace=0.55)
+    return _save(fig, path)
+
+
+def efit_figure(fits: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path | None:
+    """Error against e_fit, the quantised linear width fit's error (RegNet paper, section 3.3), one
+    colour per run, with each run's median error per e_fit quintile: good models fitting the linear
+    law well shows as low error at low e_fit."""
+    fits = {k: v for k, v in fits.items() if len(v[0]) >= 2}
+    if not fits:
+        return None
+    ncol = min(len(fits), 4)
+    below = legend_rows(len(fits), ncol)
+    fig = figure((7.2, 4.6 + below), 120)
+    ax = fig.subplots()
+    for i, (name, (efit, err)) in enumerate(fits.items()):
+        ax.scatter(efit, err, color=color(i), lw=0, label=f"{name} (n={len(efit)})", **dots(len(efit)))
+        if len(efit) >= 2 * MIN_MODELS:
+            edges = np.unique(np.quantile(efit, np.linspace(0, 1, 6)))
+            lab = np.clip(np.searchsorted(edges, efit, side="right") - 1, 0, len(edges) - 2)
+            mids = [np.median(efit[lab == j]) for j in range(len(edges) - 1) if np.any(lab == j)]
+            meds = [np.median(err[lab == j]) for j in range(len(edges) - 1) if np.any(lab == j)]
+            ax.plot(mids, meds, color=color(i), lw=2, marker="o", ms=5, mec="black", mew=0.6)
+    ax.set_xlabel("e_fit: mean over blocks of |log(fitted width / actual width)|")
+    ax.set_ylabel("error (%)")
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.set_title(
+        "Error against the quantised linear width fit's error (lines: median per quintile)", fontsize=10
+    )
+    legend_below(fig, ax, ncol, markerscale=1.5)
+    margins(fig, bottom=0.6 + below)
+    return _save(fig, path)

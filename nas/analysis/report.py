@@ -102,8 +102,33 @@ def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
             for name, s in runs
             for c in s.refine.changes or []
         ],
+        "regimes": [
+            {"run": name, **lowest(reg, param, t)}
+            for name, s in runs
+            for reg in s.regimes
+            for param, t in reg["trends"].items()
+        ],
+        "efit": [{"run": name, **f} for name, fits in result.linear_fits.items() for f in fits],
     }
     return jsonable(out)
+
+
+def lowest(regime: dict[str, Any], param: str, trend: dict[str, Any]) -> dict[str, Any]:
+    """One regime's trend of one parameter in a row: where its median error is lowest, and the spread
+    of the bin medians (how much the parameter matters within the regime)."""
+    med = [m for m in trend["median"] if m == m]
+    at = trend["median"].index(min(med)) if med else None
+    return {
+        "regime": regime["regime"],
+        "flops_lo": round(regime["lo"]),
+        "flops_hi": round(regime["hi"]),
+        "models": regime["count"],
+        "param": param,
+        "lowest_at": trend["x"][at] if at is not None else None,
+        "lowest_median": min(med) if med else None,
+        "highest_median": max(med) if med else None,
+        "bins": len(trend["x"]),
+    }
 
 
 HEADERS = {  # each table's leading columns, so that an empty table still has its header
@@ -116,6 +141,8 @@ HEADERS = {  # each table's leading columns, so that an empty table still has it
     "intervals": ["run", "param", "source", "kind", "n", "subsample", "lo", "median", "hi"],
     "trends": ["run", "param"],
     "refine": ["run", "option", "kind", "params", "before", "after", "few_models"],
+    "regimes": ["run", "regime", "flops_lo", "flops_hi", "models", "param", "lowest_at", "lowest_median"],
+    "efit": ["run", "model_id", "error", "w_0", "w_a", "w_m", "e_fit"],
 }
 
 
@@ -146,6 +173,11 @@ WORDS = {  # the CSV's column names, in words a reader of the page expects
     "largest_n": "largest n tried",
     "assumed_ks": "KS assumed",
     "why": "why not",
+    "flops_lo": "FLOPs from",
+    "flops_hi": "FLOPs to",
+    "lowest_at": "lowest median error at",
+    "lowest_median": "lowest median",
+    "highest_median": "highest median",
 }
 
 
