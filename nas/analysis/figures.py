@@ -85,7 +85,7 @@ def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -
             weights={k: v.weights for k, v in norm.runs.items()},
             bands={k: _band(v.edf) for k, v in norm.runs.items()},
             colors=[plots.color(i) for i, k in enumerate(runs) if k in norm.runs],
-            title=f"EDFs normalised to a uniform {norm.by} distribution\n({norm.kept_bins} shared log bins; "
+            title=f"EDFs normalised to uniform {norm.by} ({norm.kept_bins} log bins; "
             f"shaded: {s.level:.0%} bootstrap band)",
         )
     figs["complexity"] = plots.complexity_figure(runs, fig_dir / f"complexity{ext}", rng)
