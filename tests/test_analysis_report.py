@@ -158,6 +158,11 @@ def test_report_reads_compared_decision_figures_then_tables(result, tmp_path):
     assert html.escape(sentence) in page
     assert "anynet_x_c: 80 models of space anynet_x_c drawn at random (80 planned), from" in page
     assert "regnet_x: 115 models of space regnet_x drawn at random (120 planned, 5 not ok)" in page
+    # issue 24's figures: trends per FLOPs regime (these tiny models sit at 97.7KF to 781KF) and e_fit
+    assert {"efit", "regimes_regnet_x", "regimes_anynet_x_c"} <= set(result.figures)
+    regimes = [x["regime"] for x in result.runs["regnet_x"].regimes]
+    assert regimes == ["97.7KF", "195KF", "391KF", "781KF"]
+    assert "Trends by FLOPs regime: regnet_x" in page and "Quantised linear fit of the widths" in page
 
 
 def test_cli_failed_as_error_figure_and_report(sweep, tmp_path, capsys):

@@ -13,7 +13,8 @@ from nas.zoo.regnet import REGNETX
 
 
 def test_regime_names_and_boundaries():
-    assert [regimes.name(f) for f in (200e6, 1.6e9, 12.5e6, 400e6)] == ["200MF", "1.6GF", "12.5MF", "400MF"]
+    names = [regimes.name(f) for f in (200e6, 1.6e9, 12.5e6, 400e6, 200e6 / 2**11)]
+    assert names == ["200MF", "1.6GF", "12.5MF", "400MF", "97.7KF"]
     # a regime holds the models within sqrt(2) of its nominal FLOPs: 200MF is [141.4M, 282.8M)
     k = regimes.assign(np.array([141e6, 142e6, 200e6, 282e6, 283e6, 800e6, np.nan, 0.0]))
     assert k[:6].tolist() == [-1, 0, 0, 0, 1, 2] and (k[6:] < -1000).all()

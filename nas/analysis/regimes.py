@@ -23,11 +23,11 @@ BINS = 5  # quantile bins per parameter within a regime (a regime holds a fracti
 
 
 def name(flops: float) -> str:
-    """A regime's name from its nominal FLOPs: "200MF", "1.6GF", "12.5MF"."""
+    """A regime's name from its nominal FLOPs, to three digits: "200MF", "1.6GF", "97.7KF"."""
     for scale, suffix in ((1e9, "GF"), (1e6, "MF"), (1e3, "KF")):
         if flops >= scale:
-            return f"{flops / scale:g}{suffix}"
-    return f"{flops:g}F"
+            return f"{flops / scale:.3g}{suffix}"
+    return f"{flops:.3g}F"
 
 
 def assign(flops: np.ndarray) -> np.ndarray:

@@ -329,13 +329,13 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
             image(figures["sequential"], "sequential comparison path"),
         ]
     parts += ["<h3>Error against complexity</h3>", image(figures["complexity"], "error vs complexity")]
-    for key, title in (
-        ("regimes", "Trends by complexity regime"),
-        ("efit", "Quantised linear fit of the widths"),
-    ):
-        for name in names:
-            if f"{key}_{name}" in figures:
-                parts += [f"<h3>{title}: {html.escape(name)}</h3>", image(figures[f"{key}_{name}"], title)]
+    for name in names:
+        if f"regimes_{name}" in figures:
+            title = f"Trends by FLOPs regime: {html.escape(name)}"
+            parts += [f"<h3>{title}</h3>", image(figures[f"regimes_{name}"], title)]
+    if "efit" in figures:
+        title = "Quantised linear fit of the widths (e_fit, RegNet paper section 3.3)"
+        parts += [f"<h3>{title}</h3>", image(figures["efit"], "error against e_fit")]
     parts += ["<h3>Random-search efficiency</h3>", image(figures["search"], "random search")]
     for name in names:
         if f"trends_{name}" in figures:
@@ -379,7 +379,7 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
         else:
             parts.append(f"<p class='note'>{html.escape(ref.note or 'no option could be narrowed')}</p>")
     for key, title in (
-        ("regimes", "Trends by complexity regime"),
+        ("regimes", "Trends by FLOPs regime: where each regime's median error is lowest"),
         ("efit", "Quantised linear fit per model"),
     ):
         if t.get(key):
