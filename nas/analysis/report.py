@@ -329,13 +329,6 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
             image(figures["sequential"], "sequential comparison path"),
         ]
     parts += ["<h3>Error against complexity</h3>", image(figures["complexity"], "error vs complexity")]
-    for name in names:
-        if f"regimes_{name}" in figures:
-            title = f"Trends by FLOPs regime: {html.escape(name)}"
-            parts += [f"<h3>{title}</h3>", image(figures[f"regimes_{name}"], title)]
-    if "efit" in figures:
-        title = "Quantised linear fit of the widths (e_fit, RegNet paper section 3.3)"
-        parts += [f"<h3>{title}</h3>", image(figures["efit"], "error against e_fit")]
     parts += ["<h3>Random-search efficiency</h3>", image(figures["search"], "random search")]
     for name in names:
         if f"trends_{name}" in figures:
@@ -345,6 +338,13 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
             ]
         if f"refine_{name}" in figures:
             parts += [f"<h3>Refined space: {html.escape(name)}</h3>", image(figures[f"refine_{name}"], name)]
+    for name in names:
+        if f"regimes_{name}" in figures:
+            title = f"Trends by FLOPs regime: {html.escape(name)}"
+            parts += [f"<h3>{title}</h3>", image(figures[f"regimes_{name}"], title)]
+    if "efit" in figures:
+        title = "Quantised linear fit of the widths (e_fit, RegNet paper section 3.3)"
+        parts += [f"<h3>{title}</h3>", image(figures["efit"], "error against e_fit")]
     parts += ["<h2>Tables</h2>", "<h3>Summary</h3>", html_table(t["summary"])]
     parts += ["<h3>Kolmogorov-Smirnov tests</h3>", html_table(t["ks"])]
     if result.ks:
