@@ -1,5 +1,5 @@
 """The Python API, mirroring the CLI verb for verb: `nas.sweep`, `nas.plan` (`--dry-run`),
-`nas.results`, `nas.analyze`, `nas.refine`, `nas.sample`, `nas.build`,
+`nas.results`, `nas.analyze`, `nas.refine`, `nas.explore`, `nas.sample`, `nas.build`,
 `nas.export`, `nas.retrain` (`nas.load_spec` is nas.zoo's; the module `nas.hdc` serves `nas hdc`). Heavy modules (torch,
 Ray, pandas) load inside the call that needs them, so reading results stays quick."""
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from nas.analysis.refine import Refinement
     from nas.analysis.result import Analysis
     from nas.config import Experiment
+    from nas.exploring.folder import Exploration
     from nas.exporting.export import Exported
     from nas.records.rows import PlanEntry, TrialRow
     from nas.sweeping.plan import Run
@@ -33,6 +34,7 @@ __all__ = [
     "Plan",
     "analyze",
     "build",
+    "explore",
     "export",
     "plan",
     "refine",
@@ -183,6 +185,29 @@ def refine(
     if target is not None and narrows(ref):
         write(experiment, ref, runs[0], target)
     return experiment, ref
+
+
+def explore(
+    experiment: str | Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    address: str | None = None,
+    resume: str | Path | None = None,
+) -> Exploration:
+    """Refine the experiment's one space step by step (`nas explore`): each step sweeps fresh models
+    of the space and of every candidate refinement, keeps the best candidate shown no worse than its
+    parent (non-inferiority, error held over the whole path), and stops when none is; `resume` a
+    killed exploration folder to go on from the step it was in."""
+    from nas.exploring.folder import explore_folder, sweep_trainer
+
+    return explore_folder(
+        None if experiment is None else str(experiment),
+        None if out is None else str(out),
+        None if resume is None else str(resume),
+        tuple(overrides),
+        sweep_trainer(address),
+    )
 
 
 def narrows(ref: Refinement) -> bool:

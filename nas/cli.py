@@ -15,6 +15,7 @@ COMMANDS = [
     "sweep",
     "analyze",
     "refine",
+    "explore",
     "results",
     "spaces",
     "blocks",

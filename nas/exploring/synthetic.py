@@ -131,3 +131,10 @@ def true_pi(candidate: Candidate, parent: Candidate, truth: Truth, n: int = 20_0
     run = runner(truth)
     a, b = run("", candidate, n, seed), run("", parent, n, seed + 1)
     return ni.normalised_test(a.errors, a.complexity, b.errors, b.complexity, 0.1, bins=10).pi
+
+
+def score(values: list[dict[str, Any]], cx: np.ndarray, truth: Truth, rng: np.random.Generator) -> np.ndarray:
+    """Errors the truth gives real samples, from their drawn values (d1.., w1..) and complexities."""
+    s = max(int(k[1:]) for k in values[0] if k[0] == "d" and k[1:].isdigit())
+    v = {k: np.array([[float(x[f"{k}{i + 1}"]) for i in range(s)] for x in values]) for k in "dw"}
+    return truth.errors(v, np.asarray(cx, dtype=float), rng)

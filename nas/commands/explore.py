@@ -1,0 +1,49 @@
+"""`nas explore EXPERIMENT.yaml`: refine the experiment's space step by step, as the RegNet paper did by hand."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "explore",
+        help="refine a space step by step: sweep candidates, keep the best one shown no worse, repeat",
+    )
+    p.add_argument(
+        "experiment", nargs="?", help="experiment YAML with one space (an explore: section optional)"
+    )
+    p.add_argument("--out", help="exploration folder (default runs/<experiment name>_explore)")
+    p.add_argument("--address", help="Ray cluster address (auto or ray://HOST:PORT); default a local Ray")
+    p.add_argument(
+        "--resume", metavar="DIR", help="go on with a killed exploration folder from the step it was in"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="set a field of the experiment file, e.g. explore.models=20 (validated like the file); repeatable",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from nas.api import explore
+    from nas.exploring.folder import FIGURE, FINAL, TABLE, rows
+
+    done = explore(
+        args.experiment, overrides=args.overrides, out=args.out, address=args.address, resume=args.resume
+    )
+    print(f"\nexploration path ({done.folder}):")
+    print(f"{'step':>4}  {'parent':<12} {'kind':<21} {'pi':>6} {'p':>9}  decision / change")
+    for r in rows(done.steps):
+        pi = f"{r['pi']:.3f}" if r["pi"] != "" else ""
+        p = f"{r['p']:.3g}" if r["p"] != "" else ""
+        print(
+            f"{r['step']:>4}  {r['parent']:<12} {r['kind']:<21} {pi:>6} {p:>9}  {r['decision']}  {r['change']}"
+        )
+    print(f"final space: {done.final.space} {done.final.options}")
+    for name in (FINAL, TABLE, FIGURE):
+        print(f"wrote {done.folder / name}")
+    print(f"nas analyze {done.folder}  draws one EDF per accepted space")
+    return 0
