@@ -20,6 +20,12 @@ from nas.records import store
 from nas.records.rows import PlanEntry
 from tests.synth import CTX, row
 
+@pytest.fixture(autouse=True)
+def no_fsync(monkeypatch):
+    """Durability is not under test here: a thousand fsynced rows cost seconds on a busy disk."""
+    monkeypatch.setattr(store.os, "fsync", lambda fd: None)
+
+
 OPTIONS = {"stages": 3, "max_depth": 12, "max_width": 64, "strides": [1, 2, 2]}
 
 
