@@ -199,15 +199,20 @@ def explore(
     of the space and of every candidate refinement, keeps the best candidate shown no worse than its
     parent (non-inferiority, error held over the whole path), and stops when none is; `resume` a
     killed exploration folder to go on from the step it was in."""
-    from nas.exploring.folder import explore_folder, sweep_trainer
+    from contextlib import ExitStack
 
-    return explore_folder(
-        None if experiment is None else str(experiment),
-        None if out is None else str(out),
-        None if resume is None else str(resume),
-        tuple(overrides),
-        sweep_trainer(address),
-    )
+    from nas.exploring.folder import explore_folder, sweep_trainer
+    from nas.sweeping.driver import check_address
+
+    check_address(address)
+    with ExitStack() as held:  # the Ray the first round to train starts, shut down at the end
+        return explore_folder(
+            None if experiment is None else str(experiment),
+            None if out is None else str(out),
+            None if resume is None else str(resume),
+            tuple(overrides),
+            sweep_trainer(address, held),
+        )
 
 
 def narrows(ref: Refinement) -> bool:

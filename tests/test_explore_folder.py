@@ -13,6 +13,7 @@ import yaml
 import spaces
 from blocks.errors import UserError
 from nas import config
+from nas.analysis.figures import default_dir
 from nas.api import analyze
 from nas.exploring import synthetic
 from nas.exploring.folder import FIGURE, FINAL, ROUNDS, STEPS, TABLE, explore_folder
@@ -105,6 +106,7 @@ def test_explore_folder_writes_the_path(tmp_path):
     assert (out / FIGURE).stat().st_size > 10_000
     result = analyze(out, bins=1)  # one EDF per accepted space: the start, then each accepted
     assert len(result.runs) == 1 + len(accepted)
+    assert default_dir([r.dir for r in result.runs.values()]) == out / "analysis"
 
 
 def test_a_crash_inside_a_round_resumes_there(tmp_path):

@@ -15,6 +15,7 @@ import csv
 import json
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -103,11 +104,17 @@ def read_round(run: Path) -> Round:
     return Round(np.where(ok, d.error, np.nan), d.complexity[MEASURE], dict(d.params))
 
 
-def sweep_trainer(address: str | None = None) -> Trainer:
-    """Train a round through `nas sweep` (a new sweep, or the killed one resumed)."""
+def sweep_trainer(address: str | None, held: ExitStack) -> Trainer:
+    """Train a round through `nas sweep` (a new sweep, or the killed one resumed); the first call
+    starts one Ray for all of them (unless one is connected), which `held` closes."""
+    started = []
 
     def train(experiment: Path | None, folder: Path) -> None:
-        from nas.sweeping.driver import sweep
+        from nas.sweeping.driver import ray_held, sweep
+
+        if not started:
+            held.enter_context(ray_held(address))
+            started.append(True)
 
         if experiment is None:
             sweep(None, resume=str(folder), address=address)
