@@ -85,6 +85,13 @@ def harm(runs: int, settings: Settings) -> None:
                 if key not in cache:  # the parent may have narrowed first: its own true pi
                     cache[key] = synthetic.true_pi(s.chosen, s.parent, truth, seed=11)
                 harmful += cache[key] <= 0.5 - settings.margin
+    one = Settings(**{**settings.__dict__, "steps": 1})  # the whole level on one look
+    single = 0
+    for r in range(runs):
+        chosen = synthetic.simulate(start, truth, Settings(**{**one.__dict__, "seed": 100_000 * r + 29}))[
+            0
+        ].chosen
+        single += chosen is not None and chosen.kind == "nondecreasing_depths"
     pi = synthetic.true_pi(Candidate("anynet_x_e", start.options), start, truth, seed=3)
     print(f"\nharm at the margin from AnyNetX_D (d <= 8), {runs} explorations")
     print(
@@ -94,6 +101,7 @@ def harm(runs: int, settings: Settings) -> None:
     print("|---|---|---|")
     print(f"| E (non-decreasing depths), any parent | {share(hits, runs)} | {settings.level} |")
     print(f"| E where its true pi <= 1/2 - margin | {share(harmful, runs)} | {settings.level} |")
+    print(f"| E, a one-step path (the whole level on one look) | {share(single, runs)} | {settings.level} |")
 
 
 def main() -> None:
