@@ -19,7 +19,6 @@ from blocks import library, yamlio
 from blocks.errors import ParamError, UnknownName, UserError
 from blocks.schema import Param, declared, nested, read_fields, section, unknown
 from blocks.spec import HeadSpec, StemSpec
-from nas.exploring.candidates import KINDS
 from nas.seeds import SEED_HIGH, check_seed  # noqa: F401  (check_seed: nas.config's callers)
 from nas.training.config import TrainingConfig
 from nas.training.datasets import LOADERS
@@ -29,6 +28,9 @@ MODES = ("sample", "optimize")
 ALGORITHMS = ("tpe", "nsga2", "random")
 OBJECTIVES = ("error", "flops", "params", "latency")
 SCHEDULERS = ("none", "asha")
+# the refinements `nas explore` may propose (nas.exploring.candidates): narrowed ranges, then the
+# AnyNet chain's structural constraints
+KINDS = ("narrow", "shared_b", "shared_g", "nondecreasing_widths", "nondecreasing_depths")
 MAX_NAME = 100  # characters of an experiment name
 STEM_WIDTH = Param(int, StemSpec.width, "channels out of the stem", low=1)
 

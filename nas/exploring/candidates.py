@@ -19,14 +19,10 @@ from typing import Any
 import numpy as np
 
 from blocks.errors import ParamError
+from nas.config import KINDS
 
-STRUCTURAL = {
-    "shared_b": ("a", "b"),
-    "shared_g": ("b", "c"),
-    "nondecreasing_widths": ("c", "d"),
-    "nondecreasing_depths": ("d", "e"),
-}
-KINDS = ("narrow", *STRUCTURAL)
+# KINDS (declared in nas.config for the explore section): narrow, then one step each along the chain
+STRUCTURAL = dict(zip(KINDS[1:], (("a", "b"), ("b", "c"), ("c", "d"), ("d", "e")), strict=True))
 GROUPS = ("d", "w", "b", "g")  # one narrowing candidate per group of drawn values
 MIN_CUT = 0.1  # a narrowing must leave out at least this share of the parent's round to be tried
 
