@@ -23,13 +23,14 @@ from nas.exploring.path import Settings
 from nas.stats.sequential import clopper_pearson
 
 
-def calibrate(start: Candidate, margin: float, seed: int) -> float:
-    """The ordered-depths penalty that puts E exactly `margin` below D (bisection on the true pi)."""
+def calibrate(start: Candidate, margin: float, n: int, seed: int) -> float:
+    """The ordered-depths penalty that puts E exactly `margin` below D at n models a side
+    (bisection on the mean estimate, synthetic.true_pi)."""
     lo, hi = 0.0, 5.0
     e = Candidate("anynet_x_e", start.options)
-    for _ in range(14):
+    for _ in range(10):
         mid = (lo + hi) / 2
-        pi = synthetic.true_pi(e, start, synthetic.Truth(ordered_depths=mid), seed=seed)
+        pi = synthetic.true_pi(e, start, synthetic.Truth(ordered_depths=mid), n, seed=seed)
         lo, hi = (mid, hi) if pi > 0.5 - margin else (lo, mid)
     return hi
 
@@ -73,7 +74,7 @@ def paper(runs: int, settings: Settings) -> None:
 def harm(runs: int, settings: Settings) -> None:
     """Scenario 'harm': how often the harmful AnyNetX_E is accepted."""
     start = Candidate("anynet_x_d", {"max_depth": 8})
-    penalty = calibrate(start, settings.margin, seed=7)
+    penalty = calibrate(start, settings.margin, settings.models, seed=7)
     truth = synthetic.Truth(ordered_depths=penalty)
     hits, harmful, cache = 0, 0, {}
     for r in range(runs):
@@ -83,7 +84,7 @@ def harm(runs: int, settings: Settings) -> None:
                 hits += 1
                 key = repr(sorted(s.parent.options.items()))
                 if key not in cache:  # the parent may have narrowed first: its own true pi
-                    cache[key] = synthetic.true_pi(s.chosen, s.parent, truth, seed=11)
+                    cache[key] = synthetic.true_pi(s.chosen, s.parent, truth, settings.models, seed=11)
                 harmful += cache[key] <= 0.5 - settings.margin
     one = Settings(**{**settings.__dict__, "steps": 1})  # the whole level on one look
     single = 0
@@ -92,7 +93,7 @@ def harm(runs: int, settings: Settings) -> None:
             0
         ].chosen
         single += chosen is not None and chosen.kind == "nondecreasing_depths"
-    pi = synthetic.true_pi(Candidate("anynet_x_e", start.options), start, truth, seed=3)
+    pi = synthetic.true_pi(Candidate("anynet_x_e", start.options), start, truth, settings.models, seed=3)
     print(f"\nharm at the margin from AnyNetX_D (d <= 8), {runs} explorations")
     print(
         f"ordered-depths penalty {penalty:.3f} error points: true P(E < D) = {pi:.3f} (margin boundary {0.5 - settings.margin})"

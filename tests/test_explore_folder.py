@@ -21,6 +21,7 @@ from nas.records import store
 from nas.records.rows import PlanEntry
 from tests.synth import CTX, row
 
+
 @pytest.fixture(autouse=True)
 def no_fsync(monkeypatch):
     """Durability is not under test here: a thousand fsynced rows cost seconds on a busy disk."""

@@ -9,9 +9,10 @@ non-inferior when pi > 1/2 - margin. This is the Mann-Whitney test for non-infer
 H0: pi <= 1/2 - margin when z = (pi_hat - 1/2 + margin) / se exceeds z_{1 - alpha}, se from the
 U-statistic's first-order (Hajek) projection. With complexity-normalising weights a_i, b_j (each
 summing to 1; nas.stats.edf) the estimate is sum_ij a_i b_j h(x_i, y_j) and its variance
-sum_i a_i^2 var(H1) + sum_j b_j^2 var(H2), the H being the projections; the variances are taken
-about the pooled mean rather than within complexity bins, which can only over-state them (the
-test errs on the safe side). Equal weights give Wellek's asymptotic test.
+sum_i a_i^2 var(H1) + sum_j b_j^2 var(H2), the H being the projections. The normalised EDF is a
+stratified sample (a fixed weight per complexity bin), so each variance is taken within the bins
+(the stratified-sampling estimator); a model alone in its bin is taken about the pooled mean,
+which can only over-state it. Equal weights and one bin give Wellek's asymptotic test.
 
 One exploration tests many candidates over several steps. Each step k gets level alpha / K for
 at most K steps (Bonferroni spending over the looks), and within a step Holm's procedure over its
@@ -64,10 +65,18 @@ def _scores(x: np.ndarray, y: np.ndarray, wy: np.ndarray) -> np.ndarray:
     return 1.0 - at_or_below + (at_or_below - below) / 2
 
 
-def _spread(h: np.ndarray, w: np.ndarray, mean: float) -> float:
-    """sum w_i^2 (h_i - mean)^2, inflated by n_eff / (n_eff - 1) as an unbiased variance is."""
-    n = effective_size(w)
-    return float(np.sum(w**2 * (h - mean) ** 2) * (n / (n - 1) if n > 1 else np.inf))
+def _spread(h: np.ndarray, w: np.ndarray, mean: float, strata: np.ndarray) -> float:
+    """sum w_i^2 (h_i - centre_i)^2 over models, centre_i the mean of h in model i's stratum,
+    inflated by m / (m - 1) per stratum of m models (a lone model: about `mean`, n_eff / (n_eff - 1))."""
+    total = 0.0
+    for s in np.unique(strata):
+        hs, ws = h[strata == s], w[strata == s]
+        if len(hs) > 1:
+            total += float(np.sum(ws**2 * (hs - np.average(hs, weights=ws)) ** 2)) * len(hs) / (len(hs) - 1)
+        else:
+            n = effective_size(w)
+            total += float(np.sum(ws**2 * (hs - mean) ** 2)) * (n / (n - 1) if n > 1 else np.inf)
+    return total
 
 
 def mann_whitney(
@@ -76,14 +85,17 @@ def mann_whitney(
     margin: float,
     w_candidate: np.ndarray | None = None,
     w_parent: np.ndarray | None = None,
+    strata: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> NonInferiority:
     """Wellek's Mann-Whitney non-inferiority test of candidate errors against parent errors
-    (lower is better), weighted if weights are given (models of weight 0 take no part)."""
+    (lower is better), weighted if weights are given (models of weight 0 take no part), with the
+    variances taken within `strata` (labels of the candidate's and the parent's models) if given."""
     check_level("margin", margin)
     x, y = np.asarray(candidate, dtype=float), np.asarray(parent, dtype=float)
     a = np.ones(len(x)) if w_candidate is None else np.asarray(w_candidate, dtype=float)
     b = np.ones(len(y)) if w_parent is None else np.asarray(w_parent, dtype=float)
-    x, a, y, b = x[a > 0], a[a > 0], y[b > 0], b[b > 0]
+    sa, sb = (np.zeros(len(x), int), np.zeros(len(y), int)) if strata is None else map(np.asarray, strata)
+    x, a, sa, y, b, sb = x[a > 0], a[a > 0], sa[a > 0], y[b > 0], b[b > 0], sb[b > 0]
     if len(x) < 2 or len(y) < 2:
         nan = float("nan")
         return NonInferiority(nan, nan, 1.0, margin, effective_size(a), effective_size(b))
@@ -91,7 +103,7 @@ def mann_whitney(
     h1 = _scores(x, y, b)  # P(Y > x_i)
     h2 = 1.0 - _scores(y, x, a)  # P(X < y_j), ties half
     pi = float(np.sum(a * h1))
-    se = float(np.sqrt(_spread(h1, a, pi) + _spread(h2, b, pi)))
+    se = float(np.sqrt(_spread(h1, a, pi, sa) + _spread(h2, b, pi, sb)))
     # se 0: the samples do not overlap, pi is 0 or 1 and says so without doubt
     p = float(stats.norm.sf((pi - 0.5 + margin) / se)) if se else float(pi <= 0.5 - margin)
     return NonInferiority(pi, se, p, margin, effective_size(a), effective_size(b))
@@ -106,10 +118,10 @@ def normalised_test(
     bins: int | None = None,
 ) -> NonInferiority:
     """`mann_whitney` on complexity-normalised EDFs: both runs' models weighted so each run's complexity
-    histogram is uniform over the log-spaced bins they share (nas.stats.edf)."""
+    histogram is uniform over the log-spaced bins they share (nas.stats.edf), variances within bins."""
     bins = bins or default_bins([len(candidate), len(parent)])
     _, (lc, lp) = complexity_bins([np.asarray(cx_candidate), np.asarray(cx_parent)], bins)
-    return mann_whitney(candidate, parent, margin, stratum_weights(lc), stratum_weights(lp))
+    return mann_whitney(candidate, parent, margin, stratum_weights(lc), stratum_weights(lp), (lc, lp))
 
 
 def step_level(level: float, steps: int) -> float:
