@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -30,10 +32,15 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from nas.api import explore
     from nas.exploring.folder import FIGURE, FINAL, TABLE, rows
+    from nas.sweeping.driver import Interrupted
 
-    done = explore(
-        args.experiment, overrides=args.overrides, out=args.out, address=args.address, resume=args.resume
-    )
+    try:
+        done = explore(
+            args.experiment, overrides=args.overrides, out=args.out, address=args.address, resume=args.resume
+        )
+    except Interrupted as stop:  # Ray is down by now; the steps decided so far are recorded
+        print(f"nas explore: {stop.message}", file=sys.stderr)
+        return stop.exit_code
     print(f"\nexploration path ({done.folder}):")
     print(f"{'step':>4}  {'parent':<12} {'kind':<21} {'pi':>6} {'p':>9}  decision / change")
     for r in rows(done.steps):
