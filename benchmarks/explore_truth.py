@@ -89,14 +89,14 @@ def harm(runs: int, settings: Settings) -> None:
     one = Settings(**{**settings.__dict__, "steps": 1})  # the whole level on one look
     single = 0
     for r in range(runs):
-        chosen = synthetic.simulate(start, truth, Settings(**{**one.__dict__, "seed": 100_000 * r + 29}))[
-            0
-        ].chosen
+        first = synthetic.simulate(start, truth, Settings(**{**one.__dict__, "seed": 100_000 * r + 29}))[0]
+        chosen = first.chosen
         single += chosen is not None and chosen.kind == "nondecreasing_depths"
     pi = synthetic.true_pi(Candidate("anynet_x_e", start.options), start, truth, settings.models, seed=3)
     print(f"\nharm at the margin from AnyNetX_D (d <= 8), {runs} explorations")
     print(
-        f"ordered-depths penalty {penalty:.3f} error points: true P(E < D) = {pi:.3f} (margin boundary {0.5 - settings.margin})"
+        f"ordered-depths penalty {penalty:.3f} error points: P(E < D) at {settings.models} models a side "
+        f"{pi:.3f} (margin boundary {0.5 - settings.margin})"
     )
     print("| accepted | share of explorations (95% CI) | level |")
     print("|---|---|---|")
