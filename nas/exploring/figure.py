@@ -47,6 +47,9 @@ def path_figure(steps: list[Step], path: Path) -> Path:
     top.legend(fontsize=8, loc="best")
     ticks = [s.index for s in steps]
     top.set_xticks(ticks)
+    top.margins(y=0.18)  # room for the labels above the highest point
+    for ax in (top, bottom):
+        ax.set_xlim(0.4, max(ticks, default=1) + 0.6)
     used = np.cumsum([s.models for s in steps]) if steps else np.array([])
     bottom.bar(ticks, [s.models for s in steps], color="tab:gray", label="models this step")
     bottom.plot(ticks, used, "o-", color="black", label="models so far (without the start round)")
