@@ -139,3 +139,13 @@ def test_refusals(tmp_path):
         explore_folder(str(two), str(tmp_path / "o"), None, (), Trainer())
     with pytest.raises(UserError, match="explore.kinds: expected list of str in"):
         explore_folder(str(exp), str(tmp_path / "o2"), None, ("explore.kinds=[linear]",), Trainer())
+
+
+def test_a_listing_folder_names_a_missing_run(tmp_path):
+    (tmp_path / "ex").mkdir()
+    (tmp_path / "ex" / store.RUNS_LIST).write_text("rounds/start/anynet_x_a\n")
+    with pytest.raises(UserError, match=r"runs.txt: .*rounds/start/anynet_x_a is not a run directory"):
+        store.find_runs([str(tmp_path / "ex")])
+    (tmp_path / "ex" / store.RUNS_LIST).write_text("\n")
+    with pytest.raises(UserError, match="runs.txt: it lists none"):
+        store.find_runs([str(tmp_path / "ex")])
