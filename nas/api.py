@@ -1,5 +1,5 @@
 """The Python API, mirroring the CLI verb for verb: `nas.sweep`, `nas.plan` (`--dry-run`),
-`nas.results`, `nas.analyze`, `nas.refine`, `nas.sample`, `nas.build`, `nas.export`,
+`nas.results`, `nas.analyze`, `nas.refine`, `nas.explore`, `nas.sample`, `nas.build`, `nas.export`,
 `nas.retrain` (`nas.load_spec` is nas.zoo's; the module `nas.hdc` serves `nas hdc`), and what
 the CLI prints beside them (tables, listings, text reports). Every check on an argument lives
 here or below, so the API refuses what the CLI refuses, in the same words; keyword names are
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from nas.analysis.refine import Refinement
     from nas.analysis.result import Analysis
     from nas.config import Experiment
+    from nas.exploring.folder import Exploration
     from nas.exporting.export import Exported
     from nas.exporting.retrain import Plan as RetrainPlan
     from nas.records.rows import PlanEntry, TrialRow
@@ -56,6 +57,7 @@ __all__ = [
     "build",
     "complexity",
     "design_spaces",
+    "explore",
     "export",
     "literal",
     "measure",
@@ -294,6 +296,34 @@ def refine(
     if target is not None and narrows(ref):
         write(experiment, ref, runs[0], target)
     return experiment, ref
+
+
+def explore(
+    experiment: str | Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    address: str | None = None,
+    resume: str | Path | None = None,
+) -> Exploration:
+    """Refine the experiment's one space step by step (`nas explore`): each step sweeps fresh models
+    of the space and of every candidate refinement, keeps the best candidate shown no worse than its
+    parent (non-inferiority, error held over the whole path), and stops when none is; `resume` a
+    killed exploration folder to go on from the step it was in."""
+    from contextlib import ExitStack
+
+    from nas.exploring.folder import explore_folder, sweep_trainer
+    from nas.sweeping.driver import check_address
+
+    check_address(address)
+    with ExitStack() as held:  # the Ray the first round to train starts, shut down at the end
+        return explore_folder(
+            None if experiment is None else str(experiment),
+            None if out is None else str(out),
+            None if resume is None else str(resume),
+            tuple(overrides),
+            sweep_trainer(address, held),
+        )
 
 
 def narrows(ref: Refinement) -> bool:

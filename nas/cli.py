@@ -16,6 +16,7 @@ COMMANDS = [
     "sweep",
     "analyze",
     "refine",
+    "explore",
     "results",
     "spaces",
     "blocks",

@@ -28,6 +28,9 @@ MODES = ("sample", "optimize")
 ALGORITHMS = ("tpe", "nsga2", "random")
 OBJECTIVES = ("error", "flops", "params", "latency")
 SCHEDULERS = ("none", "asha")
+# the refinements `nas explore` may propose (nas.exploring.candidates): narrowed ranges, then the
+# AnyNet chain's structural constraints
+KINDS = ("narrow", "shared_b", "shared_g", "nondecreasing_widths", "nondecreasing_depths")
 MAX_NAME = 100  # characters of an experiment name
 STEM_WIDTH = Param(int, StemSpec.width, "channels out of the stem", low=1)
 
@@ -108,6 +111,24 @@ class Compare:
 
 
 @dataclass(frozen=True)
+class Explore:
+    """How `nas explore` refines the experiment's one space (nas.exploring.path.Settings)."""
+
+    models: int = declared(int, 100, "models per space per round", low=4, high=1_000_000)
+    margin: float = declared(
+        float, 0.1, "non-inferiority margin on P(candidate error < parent error)", low=0.001, high=0.499
+    )
+    level: float = declared(
+        float, 0.05, "chance of accepting a worse space anywhere on the path", low=1e-6, high=0.5
+    )
+    steps: int = declared(int, 6, "most steps (each spends level / steps)", low=1, high=1000)
+    budget: int = declared(int, 0, "most models trained in all (0: no cap)", low=0, high=100_000_000)
+    kinds: tuple[str, ...] = declared(
+        str, KINDS, "candidate kinds the loop may propose", is_list=True, choices=KINDS
+    )
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     spaces: tuple[SpaceConfig, ...]
@@ -127,6 +148,7 @@ class Experiment:
         str, None, "MLflow tracking URI each trial is also logged to (needs the mlflow extra)", optional=True
     )
     compare: Compare | None = None  # absent: every space gets all its samples
+    explore: Explore | None = None  # absent: `nas explore` takes Explore's defaults
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,12 +180,13 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         exp = read_fields(
             Experiment,
             data,
-            also=("name", "space", "spaces", "keep_weights", "model", "compare"),
+            also=("name", "space", "spaces", "keep_weights", "model", "compare", "explore"),
             name=_name(data.get("name") or Path(source).stem),
             spaces=_spaces(data),
             keep_weights=_keep_weights(data.get("keep_weights", "none")),
             model=_model(data.get("model")),
             compare=_compare(data.get("compare")),
+            explore=_explore(data.get("explore")),
             source=source,
         )
         _check(exp)
@@ -254,6 +277,25 @@ def _compare(raw: Any) -> Compare | None:
         return read_fields(Compare, raw)
     except ParamError as err:
         raise nested("compare", err) from None
+
+
+def _explore(raw: Any) -> Explore | None:
+    """The `explore` section: absent (or null) for the defaults, else its checked fields."""
+    if raw is None:
+        return None
+    try:
+        ex = read_fields(Explore, raw)
+    except ParamError as err:
+        raise nested("explore", err) from None
+    if len(set(ex.kinds)) != len(ex.kinds) or not ex.kinds:
+        raise ParamError(
+            "explore.kinds", f"{list(ex.kinds)} must name each kind once, at least one; legal: {list(KINDS)}"
+        )
+    if ex.budget and ex.budget < ex.models:
+        raise ParamError(
+            "explore.budget", f"{ex.budget} is below models ({ex.models}); legal: 0 (no cap) or >= models"
+        )
+    return ex
 
 
 def _check_compare(exp: Experiment) -> None:

@@ -36,7 +36,7 @@ def test_quickstart_parses():
         ({"space": "x", "seed": -1}, "seed: expected int in [0, 4294967295], got -1"),
         (
             {"space": "x", "colour": 1},
-            "colour: unknown field; legal: ['compare', 'constraints', 'dataset', 'dedupe', 'keep_weights'",
+            "colour: unknown field; legal: ['compare', 'constraints', 'dataset', 'dedupe', 'explore', 'keep_weights'",
         ),
         ({"samples": 3}, "space: give exactly one of 'space'"),
         ({"space": {"options": {}}}, "space.name: required: expected str"),

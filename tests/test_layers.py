@@ -127,6 +127,7 @@ NAS_LAYERS = (
     "sweeping",
     "analysis",
     "exporting",
+    "exploring",
     "api",
     "commands",
     "cli",

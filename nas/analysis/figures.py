@@ -21,13 +21,17 @@ from blocks.errors import UserError
 from nas.analysis import linearfit, plots
 from nas.analysis.result import Analysis, Curve, RunResult, few_note
 from nas.outputs import mark, unlinked
+from nas.records.store import RUNS_LIST
 
 ANALYSIS = "analysis"
 
 
 def default_dir(runs: list[Path]) -> Path:
-    """Where an analysis of `runs` writes by default: `analysis/` in the first run's sweep folder."""
-    return Path(runs[0]).parent / ANALYSIS
+    """Where an analysis of `runs` writes by default: `analysis/` in the first run's sweep folder,
+    or in the folder that lists it (RUNS_LIST: an exploration, its runs two folders below)."""
+    first = Path(runs[0])
+    listing = next((up for up in first.parents[1:3] if (up / RUNS_LIST).is_file()), None)
+    return (listing or first.parent) / ANALYSIS
 
 
 def slug(label: str) -> str:

@@ -32,6 +32,7 @@ from nas.records.rows import PlanEntry, Status, TrialRow, row_fields
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
 COMPARISON = "comparison.json"  # a sweep's sequential comparison (nas.sweeping.compare), beside its runs
+RUNS_LIST = "runs.txt"  # a folder that lists its runs, one path relative to it per line (nas explore)
 
 
 def append(path: Path, row: dict[str, Any], then: str = "append again") -> None:
@@ -198,7 +199,8 @@ def is_run(path: Path) -> bool:
 
 
 def find_runs(paths: list[str]) -> list[Path]:
-    """Expand each argument into run directories: a run itself, or a sweep folder of runs."""
+    """Expand each argument into run directories: a run itself, a sweep folder of runs, or a
+    folder listing its runs in RUNS_LIST (an exploration: the runs of its accepted path)."""
     out: list[Path] = []
     for arg in paths:
         p = Path(arg)
@@ -206,6 +208,14 @@ def find_runs(paths: list[str]) -> list[Path]:
             raise UserError(f"{p}: no such run directory")
         if is_run(p):
             out.append(p)
+            continue
+        if (p / RUNS_LIST).is_file():
+            listed = [p / line.strip() for line in (p / RUNS_LIST).read_text().splitlines() if line.strip()]
+            gone = [r for r in listed if not is_run(r)]
+            if gone or not listed:
+                where = f"{gone[0]} is not a run directory" if gone else "it lists none"
+                raise UserError(f"{p / RUNS_LIST}: {where}")
+            out.extend(listed)
             continue
         subs = sorted(d for d in p.iterdir() if d.is_dir() and is_run(d))
         if not subs:

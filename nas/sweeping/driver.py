@@ -223,6 +223,21 @@ def _tune_env() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+@contextmanager
+def ray_held(address: str | None) -> Iterator[None]:
+    """One Ray for several sweeps in a row (`nas explore`'s rounds), so each does not pay its
+    start-up: started here unless one is connected already, and then shut down at the end."""
+    import ray
+
+    with _tune_env():
+        started = _init_ray(address)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def _interrupted_line(out: Path) -> str:
     """How far an interrupted sweep got, and how to finish it."""
     runs = [d for d in out.iterdir() if d.is_dir() and store.is_run(d)] if out.is_dir() else []
