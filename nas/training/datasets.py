@@ -677,3 +677,6 @@ def _named(name: str, source: str, use: Callable[[Loader], Any]) -> Any:
         return use(LOADERS[name])
     except ParamError as err:
         raise UserError(f"{source}: dataset.params.{err.field}: {err.message}") from None
+
+
+from nas.training import segdata  # noqa: E402, F401  (registers the segmentation loaders beside these)

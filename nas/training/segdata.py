@@ -1,0 +1,434 @@
+"""Segmentation datasets: images with one class mask each, held in memory (images uint8 NCHW,
+masks uint8 NHW), standardised per batch like classification sets and augmented jointly
+(nas.training.jointaug) with the dataset's `scale`, `crop` and `hflip`.
+
+Loaders, registered beside the classification ones: `segsynthetic` (generated, seeded: thin
+lines, rings and small blobs, where a gridded dilation schedule misses pixels), `segfolder`
+(`images/` + `masks/`), `voc` (JPEGImages, SegmentationClass, ImageSets/Segmentation),
+`cityscapes` (leftImg8bit, gtFine labelIds mapped to the 19 train ids) and `camvid` (train/,
+trainannot/, val/, valannot/). Masks are index PNGs (palette or gray) or, for `segfolder`,
+RGB colours mapped through a palette; `ignore_index` (255) pixels count in no loss or metric.
+With `size`, images are resized bilinear and masks nearest-neighbour to size x size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from blocks.errors import ParamError
+from blocks.schema import Param
+from nas.training.augment import Augment, draws_on
+from nas.training.datasets import IMAGE_SUFFIXES, SEED, _directory, loader
+from nas.training.jointaug import JointAugment
+from nas.training.masks import (
+    CAMVID_CLASSES,
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_IDS,
+    CITYSCAPES_PALETTE,
+    CITYSCAPES_TRAIN_IDS,
+    VOC_CLASSES,
+    lookup,
+    read_mask,
+    voc_palette,
+)
+from nas.training.pixels import channel_stats, read_image, record, standardiser
+from nas.training.segmetrics import IGNORE_INDEX
+
+Pairs = list[tuple[Path, Path]]  # (image file, mask file)
+
+
+@dataclass(frozen=True)
+class SegDataset:
+    """Train and validation images (N, C, H, W) with their masks (N, H, W) of class indices, the
+    classes' names and colours, the ignored label, and the joint augmentation of training batches."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    num_classes: int
+    class_names: tuple[str, ...] = ()
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    palette: tuple[tuple[int, int, int], ...] = ()
+    ignore_index: int = IGNORE_INDEX
+    joint: JointAugment = JointAugment()
+    task = "segmentation"
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def train_size(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def val_size(self) -> int:
+        return len(self.y_val)
+
+    def on(self, device: torch.device | str) -> SegDataset:
+        """This set with its tensors on `device`, moved once."""
+        move = {k: getattr(self, k).to(device) for k in ("x_train", "y_train", "x_val", "y_val")}
+        return replace(self, **move)
+
+    def train_batches(
+        self, batch_size: int, gen: torch.Generator, augment: Augment, device: torch.device, workers: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of standardised images and int64 masks on `device`, in an order drawn from
+        `gen`, jointly augmented; a last batch of one image is left out (BatchNorm). `augment`
+        (the training's classification options) must be off: the task's config refuses it."""
+        ready = standardiser(self.mean, self.std, device)
+        order = torch.randperm(self.train_size, generator=gen).to(self.x_train.device)
+        draws = draws_on(gen, device) if self.joint.enabled else gen
+        for i in range(0, self.train_size, batch_size):
+            idx = order[i : i + batch_size]
+            if len(idx) < 2 and self.train_size > 1:
+                continue
+            y = self.y_train[idx].to(device, non_blocking=True).long()
+            yield self.joint.apply(ready(self.x_train[idx]), y, draws)
+
+    def val_batches(
+        self, batch_size: int, device: torch.device, workers: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The validation split in order, standardised, with int64 masks, on `device`."""
+        ready = standardiser(self.mean, self.std, device)
+        for i in range(0, self.val_size, batch_size):
+            yield ready(self.x_val[i : i + batch_size]), self.y_val[i : i + batch_size].to(device).long()
+
+    def preprocessing(self) -> dict[str, Any]:
+        """How raw pixels become the network's input, and how its per-pixel classes are coloured."""
+        out = record(self, "uint8 values 0..255 (synthetic: generated values)")
+        out.update(
+            channel_order="RGB",
+            task="segmentation",
+            output="logits (N, K, H, W); class = argmax over K",
+            palette=[list(c) for c in self.palette],
+            ignore_index=self.ignore_index,
+        )
+        return out
+
+
+JOINT = {
+    "scale": Param(
+        float,
+        [1.0, 1.0],
+        "training: random scale range [low, high]",
+        low=0.1,
+        high=10,
+        is_list=True,
+        length=2,
+    ),
+    "crop": Param(
+        int, None, "training: crop side in pixels after scaling (null: the stored size)", low=1, optional=True
+    ),
+    "hflip": Param(bool, False, "training: mirror image and mask left-right with probability 1/2"),
+}
+SIZE = Param(int, None, "resize images (bilinear) and masks (nearest) to size x size", low=1, optional=True)
+LIMIT = Param(int, None, "keep only the first N pairs of each split", low=1, optional=True)
+
+
+def _joint(
+    scale: list[float], crop: int | None, hflip: bool, ignore_index: int = IGNORE_INDEX
+) -> JointAugment:
+    return JointAugment(float(scale[0]), float(scale[1]), crop or 0, hflip, ignore_index)
+
+
+def _pack(
+    name: str,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    names: list[str],
+    palette: list[tuple[int, int, int]],
+    joint: JointAugment,
+) -> SegDataset:
+    """Tensors of both splits, the statistics taken from the training images alone."""
+    xt, yt, xv, yv = (torch.from_numpy(np.ascontiguousarray(a)) for a in (*train, *val))
+    if xt.shape[2:] != xv.shape[2:]:
+        raise ParamError(
+            "size",
+            f"not set, and validation images are {tuple(xv.shape[2:])} where training's are {tuple(xt.shape[2:])}",
+        )
+    mean, std = channel_stats(xt)
+    palette = (list(palette) + voc_palette())[: len(names)]
+    return SegDataset(
+        name, xt, yt, xv, yv, len(names), tuple(names), mean, std, tuple(palette), joint.ignore_index, joint
+    )
+
+
+def _read_pairs(
+    pairs: Pairs,
+    field: str,
+    size: int | None,
+    classes: int | None,
+    ignore_index: int,
+    table: np.ndarray | None = None,
+    palette: list[tuple[int, int, int]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, S, S) uint8 and masks (N, S, S) uint8 of `pairs`, each mask checked against its image."""
+    from PIL import Image
+
+    images, masks, first = [], [], None
+    for image_path, mask_path in pairs:
+        img = read_image(image_path, field, lambda im: im.convert("RGB"))
+        mask = read_mask(mask_path, field, img.shape[1::-1], classes, ignore_index, table, palette)
+        if size is not None:
+            img = np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.BILINEAR))
+            mask = np.asarray(Image.fromarray(mask).resize((size, size), Image.Resampling.NEAREST))
+        first = first or (image_path, img.shape)
+        if img.shape != first[1]:
+            raise ParamError(
+                "size", f"not set, and '{image_path}' is {img.shape[:2]} where '{first[0]}' is {first[1][:2]}"
+            )
+        images.append(img.transpose(2, 0, 1))
+        masks.append(mask)
+    if not images:
+        raise ParamError(field, "no image-mask pairs found")
+    return np.stack(images), np.stack(masks)
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _matched(images: list[Path], masks: Path, field: str, mask_name=lambda p: p.stem) -> Pairs:
+    """Each image with the mask in `masks` whose stem `mask_name(image)` gives; an image without one is refused."""
+    found = {p.stem: p for p in _images(masks)} if masks.is_dir() else {}
+    pairs = []
+    for image in images:
+        mask = found.get(mask_name(image))
+        if mask is None:
+            raise ParamError(field, f"image '{image}' has no mask '{mask_name(image)}.*' in '{masks}'")
+        pairs.append((image, mask))
+    return pairs
+
+
+def _held_out(pairs: Pairs, fraction: float, seed: int) -> tuple[Pairs, Pairs]:
+    """A seeded random `fraction` of the pairs held out for validation; both parts non-empty."""
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    k = int(round(len(pairs) * fraction))
+    if not 0 < k < len(pairs):
+        raise ParamError("val_fraction", f"{fraction} of {len(pairs)} images leaves one split empty")
+    return [pairs[i] for i in sorted(order[k:])], [pairs[i] for i in sorted(order[:k])]
+
+
+def _shapes(rng: np.random.Generator, size: int) -> np.ndarray:
+    """One (size x size) mask of thin structures on background 0: two 1-pixel lines (class 1),
+    a 1-pixel ring (class 2) and two blobs of radius 1 to 2 (class 3), drawn in that order."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    mask = np.zeros((size, size), dtype=np.uint8)
+    for _ in range(2):
+        (x0, y0), angle = rng.uniform(0, size, 2), rng.uniform(0, np.pi)
+        dist = np.abs((xx - x0) * np.sin(angle) - (yy - y0) * np.cos(angle))
+        mask[dist < 0.5] = 1
+    cx, cy = rng.uniform(size / 4, 3 * size / 4, 2)
+    radius = rng.uniform(2.5, max(3.0, size / 4))
+    mask[np.abs(np.hypot(xx - cx, yy - cy) - radius) < 0.5] = 2
+    for _ in range(2):
+        bx, by = rng.uniform(0, size, 2)
+        mask[np.hypot(xx - bx, yy - by) < rng.uniform(1.0, 2.0)] = 3
+    return mask
+
+
+@loader(
+    num_samples=Param(int, 256, "images in both splits", low=2),
+    size=Param(int, 32, "image side in pixels", low=8),
+    classes=Param(int, 4, "4: background, line, ring, blob; 2: background, structure", choices=(2, 4)),
+    noise=Param(float, 0.6, "std of the Gaussian noise on every pixel", low=0),
+    val_fraction=Param(float, 0.25, "share held out for validation", low=0, high=1),
+    seed=SEED,
+    declare=lambda size, classes, **_: ((3, size, size), classes),
+    **JOINT,
+)
+def segsynthetic(
+    num_samples: int,
+    size: int,
+    classes: int,
+    noise: float,
+    val_fraction: float,
+    seed: int,
+    scale: list[float],
+    crop: int | None,
+    hflip: bool,
+) -> SegDataset:
+    """Thin structures on noise, generated from `seed`: every structure has the same colour, so
+    lines, rings and blobs differ in shape alone and a pixel's class needs its neighbourhood."""
+    rng = np.random.default_rng(seed)
+    masks = np.stack([_shapes(rng, size) for _ in range(num_samples)])
+    if classes == 2:
+        masks = np.minimum(masks, 1)
+    fg = (masks > 0)[:, None].astype(np.float64)
+    pixels = 96 + 64 * fg + noise * 64 * rng.normal(size=(num_samples, 3, size, size))
+    images = np.clip(pixels, 0, 255).astype(np.uint8)
+    k = int(round(num_samples * val_fraction))
+    if not 0 < k < num_samples:
+        raise ParamError("val_fraction", f"{val_fraction} of {num_samples} images leaves one split empty")
+    names = ["background", "structure"] if classes == 2 else ["background", "line", "ring", "blob"]
+    palette = (
+        [(0, 0, 0), (255, 255, 255)]
+        if classes == 2
+        else [(0, 0, 0), (230, 25, 75), (60, 180, 75), (0, 130, 200)]
+    )
+    split = num_samples - k
+    return _pack(
+        "segsynthetic",
+        (images[:split], masks[:split]),
+        (images[split:], masks[split:]),
+        names,
+        palette,
+        _joint(scale, crop, hflip),
+    )
+
+
+@loader(
+    root=Param(str, None, "folder with images/ and masks/ (same stems)", required=True),
+    val_root=Param(str, None, "validation folder with images/ and masks/", optional=True),
+    classes=Param(
+        int, None, "number of classes (null: the largest label found + 1)", low=1, high=255, optional=True
+    ),
+    class_names=Param(str, [], "names of the classes, in index order (empty: their indices)", is_list=True),
+    palette=Param(
+        str,
+        "none",
+        "how RGB masks map to classes: none (index masks only) or voc colours",
+        choices=("none", "voc"),
+    ),
+    ignore_index=Param(int, IGNORE_INDEX, "label no loss or metric counts", low=0, high=255),
+    size=SIZE,
+    val_fraction=Param(float, 0.2, "share held out when there is no val_root", low=0, high=1),
+    limit=LIMIT,
+    seed=SEED,
+    **JOINT,
+)
+def segfolder(
+    root: str,
+    val_root: str | None,
+    classes: int | None,
+    class_names: list[str],
+    palette: str,
+    ignore_index: int,
+    size: int | None,
+    val_fraction: float,
+    limit: int | None,
+    seed: int,
+    scale: list[float],
+    crop: int | None,
+    hflip: bool,
+) -> SegDataset:
+    """Images in `root/images`, each with the mask of the same stem in `root/masks`."""
+    colours = voc_palette() if palette == "voc" else None
+
+    def pairs_of(field: str, value: str) -> Pairs:
+        folder = _directory(field, value)
+        if not (folder / "images").is_dir():
+            raise ParamError(field, f"no folder 'images' in '{folder}'; expected images/ and masks/")
+        return _matched(_images(folder / "images"), folder / "masks", field)[:limit]
+
+    pairs = pairs_of("root", root)
+    val = pairs_of("val_root", val_root) if val_root else None
+    if val is None:
+        pairs, val = _held_out(pairs, val_fraction, seed)
+    train = _read_pairs(pairs, "root", size, classes, ignore_index, palette=colours)
+    held = _read_pairs(val, "val_root" if val_root else "root", size, classes, ignore_index, palette=colours)
+    if classes is None:
+        labels = np.concatenate([np.unique(m) for m in (train[1], held[1])])
+        classes = int(labels[labels != ignore_index].max(initial=0)) + 1
+    names = list(class_names or [str(i) for i in range(classes)])
+    if len(names) != classes:
+        raise ParamError("class_names", f"{len(names)} names for {classes} classes; legal: {classes} names")
+    return _pack(
+        "segfolder", train, held, names, voc_palette(classes), _joint(scale, crop, hflip, ignore_index)
+    )
+
+
+@loader(
+    root=Param(
+        str, None, "VOC2012 folder (JPEGImages, SegmentationClass, ImageSets) or one above it", required=True
+    ),
+    size=SIZE,
+    limit=LIMIT,
+    declare=lambda size, **_: None if size is None else ((3, size, size), len(VOC_CLASSES)),
+    **JOINT,
+)
+def voc(
+    root: str, size: int | None, limit: int | None, scale: list[float], crop: int | None, hflip: bool
+) -> SegDataset:
+    """PASCAL VOC 2012 segmentation: ImageSets/Segmentation/train.txt trains, val.txt validates;
+    21 classes, the border label 255 ignored."""
+    folder = _directory("root", root)
+    for below in ("VOC2012", "VOCdevkit/VOC2012"):
+        if (folder / below / "JPEGImages").is_dir():
+            folder = folder / below
+    splits = []
+    for split in ("train", "val"):
+        listing = folder / "ImageSets" / "Segmentation" / f"{split}.txt"
+        if not listing.is_file():
+            raise ParamError("root", f"no '{listing}'; expected the VOC2012 layout")
+        ids = listing.read_text().split()[:limit]
+        for i in ids:
+            if not (folder / "JPEGImages" / f"{i}.jpg").is_file():
+                raise ParamError(
+                    "root", f"'{listing}' lists '{i}', but '{folder / 'JPEGImages' / i}.jpg' is missing"
+                )
+        images = [folder / "JPEGImages" / f"{i}.jpg" for i in ids]
+        pairs = _matched(images, folder / "SegmentationClass", "root")
+        splits.append(_read_pairs(pairs, "root", size, len(VOC_CLASSES), IGNORE_INDEX))
+    return _pack("voc", splits[0], splits[1], VOC_CLASSES, voc_palette(), _joint(scale, crop, hflip))
+
+
+@loader(
+    root=Param(str, None, "folder with leftImg8bit/ and gtFine/", required=True),
+    size=SIZE,
+    limit=LIMIT,
+    declare=lambda size, **_: None if size is None else ((3, size, size), len(CITYSCAPES_CLASSES)),
+    **JOINT,
+)
+def cityscapes(
+    root: str, size: int | None, limit: int | None, scale: list[float], crop: int | None, hflip: bool
+) -> SegDataset:
+    """Cityscapes fine annotations: leftImg8bit/{train,val}/CITY/*_leftImg8bit.png with
+    gtFine/SPLIT/CITY/*_gtFine_labelIds.png, label ids mapped to the 19 train ids, others ignored."""
+    folder, table = _directory("root", root), lookup(CITYSCAPES_TRAIN_IDS, CITYSCAPES_IDS)
+    splits = []
+    for split in ("train", "val"):
+        images_dir = folder / "leftImg8bit" / split
+        if not images_dir.is_dir():
+            raise ParamError("root", f"no folder '{images_dir}'; expected the Cityscapes layout")
+        pairs = []
+        for city in sorted(p for p in images_dir.iterdir() if p.is_dir()):
+            stem = lambda p: p.stem.removesuffix("_leftImg8bit") + "_gtFine_labelIds"  # noqa: E731
+            pairs += _matched(_images(city), folder / "gtFine" / split / city.name, "root", stem)
+        splits.append(_read_pairs(pairs[:limit], "root", size, len(CITYSCAPES_CLASSES), IGNORE_INDEX, table))
+    return _pack(
+        "cityscapes", splits[0], splits[1], CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, _joint(scale, crop, hflip)
+    )
+
+
+@loader(
+    root=Param(str, None, "folder with train/, trainannot/, val/, valannot/", required=True),
+    size=SIZE,
+    limit=LIMIT,
+    declare=lambda size, **_: None if size is None else ((3, size, size), len(CAMVID_CLASSES)),
+    **JOINT,
+)
+def camvid(
+    root: str, size: int | None, limit: int | None, scale: list[float], crop: int | None, hflip: bool
+) -> SegDataset:
+    """CamVid as SegNet ships it: 11 classes, label 11 (Unlabelled) ignored."""
+    folder = _directory("root", root)
+    table = lookup({i: i for i in range(len(CAMVID_CLASSES))}, len(CAMVID_CLASSES) + 1)
+    splits = []
+    for split in ("train", "val"):
+        if not (folder / split).is_dir():
+            raise ParamError(
+                "root", f"no folder '{folder / split}'; expected train/, trainannot/, val/, valannot/"
+            )
+        pairs = _matched(_images(folder / split), folder / f"{split}annot", "root")[:limit]
+        splits.append(_read_pairs(pairs, "root", size, len(CAMVID_CLASSES), IGNORE_INDEX, table))
+    return _pack("camvid", splits[0], splits[1], CAMVID_CLASSES, voc_palette(), _joint(scale, crop, hflip))
