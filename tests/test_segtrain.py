@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from blocks.errors import UserError
 from nas.training import datasets, tasks
 from nas.training.config import TrainingConfig
 from nas.training.loop import AUX_WEIGHT, _Step, evaluate, fit
@@ -112,3 +113,41 @@ def test_auxiliary_logits_add_their_weighted_per_pixel_loss():
     assert ce(main, y).item() == pytest.approx(
         nn.functional.cross_entropy(main[..., 1:, :], y[:, 1:]).item(), rel=1e-6
     )
+
+
+SEG = {"space": "anynet_x_a", "task": "segmentation", "dataset": {"name": "segsynthetic"}}
+
+
+def test_the_task_field_defaults_to_classification_and_is_checked_against_the_dataset():
+    from nas import config
+
+    assert config.parse({"space": "anynet_x_a"}, "e.yaml").task == "classification"
+    assert config.parse(SEG, "e.yaml").task == "segmentation"
+    bad = [
+        (
+            {**SEG, "task": "detection"},
+            "task: expected str in ['classification', 'segmentation'], got 'detection'",
+        ),
+        (
+            {**SEG, "task": "classification"},
+            "dataset.name: 'segsynthetic' is a segmentation set, but task is classification; legal for task "
+            "classification: ['cifar10', 'digits', 'imagefolder', 'npz', 'synthetic']",
+        ),
+        (
+            {**SEG, "dataset": {"name": "digits"}},
+            "dataset.name: 'digits' is a classification set, but task is segmentation; legal for task "
+            "segmentation: ['camvid', 'cityscapes', 'segfolder', 'segsynthetic', 'voc']",
+        ),
+        (
+            {**SEG, "training": {"augment": {"hflip": True}}},
+            "training.augment: augments images alone; for task segmentation set dataset.params scale, crop",
+        ),
+        (
+            {**SEG, "dataset": {"name": "segsynthetic", "params": {"scale": [2.0, 1.0]}}},
+            "dataset.params.scale: empty range [2.0, 1.0]",
+        ),
+    ]
+    for data, message in bad:
+        with pytest.raises(UserError) as err:
+            config.parse(data, "e.yaml")
+        assert str(err.value).startswith(f"e.yaml: {message}")

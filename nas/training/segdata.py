@@ -432,3 +432,6 @@ def camvid(
         pairs = _matched(_images(folder / split), folder / f"{split}annot", "root")[:limit]
         splits.append(_read_pairs(pairs, "root", size, len(CAMVID_CLASSES), IGNORE_INDEX, table))
     return _pack("camvid", splits[0], splits[1], CAMVID_CLASSES, voc_palette(), _joint(scale, crop, hflip))
+
+
+SEGMENTATION_SETS = frozenset(f.name for f in (segsynthetic, segfolder, voc, cityscapes, camvid))
