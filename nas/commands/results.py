@@ -56,27 +56,36 @@ def _num(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _table_line(f: dict) -> str:
-    """One row of the text table."""
+def _table_line(f: dict, scores: str = "") -> str:
+    """One row of the text table (`scores`: a segmentation row's, before the reason)."""
     return (
         f"{f['trial_index']:>5} {f['model_id'] or '-':<12} {f['status']:<9} {_num(f['error'], '.2f'):>7} "
         f"{_num(f['flops'] and f['flops'] / 1e6, '.2f'):>9} {_num(f['params'], ','):>10} "
-        f"{_num(f['epochs'], 'd'):>3} {f['wall_time'] or 0.0:>6.1f}s {f['reason'][:50]}"
+        f"{_num(f['epochs'], 'd'):>3} {f['wall_time'] or 0.0:>6.1f}s{scores} {f['reason'][:50]}"
     )
 
 
+def _scores_line(r: dict) -> str:
+    """A segmentation row's scores: mIoU, pixel accuracy, Dice where binary, each class's IoU."""
+    ious = " ".join(_num(v, ".1f") for v in r.get("class_iou") or [])
+    return f"{_num(r.get('miou'), '.2f'):>6} {_num(r.get('pixel_accuracy'), '.2f'):>6} {_num(r.get('dice'), '.2f'):>6}  {ious}"
+
+
 def write_text(path: str | Path, runs: dict[str, list[dict[str, Any]]]) -> None:
-    """Each run's rows as a text table, headed by how many of its trials are recorded."""
+    """Each run's rows as a text table, headed by how many of its trials are recorded; a
+    segmentation run's rows go on with their mIoU, pixel accuracy, Dice and per-class IoU (%)."""
     from nas.records import store
 
     for run_dir in store.find_runs([str(path)]):
         rows = runs[run_dir.name]
+        dense = any(r.get("miou") is not None for r in rows)
         print(f"{run_dir}: {len(rows)} of {store.planned(run_dir)} trials recorded")
         print(
             f"{'#':>5} {'model_id':<12} {'status':<9} {'error':>7} {'MFLOPs':>9} {'params':>10} {'ep':>3} {'time':>7}"
+            + (f" {'mIoU':>6} {'pixAcc':>6} {'Dice':>6}  IoU per class, reason" if dense else "")
         )
         for r in rows:
-            print(_table_line(flat(r)))
+            print(_table_line(flat(r), " " + _scores_line(r) if dense else ""))
 
 
 def run(args) -> int:

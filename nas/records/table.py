@@ -53,22 +53,31 @@ def flat(row: dict[str, Any], run: str = "") -> dict[str, Any]:
     }
 
 
+SEGMENTATION = ("miou", "pixel_accuracy", "dice")  # a segmentation row's scores, columns where rows have them
+
+
 def wide(row: dict[str, Any], run: str) -> dict[str, Any]:
-    """A row as one table line: the main columns, each drawn value and each epoch's validation error."""
+    """A row as one table line: the main columns, a segmentation row's scores (each class's IoU as
+    iou.CLASS), each drawn value and each epoch's validation error."""
     out = flat(row, run)
+    out.update((k, row[k]) for k in SEGMENTATION if row.get(k) is not None)
+    out.update((f"iou.{i}", v) for i, v in enumerate(row.get("class_iou") or []))
     out.update((f"value.{k}", v) for k, v in (row.get("values") or {}).items())
     out.update((f"val_error.{i}", e) for i, e in enumerate(row.get("val_errors") or [], 1))
     return out
 
 
 def table(runs: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """One table of every run's rows: its columns (main, then value.*, then val_error.* in epoch
-    order) and its lines; a cell a row lacks is missing from its line."""
+    """One table of every run's rows: its columns (main, segmentation scores where rows have them,
+    iou.* in class order, value.*, then val_error.* in epoch order) and its lines; a cell a row lacks
+    is missing from its line."""
     lines = [wide(r, name) for name, rows in runs.items() for r in rows]
     extra = dict.fromkeys(k for line in lines for k in line if k not in COLUMNS)
+    scores = [k for k in SEGMENTATION if k in extra]
+    ious = sorted((k for k in extra if k.startswith("iou.")), key=lambda k: int(k.split(".")[1]))
     values = [k for k in extra if k.startswith("value.")]
     epochs = sorted((k for k in extra if k.startswith("val_error.")), key=lambda k: int(k.split(".")[1]))
-    return [*COLUMNS, *values, *epochs], lines
+    return [*COLUMNS, *scores, *ious, *values, *epochs], lines
 
 
 def read(path: str | Path, sort: str = "trial_index") -> tuple[bool, dict[str, list[dict[str, Any]]]]:
