@@ -20,9 +20,10 @@ def confusion(
 ) -> torch.Tensor:
     """The (classes x classes) int64 counts of pixels with true class i (row) predicted j (column);
     `pred` and `target` hold class indices of the same shape."""
-    keep = target != ignore_index
-    index = target[keep].long() * classes + pred[keep].long()
-    return torch.bincount(index, minlength=classes * classes).reshape(classes, classes)
+    cells = classes * classes
+    # ignored pixels go to one extra bin, dropped after counting (cheaper than selecting the others)
+    index = torch.where(target == ignore_index, cells, target.long() * classes + pred.long())
+    return torch.bincount(index.flatten(), minlength=cells + 1)[:cells].reshape(classes, classes)
 
 
 class Confusion:
@@ -33,8 +34,9 @@ class Confusion:
         self.matrix = torch.zeros(classes, classes, dtype=torch.int64, device=device)
 
     def add(self, logits: torch.Tensor, target: torch.Tensor) -> None:
-        """Count a batch's per-pixel argmax against its mask."""
-        self.matrix += confusion(logits.argmax(1), target, self.classes, self.ignore_index)
+        """Count a batch's per-pixel argmax against its mask (`max`'s indices: on the CPU several
+        times faster than `argmax` over the channel axis of an NCHW tensor)."""
+        self.matrix += confusion(logits.max(1).indices, target, self.classes, self.ignore_index)
 
     def scores(self) -> dict[str, Any]:
         """The matrix's metrics (one read of the device)."""
