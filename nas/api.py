@@ -1,6 +1,6 @@
 """The Python API, mirroring the CLI verb for verb: `nas.sweep`, `nas.plan` (`--dry-run`),
 `nas.results`, `nas.analyze`, `nas.refine`, `nas.sample`, `nas.build`,
-`nas.export`, `nas.retrain` (`nas.load_spec` is nas.zoo's; the module `nas.hdc` serves `nas hdc`). Heavy modules (torch,
+`nas.export`, `nas.retrain`, `nas.predict` (`nas.load_spec` is nas.zoo's; the module `nas.hdc` serves `nas hdc`). Heavy modules (torch,
 Ray, pandas) load inside the call that needs them, so reading results stays quick."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from nas.analysis.result import Analysis
     from nas.config import Experiment
     from nas.exporting.export import Exported
+    from nas.exporting.predict import Prediction
     from nas.records.rows import PlanEntry, TrialRow
     from nas.sweeping.plan import Run
     from nas.training.loop import TrainResult
@@ -35,6 +36,7 @@ __all__ = [
     "build",
     "export",
     "plan",
+    "predict",
     "refine",
     "results",
     "retrain",
@@ -314,3 +316,12 @@ def retrain(
         force=force,
     )
     return plan.out, rt.retrain(plan, threads=threads, on_epoch=on_epoch)
+
+
+def predict(source: str | Path, image: str | Path, *, out: str | Path | None = None) -> Prediction:
+    """Run an export (its folder or spec.yaml, with weights.pt beside it) on one image file
+    (`nas predict`): a segmentation network's mask is written to `out` as a palette PNG in its
+    classes' colours; a classifier's top class is returned."""
+    from nas.exporting.predict import predict as run_predict
+
+    return run_predict(source, image, out)

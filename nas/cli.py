@@ -23,6 +23,7 @@ COMMANDS = [
     "hdc",
     "export",
     "retrain",
+    "predict",
 ]
 
 
