@@ -23,8 +23,8 @@ import torch
 from blocks.errors import ParamError
 from blocks.schema import Param
 from nas.training.augment import Augment, draws_on
-from nas.training.datasets import IMAGE_SUFFIXES, SEED, _directory, loader
 from nas.training.jointaug import JointAugment
+from nas.training.loaders import IMAGE_SUFFIXES, SEED, directory, loader
 from nas.training.masks import (
     CAMVID_CLASSES,
     CITYSCAPES_CLASSES,
@@ -325,7 +325,7 @@ def segfolder(
     colours = voc_palette() if palette == "voc" else None
 
     def pairs_of(field: str, value: str) -> Pairs:
-        folder = _directory(field, value)
+        folder = directory(field, value)
         if not (folder / "images").is_dir():
             raise ParamError(field, f"no folder 'images' in '{folder}'; expected images/ and masks/")
         return _matched(_images(folder / "images"), folder / "masks", field)[:limit]
@@ -361,7 +361,7 @@ def voc(
 ) -> SegDataset:
     """PASCAL VOC 2012 segmentation: ImageSets/Segmentation/train.txt trains, val.txt validates;
     21 classes, the border label 255 ignored."""
-    folder = _directory("root", root)
+    folder = directory("root", root)
     for below in ("VOC2012", "VOCdevkit/VOC2012"):
         if (folder / below / "JPEGImages").is_dir():
             folder = folder / below
@@ -394,7 +394,7 @@ def cityscapes(
 ) -> SegDataset:
     """Cityscapes fine annotations: leftImg8bit/{train,val}/CITY/*_leftImg8bit.png with
     gtFine/SPLIT/CITY/*_gtFine_labelIds.png, label ids mapped to the 19 train ids, others ignored."""
-    folder, table = _directory("root", root), lookup(CITYSCAPES_TRAIN_IDS, CITYSCAPES_IDS)
+    folder, table = directory("root", root), lookup(CITYSCAPES_TRAIN_IDS, CITYSCAPES_IDS)
     splits = []
     for split in ("train", "val"):
         images_dir = folder / "leftImg8bit" / split
@@ -421,7 +421,7 @@ def camvid(
     root: str, size: int | None, limit: int | None, scale: list[float], crop: int | None, hflip: bool
 ) -> SegDataset:
     """CamVid as SegNet ships it: 11 classes, label 11 (Unlabelled) ignored."""
-    folder = _directory("root", root)
+    folder = directory("root", root)
     table = lookup({i: i for i in range(len(CAMVID_CLASSES))}, len(CAMVID_CLASSES) + 1)
     splits = []
     for split in ("train", "val"):
