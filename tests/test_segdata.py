@@ -219,3 +219,24 @@ def test_joint_scale_keeps_mask_labels_nearest():
     # doubled and cropped to the doubled size: each label becomes a 2 x 2 block, nearest-neighbour
     _, doubled = JointAugment(scale_min=2.0, scale_max=2.0, crop=2 * S).apply(x, y, torch.Generator())
     assert torch.equal(doubled, y.repeat_interleave(2, 1).repeat_interleave(2, 2))
+
+
+def test_a_set_too_large_for_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+    from nas.training import segdata
+
+    monkeypatch.setattr(segdata, "MEMORY_SHARE", 1e-12)
+    with pytest.raises(
+        UserError, match=r"dataset.params.size: 4 images of 8x8 take 0.0 GB decoded, over 0% of"
+    ):
+        datasets.load("segfolder", {"root": str(_folder(tmp_path)), "size": 8})
+
+
+def test_val_root_validates_and_image_only_augmentation_is_refused(tmp_path):
+    ds = datasets.load(
+        "segfolder", {"root": str(_folder(tmp_path / "a", 4)), "val_root": str(_folder(tmp_path / "b", 2))}
+    )
+    assert ds.train_size == 4 and ds.val_size == 2 and torch.equal(ds.y_val[1], torch.from_numpy(_mask(1)))
+    with pytest.raises(
+        UserError, match=r"^training.augment: augments images alone; segmentation sets take scale"
+    ):
+        next(ds.train_batches(2, torch.Generator(), datasets.Augment(hflip=True), torch.device("cpu")))

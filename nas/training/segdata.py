@@ -36,7 +36,7 @@ from nas.training.masks import (
     read_mask,
     voc_palette,
 )
-from nas.training.pixels import channel_stats, read_image, record, standardiser
+from nas.training.pixels import PILLOW_ERRORS, channel_stats, read_image, record, standardiser
 from nas.training.segmetrics import IGNORE_INDEX
 
 Pairs = list[tuple[Path, Path]]  # (image file, mask file)
@@ -83,7 +83,11 @@ class SegDataset:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch of standardised images and int64 masks on `device`, in an order drawn from
         `gen`, jointly augmented; a last batch of one image is left out (BatchNorm). `augment`
-        (the training's classification options) must be off: the task's config refuses it."""
+        (the training's image-only options) must be off, as the experiment's check demands."""
+        if augment.enabled:
+            raise ParamError(
+                "training.augment", "augments images alone; segmentation sets take scale, crop and hflip"
+            )
         ready = standardiser(self.mean, self.std, device)
         order = torch.randperm(self.train_size, generator=gen).to(self.x_train.device)
         draws = draws_on(gen, device) if self.joint.enabled else gen
@@ -162,6 +166,34 @@ def _pack(
     )
 
 
+MEMORY_SHARE = 0.5  # a set whose decoded images and masks would take more of this machine's memory is refused
+
+
+def _fits_memory(pairs: Pairs, field: str, size: int | None) -> None:
+    """Refuse, before decoding, a split whose images and masks would take over MEMORY_SHARE of this
+    machine's memory (judged from the first image's header), saying how much and to set `size`."""
+    import os
+
+    from PIL import Image
+
+    if size is None:
+        try:
+            with Image.open(pairs[0][0]) as img:
+                width, height = img.size
+        except PILLOW_ERRORS:
+            return  # reading the pairs names the file and why
+    else:
+        width = height = size
+    need = len(pairs) * width * height * 4  # RGB plus the mask, one byte each
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > MEMORY_SHARE * have:
+        raise ParamError(
+            "size" if size else field,
+            f"{len(pairs)} images of {width}x{height} take {need / 1e9:.1f} GB decoded, over "
+            f"{MEMORY_SHARE:.0%} of this machine's {have / 1e9:.1f} GB; set a smaller size (or limit)",
+        )
+
+
 def _read_pairs(
     pairs: Pairs,
     field: str,
@@ -174,6 +206,8 @@ def _read_pairs(
     """Images (N, 3, S, S) uint8 and masks (N, S, S) uint8 of `pairs`, each mask checked against its image."""
     from PIL import Image
 
+    if pairs:
+        _fits_memory(pairs, field, size)
     images, masks, first = [], [], None
     for image_path, mask_path in pairs:
         img = read_image(image_path, field, lambda im: im.convert("RGB"))
