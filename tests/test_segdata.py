@@ -240,3 +240,46 @@ def test_val_root_validates_and_image_only_augmentation_is_refused(tmp_path):
         UserError, match=r"^training.augment: augments images alone; segmentation sets take scale"
     ):
         next(ds.train_batches(2, torch.Generator(), datasets.Augment(hflip=True), torch.device("cpu")))
+
+
+def test_a_streamed_set_gives_the_batches_the_in_memory_one_gives(tmp_path):
+    import pickle
+
+    root = str(_folder(tmp_path, 6))
+    params = {"root": root, "size": 12, "classes": 3, "val_fraction": 0.34, "seed": 2}
+    held = datasets.load("segfolder", {**params, "stream": "false"})
+    flow = datasets.load("segfolder", {**params, "stream": "true"})
+    assert type(flow).__name__ == "StreamedSegDataset" and len(pickle.dumps(flow)) < 2000
+    assert (flow.train_size, flow.val_size, flow.input_shape) == (held.train_size, held.val_size, (3, 12, 12))
+    assert flow.mean == pytest.approx(held.mean) and flow.std == pytest.approx(held.std)
+    cpu = torch.device("cpu")
+    for (xa, ya), (xb, yb) in zip(held.val_batches(4, cpu), flow.val_batches(4, cpu, workers=1), strict=True):
+        assert torch.allclose(xa, xb) and torch.equal(ya, yb)
+    order = [torch.Generator().manual_seed(5) for _ in range(2)]
+    mem, st = (list(d.train_batches(3, g, datasets.Augment(), cpu)) for d, g in zip((held, flow), order))
+    assert all(torch.allclose(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(mem, st, strict=True))
+    assert (
+        flow.preprocessing()["streamed"]
+        and flow.preprocessing()["palette"] == held.preprocessing()["palette"]
+    )
+
+
+def test_streaming_refuses_bad_pairs_naming_the_file(tmp_path):
+    root, val = _folder(tmp_path / "a"), _folder(tmp_path / "b", 2)
+    base = {"root": str(root), "size": 8, "stream": "true"}
+    with pytest.raises(UserError, match=r"^dataset: dataset.params.classes: required when streaming"):
+        datasets.load("segfolder", base)
+    with pytest.raises(UserError, match=r"^dataset: dataset.params.size: required when streaming"):
+        datasets.load("segfolder", {**base, "size": None, "classes": 3})
+    _png(val / "masks" / "im1.png", np.full((S, S), 9))
+    flow = datasets.load("segfolder", {**base, "classes": 3, "val_root": str(val)})  # met when decoded
+    with pytest.raises(UserError, match=r"b/masks/im1.png' has label 9; legal: 0..2 or 255 \(ignored\)$"):
+        list(flow.val_batches(2, torch.device("cpu")))
+    _png(root / "masks" / "im0.png", np.full((S, S), 9))  # among the images mean and std come from
+    with pytest.raises(
+        UserError, match=r"^dataset: dataset.params.root: mask '.*a/masks/im0.png' has label 9"
+    ):
+        datasets.load("segfolder", {**base, "classes": 3})
+    _png(root / "masks" / "im1.png", _mask(1, size=4))  # found from the headers, before any decode
+    with pytest.raises(UserError, match=r"mask '.*a/masks/im1.png' is 4x4 where its image is 16x16$"):
+        datasets.load("segfolder", {**base, "classes": 3})

@@ -12,6 +12,7 @@ from typing import Any
 from blocks.errors import ParamError
 from blocks.schema import Param, Schema
 
+STREAM_GB = 4  # stream: auto streams an image folder whose decoded images would take more
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 Shape = tuple[tuple[int, int, int], int]  # (input shape C x H x W, number of classes)

@@ -24,7 +24,7 @@ from blocks.errors import ParamError
 from blocks.schema import Param
 from nas.training.augment import Augment, draws_on
 from nas.training.jointaug import JointAugment
-from nas.training.loaders import IMAGE_SUFFIXES, SEED, directory, loader
+from nas.training.loaders import IMAGE_SUFFIXES, SEED, STREAM_GB, directory, loader
 from nas.training.masks import (
     CAMVID_CLASSES,
     CITYSCAPES_CLASSES,
@@ -36,8 +36,9 @@ from nas.training.masks import (
     read_mask,
     voc_palette,
 )
-from nas.training.pixels import PILLOW_ERRORS, channel_stats, read_image, record, standardiser
+from nas.training.pixels import PILLOW_ERRORS, channel_stats, read_image, seg_record, standardiser
 from nas.training.segmetrics import IGNORE_INDEX
+from nas.training.segstream import Labels, PairFiles, StreamedSegDataset, streamed_seg
 
 Pairs = list[tuple[Path, Path]]  # (image file, mask file)
 
@@ -108,15 +109,7 @@ class SegDataset:
 
     def preprocessing(self) -> dict[str, Any]:
         """How raw pixels become the network's input, and how its per-pixel classes are coloured."""
-        out = record(self, "uint8 values 0..255 (synthetic: generated values)")
-        out.update(
-            channel_order="RGB",
-            task="segmentation",
-            output="logits (N, K, H, W); class = argmax over K",
-            palette=[list(c) for c in self.palette],
-            ignore_index=self.ignore_index,
-        )
-        return out
+        return seg_record(self)
 
 
 JOINT = {
@@ -136,6 +129,13 @@ JOINT = {
 }
 SIZE = Param(int, None, "resize images (bilinear) and masks (nearest) to size x size", low=1, optional=True)
 LIMIT = Param(int, None, "keep only the first N pairs of each split", low=1, optional=True)
+STREAM = Param(
+    str,
+    "auto",
+    f"decode per batch in worker processes (auto: when the pairs take over {STREAM_GB} GB decoded; needs size)",
+    choices=("auto", "true", "false"),
+)
+FILES = {"size": SIZE, "limit": LIMIT, "stream": STREAM, **JOINT}  # what every folder layout takes
 
 
 def _joint(
@@ -169,49 +169,50 @@ def _pack(
 MEMORY_SHARE = 0.5  # a set whose decoded images and masks would take more of this machine's memory is refused
 
 
-def _fits_memory(pairs: Pairs, field: str, size: int | None) -> None:
-    """Refuse, before decoding, a split whose images and masks would take over MEMORY_SHARE of this
-    machine's memory (judged from the first image's header), saying how much and to set `size`."""
-    import os
-
+def _side(pairs: Pairs, size: int | None) -> tuple[int, int]:
+    """The (width, height) the pairs take decoded: size x size, or the first image's (from its header;
+    0 x 0 when it cannot be read, for the decode to name the file and why)."""
     from PIL import Image
 
-    if size is None:
-        try:
-            with Image.open(pairs[0][0]) as img:
-                width, height = img.size
-        except PILLOW_ERRORS:
-            return  # reading the pairs names the file and why
-    else:
-        width = height = size
+    if size is not None:
+        return size, size
+    try:
+        with Image.open(pairs[0][0]) as img:
+            return img.size
+    except PILLOW_ERRORS:
+        return 0, 0
+
+
+def _fits_memory(pairs: Pairs, field: str, size: int | None) -> None:
+    """Refuse, before decoding, a split whose images and masks would take over MEMORY_SHARE of this
+    machine's memory, saying how much and what to set."""
+    import os
+
+    width, height = _side(pairs, size)
     need = len(pairs) * width * height * 4  # RGB plus the mask, one byte each
     have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     if need > MEMORY_SHARE * have:
         raise ParamError(
             "size" if size else field,
             f"{len(pairs)} images of {width}x{height} take {need / 1e9:.1f} GB decoded, over "
-            f"{MEMORY_SHARE:.0%} of this machine's {have / 1e9:.1f} GB; set a smaller size (or limit)",
+            f"{MEMORY_SHARE:.0%} of this machine's {have / 1e9:.1f} GB; set a smaller size, limit, or stream: true",
         )
 
 
-def _read_pairs(
-    pairs: Pairs,
-    field: str,
-    size: int | None,
-    classes: int | None,
-    ignore_index: int,
-    table: np.ndarray | None = None,
-    palette: list[tuple[int, int, int]] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+def _read_pairs(pairs: Pairs, field: str, size: int | None, labels: Labels) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 3, S, S) uint8 and masks (N, S, S) uint8 of `pairs`, each mask checked against its image."""
     from PIL import Image
+
+    table = None if labels.table is None else np.array(labels.table, dtype=np.uint8)
+    colours = None if labels.colours is None else list(labels.colours)
+    classes, ignore_index = labels.classes, labels.ignore_index
 
     if pairs:
         _fits_memory(pairs, field, size)
     images, masks, first = [], [], None
     for image_path, mask_path in pairs:
         img = read_image(image_path, field, lambda im: im.convert("RGB"))
-        mask = read_mask(mask_path, field, img.shape[1::-1], classes, ignore_index, table, palette)
+        mask = read_mask(mask_path, field, img.shape[1::-1], classes, ignore_index, table, colours)
         if size is not None:
             img = np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.BILINEAR))
             mask = np.asarray(Image.fromarray(mask).resize((size, size), Image.Resampling.NEAREST))
@@ -225,6 +226,38 @@ def _read_pairs(
     if not images:
         raise ParamError(field, "no image-mask pairs found")
     return np.stack(images), np.stack(masks)
+
+
+def _make(
+    name: str,
+    train: tuple[Path, str, Pairs],
+    val: tuple[Path, str, Pairs],
+    size: int | None,
+    stream: str,
+    labels: Labels,
+    names: list[str],
+    palette: list[tuple[int, int, int]],
+    joint: JointAugment,
+    seed: int = 0,
+) -> SegDataset | StreamedSegDataset:
+    """The set of the (root, field, pairs) of each split: in memory, or streamed with `stream: true`
+    (auto: when its pairs would take over STREAM_GB decoded)."""
+    for _, field, pairs in (train, val):
+        if not pairs:
+            raise ParamError(field, "no image-mask pairs found")
+    width, height = _side(train[2], size)
+    big = (len(train[2]) + len(val[2])) * width * height * 4 > STREAM_GB * 1e9
+    if stream == "true" or (stream == "auto" and big):
+        if labels.classes is None:
+            raise ParamError("classes", "required when streaming (stream: true, or auto on a large set)")
+        files = [PairFiles.of(field, root, pairs) for root, field, pairs in (train, val)]
+        return streamed_seg(name, *files, size, labels, names, palette, joint, seed)
+    arrays = _read_pairs(train[2], train[1], size, labels), _read_pairs(val[2], val[1], size, labels)
+    if labels.classes is None:  # the largest label found names the classes
+        found = np.concatenate([np.unique(masks) for _, masks in arrays])
+        classes = int(found[found != labels.ignore_index].max(initial=0)) + 1
+        names, palette = [str(i) for i in range(classes)], voc_palette(classes)
+    return _pack(name, *arrays, names, palette, joint)
 
 
 def _images(folder: Path) -> list[Path]:
@@ -324,7 +357,12 @@ def segsynthetic(
     root=Param(str, None, "folder with images/ and masks/ (same stems)", required=True),
     val_root=Param(str, None, "validation folder with images/ and masks/", optional=True),
     classes=Param(
-        int, None, "number of classes (null: the largest label found + 1)", low=1, high=255, optional=True
+        int,
+        None,
+        "number of classes (null: class_names' count, else the largest label + 1)",
+        low=1,
+        high=255,
+        optional=True,
     ),
     class_names=Param(str, [], "names of the classes, in index order (empty: their indices)", is_list=True),
     palette=Param(
@@ -334,11 +372,9 @@ def segsynthetic(
         choices=("none", "voc"),
     ),
     ignore_index=Param(int, IGNORE_INDEX, "label no loss or metric counts", low=0, high=255),
-    size=SIZE,
     val_fraction=Param(float, 0.2, "share held out when there is no val_root", low=0, high=1),
-    limit=LIMIT,
     seed=SEED,
-    **JOINT,
+    **FILES,
 )
 def segfolder(
     root: str,
@@ -347,52 +383,57 @@ def segfolder(
     class_names: list[str],
     palette: str,
     ignore_index: int,
-    size: int | None,
     val_fraction: float,
-    limit: int | None,
     seed: int,
+    size: int | None,
+    limit: int | None,
+    stream: str,
     scale: list[float],
     crop: int | None,
     hflip: bool,
-) -> SegDataset:
+) -> SegDataset | StreamedSegDataset:
     """Images in `root/images`, each with the mask of the same stem in `root/masks`."""
-    colours = voc_palette() if palette == "voc" else None
+    classes = len(class_names) if classes is None and class_names else classes
+    if classes is not None and class_names and len(class_names) != classes:
+        raise ParamError(
+            "class_names", f"{len(class_names)} names for {classes} classes; legal: {classes} names"
+        )
+    colours = tuple(voc_palette()) if palette == "voc" else None
 
-    def pairs_of(field: str, value: str) -> Pairs:
+    def split(field: str, value: str) -> tuple[Path, str, Pairs]:
         folder = directory(field, value)
         if not (folder / "images").is_dir():
             raise ParamError(field, f"no folder 'images' in '{folder}'; expected images/ and masks/")
-        return _matched(_images(folder / "images"), folder / "masks", field)[:limit]
+        return folder, field, _matched(_images(folder / "images"), folder / "masks", field)[:limit]
 
-    pairs = pairs_of("root", root)
-    val = pairs_of("val_root", val_root) if val_root else None
-    if val is None:
-        pairs, val = _held_out(pairs, val_fraction, seed)
-    train = _read_pairs(pairs, "root", size, classes, ignore_index, palette=colours)
-    held = _read_pairs(val, "val_root" if val_root else "root", size, classes, ignore_index, palette=colours)
-    if classes is None:
-        labels = np.concatenate([np.unique(m) for m in (train[1], held[1])])
-        classes = int(labels[labels != ignore_index].max(initial=0)) + 1
-    names = list(class_names or [str(i) for i in range(classes)])
-    if len(names) != classes:
-        raise ParamError("class_names", f"{len(names)} names for {classes} classes; legal: {classes} names")
-    return _pack(
-        "segfolder", train, held, names, voc_palette(classes), _joint(scale, crop, hflip, ignore_index)
-    )
+    train = split("root", root)
+    if val_root:
+        val = split("val_root", val_root)
+    else:
+        kept, held = _held_out(train[2], val_fraction, seed)
+        train, val = (train[0], "root", kept), (train[0], "root", held)
+    names = list(class_names) or [str(i) for i in range(classes or 0)]
+    labels = Labels(classes, ignore_index, None, colours)
+    joint = _joint(scale, crop, hflip, ignore_index)
+    return _make("segfolder", train, val, size, stream, labels, names, voc_palette(classes or 0), joint, seed)
 
 
 @loader(
     root=Param(
         str, None, "VOC2012 folder (JPEGImages, SegmentationClass, ImageSets) or one above it", required=True
     ),
-    size=SIZE,
-    limit=LIMIT,
     declare=lambda size, **_: None if size is None else ((3, size, size), len(VOC_CLASSES)),
-    **JOINT,
+    **FILES,
 )
 def voc(
-    root: str, size: int | None, limit: int | None, scale: list[float], crop: int | None, hflip: bool
-) -> SegDataset:
+    root: str,
+    size: int | None,
+    limit: int | None,
+    stream: str,
+    scale: list[float],
+    crop: int | None,
+    hflip: bool,
+) -> SegDataset | StreamedSegDataset:
     """PASCAL VOC 2012 segmentation: ImageSets/Segmentation/train.txt trains, val.txt validates;
     21 classes, the border label 255 ignored."""
     folder = directory("root", root)
@@ -411,24 +452,28 @@ def voc(
                     "root", f"'{listing}' lists '{i}', but '{folder / 'JPEGImages' / i}.jpg' is missing"
                 )
         images = [folder / "JPEGImages" / f"{i}.jpg" for i in ids]
-        pairs = _matched(images, folder / "SegmentationClass", "root")
-        splits.append(_read_pairs(pairs, "root", size, len(VOC_CLASSES), IGNORE_INDEX))
-    return _pack("voc", splits[0], splits[1], VOC_CLASSES, voc_palette(), _joint(scale, crop, hflip))
+        splits.append((folder, "root", _matched(images, folder / "SegmentationClass", "root")))
+    labels = Labels(len(VOC_CLASSES), IGNORE_INDEX)
+    return _make("voc", *splits, size, stream, labels, VOC_CLASSES, voc_palette(), _joint(scale, crop, hflip))
 
 
 @loader(
     root=Param(str, None, "folder with leftImg8bit/ and gtFine/", required=True),
-    size=SIZE,
-    limit=LIMIT,
     declare=lambda size, **_: None if size is None else ((3, size, size), len(CITYSCAPES_CLASSES)),
-    **JOINT,
+    **FILES,
 )
 def cityscapes(
-    root: str, size: int | None, limit: int | None, scale: list[float], crop: int | None, hflip: bool
-) -> SegDataset:
+    root: str,
+    size: int | None,
+    limit: int | None,
+    stream: str,
+    scale: list[float],
+    crop: int | None,
+    hflip: bool,
+) -> SegDataset | StreamedSegDataset:
     """Cityscapes fine annotations: leftImg8bit/{train,val}/CITY/*_leftImg8bit.png with
     gtFine/SPLIT/CITY/*_gtFine_labelIds.png, label ids mapped to the 19 train ids, others ignored."""
-    folder, table = directory("root", root), lookup(CITYSCAPES_TRAIN_IDS, CITYSCAPES_IDS)
+    folder = directory("root", root)
     splits = []
     for split in ("train", "val"):
         images_dir = folder / "leftImg8bit" / split
@@ -438,34 +483,43 @@ def cityscapes(
         for city in sorted(p for p in images_dir.iterdir() if p.is_dir()):
             stem = lambda p: p.stem.removesuffix("_leftImg8bit") + "_gtFine_labelIds"  # noqa: E731
             pairs += _matched(_images(city), folder / "gtFine" / split / city.name, "root", stem)
-        splits.append(_read_pairs(pairs[:limit], "root", size, len(CITYSCAPES_CLASSES), IGNORE_INDEX, table))
-    return _pack(
-        "cityscapes", splits[0], splits[1], CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, _joint(scale, crop, hflip)
-    )
+        splits.append((folder, "root", pairs[:limit]))
+    table = tuple(lookup(CITYSCAPES_TRAIN_IDS, CITYSCAPES_IDS).tolist())
+    labels = Labels(len(CITYSCAPES_CLASSES), IGNORE_INDEX, table)
+    joint = _joint(scale, crop, hflip)
+    return _make("cityscapes", *splits, size, stream, labels, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, joint)
 
 
 @loader(
     root=Param(str, None, "folder with train/, trainannot/, val/, valannot/", required=True),
-    size=SIZE,
-    limit=LIMIT,
     declare=lambda size, **_: None if size is None else ((3, size, size), len(CAMVID_CLASSES)),
-    **JOINT,
+    **FILES,
 )
 def camvid(
-    root: str, size: int | None, limit: int | None, scale: list[float], crop: int | None, hflip: bool
-) -> SegDataset:
+    root: str,
+    size: int | None,
+    limit: int | None,
+    stream: str,
+    scale: list[float],
+    crop: int | None,
+    hflip: bool,
+) -> SegDataset | StreamedSegDataset:
     """CamVid as SegNet ships it: 11 classes, label 11 (Unlabelled) ignored."""
     folder = directory("root", root)
-    table = lookup({i: i for i in range(len(CAMVID_CLASSES))}, len(CAMVID_CLASSES) + 1)
     splits = []
     for split in ("train", "val"):
         if not (folder / split).is_dir():
             raise ParamError(
                 "root", f"no folder '{folder / split}'; expected train/, trainannot/, val/, valannot/"
             )
-        pairs = _matched(_images(folder / split), folder / f"{split}annot", "root")[:limit]
-        splits.append(_read_pairs(pairs, "root", size, len(CAMVID_CLASSES), IGNORE_INDEX, table))
-    return _pack("camvid", splits[0], splits[1], CAMVID_CLASSES, voc_palette(), _joint(scale, crop, hflip))
+        splits.append(
+            (folder, "root", _matched(_images(folder / split), folder / f"{split}annot", "root")[:limit])
+        )
+    table = tuple(lookup({i: i for i in range(len(CAMVID_CLASSES))}, len(CAMVID_CLASSES) + 1).tolist())
+    labels = Labels(len(CAMVID_CLASSES), IGNORE_INDEX, table)
+    return _make(
+        "camvid", *splits, size, stream, labels, CAMVID_CLASSES, voc_palette(), _joint(scale, crop, hflip)
+    )
 
 
 SEGMENTATION_SETS = frozenset(f.name for f in (segsynthetic, segfolder, voc, cityscapes, camvid))
