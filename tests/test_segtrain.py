@@ -86,10 +86,10 @@ def test_ignored_pixels_count_in_neither_loss_nor_metric():
 def test_a_segmentation_network_trains_and_reports_miou():
     torch.manual_seed(0)
     data = _data(hflip=True, crop=12, scale=[0.75, 1.25])
-    cfg = TrainingConfig(epochs=3, batch_size=6, lr=0.05)
+    cfg = TrainingConfig(epochs=2, batch_size=6, lr=0.05)
     seen = []
     result = fit(TinySeg(4), data, cfg, seed=1, on_epoch=lambda e, m: seen.append(m))
-    assert result.epochs == 3 and len(result.val_errors) == 3 and len(result.train_errors) == 3
+    assert result.epochs == 2 and len(result.val_errors) == 2 and len(result.train_errors) == 2
     s = result.scores
     assert set(s) == {"miou", "pixel_accuracy", "class_iou"} and len(s["class_iou"]) == 4
     assert result.error == pytest.approx(100 - s["miou"])
