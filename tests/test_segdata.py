@@ -283,3 +283,16 @@ def test_streaming_refuses_bad_pairs_naming_the_file(tmp_path):
     _png(root / "masks" / "im1.png", _mask(1, size=4))  # found from the headers, before any decode
     with pytest.raises(UserError, match=r"mask '.*a/masks/im1.png' is 4x4 where its image is 16x16$"):
         datasets.load("segfolder", {**base, "classes": 3})
+
+
+def test_gray_alpha_and_16_bit_masks_read_as_labels(tmp_path):
+    from nas.training.masks import read_mask
+
+    la = np.stack([_mask(0), np.full((S, S), 255, np.uint8)], axis=-1)
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    assert np.array_equal(read_mask(tmp_path / "la.png", "root", (S, S), 3), _mask(0))
+    Image.fromarray(_mask(1).astype(np.uint16) * 200).save(tmp_path / "wide.png")
+    with pytest.raises(UserError, match=r"^root: mask '.*wide.png' has label 400; legal: 0..255$"):
+        read_mask(tmp_path / "wide.png", "root", (S, S), 3)
+    Image.fromarray(_mask(1).astype(np.uint16)).save(tmp_path / "narrow.png")
+    assert np.array_equal(read_mask(tmp_path / "narrow.png", "root", (S, S), 3), _mask(1))

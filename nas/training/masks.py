@@ -146,6 +146,8 @@ def read_mask(
             field,
             f"mask '{path}' is {raw.shape[1]}x{raw.shape[0]} where its image is {image_size[0]}x{image_size[1]}",
         )
+    if raw.ndim == 3 and raw.shape[2] == 2:  # gray with alpha: the gray values are the labels
+        raw = raw[..., 0]
     if raw.ndim == 3:
         if palette is None:
             raise ParamError(field, f"mask '{path}' holds colours; legal: an index (palette or gray) PNG")
