@@ -34,6 +34,9 @@ def test_results_show_miou_and_each_class_iou(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[-7:] == ["mIoU", "pixAcc", "Dice", "IoU", "per", "class,", "reason"]
     assert out[2].split()[3] == "40.00" and out[2].split()[-5:] == ["60.00", "91.25", "30.00", "95.0", "25.0"]
+    (run / "preprocessing.json").write_text('{"class_names": ["road", "sky"]}')
+    assert main(["results", str(run)]) == 0
+    assert "IoU per class (road sky), reason" in capsys.readouterr().out.splitlines()[1]
     assert main(["results", str(run), "--csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [float(t["miou"]) for t in table] == [60.0, 45.5]

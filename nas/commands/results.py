@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nas.records.table import SORTS, flat, read, table
+from nas.records.table import SORTS, class_names, flat, read, table
 
 
 def add_parser(sub) -> None:
@@ -71,6 +71,12 @@ def _scores_line(r: dict) -> str:
     return f"{_num(r.get('miou'), '.2f'):>6} {_num(r.get('pixel_accuracy'), '.2f'):>6} {_num(r.get('dice'), '.2f'):>6}  {ious}"
 
 
+def _named(run_dir: Path) -> str:
+    """The run's class names in parentheses, for the per-class IoU header ('' when unknown)."""
+    names = class_names(run_dir)
+    return f" ({' '.join(names)})" if names else ""
+
+
 def write_text(path: str | Path, runs: dict[str, list[dict[str, Any]]]) -> None:
     """Each run's rows as a text table, headed by how many of its trials are recorded; a
     segmentation run's rows go on with their mIoU, pixel accuracy, Dice and per-class IoU (%)."""
@@ -82,7 +88,11 @@ def write_text(path: str | Path, runs: dict[str, list[dict[str, Any]]]) -> None:
         print(f"{run_dir}: {len(rows)} of {store.planned(run_dir)} trials recorded")
         print(
             f"{'#':>5} {'model_id':<12} {'status':<9} {'error':>7} {'MFLOPs':>9} {'params':>10} {'ep':>3} {'time':>7}"
-            + (f" {'mIoU':>6} {'pixAcc':>6} {'Dice':>6}  IoU per class, reason" if dense else "")
+            + (
+                f" {'mIoU':>6} {'pixAcc':>6} {'Dice':>6}  IoU per class{_named(run_dir)}, reason"
+                if dense
+                else ""
+            )
         )
         for r in rows:
             print(_table_line(flat(r), " " + _scores_line(r) if dense else ""))

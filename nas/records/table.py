@@ -80,6 +80,19 @@ def table(runs: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[dict[s
     return [*COLUMNS, *scores, *ious, *values, *epochs], lines
 
 
+def class_names(run_dir: str | Path) -> list[str]:
+    """The class names a run's preprocessing record lists ([] where it has none or cannot be read)."""
+    import json
+
+    from nas.training.loaders import PREPROCESSING
+
+    try:
+        names = json.loads((Path(run_dir) / PREPROCESSING).read_text()).get("class_names")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
 def read(path: str | Path, sort: str = "trial_index") -> tuple[bool, dict[str, list[dict[str, Any]]]]:
     """Whether `path` is a single run, and each of its runs' rows (by folder name) sorted by `sort`."""
     runs = {d.name: store.rows(d) for d in store.find_runs([str(path)])}

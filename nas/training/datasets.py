@@ -28,13 +28,22 @@ import torch
 from blocks.errors import ParamError, UserError
 from blocks.schema import Param
 from nas.training.augment import Augment, draws_on
-from nas.training.loaders import IMAGE_SUFFIXES, LOADERS, SEED, STREAM_GB, Loader, Shape, directory, loader
+from nas.training.loaders import (
+    IMAGE_SUFFIXES,
+    LOADERS,
+    PREPROCESSING,  # noqa: F401  (read by exports and plans as datasets.PREPROCESSING)
+    SEED,
+    STREAM_GB,
+    Loader,
+    Shape,
+    directory,
+    loader,
+)
 from nas.training.pixels import PILLOW_ERRORS, channel_stats, read_image, record, standardiser
 from nas.training.stream import Files, streamed
 
 LAYOUTS = ("auto", "nchw", "nhwc")
 NPZ_KEYS = ("x", "y", "x_val", "y_val", "data", "labels")  # the last two: downsampled ImageNet
-PREPROCESSING = "preprocessing.json"  # a run's record of how raw input becomes network input
 # what a loader's pixels are before standardisation, for a deployment to feed the same
 PIXELS = {
     "digits": "scikit-learn load_digits().images / 16, in [0, 1]",

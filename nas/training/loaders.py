@@ -13,6 +13,7 @@ from blocks.errors import ParamError
 from blocks.schema import Param, Schema
 
 STREAM_GB = 4  # stream: auto streams an image folder whose decoded images would take more
+PREPROCESSING = "preprocessing.json"  # a run's record of how raw input becomes network input
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 Shape = tuple[tuple[int, int, int], int]  # (input shape C x H x W, number of classes)
