@@ -1,8 +1,9 @@
 """One trial's training: SGD with momentum, linear warm-up then cosine decay, weight decay;
-mixed precision and channels-last on CUDA, optionally torch.compile. Reports top-1 error per
-epoch and at the end.
+mixed precision and channels-last on CUDA, optionally torch.compile. The loss, the metric and
+the reported error (top-1 error; segmentation: 100 - mIoU) are the data's task's
+(nas.training.tasks), per epoch and at the end.
 
-The loop never waits on the GPU inside a step: error counts and loss sums accumulate on the
+The loop never waits on the GPU inside a step: error counts (or confusion matrices) and loss sums accumulate on the
 device, and whether the loss sum stayed finite is read back every CHECK_EVERY steps and at
 each epoch's end, so a divergence is reported within that window of steps."""
 
@@ -27,7 +28,7 @@ from nas.training.config import TrainingConfig
 from nas.training.datasets import Dataset
 from nas.training.segdata import SegDataset
 
-Data = Dataset | SegDataset  # what a loop trains on, of either task
+Data = Dataset | SegDataset  # what a loop trains on, of either task (or their streamed twins)
 CPU = torch.device("cpu")
 CHECK_EVERY = 50  # steps between reads of whether the loss stayed finite
 GRAPH_FLOPS = 500_000_000  # per image: compiled models up to this size run as CUDA graphs
@@ -49,9 +50,8 @@ class TrainResult:
     images_per_sec: float = 0.0
     device: str = "cpu"
     compile_time: float = 0.0  # seconds torch.compile took before training (not in train_time)
-    scores: dict[str, Any] = field(
-        default_factory=dict
-    )  # the last validation's task scores (segmentation: miou...)
+    # the last validation's task scores (segmentation: miou, pixel_accuracy, class_iou, dice)
+    scores: dict[str, Any] = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False)
 
     @property
