@@ -157,8 +157,8 @@ def test_read_rows_skips_a_torn_line_and_keeps_the_last_row_per_trial(tmp_path):
     with open(tmp_path / store.TRIALS, "a") as fh:
         fh.write('{"trial_index": 2, "sta')
     rows = read_rows(tmp_path)
-    assert rows == store.rows(tmp_path)
-    assert [(r["trial_index"], r["error"]) for r in rows] == [(0, 2.0), (1, 3.0)]
+    assert rows == store.trial_rows(tmp_path)
+    assert [(r.entry.trial_index, r.error) for r in rows] == [(0, 2.0), (1, 3.0)]
 
 
 def test_load_columns_and_spec_parameters(tmp_path):

@@ -272,7 +272,7 @@ def test_api_writes_figures_only_when_asked_then_draws_them_later(sweep, tmp_pat
     assert all(p.parent == tmp_path / "figs" and p.suffix == ".pdf" and p.exists() for p in paths.values())
     assert set(write(result, tmp_path / "mine.svg")) == {"edf"}  # a named figure: nothing beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figs", "mine.svg"]
-    with pytest.raises(UserError, match="no figures asked for"):
+    with pytest.raises(UserError, match="figures=False goes with neither figure, format nor report"):
         nas.analyze(sweep / "regnet_x", report=tmp_path / "r", figures=False)
     dead = write_run(tmp_path, "anynet_x_e", 2, anynet_error, bad={0: "failed", 1: "failed"})
     with pytest.raises(UserError, match="no finished models; no figures to draw"):

@@ -281,9 +281,7 @@ def analyze(
     edf.FMT) in `report`, else in analysis/ of the first run's sweep folder; every figure in the
     main one's format. With `report` (a new or empty folder, or one written before; checked first)
     an HTML page and CSV tables too. No figures or report when no run has a finished model.
-    Raises UserError when no run has a single row, or when figures=False names a place for them."""
-    if figures is False and (figure is not None or report is not None):
-        raise UserError("no figures asked for, yet a figure path or a report (which shows them) was given")
+    Raises UserError when no run has a single row (nas.api.analyze checks the arguments first)."""
     s = settings or Settings()
     if log:
         s = replace(s, log=True)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nas.records import store
+from nas.records.rows import TrialRow
 
 COMPLEXITY = ("flops", "params", "acts")
 
@@ -34,9 +35,9 @@ def gc_paused():
             gc.enable()
 
 
-def read_rows(run: Path) -> list[dict[str, Any]]:
-    """The trial rows of a run, as `store.rows` returns them (a line that is not a row is named and skipped)."""
-    return store.rows(run)
+def read_rows(run: Path) -> list[TrialRow]:
+    """The trial rows of a run, as `store.trial_rows` returns them (a line that is not a row is named and skipped)."""
+    return store.trial_rows(run)
 
 
 def column(items: list[Any]) -> np.ndarray:
@@ -129,26 +130,27 @@ def load_runs(runs: list[Path]) -> list[RunData]:
     return out
 
 
-def _columns(run: Path, rows: list[dict[str, Any]], label: str | None) -> RunData:
+def _columns(run: Path, rows: list[TrialRow], label: str | None) -> RunData:
     plan_path = run / store.PLAN
     planned = (
         sum(1 for line in plan_path.read_bytes().splitlines() if line.strip()) if plan_path.exists() else 0
     )
-    space = next((r["space"] for r in rows if r.get("space")), "") or run.name
-    cx = [r.get("complexity") or {} for r in rows]
-    values = [r.get("values") or {} for r in rows]
-    params = design_params(values, [(r.get("spec") or {}).get("stages") or [] for r in rows])
+    entries = [r.entry for r in rows]
+    space = next((e.space for e in entries if e.space), "") or run.name
+    cx = [e.complexity for e in entries]
+    values = [e.values for e in entries]
+    params = design_params(values, [e.spec.get("stages") or [] for e in entries])
     drawn = {k for v in values for k in v}
     return RunData(
         label=label or space,
         dir=run,
         space=space,
         planned=max(store.within_comparison(run, planned), len(rows)),
-        index=np.array([r.get("trial_index", i) for i, r in enumerate(rows)], dtype=int),
-        model_id=np.array([str(r.get("model_id", "")) for r in rows], dtype=object),
-        status=np.array([str(r.get("status", "")) for r in rows], dtype=object),
-        reason=np.array([str(r.get("reason") or "") for r in rows], dtype=object),
-        error=np.array([np.nan if r.get("error") is None else r["error"] for r in rows], dtype=float),
+        index=np.array([e.trial_index for e in entries], dtype=int),
+        model_id=np.array([e.model_id for e in entries], dtype=object),
+        status=np.array([r.status.value for r in rows], dtype=object),
+        reason=np.array([r.reason or "" for r in rows], dtype=object),
+        error=np.array([np.nan if r.error is None else r.error for r in rows], dtype=float),
         complexity={k: np.array([c.get(k, np.nan) for c in cx], dtype=float) for k in COMPLEXITY},
         params=params,
         drawn=[k for k in params if k in drawn],

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-import nas
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `nas predict`."""
@@ -27,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    found = nas.predict(args.source, args.image, out=args.out)
+    from nas import api
+
+    found = api.predict(args.source, args.image, out=args.out)
     if found.task == "segmentation":
         shares = ", ".join(f"{name} {share:.1%}" for name, share in found.shares.items())
         print(f"wrote {found.out}: {shares}")

@@ -9,10 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from nas.records.table import SORTS, class_names, flat, read, table
+from nas.api import SORTS
 
 
 def add_parser(sub) -> None:
@@ -43,9 +42,9 @@ def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def write_csv(runs: dict[str, list[dict[str, Any]]]) -> None:
+def write_csv(results) -> None:
     """Every run's rows as one CSV table on stdout."""
-    columns, lines = table(runs)
+    columns, lines = results.table()
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: _cell(v) for k, v in line.items()} for line in lines)
@@ -65,49 +64,48 @@ def _table_line(f: dict, scores: str = "") -> str:
     )
 
 
-def _scores_line(r: dict) -> str:
+def _scores_line(line: dict) -> str:
     """A segmentation row's scores: mIoU, pixel accuracy, Dice where binary, each class's IoU."""
-    ious = " ".join(_num(v, ".1f") for v in r.get("class_iou") or [])
-    return f"{_num(r.get('miou'), '.2f'):>6} {_num(r.get('pixel_accuracy'), '.2f'):>6} {_num(r.get('dice'), '.2f'):>6}  {ious}"
+    ious = sorted((k for k in line if k.startswith("iou.")), key=lambda k: int(k[4:]))
+    shown = " ".join(_num(line[k], ".1f") for k in ious)
+    return (
+        f"{_num(line.get('miou'), '.2f'):>6} {_num(line.get('pixel_accuracy'), '.2f'):>6} "
+        f"{_num(line.get('dice'), '.2f'):>6}  {shown}"
+    )
 
 
-def _named(run_dir: Path) -> str:
-    """The run's class names in parentheses, for the per-class IoU header ('' when unknown)."""
-    names = class_names(run_dir)
-    return f" ({' '.join(names)})" if names else ""
-
-
-def write_text(path: str | Path, runs: dict[str, list[dict[str, Any]]]) -> None:
+def write_text(results) -> None:
     """Each run's rows as a text table, headed by how many of its trials are recorded; a
-    segmentation run's rows go on with their mIoU, pixel accuracy, Dice and per-class IoU (%)."""
-    from nas.records import store
-
-    for run_dir in store.find_runs([str(path)]):
-        rows = runs[run_dir.name]
-        dense = any(r.get("miou") is not None for r in rows)
-        print(f"{run_dir}: {len(rows)} of {store.planned(run_dir)} trials recorded")
+    segmentation run's rows go on with their mIoU, pixel accuracy, Dice and per-class IoU (%),
+    headed by the class names the run's preprocessing record lists."""
+    _, lines = results.table()
+    for name, run_dir in results.dirs.items():
+        mine = [line for line in lines if line["run"] == name]
+        dense = any(line.get("miou") is not None for line in mine)
+        names = results.class_names(name)
+        named = f" ({' '.join(names)})" if names else ""
+        print(f"{run_dir}: {len(results.runs[name])} of {results.planned[name]} trials recorded")
         print(
             f"{'#':>5} {'model_id':<12} {'status':<9} {'error':>7} {'MFLOPs':>9} {'params':>10} {'ep':>3} {'time':>7}"
-            + (
-                f" {'mIoU':>6} {'pixAcc':>6} {'Dice':>6}  IoU per class{_named(run_dir)}, reason"
-                if dense
-                else ""
-            )
+            + (f" {'mIoU':>6} {'pixAcc':>6} {'Dice':>6}  IoU per class{named}, reason" if dense else "")
         )
-        for r in rows:
-            print(_table_line(flat(r), " " + _scores_line(r) if dense else ""))
+        for line in mine:
+            print(_table_line(line, " " + _scores_line(line) if dense else ""))
 
 
 def run(args) -> int:
-    single, runs = read(args.run_dir, args.sort)
+    from nas import api
+
+    results = api.results_table(args.run_dir, sort=args.sort)
+    runs: dict[str, list[dict[str, Any]]] = results.runs
     if args.json:
-        print(json.dumps(next(iter(runs.values())) if single else runs, sort_keys=True, indent=1))
+        print(json.dumps(next(iter(runs.values())) if results.single else runs, sort_keys=True, indent=1))
     elif args.jsonl:
         for name, rows in runs.items():
             for r in rows:
                 print(json.dumps({"run": name, **r}, sort_keys=True))
     elif args.csv:
-        write_csv(runs)
+        write_csv(results)
     else:
-        write_text(args.run_dir, runs)
+        write_text(results)
     return 0

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from nas import config as cfgmod
 from nas import outputs
 from nas.config import Experiment
@@ -253,7 +253,11 @@ def _init_ray(address: str | None) -> bool:
             )
         except ConnectionError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UserError(f"--address {address}: cannot connect to a Ray cluster there ({first})") from None
+            raise ArgError(
+                "",
+                f"{{address}} {literal(address)}: cannot connect to a Ray cluster there ({literal(first)})",
+                ["address"],
+            ) from None
     print(f"Ray ready in {time.perf_counter() - start:.1f}s", flush=True)
     return True
 
@@ -511,16 +515,16 @@ def _fit_search(
     ctx = context(exp, data)
     index = {sc.name: i for i, sc in enumerate(exp.spaces)}
     for run in runs:
-        if not run.remaining:
+        if not run.pending:
             continue
         space, options = space_options(exp, index[run.dir.name])
-        define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.next_index)
+        define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.pending)
         tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=searcher(define, exp, run.dir),
                 scheduler=scheduler(exp),
-                num_samples=run.remaining,
+                num_samples=len(run.pending),
                 max_concurrent_trials=concurrent,
                 reuse_actors=True,
                 trial_dirname_creator=dirname,
@@ -542,7 +546,11 @@ def sweep(
     the file before validation), or finish a killed one with `resume`. SIGINT, SIGTERM and
     SIGHUP raise Interrupted, saying how far it got, after Ray is shut down."""
     if resume and overrides:
-        raise UserError("--set goes with a new sweep; a resumed sweep keeps its recorded experiment")
+        raise ArgError(
+            "",
+            "{set} goes with a new sweep; a resumed sweep keeps its recorded experiment",
+            {"set": "overrides"},
+        )
     out_dir = Path(resume) if resume else None
     try:
         with interrupts.catching(), ExitStack() as held:
@@ -595,17 +603,23 @@ def check_address(address: str | None) -> None:
     scheme = address.partition("://")[0] if "://" in address else ""
     named = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]", host)
     if scheme not in ("", "ray") or not colon or not named or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"--address {address!r}: not a Ray address; {legal}")
+        raise ArgError("", f"{{address}} {literal(repr(address))}: not a Ray address; {legal}", ["address"])
     if scheme and importlib.util.find_spec("grpc") is None:
-        raise UserError(
-            f"--address {address}: Ray Client (ray://) needs its package: pip install 'ray[client]'; "
-            "or give the head's HOST:PORT from a node of the cluster"
+        raise ArgError(
+            "",
+            f"{{address}} {literal(address)}: Ray Client (ray://) needs its package: pip install 'ray[client]'; "
+            "or give the head's HOST:PORT from a node of the cluster",
+            ["address"],
         )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as err:
         why = err.strerror or type(err).__name__
-        raise UserError(f"--address {address}: nothing answers there ({why}); is the cluster up?") from None
+        raise ArgError(
+            "",
+            f"{{address}} {literal(address)}: nothing answers there ({literal(why)}); is the cluster up?",
+            ["address"],
+        ) from None
 
 
 def _default_out(base: Path) -> Path:
@@ -636,11 +650,21 @@ def _undo_unstarted(out: Path, made: bool) -> None:
 def _check_new_out(out: Path) -> None:
     """Refuse a new sweep's folder that is a file, holds runs, or holds anything else (the
     user's own files, which the sweep's files could overwrite), or a path the OS will not make."""
-    outputs.folder(str(out), "--out")
+    outputs.folder(str(out), "out")
     if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: --out names a file; give a folder for the sweep (new or empty)")
+        raise ArgError(
+            "", f"{literal(out)}: {{out}} names a file; give a folder for the sweep (new or empty)", ["out"]
+        )
     if not out.is_dir() or not [p for p in out.iterdir() if p.name != store.LOCK]:
         return
     if any(store.is_run(d) for d in out.iterdir() if d.is_dir()):
-        raise UserError(f"{out}: already holds runs; finish it with --resume {out} or pick another --out")
-    raise UserError(f"{out}: not empty and not a sweep folder; pick a new or empty folder with --out")
+        raise ArgError(
+            "",
+            f"{literal(out)}: already holds runs; finish it with {{resume}} {literal(out)} or pick another {{out}}",
+            ["resume", "out"],
+        )
+    raise ArgError(
+        "",
+        f"{literal(out)}: not empty and not a sweep folder; pick a new or empty folder with {{out}}",
+        ["out"],
+    )

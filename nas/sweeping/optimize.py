@@ -34,12 +34,19 @@ class DefineByRun:
     A class rather than a closure because Ray pickles the searcher to checkpoint it; the
     space is looked up by name for the same reason."""
 
-    def __init__(self, space: str, options: dict, ctx: Context, limits: Limits, seed: int, start: int):
+    def __init__(
+        self, space: str, options: dict, ctx: Context, limits: Limits, seed: int, pending: list[int]
+    ):
         self.space, self.options, self.ctx, self.limits = space, options, ctx, limits
-        self.seed, self.next_index = seed, start
+        self.seed, self.pending = seed, list(pending)
+        self.after = max(pending, default=-1) + 1  # should Tune ask for more trials than are pending
 
     def __call__(self, trial: Any) -> dict[str, Any]:
-        index, self.next_index = self.next_index, self.next_index + 1
+        """The next pending index (a trial an interrupt cut short gets a fresh draw) and its entry."""
+        if self.pending:
+            index = self.pending.pop(0)
+        else:
+            index, self.after = self.after, self.after + 1
         draw = OptunaDraw(trial)
         try:
             sample = draw_one(get(self.space), draw, self.options, self.ctx, self.limits)

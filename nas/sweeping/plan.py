@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.outputs import unlinked
@@ -86,7 +86,7 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
         with open(unlinked(run_dir / store.PLAN), "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in plan)
         if optimize:
-            runs.append(SearchRun(sc.name, run_dir, exp.samples, 0))
+            runs.append(SearchRun(sc.name, run_dir, list(range(exp.samples))))
         else:
             runs.append(SampleRun(sc.name, run_dir, plan, [p.trial_index for p in plan]))
     if exp.compare:
@@ -101,9 +101,9 @@ def resume(out: Path, given: str | None = None) -> tuple[Experiment, list[Run]]:
     dirs = store.find_runs([str(out)])
     exp = cfgmod.load(given) if given else recorded(dirs[0])
     for run_dir in dirs:
-        check_unchanged(run_dir, recorded(run_dir), f"{run_dir / store.EXPERIMENT}")
+        check_unchanged(run_dir, recorded(run_dir), literal(run_dir / store.EXPERIMENT))
         if given:
-            check_unchanged(run_dir, exp, f"{given} (given with --resume)")
+            check_unchanged(run_dir, exp, f"{literal(given)} (given with {{resume}})")
     missing = sorted({sc.name for sc in exp.spaces} - {d.name for d in dirs})
     if missing and not store.is_run(out):  # a run given itself finishes alone
         raise UserError(f"{out}: no run folder for space(s) {', '.join(missing)} of the experiment")
@@ -116,7 +116,8 @@ def recorded(run_dir: Path) -> Experiment:
 
 
 def check_unchanged(run_dir: Path, exp: Experiment, what: str) -> None:
-    """Refuse `exp` (read from `what`) when it differs from what `run_dir` was planned with."""
+    """Refuse `exp` (read from `what`, in an ArgError's words: {resume} names that argument) when
+    it differs from what `run_dir` was planned with."""
     path = run_dir / PLANNED
     if not path.exists():
         return  # planned before planned.json existed: nothing to compare with
@@ -127,9 +128,11 @@ def check_unchanged(run_dir: Path, exp: Experiment, what: str) -> None:
     now = json.loads(json.dumps(exp.to_dict()))
     diff = changes(_fixed(planned), _fixed(now))
     if diff:
-        raise UserError(
-            f"{what} differs from what {run_dir} was planned with: {'; '.join(diff)}; "
-            f"only {', '.join(FREE_TO_CHANGE)} may change on --resume (restore it, or start a new sweep)"
+        raise ArgError(
+            "",
+            f"{what} differs from what {literal(run_dir)} was planned with: {literal('; '.join(diff))}; "
+            f"only {', '.join(FREE_TO_CHANGE)} may change on {{resume}} (restore it, or start a new sweep)",
+            ["resume"],
         )
 
 
@@ -154,12 +157,11 @@ def resume_runs(out: Path, exp: Experiment) -> list[Run]:
     """Re-read the runs under a sweep folder: what is planned or asked and has no row yet."""
     runs = []
     for run_dir in store.find_runs([str(out)]):
-        rows = store.rows(run_dir)
-        done = {r["trial_index"] for r in rows}
+        rows = store.trial_rows(run_dir)
+        done = {r.entry.trial_index for r in rows}
         if exp.search.mode == "optimize":
-            runs.append(
-                SearchRun(run_dir.name, run_dir, max(0, exp.samples - len(rows)), max(done, default=-1) + 1)
-            )
+            missing = [i for i in range(exp.samples) if i not in done]
+            runs.append(SearchRun(run_dir.name, run_dir, missing[: max(0, exp.samples - len(rows))]))
             continue
         plan = _sampled_plan(run_dir, exp)
         runs.append(
@@ -204,12 +206,12 @@ class SampleRun(Run):
 
 @dataclass
 class SearchRun(Run):
-    """A run whose specs Optuna draws as it goes (optimize mode): trials left and the next index."""
+    """A run whose specs Optuna draws as it goes (optimize mode): the trial indices with no row yet,
+    a trial an interrupt cut short among them, so a resumed search ends with indices 0..samples-1."""
 
-    remaining: int
-    next_index: int
+    pending: list[int]
 
     @property
     def todo(self) -> int:
         """Trials still to run."""
-        return self.remaining
+        return len(self.pending)
