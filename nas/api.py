@@ -1,6 +1,6 @@
 """The Python API, mirroring the CLI verb for verb: `nas.sweep`, `nas.plan` (`--dry-run`),
 `nas.results`, `nas.analyze`, `nas.refine`, `nas.explore`, `nas.sample`, `nas.build`, `nas.export`,
-`nas.retrain` (`nas.load_spec` is nas.zoo's; the module `nas.hdc` serves `nas hdc`), and what
+`nas.retrain`, `nas.predict` (`nas.load_spec` is nas.zoo's; the module `nas.hdc` serves `nas hdc`), and what
 the CLI prints beside them (tables, listings, text reports). Every check on an argument lives
 here or below, so the API refuses what the CLI refuses, in the same words; keyword names are
 the flags' names. Heavy modules (torch, Ray, pandas) load inside the call that needs them, so
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from nas.config import Experiment
     from nas.exploring.folder import Exploration
     from nas.exporting.export import Exported
+    from nas.exporting.predict import Prediction
     from nas.exporting.retrain import Plan as RetrainPlan
     from nas.records.rows import PlanEntry, TrialRow
     from nas.sweeping.plan import Run
@@ -64,6 +65,7 @@ __all__ = [
     "narrows",
     "options",
     "plan",
+    "predict",
     "refine",
     "results",
     "results_table",
@@ -176,6 +178,12 @@ class Results:
         from nas.records import table
 
         return table.table(table.typed(self.runs))
+
+    def class_names(self, run: str) -> list[str]:
+        """The class names run `run`'s preprocessing record lists ([] where it has none)."""
+        from nas.records import table
+
+        return table.class_names(self.dirs[run])
 
 
 def results_table(path: str | Path, *, sort: str = "trial_index") -> Results:
@@ -646,3 +654,12 @@ def suggest_text(rows: list[dict[str, Any]], layers: int, kernel: int = 3, max_r
     from nas import hdc
 
     return hdc.format_suggestions(rows, layers, kernel, max_rate)
+
+
+def predict(source: str | Path, image: str | Path, *, out: str | Path | None = None) -> Prediction:
+    """Run an export (its folder or spec.yaml, with weights.pt beside it) on one image file
+    (`nas predict`): a segmentation network's mask is written to `out` as a palette PNG in its
+    classes' colours; a classifier's top class is returned."""
+    from nas.exporting.predict import predict as run_predict
+
+    return run_predict(source, image, out)

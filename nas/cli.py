@@ -25,6 +25,7 @@ COMMANDS = [
     "hdc",
     "export",
     "retrain",
+    "predict",
 ]
 
 

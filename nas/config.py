@@ -22,6 +22,8 @@ from blocks.spec import HeadSpec, StemSpec
 from nas.seeds import SEED_HIGH, check_seed  # noqa: F401  (check_seed: nas.config's callers)
 from nas.training.config import TrainingConfig
 from nas.training.datasets import LOADERS
+from nas.training.segdata import SEGMENTATION_SETS
+from nas.training.tasks import TASKS
 from spaces.base import Limits, default_stem
 
 MODES = ("sample", "optimize")
@@ -137,6 +139,12 @@ class Experiment:
     dedupe: bool = declared(
         bool, False, "draw again instead of keeping a spec sampled before (pycls' sweeps keep unique ones)"
     )
+    task: str = declared(
+        str,
+        "classification",
+        "what the networks learn: one class per image, or one per pixel",
+        choices=tuple(TASKS),
+    )
     search: Search = section(Search)
     keep_weights: str | int = "none"
     constraints: Limits = section(Limits)
@@ -219,11 +227,35 @@ def _check(exp: Experiment) -> None:
             "search.scheduler", "asha stops trials on error alone; use none with several objectives"
         )
     _check_compare(exp)
+    _check_task(exp)
     loader = LOADERS[exp.dataset.name]
     for key, message in loader.schema.errors(
         loader.schema.read(exp.dataset.params), f"dataset '{loader.name}'"
     ):
         raise ParamError(f"dataset.params.{key}", message)
+
+
+def _check_task(exp: Experiment) -> None:
+    """The dataset must hold the task's items; segmentation augments image and mask together,
+    through the dataset's own scale, crop and hflip, so the training's image-only options stay off."""
+    dense = exp.dataset.name in SEGMENTATION_SETS
+    if dense != (exp.task == "segmentation"):
+        legal = (
+            sorted(SEGMENTATION_SETS)
+            if exp.task == "segmentation"
+            else sorted(set(LOADERS) - SEGMENTATION_SETS)
+        )
+        raise ParamError(
+            "dataset.name",
+            f"'{exp.dataset.name}' is a {'segmentation' if dense else 'classification'} set, but task is "
+            f"{exp.task}; legal for task {exp.task}: {legal}",
+        )
+    if dense and exp.training.augment.enabled:
+        raise ParamError(
+            "training.augment",
+            "augments images alone; for task segmentation set dataset.params scale, crop and hflip "
+            "(image and mask alike) and leave training.augment off",
+        )
 
 
 NAME_LEGAL = (

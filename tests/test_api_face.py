@@ -13,7 +13,7 @@ from blocks.errors import ArgError, UserError
 from nas.cli import main, parser
 from tests.synth import write_run
 
-VERBS = ("sweep", "plan", "results", "analyze", "refine", "sample", "build", "export", "retrain")
+VERBS = ("sweep", "plan", "results", "analyze", "refine", "sample", "build", "export", "retrain", "predict")
 
 
 def test_help_shows_every_verb_with_its_signature_and_docstring():

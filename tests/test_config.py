@@ -53,7 +53,7 @@ def test_quickstart_parses():
         ({"space": "x", "dedupe": "yes"}, "dedupe: expected bool"),
         (
             {"space": "x", "dataset": {"name": "mnist"}},
-            "dataset.name: expected str in ['digits', 'synthetic', 'cifar10', 'npz', 'imagefolder'], got 'mnist'",
+            "dataset.name: expected str in ['digits', 'synthetic', 'cifar10', 'npz', 'imagefolder', 'segsynthetic', 'segfolder', 'voc', 'cityscapes', 'camvid'], got 'mnist'",
         ),
         (
             {"space": "x", "dataset": {"name": "cifar10"}},

@@ -55,26 +55,42 @@ def _num(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _table_line(f: dict) -> str:
-    """One row of the text table."""
+def _table_line(f: dict, scores: str = "") -> str:
+    """One row of the text table (`scores`: a segmentation row's, before the reason)."""
     return (
         f"{f['trial_index']:>5} {f['model_id'] or '-':<12} {f['status']:<9} {_num(f['error'], '.2f'):>7} "
         f"{_num(f['flops'] and f['flops'] / 1e6, '.2f'):>9} {_num(f['params'], ','):>10} "
-        f"{_num(f['epochs'], 'd'):>3} {f['wall_time'] or 0.0:>6.1f}s {f['reason'][:50]}"
+        f"{_num(f['epochs'], 'd'):>3} {f['wall_time'] or 0.0:>6.1f}s{scores} {f['reason'][:50]}"
+    )
+
+
+def _scores_line(line: dict) -> str:
+    """A segmentation row's scores: mIoU, pixel accuracy, Dice where binary, each class's IoU."""
+    ious = sorted((k for k in line if k.startswith("iou.")), key=lambda k: int(k[4:]))
+    shown = " ".join(_num(line[k], ".1f") for k in ious)
+    return (
+        f"{_num(line.get('miou'), '.2f'):>6} {_num(line.get('pixel_accuracy'), '.2f'):>6} "
+        f"{_num(line.get('dice'), '.2f'):>6}  {shown}"
     )
 
 
 def write_text(results) -> None:
-    """Each run's rows as a text table, headed by how many of its trials are recorded."""
+    """Each run's rows as a text table, headed by how many of its trials are recorded; a
+    segmentation run's rows go on with their mIoU, pixel accuracy, Dice and per-class IoU (%),
+    headed by the class names the run's preprocessing record lists."""
     _, lines = results.table()
     for name, run_dir in results.dirs.items():
+        mine = [line for line in lines if line["run"] == name]
+        dense = any(line.get("miou") is not None for line in mine)
+        names = results.class_names(name)
+        named = f" ({' '.join(names)})" if names else ""
         print(f"{run_dir}: {len(results.runs[name])} of {results.planned[name]} trials recorded")
         print(
             f"{'#':>5} {'model_id':<12} {'status':<9} {'error':>7} {'MFLOPs':>9} {'params':>10} {'ep':>3} {'time':>7}"
+            + (f" {'mIoU':>6} {'pixAcc':>6} {'Dice':>6}  IoU per class{named}, reason" if dense else "")
         )
-        for line in lines:
-            if line["run"] == name:
-                print(_table_line(line))
+        for line in mine:
+            print(_table_line(line, " " + _scores_line(line) if dense else ""))
 
 
 def run(args) -> int:

@@ -72,6 +72,9 @@ class PlanEntry:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
+OPTIONAL = ("node_id", "compile_time", "miou", "pixel_accuracy", "class_iou", "dice")  # left out when None
+
+
 @dataclass(frozen=True)
 class TrialRow:
     """What one trial produced: its entry, how it ended, its errors and times, and where and
@@ -96,14 +99,19 @@ class TrialRow:
     finished_at: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
     node_id: str | None = None  # the Ray node it ran on; None for rows the driver writes itself
+    miou: float | None = None  # segmentation: the last validation's mean IoU, % (error = 100 - miou)
+    pixel_accuracy: float | None = None  # segmentation: share of counted pixels classed right, %
+    class_iou: list[float | None] | None = None  # segmentation: each class's IoU, % (None: seen nowhere)
+    dice: float | None = None  # segmentation with two classes: the foreground's Dice, %
 
     def to_dict(self) -> dict[str, Any]:
         """The trials.jsonl line: the entry's fields (not `rejected`, which `reason` says) and
-        the row's, `node_id` and `compile_time` only when known."""
+        the row's; those that are None unless known (`node_id`, `compile_time`, the segmentation
+        scores) only when known, so a classification row reads as it always did."""
         out = {k: v for k, v in asdict(self.entry).items() if k != "rejected"}
         out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "entry")
         out["status"] = self.status.value
-        for optional in ("node_id", "compile_time"):
+        for optional in OPTIONAL:
             if out[optional] is None:
                 del out[optional]
         return out

@@ -43,22 +43,44 @@ def flat(row: TrialRow, run: str = "") -> dict[str, Any]:
     return out
 
 
+SEGMENTATION = ("miou", "pixel_accuracy", "dice")  # a segmentation row's scores, columns where rows have them
+
+
 def wide(row: TrialRow, run: str) -> dict[str, Any]:
-    """A row as one table line: the main columns, each drawn value and each epoch's validation error."""
+    """A row as one table line: the main columns, a segmentation row's scores (each class's IoU as
+    iou.CLASS), each drawn value and each epoch's validation error."""
     out = flat(row, run)
+    out.update((k, getattr(row, k)) for k in SEGMENTATION if getattr(row, k) is not None)
+    out.update((f"iou.{i}", v) for i, v in enumerate(row.class_iou or []))
     out.update((f"value.{k}", v) for k, v in row.entry.values.items())
     out.update((f"val_error.{i}", e) for i, e in enumerate(row.val_errors, 1))
     return out
 
 
 def table(runs: dict[str, list[TrialRow]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """One table of every run's rows: its columns (main, then value.*, then val_error.* in epoch
-    order) and its lines; a cell a row lacks is missing from its line."""
+    """One table of every run's rows: its columns (main, segmentation scores where rows have them,
+    iou.* in class order, value.*, then val_error.* in epoch order) and its lines; a cell a row lacks
+    is missing from its line."""
     lines = [wide(r, name) for name, rows in runs.items() for r in rows]
     extra = dict.fromkeys(k for line in lines for k in line if k not in COLUMNS)
+    scores = [k for k in SEGMENTATION if k in extra]
+    ious = sorted((k for k in extra if k.startswith("iou.")), key=lambda k: int(k.split(".")[1]))
     values = [k for k in extra if k.startswith("value.")]
     epochs = sorted((k for k in extra if k.startswith("val_error.")), key=lambda k: int(k.split(".")[1]))
-    return [*COLUMNS, *values, *epochs], lines
+    return [*COLUMNS, *scores, *ious, *values, *epochs], lines
+
+
+def class_names(run_dir: str | Path) -> list[str]:
+    """The class names a run's preprocessing record lists ([] where it has none or cannot be read)."""
+    import json
+
+    from nas.training.loaders import PREPROCESSING
+
+    try:
+        names = json.loads((Path(run_dir) / PREPROCESSING).read_text()).get("class_names")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
 
 
 def read(path: str | Path, sort: str = "trial_index") -> tuple[bool, dict[str, list[dict[str, Any]]]]:
