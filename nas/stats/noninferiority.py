@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 from blocks.errors import ParamError
+from nas.stats.dist import norm_sf
 from nas.stats.edf import complexity_bins, default_bins, effective_size, stratum_weights
 
 
@@ -105,7 +105,7 @@ def mann_whitney(
     pi = float(np.sum(a * h1))
     se = float(np.sqrt(_spread(h1, a, pi, sa) + _spread(h2, b, pi, sb)))
     # se 0: the samples do not overlap, pi is 0 or 1 and says so without doubt
-    p = float(stats.norm.sf((pi - 0.5 + margin) / se)) if se else float(pi <= 0.5 - margin)
+    p = float(norm_sf((pi - 0.5 + margin) / se)) if se else float(pi <= 0.5 - margin)
     return NonInferiority(pi, se, p, margin, effective_size(a), effective_size(b))
 
 
