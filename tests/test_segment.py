@@ -1,0 +1,171 @@
+"""Segmentation specs: the fields a decoder brings, `segment` from a classification backbone,
+dilation schedules checked as `nas hdc` checks them, and the experiment's `segmentation` section."""
+
+import numpy as np
+import pytest
+import torch
+
+from blocks import dilation
+from blocks.errors import ParamError, SpecError, UserError
+from blocks.gridding import hole_free_schedules
+from blocks.network import build
+from blocks.segment import segment
+from blocks.spec import from_dict
+from nas import config, zoo
+from nas.sweeping.plan import plan_space
+from spaces import Context
+from tests.familycheck import decoder_spec
+
+
+def test_a_classification_spec_serialises_without_the_segmentation_fields():
+    spec = zoo.get("resnet18")
+    assert set(spec.to_dict()) == {"name", "input_shape", "stem", "stages", "head"}
+    assert all("dilations" not in s for s in spec.to_dict()["stages"])
+    assert spec.model_id == "3cc7d467d266"  # as tests/test_spec.py pins it
+
+
+def test_a_segmentation_spec_round_trips_and_its_verdicts_stay_out_of_the_model_id():
+    spec = segment(zoo.get("resnet50"), decoder="aspp", num_classes=21, output_stride=8)
+    data = spec.to_dict()
+    assert data["output_stride"] == 8 and data["decoder"] == {"type": "aspp", "params": {}}
+    assert [s["stride"] for s in data["stages"]] == [1, 2, 1, 1]
+    # without a generator each dilated stage takes the widest hole-free schedule: 1, 3, 9
+    assert [s.get("dilations") for s in data["stages"]] == [None, None, [1, 3, 9], [1, 3, 9]]
+    assert data["gridding"] == {"stages[2]": "hole-free", "stages[3]": "hole-free"}
+    back = from_dict(data)
+    assert back == spec and back.model_id == spec.model_id
+    data["gridding"] = {"stages[2]": "anything"}
+    assert from_dict(data).model_id == spec.model_id
+
+
+def test_dilation_is_set_on_the_dilatable_convs_in_order_and_keeps_every_map():
+    spec = segment(zoo.get("resnet50"), decoder="fcn", num_classes=3, output_stride=16)
+    model = build(spec)
+    kept = dilation.dilatable(model.stages[2])  # stage 2 keeps its stride: its first 3x3 is strided
+    assert len(kept) == 5 and all(c.dilation == (1, 1) for c in kept)
+    traded = [
+        m for m in model.stages[3].modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)
+    ]
+    assert spec.stages[3].dilations == (1, 3, 9)
+    assert [(c.dilation, c.padding, c.stride) for c in traded] == [
+        ((r, r), (r, r), (1, 1)) for r in (1, 3, 9)
+    ]
+    model.eval()
+    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_gridded_schedules_have_holes_with_a_hole_free_ones_receptive_field():
+    backbone = zoo.get("resnet50")
+    free = segment(backbone, decoder="aspp", num_classes=2, output_stride=16, rng=np.random.default_rng(1))
+    grid = segment(
+        backbone,
+        decoder="aspp",
+        num_classes=2,
+        output_stride=16,
+        schedule="gridded",
+        rng=np.random.default_rng(1),
+    )
+    assert free.to_dict()["gridding"] == {"stages[3]": "hole-free"}
+    assert "leaves gridding holes" in grid.to_dict()["gridding"]["stages[3]"]
+    # the gridded draw's receptive field equals a hole-free schedule's (the same sum of rates)
+    assert any(sum(s) == sum(grid.stages[3].dilations) for s in hole_free_schedules(3, 3, 9))
+    assert grid.model_id != free.model_id
+
+
+def test_an_output_stride_the_backbone_cannot_reach_names_the_legal_ones():
+    # resnet18 on a stride-1 stem: features at strides 1, 1, 2, 4, 8
+    stem = {"type": "simple", "width": 8, "params": {"stride": 1}}
+    stages = [{"block": "res_basic", "depth": 1, "width": 8, "stride": s} for s in (1, 2, 2, 2)]
+    small = from_dict({"input_shape": [3, 32, 32], "stem": stem, "stages": stages, "head": {}})
+    with pytest.raises(
+        ParamError, match=r"output_stride: 16 is not reached .* \[1, 1, 2, 4, 8\]; legal: \[8\]"
+    ):
+        segment(small, decoder="fcn", num_classes=2, output_stride=16)
+    with pytest.raises(ParamError, match=r"output_stride: expected one of \[8, 16, 32\], got 4"):
+        segment(small, decoder="fcn", num_classes=2, output_stride=4)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"output_stride": 8}, r"output_stride: 8, but the stem's and stages' strides reach 16"),
+        ({"output_stride": 12}, r"output_stride: expected one of \[8, 16, 32\], got 12"),
+        (
+            {"head": {"type": "classifier", "num_classes": 5}},
+            r"head: a segmentation spec's head is type 'dense'",
+        ),
+        ({"decoder": {"type": "psp"}}, r"decoder.type: unknown decoder 'psp'; legal: \['aspp', 'duc'"),
+        (
+            {"decoder": {"type": "aspp", "params": {"rates": [0]}}},
+            r"decoder.params.rates: expected list of int",
+        ),
+    ],
+)
+def test_bad_segmentation_fields_are_refused_naming_the_field(change, message):
+    data = {**decoder_spec("aspp").to_dict(), **change}
+    with pytest.raises(SpecError, match=message):
+        from_dict(data, "seg.yaml")
+
+
+def test_dilations_are_refused_without_a_decoder_and_on_families_that_set_their_own():
+    data = zoo.get("resnet18").to_dict()
+    data["stages"][3]["dilations"] = [1, 2, 5]
+    with pytest.raises(SpecError, match=r"stages\[3\].dilations: only a segmentation spec"):
+        from_dict(data)
+    seg = decoder_spec("fcn").to_dict()
+    seg["stages"][2] = {"block": "hdc_dilated", "depth": 1, "width": 32, "stride": 2, "dilations": [1, 2]}
+    with pytest.raises(SpecError, match=r"stages\[2\].dilations: stage 'hdc_dilated' sets its own rates"):
+        from_dict(seg)
+
+
+def test_the_d_block_refuses_rates_that_reach_past_its_map():
+    seg = decoder_spec("regseg").to_dict()  # 32x32 input: the last stage's map is 2x2
+    seg["stages"][2] = {
+        "block": "d_block",
+        "depth": 2,
+        "width": 32,
+        "stride": 2,
+        "params": {"dilations": [1, 2]},
+    }
+    with pytest.raises(SpecError, match=r"params.dilations: rates \[2\] reach past the 2-pixel side"):
+        from_dict(seg)
+    seg["stages"][2]["params"]["dilations"] = [1]
+    assert build(from_dict(seg))(torch.randn(1, 3, 32, 32)).shape == (1, 5, 32, 32)
+
+
+def test_the_segmentation_section_turns_each_drawn_backbone_into_a_segmentation_spec():
+    data = {
+        "space": "anynet_x_a",
+        "samples": 2,
+        "segmentation": {"decoder": "fcn", "output_stride": 8, "schedule": "gridded"},
+    }
+    exp = config.parse(data, "seg.yaml")
+    assert exp.segmentation.schedule == "gridded" and "segmentation" in exp.to_dict()
+    assert "segmentation" not in config.parse({"space": "anynet_x_a"}).to_dict()
+    ctx = Context((3, 64, 64), 4)
+    plan = plan_space(exp, 0, ctx)
+    for entry in plan:
+        spec = from_dict(entry.spec)
+        assert spec.decoder.type == "fcn" and spec.output_stride == 8 and spec.head.num_classes == 4
+        assert all("leaves gridding holes" in v for v in entry.spec["gridding"].values())
+        assert entry.complexity["params"] > 0
+
+
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"decoder": "psp"}, r"seg.yaml: segmentation.decoder: unknown decoder 'psp'"),
+        (
+            {"decoder": "aspp", "output_stride": 4},
+            r"segmentation.output_stride: expected int in \[8, 16, 32\]",
+        ),
+        (
+            {"decoder": "aspp", "decoder_params": {"width": 1}},
+            r"segmentation.decoder_params.width: expected int",
+        ),
+        ({"output_stride": 8}, r"segmentation.decoder: required"),
+    ],
+)
+def test_a_bad_segmentation_section_names_the_file_and_field(section, message):
+    with pytest.raises(UserError, match=message):
+        config.parse({"space": "anynet_x_a", "segmentation": section}, "seg.yaml")
