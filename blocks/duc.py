@@ -1,8 +1,8 @@
 """Dense upsampling convolution (DUC; Wang et al. 2018, "Understanding Convolution for Semantic
-Segmentation") as a decoder family: on the deepest feature, at output stride d, 3x3 convs (bias)
-predict num_classes x d x d channels, summed over the branches' rates (the public ResNet-DUC-HDC
-sums four, DeepLab-v2 style), and a pixel shuffle rearranges each d x d cell into the full-
-resolution logits: learned upsampling instead of bilinear interpolation.
+Segmentation") as a decoder family: on the deepest feature, at output stride d, a 3x3 conv (bias)
+predicts num_classes x d x d channels and a pixel shuffle rearranges each d x d cell into the
+full-resolution logits: learned upsampling instead of bilinear interpolation. More rates sum
+parallel convs (DeepLab-v2's classifier widened to the cells), for design spaces that try them.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from blocks.schema import Param
     schema={
         "rates": Param(
             int,
-            (6, 12, 18, 24),
-            "rates of the summed 3x3 branches",
+            (1,),
+            "rates of the summed 3x3 branches (the paper: one conv)",
             is_list=True,
             low=1,
             high=64,
@@ -35,7 +35,7 @@ from blocks.schema import Param
     },
 )
 class DUCDecoder(nn.Module):
-    """Summed dilated 3x3 convs to num_classes * d * d channels, pixel shuffle by d (the output stride)."""
+    """A 3x3 conv (or summed dilated ones) to num_classes * d * d channels, pixel shuffle by d (the output stride)."""
 
     def __init__(self, widths: tuple[int, ...], strides: tuple[int, ...], num_classes: int, **params: Any):
         super().__init__()

@@ -8,8 +8,8 @@ import torch
 from blocks import library, registry
 from blocks.complexity import complexity
 from blocks.cx import Cx
-from blocks.network import build
 from blocks.errors import ParamError, UnknownName
+from blocks.network import build
 from blocks.residual import ResBottleneckYStage
 from tests.cxcheck import assert_matches
 from tests.familycheck import decoder_spec, part_spec, stage_spec

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from blocks import dilation
+from blocks.complexity import complexity
 from blocks.errors import ParamError, SpecError, UserError
 from blocks.gridding import hole_free_schedules
 from blocks.network import build
@@ -14,7 +15,8 @@ from blocks.spec import from_dict
 from nas import config, zoo
 from nas.sweeping.plan import plan_space
 from spaces import Context
-from tests.familycheck import decoder_spec
+from tests.familycheck import decoder_spec, exports_match
+from tests.test_export_families import ONNX
 
 
 def test_a_classification_spec_serialises_without_the_segmentation_fields():
@@ -169,3 +171,52 @@ def test_the_segmentation_section_turns_each_drawn_backbone_into_a_segmentation_
 def test_a_bad_segmentation_section_names_the_file_and_field(section, message):
     with pytest.raises(UserError, match=message):
         config.parse({"space": "anynet_x_a", "segmentation": section}, "seg.yaml")
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("unext", 1_471_921),  # the official code's count at one class
+        ("unext_s", 253_561),  # the official UNext_S module list; the paper's table says 0.32M
+        ("deeplabv3_resnet50_aux", 42_004_074),  # torchvision's, weights with the aux head
+        (
+            "deeplabv3_resnet50",
+            42_004_074 - 2_365_205,
+        ),  # less FCNHead(1024, 21): 9*1024*256 + 512 + 256*21 + 21
+        ("fcn_resnet50_aux", 35_322_218),
+        ("fcn_resnet50", 35_322_218 - 2_365_205),
+        ("regseg", 3_334_951),  # the paper's 3.34M; the official exp48_decoder26 at 19 classes
+        ("resnet101_duc_hdc", 42_500_160 + 9 * 2048 * 19 * 64 + 19 * 64),  # ResNet-101 less fc, DUC conv
+    ],
+)
+def test_zoo_segmentation_networks_have_their_published_parameter_counts(name, params):
+    assert complexity(zoo.get(name)).params == params
+
+
+def test_torchvisions_rates_grid_in_layer4_and_the_spec_says_so():
+    grid = zoo.get("deeplabv3_resnet50").to_dict()["gridding"]
+    assert grid["stages[2]"] == "hole-free"
+    assert grid["stages[3]"].startswith(
+        "schedule [2, 4, 4] with kernel 3 leaves gridding holes at offsets ±1, ±3"
+    )
+
+
+def _small_dilated():
+    stem = {"type": "simple", "width": 8}  # stride 2: features at strides 2, 4, 8, 16
+    stages = [
+        {"block": b, "depth": 2, "width": 16, "stride": 2} for b in ("res_basic", "mbconv", "res_basic")
+    ]
+    backbone = from_dict({"input_shape": [3, 32, 32], "stem": stem, "stages": stages, "head": {}})
+    return segment(backbone, decoder="unext", num_classes=3, output_stride=8, rng=np.random.default_rng(0))
+
+
+def test_a_dilated_segmentation_network_exports_to_torchscript_and_torch_export(tmp_path):
+    spec = _small_dilated()
+    assert spec.stages[2].dilations and spec.stages[2].stride == 1
+    exports_match(spec, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ONNX, reason="ONNX export needs the onnx and onnxscript packages (the [onnx] extra)")
+def test_a_dilated_segmentation_network_exports_to_onnx(tmp_path):
+    exports_match(_small_dilated(), tmp_path, ("onnx",))
