@@ -42,7 +42,8 @@ def test_a_segmentation_spec_round_trips_and_its_verdicts_stay_out_of_the_model_
 
 def test_dilation_is_set_on_the_dilatable_convs_in_order_and_keeps_every_map():
     spec = segment(zoo.get("resnet50"), decoder="fcn", num_classes=3, output_stride=16)
-    model = build(spec)
+    with torch.device("meta"):  # the layers' settings, without ResNet-50's weights
+        model = build(spec)
     kept = dilation.dilatable(model.stages[2])  # stage 2 keeps its stride: its first 3x3 is strided
     assert len(kept) == 5 and all(c.dilation == (1, 1) for c in kept)
     traded = [
@@ -52,8 +53,6 @@ def test_dilation_is_set_on_the_dilatable_convs_in_order_and_keeps_every_map():
     assert [(c.dilation, c.padding, c.stride) for c in traded] == [
         ((r, r), (r, r), (1, 1)) for r in (1, 3, 9)
     ]
-    model.eval()
-    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)
 
 
 def test_gridded_schedules_have_holes_with_a_hole_free_ones_receptive_field():
@@ -203,13 +202,12 @@ def test_torchvisions_rates_grid_in_layer4_and_the_spec_says_so():
 
 def _small_dilated():
     stem = {"type": "simple", "width": 8}  # stride 2: features at strides 2, 4, 8, 16
-    stages = [
-        {"block": b, "depth": 2, "width": 16, "stride": 2} for b in ("res_basic", "mbconv", "res_basic")
-    ]
+    stages = [{"block": "res_basic", "depth": 1, "width": 8, "stride": 2} for _ in range(3)]
     backbone = from_dict({"input_shape": [3, 32, 32], "stem": stem, "stages": stages, "head": {}})
-    return segment(backbone, decoder="unext", num_classes=3, output_stride=8, rng=np.random.default_rng(0))
+    return segment(backbone, decoder="fcn", num_classes=3, output_stride=8, rng=np.random.default_rng(0))
 
 
+@pytest.mark.slow
 def test_a_dilated_segmentation_network_exports_to_torchscript_and_torch_export(tmp_path):
     spec = _small_dilated()
     assert spec.stages[2].dilations and spec.stages[2].stride == 1
