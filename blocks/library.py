@@ -14,6 +14,7 @@ from blocks import (  # noqa: F401  (imported to register their families)
     inception_resnet,
     inception_v3,
     inception_v4,
+    lraspp,
     mbconv,
     regseg,
     residual,

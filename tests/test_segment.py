@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from blocks import dilation
+from blocks import dilation, library
 from blocks.complexity import complexity
+from blocks.cx import Cx
 from blocks.errors import ParamError, SpecError, UserError
 from blocks.gridding import hole_free_schedules
 from blocks.network import build
@@ -218,3 +219,13 @@ def test_a_dilated_segmentation_network_exports_to_torchscript_and_torch_export(
 @pytest.mark.skipif(not ONNX, reason="ONNX export needs the onnx and onnxscript packages (the [onnx] extra)")
 def test_a_dilated_segmentation_network_exports_to_onnx(tmp_path):
     exports_match(_small_dilated(), tmp_path, ("onnx",))
+
+
+def test_the_lraspp_decoder_has_torchvisions_head_count_on_mobilenet_v3_large_features():
+    # torchvision's lraspp_mobilenet_v3_large at 21 classes: 3,221,538 = its MobileNetV3-Large
+    # features (5,483,032 less the 2,511,080 of the classifier) + the head on the 40-channel
+    # stride-8 feature and the 960-channel last one
+    fam = library.get("decoder", "lraspp")
+    sizes = ((16, 16), (8, 8), (4, 4))
+    head = fam.complexity(Cx(4, 4), (24, 40, 960), (4, 8, 16), 21, sizes=sizes).params
+    assert head == 3_221_538 - (5_483_032 - 2_511_080)
