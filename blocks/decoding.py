@@ -38,15 +38,20 @@ def resize(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def at_stride(strides: tuple[int, ...], stride: int) -> int | None:
-    """Index of the last feature at `stride` (the deepest one at that resolution), or None."""
-    found = [i for i, s in enumerate(strides) if s == stride]
+    """Index of the skip feature at `stride`: the deepest one at that resolution before the
+    deepest feature of all (which a decoder takes anyway), or None."""
+    found = [i for i, s in enumerate(strides[:-1]) if s == stride]
     return found[-1] if found else None
 
 
 def stride_errors(strides: tuple[int, ...], wanted: dict[str, int]) -> list[tuple[str, str]]:
-    """(parameter, message) for each wanted stride no feature has."""
+    """(parameter, message) for each wanted skip stride no feature before the deepest has."""
     return [
-        (name, f"no feature at stride {s}; the stem's and stages' outputs are at strides {list(strides)}")
+        (
+            name,
+            f"no feature before the deepest at stride {s}; the stem's and stages' outputs are at "
+            f"strides {list(strides)}",
+        )
         for name, s in wanted.items()
         if at_stride(strides, s) is None
     ]

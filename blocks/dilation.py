@@ -63,7 +63,9 @@ def _kernels(kind: str, name: str, args: str, params: str) -> tuple[int, ...]:
 
 def kernels(part: Part) -> tuple[int, ...]:
     """Smallest side of each dilatable conv of a stage part (what a schedule is cycled over)."""
-    return _kernels(part.kind, part.name, json.dumps(list(part.args.values())), json.dumps(part.params, sort_keys=True))
+    return _kernels(
+        part.kind, part.name, json.dumps(list(part.args.values())), json.dumps(part.params, sort_keys=True)
+    )
 
 
 def verdict(rates: tuple[int, ...], sides: tuple[int, ...]) -> str:
@@ -102,4 +104,3 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
                 )
             )
     return out
-

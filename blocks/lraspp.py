@@ -17,12 +17,7 @@ from blocks.schema import Param
 
 
 def _takes(strides: tuple[int, ...], low_stride: int, **_) -> list[tuple[str, str]]:
-    out = stride_errors(strides, {"low_stride": low_stride})
-    if not out and at_stride(strides, low_stride) == len(strides) - 1:
-        out.append(
-            ("low_stride", f"the feature at stride {low_stride} is the deepest; the head needs one before it")
-        )
-    return out
+    return stride_errors(strides, {"low_stride": low_stride})
 
 
 @register(

@@ -192,10 +192,7 @@ class DBlockStage(nn.Sequential):
 
 
 def _takes(strides: tuple[int, ...], **_) -> list[tuple[str, str]]:
-    out = stride_errors(strides, {"": 4}) + stride_errors(strides, {"": 8})
-    if not out and max(at_stride(strides, 4), at_stride(strides, 8)) >= len(strides) - 1:
-        out.append(("", "the deepest feature must come after the ones at strides 4 and 8"))
-    return out
+    return stride_errors(strides, {"": 4}) + stride_errors(strides, {"": 8})
 
 
 @register(

@@ -177,7 +177,9 @@ def parts(spec: ArchSpec) -> list[Part]:
         out.append(Part("stage", st.block, f"stages[{i}]", args, st.params))
         w_in = st.width
     if spec.decoder is None:
-        out.append(Part("head", head.type, "head", {"w_in": w_in, "num_classes": head.num_classes}, head.params))
+        out.append(
+            Part("head", head.type, "head", {"w_in": w_in, "num_classes": head.num_classes}, head.params)
+        )
         return out
     widths = (stem.width, *(st.width for st in spec.stages))
     args = {"widths": widths, "strides": feature_strides(spec), "num_classes": head.num_classes}
@@ -326,7 +328,9 @@ def dense_errors(spec: ArchSpec) -> list[tuple[str, str]]:
             if st.dilations
         ]
         if spec.output_stride is not None:
-            out.append(("output_stride", "only a segmentation spec (one with a decoder) has an output stride"))
+            out.append(
+                ("output_stride", "only a segmentation spec (one with a decoder) has an output stride")
+            )
         if spec.head.type == DENSE_HEAD:
             out.append(("head.type", f"'{DENSE_HEAD}' needs a decoder; legal here: a classification head"))
         return out

@@ -12,10 +12,11 @@ from blocks.errors import ParamError, SpecError, UserError
 from blocks.gridding import hole_free_schedules
 from blocks.network import build
 from blocks.segment import segment
-from blocks.spec import from_dict
+from blocks.spec import feature_strides, from_dict
 from nas import config, zoo
 from nas.sweeping.plan import plan_space
 from spaces import Context
+from tests.cxcheck import assert_matches
 from tests.familycheck import decoder_spec, exports_match
 from tests.test_export_families import ONNX
 
@@ -229,3 +230,15 @@ def test_the_lraspp_decoder_has_torchvisions_head_count_on_mobilenet_v3_large_fe
     sizes = ((16, 16), (8, 8), (4, 4))
     head = fam.complexity(Cx(4, 4), (24, 40, 960), (4, 8, 16), 21, sizes=sizes).params
     assert head == 3_221_538 - (5_483_032 - 2_511_080)
+
+
+def test_skips_come_from_before_the_deepest_feature_when_dilation_keeps_strides_equal():
+    # at output stride 8 the last two stages both run at 1/8: RegSeg's 1/8 skip is the first of them
+    stem = {"type": "simple", "width": 8}
+    stages = [{"block": "res_basic", "depth": 1, "width": w, "stride": 2} for w in (8, 16, 16)]
+    backbone = from_dict({"input_shape": [3, 32, 32], "stem": stem, "stages": stages, "head": {}})
+    spec = segment(backbone, decoder="regseg", num_classes=3, output_stride=8)
+    assert feature_strides(spec) == (2, 4, 8, 8)
+    model = build(spec)
+    assert (model.decoder.i4, model.decoder.i8) == (1, 2)
+    assert_matches(spec)
