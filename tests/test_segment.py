@@ -1,6 +1,8 @@
 """Segmentation specs: the fields a decoder brings, `segment` from a classification backbone,
 dilation schedules checked as `nas hdc` checks them, and the experiment's `segmentation` section."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -242,3 +244,17 @@ def test_skips_come_from_before_the_deepest_feature_when_dilation_keeps_strides_
     model = build(spec)
     assert (model.decoder.i4, model.decoder.i8) == (1, 2)
     assert_matches(spec)
+
+
+def test_optimize_mode_draws_segmentation_specs_too():
+    import optuna
+
+    from nas.sweeping.optimize import DefineByRun
+    from spaces import Limits, get
+
+    exp = config.parse({"space": "anynet_x_a", "segmentation": {"decoder": "fcn", "output_stride": 16}})
+    options = get("anynet_x_a").resolve({})
+    define = DefineByRun("anynet_x_a", options, Context((3, 64, 64), 4), Limits(), 0, 0, exp.segmentation)
+    entry = json.loads(define(optuna.create_study().ask())["nas_entry"])
+    spec = from_dict(entry["spec"])
+    assert (spec.decoder.type, spec.output_stride, spec.head.type) == ("fcn", 16, "dense")

@@ -16,10 +16,10 @@ import numpy as np
 import yaml
 
 from blocks.complexity import complexity
-from blocks.errors import UserError
+from blocks.errors import SpecError, UserError
 from blocks.segment import segment
 from nas import config as cfgmod
-from nas.config import Experiment
+from nas.config import Experiment, Segmentation
 from nas.outputs import unlinked
 from nas.records import store
 from nas.records.rows import PlanEntry
@@ -65,15 +65,17 @@ def plan_space(exp: Experiment, index: int, ctx: Context, n: int | None = None) 
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
     if exp.segmentation is not None:
-        samples = [segmented(exp, i, s) for i, s in enumerate(samples)]
+        try:
+            samples = [segmented(exp.segmentation, exp.seed, i, s) for i, s in enumerate(samples)]
+        except UserError as err:
+            raise UserError(f"{exp.source}: segmentation: {err}") from None
     return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
 
 
-def segmented(exp: Experiment, index: int, drawn: Sample) -> Sample:
+def segmented(seg: Segmentation, seed: int, index: int, drawn: Sample) -> Sample:
     """Trial `index`'s drawn backbone made the experiment's segmentation network; its dilation
     schedules come from a generator of the seed and the index, so every space draws the same ones
     for the same trial index (the constraints judged the backbone)."""
-    seg = exp.segmentation
     try:
         spec = segment(
             drawn.spec,
@@ -82,12 +84,12 @@ def segmented(exp: Experiment, index: int, drawn: Sample) -> Sample:
             output_stride=seg.output_stride,
             decoder_params=seg.decoder_params,
             schedule=seg.schedule,
-            rng=np.random.default_rng([exp.seed, index]),
+            rng=np.random.default_rng([seed, index]),
             schedule_length=seg.schedule_length,
             max_rate=seg.max_rate,
         )
     except UserError as err:
-        raise UserError(f"{exp.source}: segmentation: trial {index}: {err}") from None
+        raise SpecError(f"trial {index}: {err}") from None  # optimize mode records it as a refused draw
     return Sample(spec, drawn.values, complexity(spec))
 
 
