@@ -23,7 +23,7 @@ import yaml
 
 from blocks import registry, yamlio
 from blocks.cx import Cx
-from blocks.errors import SpecError, UnknownName
+from blocks.errors import SpecError, UnknownName, UserError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -198,7 +198,7 @@ def feature_strides(spec: ArchSpec) -> tuple[int, ...]:
             Cx(PROBE, PROBE), spec.input_shape[0], spec.stem.width, **spec.stem.params
         )
         stride = round(PROBE / cx.h)
-    except (UnknownName, SpecError, TypeError, ValueError, ZeroDivisionError):
+    except (UserError, TypeError, ValueError, ZeroDivisionError):  # validation names the stem's fault
         stride = 0
     out = [stride]
     for st in spec.stages:
