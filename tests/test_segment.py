@@ -254,7 +254,7 @@ def test_optimize_mode_draws_segmentation_specs_too():
 
     exp = config.parse({"space": "anynet_x_a", "segmentation": {"decoder": "fcn", "output_stride": 16}})
     options = get("anynet_x_a").resolve({})
-    define = DefineByRun("anynet_x_a", options, Context((3, 64, 64), 4), Limits(), 0, 0, exp.segmentation)
+    define = DefineByRun("anynet_x_a", options, Context((3, 64, 64), 4), Limits(), 0, [0], exp.segmentation)
     entry = json.loads(define(optuna.create_study().ask())["nas_entry"])
     spec = from_dict(entry["spec"])
     assert (spec.decoder.type, spec.output_stride, spec.head.type) == ("fcn", 16, "dense")
