@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import nn
 
 from blocks.gridding import check_schedule
-
-if TYPE_CHECKING:
-    from blocks.spec import ArchSpec, Part
 
 GRID_TAG = "dilated"  # families that set their own rates (hdc_dilated, regseg's D-block)
 
@@ -52,20 +49,18 @@ def dilate(module: nn.Module, rates: tuple[int, ...]) -> None:
 
 
 @lru_cache(maxsize=256)
-def _kernels(kind: str, name: str, args: str, params: str) -> tuple[int, ...]:
-    """Smallest spatial side (> 1) of each dilatable conv of a stage, built without weights."""
+def _kernels(name: str, args: str, params: str) -> tuple[int, ...]:
     from blocks.library import get
 
-    with torch.device("meta"):
-        module = get(kind, name).build(*json.loads(args), **json.loads(params))
+    with torch.device("meta"):  # built without weights: only the layers' settings are read
+        module = get("stage", name).build(*json.loads(args), **json.loads(params))
     return tuple(min(s for s in c.kernel_size if s > 1) for c in dilatable(module))
 
 
-def kernels(part: Part) -> tuple[int, ...]:
-    """Smallest side of each dilatable conv of a stage part (what a schedule is cycled over)."""
-    return _kernels(
-        part.kind, part.name, json.dumps(list(part.args.values())), json.dumps(part.params, sort_keys=True)
-    )
+def kernels(name: str, args: tuple[int, ...], params: dict[str, Any]) -> tuple[int, ...]:
+    """Smallest side (> 1) of each dilatable conv of a stage of family `name` built from its
+    structural `args` and `params`: what a schedule is cycled over."""
+    return _kernels(name, json.dumps(list(args)), json.dumps(params, sort_keys=True))
 
 
 def verdict(rates: tuple[int, ...], sides: tuple[int, ...]) -> str:
@@ -73,34 +68,3 @@ def verdict(rates: tuple[int, ...], sides: tuple[int, ...]) -> str:
     the smallest kernel of the stage, whose holes a larger kernel at the same rates only fills."""
     messages = check_schedule(cycled(rates, len(sides)), min(sides))
     return messages[0] if messages else "hole-free"
-
-
-def _dilated(spec: ArchSpec) -> list[tuple[int, Part, tuple[int, ...]]]:
-    from blocks.spec import parts
-
-    stages = [p for p in parts(spec) if p.kind == "stage"]
-    return [(i, p, st.dilations) for i, (p, st) in enumerate(zip(stages, spec.stages)) if st.dilations]
-
-
-def verdicts(spec: ArchSpec) -> dict[str, str]:
-    """Each dilated stage's field and the gridding verdict of its schedule, as recorded in the spec."""
-    return {f"stages[{i}]": verdict(rates, kernels(p)) for i, p, rates in _dilated(spec) if kernels(p)}
-
-
-def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
-    """A schedule on a stage that sets its own rates or has no conv a rate can apply to."""
-    from blocks.library import get
-
-    out = []
-    for i, p, _ in _dilated(spec):
-        if GRID_TAG in get("stage", p.name).tags:
-            out.append((f"stages[{i}].dilations", f"stage '{p.name}' sets its own rates in its params"))
-        elif not kernels(p):
-            out.append(
-                (
-                    f"stages[{i}].dilations",
-                    f"stage '{p.name}' has no k x k (k > 1) stride-1 'same'-padded conv to dilate; "
-                    "leave its dilations empty",
-                )
-            )
-    return out

@@ -58,7 +58,7 @@ def segment(
     plain = replace(backbone, stages=tuple(stages))
     for i, part in enumerate(p for p in parts(plain) if p.kind == "stage"):
         if i >= first and dilation.GRID_TAG not in dilation_tags(part.name):
-            sides = dilation.kernels(part)
+            sides = dilation.kernels(part.name, tuple(part.args.values()), part.params)
             if sides:
                 rates = draw(schedule, sides, schedule_length, max_rate, rng)
                 stages[i] = replace(stages[i], dilations=tuple(rates))

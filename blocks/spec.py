@@ -104,9 +104,7 @@ class ArchSpec:
         if self.decoder is not None:
             out["decoder"] = {"type": self.decoder.type, "params": _plain(self.decoder.params)}
             out["output_stride"] = self.output_stride
-            from blocks import dilation
-
-            out["gridding"] = dilation.verdicts(self)
+            out["gridding"] = gridding(self)
         return out
 
     @property
@@ -311,9 +309,45 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
             if why:
                 out.append((part.where, why))
     if not out and spec.decoder is not None:
-        from blocks import dilation
+        out.extend(_dilation_errors(spec))
+    return out
 
-        out.extend(dilation.spec_errors(spec))
+
+def _dilated(spec: ArchSpec) -> list[tuple[int, Part, tuple[int, ...], tuple[int, ...]]]:
+    """(index, part, schedule, smallest side of each dilatable conv) of every stage with a schedule."""
+    from blocks import dilation
+
+    stages = [p for p in parts(spec) if p.kind == "stage"]
+    return [
+        (i, p, st.dilations, dilation.kernels(p.name, tuple(p.args.values()), p.params))
+        for i, (p, st) in enumerate(zip(stages, spec.stages))
+        if st.dilations
+    ]
+
+
+def gridding(spec: ArchSpec) -> dict[str, str]:
+    """Each dilated stage's field and the gridding verdict of its cycled schedule (blocks.dilation)."""
+    from blocks import dilation
+
+    return {f"stages[{i}]": dilation.verdict(rates, sides) for i, _, rates, sides in _dilated(spec) if sides}
+
+
+def _dilation_errors(spec: ArchSpec) -> list[tuple[str, str]]:
+    """A schedule on a stage that sets its own rates or has no conv a rate can apply to."""
+    from blocks import dilation
+
+    out = []
+    for i, p, _, sides in _dilated(spec):
+        if dilation.GRID_TAG in family("stage", p.name).tags:
+            out.append((f"stages[{i}].dilations", f"stage '{p.name}' sets its own rates in its params"))
+        elif not sides:
+            out.append(
+                (
+                    f"stages[{i}].dilations",
+                    f"stage '{p.name}' has no k x k (k > 1) stride-1 'same'-padded conv to dilate; "
+                    "leave its dilations empty",
+                )
+            )
     return out
 
 
