@@ -271,3 +271,21 @@ def test_zoo_segmentation_networks_cost_what_pytorch_measures(name):
         if stage["block"] == "d_block":
             stage["params"]["dilations"] = [min(r, 2) for r in stage["params"].get("dilations", [1])]
     assert_matches(from_dict(data))
+
+
+def test_swin_stages_hand_their_patch_merged_maps_to_a_u_shaped_decoder():
+    swin = {"window_size": 2, "head_dim": 8}
+    backbone = from_dict(
+        {
+            "input_shape": [3, 32, 32],
+            "stem": {"type": "patch_embed", "width": 8, "params": {"patch": 2}},
+            "stages": [
+                {"block": "swin", "depth": 2, "width": w, "stride": s, "params": swin}
+                for w, s in ((8, 1), (16, 2), (32, 2))
+            ],
+            "head": {"type": "norm_pool"},
+        }
+    )
+    spec = segment(backbone, decoder="unext", num_classes=2, output_stride=8)
+    assert feature_strides(spec) == (2, 2, 4, 8) and all(not st.dilations for st in spec.stages)
+    assert_matches(spec)
