@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nas.training import datasets
 from tests.test_bad_inputs import refused
 
 X = np.arange(8 * 36, dtype=np.uint8).reshape(8, 1, 6, 6)
@@ -168,7 +167,7 @@ def test_a_pattern_matching_nothing_is_named(tmp_path, capsys):
 def test_arrays_over_half_the_memory_are_refused_from_their_headers(tmp_path, capsys, monkeypatch):
     """A small file inflating to arrays too large to hold: refused from the .npy headers alone."""
     np.savez_compressed(tmp_path / "bomb.npz", x=np.zeros((64, 3, 32, 32)), y=np.arange(64) % 4)
-    monkeypatch.setattr(datasets, "_machine_memory", lambda: 4_000_000)
+    monkeypatch.setattr("nas.training.npzfile._machine_memory", lambda: 4_000_000)
     monkeypatch.setattr(
         np, "load", lambda *a, **k: pytest.fail("loaded the arrays before checking their size")
     )

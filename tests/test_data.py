@@ -11,6 +11,8 @@ from PIL import Image
 
 from blocks.errors import UserError
 from nas.training import datasets as data
+from nas.training.augment import Augment
+from nas.training.inmemory import split
 
 NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
 
@@ -49,7 +51,7 @@ def test_digits_unchanged_global_standardisation_split_80_20():
 
     bunch = load_digits()
     x = (bunch.images[:, None] / 16.0).astype(np.float32)
-    xt, yt, xv, yv = data._split(x, bunch.target.astype(np.int64), 0.2, 0)
+    xt, yt, xv, yv = split(x, bunch.target.astype(np.int64), 0.2, 0)
     mean, std = xt.mean(), xt.std() + 1e-8
     ds = data.load("digits")
     assert ds.input_shape == (1, 8, 8) and ds.num_classes == 10 and len(ds.x_train) + len(ds.x_val) == 1797
@@ -412,7 +414,7 @@ def test_in_memory_batches_standardise_per_batch_and_on_moves_the_set():
     moved = ds.on("cpu")
     assert type(moved) is data.Dataset and torch.equal(moved.x_train, ds.x_train) and moved.mean == ds.mean
     gen = torch.Generator().manual_seed(4)
-    batches = list(ds.train_batches(8, gen, data.Augment(cutout=6), torch.device("cpu"), workers=3))
+    batches = list(ds.train_batches(8, gen, Augment(cutout=6), torch.device("cpu"), workers=3))
     assert [len(y) for _, y in batches] == [8, 8, 8, 6] and all(x.dtype == torch.float32 for x, _ in batches)
     order = torch.randperm(30, generator=torch.Generator().manual_seed(4))
     # a 6-pixel cutout on 6 x 6 images zeroes a quarter to all of each one; the rest is standardised

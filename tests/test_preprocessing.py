@@ -22,6 +22,7 @@ from nas.records.rows import PlanEntry, Status
 from nas.records.weights import OWNER, fresh, read_source, save_weights, weights_path, write_source
 from nas.sweeping.trial import make_row
 from nas.training import datasets as datamod
+from nas.training.inmemory import split
 from nas.training.loop import train
 
 EXPERIMENT = {
@@ -45,7 +46,7 @@ SPEC = from_dict(
 def raw_val_pixels() -> np.ndarray:
     """The validation split of digits as the loader reads it, before standardisation."""
     bunch = load_digits()
-    return datamod._split(bunch.images[:, None] / 16.0, bunch.target, 0.2, 0)[2].astype(np.float32)
+    return split(bunch.images[:, None] / 16.0, bunch.target, 0.2, 0)[2].astype(np.float32)
 
 
 def test_digits_expose_the_training_split_statistics():

@@ -58,6 +58,13 @@ def test_every_registering_module_is_imported_by_its_list(kind):
     assert unreachable(ROOT / folder, pattern, imported_by(ROOT / listing) | {itself}) == []
 
 
+def test_the_dataset_loaders_register_in_their_own_modules():
+    """digits and synthetic in datasets.py itself; every other loader in the module named for it."""
+    assert registering(ROOT / "nas/training", r"^@loader\(") == {
+        f"nas.training.{m}" for m in ("datasets", "cifar", "npzfile", "imagefolder", "segdata")
+    }
+
+
 def test_every_space_module_is_in_the_registrys_list():
     """Spaces load on demand from spaces.registry.MODULES, so that list is the one to keep."""
     found = registering(ROOT / "spaces", r"^\s*register\(")

@@ -8,6 +8,7 @@ from PIL import Image
 
 from blocks.errors import UserError
 from nas.training import datasets
+from nas.training.augment import Augment
 from nas.training.jointaug import JointAugment
 from nas.training.masks import voc_palette
 
@@ -53,7 +54,7 @@ def test_synthetic_is_seeded_and_holds_thin_structures():
 def test_batches_are_standardised_images_with_int64_masks():
     ds = datasets.load("segsynthetic", {"num_samples": 10, "size": S})
     gen = torch.Generator().manual_seed(0)
-    batches = list(ds.train_batches(4, gen, datasets.Augment(), torch.device("cpu")))
+    batches = list(ds.train_batches(4, gen, Augment(), torch.device("cpu")))
     assert [len(y) for _, y in batches] == [4, 4]  # 8 training images (2 of 10 held out)
     x, y = batches[0]
     assert x.dtype == torch.float32 and y.dtype == torch.int64 and y.shape == (4, S, S)
@@ -239,7 +240,7 @@ def test_val_root_validates_and_image_only_augmentation_is_refused(tmp_path):
     with pytest.raises(
         UserError, match=r"^training.augment: augments images alone; segmentation sets take scale"
     ):
-        next(ds.train_batches(2, torch.Generator(), datasets.Augment(hflip=True), torch.device("cpu")))
+        next(ds.train_batches(2, torch.Generator(), Augment(hflip=True), torch.device("cpu")))
 
 
 def test_a_streamed_set_gives_the_batches_the_in_memory_one_gives(tmp_path):
@@ -256,7 +257,7 @@ def test_a_streamed_set_gives_the_batches_the_in_memory_one_gives(tmp_path):
     for (xa, ya), (xb, yb) in zip(held.val_batches(4, cpu), flow.val_batches(4, cpu, workers=1), strict=True):
         assert torch.allclose(xa, xb) and torch.equal(ya, yb)
     order = [torch.Generator().manual_seed(5) for _ in range(2)]
-    mem, st = (list(d.train_batches(3, g, datasets.Augment(), cpu)) for d, g in zip((held, flow), order))
+    mem, st = (list(d.train_batches(3, g, Augment(), cpu)) for d, g in zip((held, flow), order))
     assert all(torch.allclose(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(mem, st, strict=True))
     assert (
         flow.preprocessing()["streamed"]

@@ -150,7 +150,9 @@ def test_auto_streams_above_the_threshold_and_gray_works(tmp_path, monkeypatch):
     root = _folder(tmp_path / "f")
     params = {"root": str(root), "size": 16, "grayscale": True}
     assert type(data.load("imagefolder", params)) is data.Dataset
-    monkeypatch.setattr(data, "STREAM_GB", 6 * 2 * 16 * 16 / 1e9 * 0.99)  # just under the decoded size
+    monkeypatch.setattr(
+        "nas.training.imagefolder.STREAM_GB", 6 * 2 * 16 * 16 / 1e9 * 0.99
+    )  # just under the decoded size
     ds = data.load("imagefolder", params)
     assert type(ds) is stream.StreamingDataset and ds.input_shape == (1, 16, 16)
     assert next(ds.val_batches(2, CPU))[0].shape == (2, 1, 16, 16)
