@@ -16,7 +16,7 @@ from ray.tune.search.search_generator import SearchGenerator
 from nas.config import parse
 from nas.records import store
 from nas.records.rows import PlanEntry, Status
-from nas.sweeping import driver
+from nas.sweeping import callbacks
 from nas.sweeping.feed import NO_LIMIT, PENDING, PlanFeed, chunks, pending, slots, tune_config
 from nas.sweeping.plan import SampleRun
 from nas.sweeping.progress import Progress
@@ -123,7 +123,7 @@ def test_the_callback_reads_the_store_once_and_never_walks_every_trial(tmp_path,
     monkeypatch.setattr(store, "rows", lambda run: reads.append(run) or [{"trial_index": 0}])
     exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": 60}, "x.yaml")
     run = SampleRun("s", run_dir, entries, list(range(60)))
-    callback = driver._callback([run], plans, exp, Progress(60, 1, stream=io.StringIO()))
+    callback = callbacks.record_rows([run], plans, exp, Progress(60, 1, stream=io.StringIO()))
     everyone = _NoScan()
     for i, entry in enumerate(entries):
         trial = SimpleNamespace(trial_id=f"t{i}", config={"keys": [entry.key]}, num_failures=0)
@@ -142,7 +142,9 @@ def test_running_count_follows_starts_and_stops(tmp_path, per_trial):
     entries = list(plans.values())
     exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": 6}, "x.yaml")
     progress = Progress(6, 1, stream=io.StringIO())
-    callback = driver._callback([SampleRun("s", tmp_path, entries, list(range(6)))], plans, exp, progress)
+    callback = callbacks.record_rows(
+        [SampleRun("s", tmp_path, entries, list(range(6)))], plans, exp, progress
+    )
     trials = [
         SimpleNamespace(trial_id=f"t{i}", config={"keys": c}, num_failures=0)
         for i, c in enumerate(chunks(list(plans), per_trial))

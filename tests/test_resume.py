@@ -21,9 +21,9 @@ from nas.cli import main
 from nas.records import store
 from nas.records.rows import PlanEntry
 from nas.records.weights import weights_owner
-from nas.sweeping import driver
+from nas.sweeping import driver, ray_start, resources, sweep_folder
 from nas.sweeping.optimize import continue_study
-from nas.sweeping.plan import changes, prepare, resume
+from nas.sweeping.plan import SearchRun, changes, prepare, resume
 from nas.sweeping.trial import keep_weights
 from nas.training import datasets as datamod
 from tests.synth import tiny_experiment, write_run
@@ -136,12 +136,12 @@ def test_new_sweep_refuses_an_out_it_could_overwrite(tmp_path, make):
     else:
         out, _ = _planned(tmp_path)
     with pytest.raises(UserError, match="names a file|is a file|not a sweep folder|already holds runs"):
-        driver._check_new_out(out)
+        sweep_folder.check_new_out(out)
 
 
 def test_empty_or_new_out_is_fine(tmp_path):
-    driver._check_new_out(tmp_path / "new")
-    driver._check_new_out(tmp_path)
+    sweep_folder.check_new_out(tmp_path / "new")
+    sweep_folder.check_new_out(tmp_path)
 
 
 MODEL = "0123456789ab"
@@ -214,11 +214,11 @@ def test_request_no_node_can_grant_is_refused(monkeypatch, tmp_path):
     exp = cfgmod.load(tiny_experiment(tmp_path, samples=1, seed=0, epochs=1))
     gpu = SimpleNamespace(source="x.yaml", resources=SimpleNamespace(cpus_per_trial=1, gpus_per_trial=1))
     with pytest.raises(UserError, match=r"x.yaml: resources.gpus_per_trial: 1 asked .* has 0 GPU"):
-        driver._check_fits(gpu)
+        resources.check_fits(gpu)
     cpu = SimpleNamespace(source="x.yaml", resources=SimpleNamespace(cpus_per_trial=3, gpus_per_trial=0))
     with pytest.raises(UserError, match=r"resources.cpus_per_trial: 3 asked .* has 2 CPU"):
-        driver._check_fits(cpu)
-    driver._check_fits(exp)
+        resources.check_fits(cpu)
+    resources.check_fits(exp)
 
 
 def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(monkeypatch, tmp_path):
@@ -226,11 +226,11 @@ def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(
 
     exp = cfgmod.load(tiny_experiment(tmp_path, samples=1, seed=0, epochs=1))
     gpus = replace(exp, resources=replace(exp.resources, gpus_per_trial=1.0))
-    monkeypatch.setattr(driver, "_this_machine", lambda: {"CPU": 2.0, "GPU": 0.0})
-    monkeypatch.setattr(driver, "_init_ray", lambda address: pytest.fail("Ray started"))
+    monkeypatch.setattr(resources, "this_machine", lambda: {"CPU": 2.0, "GPU": 0.0})
+    monkeypatch.setattr(ray_start, "init_ray", lambda address: pytest.fail("Ray started"))
     assert not ray.is_initialized()
     with pytest.raises(UserError, match=r"resources.gpus_per_trial: 1 asked .* this machine has 0 GPU"):
-        driver.execute(gpus, [driver.SearchRun("s", tmp_path, 1, 0)], None, tmp_path, None)
+        driver.execute(gpus, [SearchRun("s", tmp_path, 1, 0)], None, tmp_path, None)
 
 
 def _optimize_experiment(tmp_path):

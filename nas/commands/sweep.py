@@ -82,7 +82,7 @@ def run(args) -> int:
     from nas.analysis.analyze import analyze
     from nas.analysis.text import format_report
     from nas.api import sweep
-    from nas.sweeping.driver import Interrupted
+    from nas.sweeping.interrupts import Interrupted
 
     if not args.experiment and not args.resume:
         raise UserError("give an experiment file, or --resume DIR")
