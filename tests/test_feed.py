@@ -20,6 +20,7 @@ from nas.sweeping import callbacks
 from nas.sweeping.feed import NO_LIMIT, PENDING, PlanFeed, chunks, pending, slots, tune_config
 from nas.sweeping.plan import SampleRun
 from nas.sweeping.progress import Progress
+from nas.sweeping.schedulers import LiveASHA, LiveFIFO
 from tests.synth import row
 
 SPEC = {
@@ -183,3 +184,75 @@ def test_pending_is_set_for_the_block_only_and_the_users_value_wins(monkeypatch)
     with pending(4):
         assert os.environ[PENDING] == "9"
     assert os.environ[PENDING] == "9"
+
+
+class _Controller:
+    """What a scheduler sees of Tune's controller: the live trials, and every trial (not to walk)."""
+
+    def __init__(self):
+        self.live: set = set()
+
+    def get_live_trials(self):
+        return self.live
+
+    def get_trials(self):
+        return _NoScan()
+
+
+class _Trial:
+    """A Tune trial as a scheduler sees it: an id and a status (hashed by identity, as Tune's)."""
+
+    def __init__(self, i: int, status: str = "PENDING"):
+        self.trial_id, self.status = f"t{i:05d}", status
+
+
+@pytest.mark.parametrize("make", [LiveFIFO, lambda: LiveASHA(metric="val_error", mode="min", max_t=1)])
+def test_schedulers_start_the_longest_waiting_live_trial(make):
+    scheduler, tc = make(), _Controller()
+    trials = [_Trial(i) for i in range(4)]
+    for t in trials:
+        scheduler.on_trial_add(tc, t)
+        tc.live.add(t)
+    assert scheduler.choose_trial_to_run(tc) is trials[0]
+    trials[0].status = "RUNNING"
+    scheduler.on_trial_error(tc, trials[0])  # its worker died: Tune re-queues it, last
+    trials[0].status = "PENDING"
+    scheduler.on_trial_add(tc, trials[0])
+    assert scheduler.choose_trial_to_run(tc) is trials[1]
+    for t in trials[1:]:
+        t.status = "RUNNING"
+    assert scheduler.choose_trial_to_run(tc) is trials[0]
+    trials[0].status, trials[3].status = "RUNNING", "PAUSED"
+    assert scheduler.choose_trial_to_run(tc) is trials[3]
+    trials[3].status = "RUNNING"
+    assert scheduler.choose_trial_to_run(tc) is None
+
+
+def test_launching_ten_times_the_trials_reads_ten_times_as_many_statuses():
+    """Tune asks the scheduler for a trial at every step: a scheduler walking every trial so
+    far (Tune's own FIFO) reads statuses as the square of the sweep (~1,000x here)."""
+
+    def launch(n: int, slots: int = 4) -> int:
+        scheduler, tc, reads = LiveFIFO(), _Controller(), [0]
+
+        class Counted(_Trial):
+            def __getattribute__(self, name):
+                if name == "status":
+                    reads[0] += 1
+                return super().__getattribute__(name)
+
+        trials = [Counted(i) for i in range(n)]
+        added = 0
+        for _ in range(n):  # one step a trial: top up the waiting trials, start one, end one
+            while added < n and len(tc.live) < 2 * slots:
+                scheduler.on_trial_add(tc, trials[added])
+                tc.live.add(trials[added])
+                added += 1
+            chosen = scheduler.choose_trial_to_run(tc)
+            chosen.status = "TERMINATED"
+            tc.live.discard(chosen)
+            scheduler.on_trial_complete(tc, chosen, {})
+        return reads[0]
+
+    small, large = launch(500), launch(5000)
+    assert large / small < 11

@@ -35,9 +35,12 @@ def tune_config(keys: list[str], per_trial: int, plans: dict[str, PlanEntry], co
     """The TuneConfig of a sample-mode Tuner training `keys`, `per_trial` of them a Tune trial."""
     from ray import tune
 
+    from nas.sweeping.schedulers import LiveFIFO
+
     planned = chunks(keys, per_trial)
     return tune.TuneConfig(
         search_alg=PlanFeed(planned, plans),
+        scheduler=LiveFIFO(),
         num_samples=len(planned),
         max_concurrent_trials=concurrent,
         reuse_actors=True,

@@ -101,12 +101,13 @@ def continue_study(storage: Any, name: str, seed: int) -> int:
 
 
 def scheduler(exp: Experiment):
-    """ASHA on per-epoch validation error, or None."""
-    if exp.search.scheduler != "asha":
-        return None
-    from ray.tune.schedulers import ASHAScheduler
+    """ASHA on per-epoch validation error, or first-in-first-out; both choose the next trial
+    among live trials only (`nas.sweeping.schedulers`)."""
+    from nas.sweeping.schedulers import LiveASHA, LiveFIFO
 
-    return ASHAScheduler(
+    if exp.search.scheduler != "asha":
+        return LiveFIFO()
+    return LiveASHA(
         time_attr="training_iteration",
         metric="val_error",
         mode="min",
