@@ -17,7 +17,7 @@ from nas.config import parse
 from nas.records import store
 from nas.records.rows import PlanEntry, Status
 from nas.sweeping import callbacks
-from nas.sweeping.feed import NO_LIMIT, PENDING, PlanFeed, chunks, pending, slots, tune_config
+from nas.sweeping.feed import NO_LIMIT, PENDING, PlanFeed, chunks, parts, pending, slots, tune_config
 from nas.sweeping.plan import SampleRun
 from nas.sweeping.progress import Progress
 from nas.sweeping.schedulers import LiveASHA, LiveFIFO
@@ -77,6 +77,12 @@ def _feed(n: int, per_trial: int = 1) -> tuple[list, int]:
 
 def test_chunks_keep_plan_order_and_the_last_one_is_shorter():
     assert chunks(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_a_large_sweep_runs_in_tuners_of_bounded_size():
+    keys = [f"s/{i}" for i in range(7)]
+    assert parts(keys, 2, 2) == [keys[:4], keys[4:]]  # 2 Tune trials of 2 keys a Tuner
+    assert parts(keys, 1, 1000) == [keys]
 
 
 def test_feed_hands_out_each_chunk_once_in_order_with_its_folder_name():

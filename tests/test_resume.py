@@ -22,7 +22,7 @@ from nas.records import store
 from nas.records.rows import PlanEntry
 from nas.records.weights import weights_owner
 from nas.sweeping import driver, ray_start, resources, sweep_folder
-from nas.sweeping.optimize import continue_study
+from nas.sweeping.optimize import continue_study, study_storage
 from nas.sweeping.plan import SearchRun, changes, prepare, resume
 from nas.sweeping.trial import keep_weights
 from nas.training import datasets as datamod
@@ -204,6 +204,34 @@ def test_continue_study_does_not_replay(tmp_path):
     )
     first = [t.params["x"] for t in study.get_trials() if t.params]
     assert again.ask({"x": optuna.distributions.FloatDistribution(0, 1)}).params["x"] not in first
+
+
+def test_a_new_study_is_a_journal_an_old_sqlite_study_is_kept_and_a_killed_write_is_cut(tmp_path):
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study_storage(tmp_path)
+    assert isinstance(storage, optuna.storages.JournalStorage) and not (tmp_path / "optuna.db").exists()
+    study = optuna.create_study(storage=storage, study_name="s")
+    for x in (0.25, 0.5):
+        study.tell(study.ask({"x": optuna.distributions.FloatDistribution(0, 1)}), x)
+    study.ask()  # left running by a driver killed while it wrote its next change:
+    journal = tmp_path / "optuna.journal"
+    with open(journal, "ab") as fh:
+        fh.write(b'{"op_code": 6, "worker_id"')
+    (tmp_path / "optuna.journal.lock").write_bytes(b"")
+    again = study_storage(tmp_path)
+    assert not (tmp_path / "optuna.journal.lock").exists() and journal.read_bytes().endswith(b"}\n")
+    seed = continue_study(again, "s", 7)
+    assert seed != 7
+    states = [t.state for t in optuna.load_study(storage=again, study_name="s").trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    old = tmp_path / "old"
+    old.mkdir()
+    optuna.create_study(storage=f"sqlite:///{old / 'optuna.db'}", study_name="s")
+    assert (
+        isinstance(study_storage(old), optuna.storages.RDBStorage) and not (old / "optuna.journal").exists()
+    )
 
 
 def test_request_no_node_can_grant_is_refused(monkeypatch, tmp_path):

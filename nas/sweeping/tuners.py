@@ -53,7 +53,7 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
     """Build the trainable and callbacks and run the Tuner(s) of the sweep."""
     from ray import tune
 
-    from nas.sweeping.feed import Shared, pending, slots, tune_config
+    from nas.sweeping.feed import TUNER_TRIALS, Shared, parts, pending, slots, tune_config
     from nas.sweeping.tensorboard import Board
 
     res = exp.resources
@@ -96,11 +96,13 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
 
         def fit_keys(keys: list[str], name: str = f"sample-{stamp}") -> None:
             with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
-                tune.Tuner(
-                    trainable,
-                    tune_config=tune_config(keys, res.samples_per_trial, plans, concurrent),
-                    run_config=tune.RunConfig(name=name, **run_config),
-                ).fit()
+                for k, part in enumerate(parts(keys, res.samples_per_trial, TUNER_TRIALS)):
+                    interrupts.check()
+                    tune.Tuner(
+                        trainable,
+                        tune_config=tune_config(part, res.samples_per_trial, plans, concurrent),
+                        run_config=tune.RunConfig(name=f"{name}-{k}" if k else name, **run_config),
+                    ).fit()
 
         if exp.compare:
             _fit_rounds(out, fit_keys, stamp, progress)
