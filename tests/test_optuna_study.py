@@ -243,6 +243,7 @@ def test_the_board_logs_plain_tags_and_one_session_per_trial_without_a_schema(tm
             )
     for t in (trial, rejected):
         board.log_trial_end(t)
+    assert board._trial_writer == {} and board._trial_result == {}  # no ended trial held
     session = {}
     steps, hparams = _events(tmp_path / "a", session)
     assert steps == {k: [1, 2] for k in ("val_error", "val_loss", "loss", "train_error", "flops")}

@@ -124,4 +124,12 @@ def mlflow_logger(exp: Experiment) -> Any:
     """Ray's MLflow logger: one MLflow run per trial, under an MLflow experiment named as the sweep's."""
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-    return MLflowLoggerCallback(tracking_uri=exp.mlflow, experiment_name=exp.name, save_artifact=False)
+    class Logger(MLflowLoggerCallback):
+        """Ray's, dropping an ended trial's run id: Ray's keeps it, and the Trial, for the
+        callback's life (every Tuner of the sweep)."""
+
+        def log_trial_end(self, trial: Any, failed: bool = False) -> None:
+            super().log_trial_end(trial, failed)
+            self._trial_runs.pop(trial, None)
+
+    return Logger(tracking_uri=exp.mlflow, experiment_name=exp.name, save_artifact=False)
