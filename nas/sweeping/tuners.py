@@ -151,9 +151,11 @@ def _fit_search(
     """Optimize mode: one Tuner per run whose specs Optuna draws, then the run's Pareto front."""
     from ray import tune
 
+    from nas.sweeping.feed import pending, slots
     from nas.sweeping.optimize import DefineByRun, closing_line, scheduler, searcher, write_pareto
     from nas.sweeping.tensorboard import dirname
 
+    res = exp.resources
     ctx = context(exp, data)
     index = {sc.name: i for i, sc in enumerate(exp.spaces)}
     for run in runs:
@@ -161,17 +163,20 @@ def _fit_search(
             continue
         space, options = space_options(exp, index[run.dir.name])
         define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.next_index)
-        tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                search_alg=searcher(define, exp, run.dir),
-                scheduler=scheduler(exp),
-                num_samples=run.remaining,
-                max_concurrent_trials=concurrent,
-                reuse_actors=True,
-                trial_dirname_creator=dirname,
-            ),
-            run_config=tune.RunConfig(name=f"{run.space}-{stamp}", **run_config),
-        ).fit()
+        # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
+        # each slot's next trial is drawn while it trains, as one per slot would be in turn
+        with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
+            tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(
+                    search_alg=searcher(define, exp, run.dir),
+                    scheduler=scheduler(exp),
+                    num_samples=run.remaining,
+                    max_concurrent_trials=concurrent,
+                    reuse_actors=True,
+                    trial_dirname_creator=dirname,
+                ),
+                run_config=tune.RunConfig(name=f"{run.space}-{stamp}", **run_config),
+            ).fit()
         front = write_pareto(run.dir, store.trial_rows(run.dir), exp.search.objectives)
         print(closing_line(run.space, run.dir, front, exp.search.objectives))
