@@ -262,3 +262,14 @@ def test_launching_ten_times_the_trials_reads_ten_times_as_many_statuses():
 
     small, large = launch(500), launch(5000)
     assert large / small < 11
+
+
+def test_each_tuner_gets_its_own_callbacks_list():
+    """Tune appends its progress callback to the list a Tuner is given; kept for the next
+    Tuners, it would hold every trial of the sweep."""
+    from nas.sweeping.tuners import _run_config
+
+    ours = [tune.Callback()]
+    config = _run_config("part", {"callbacks": ours, "verbose": 0})
+    config.callbacks.append(tune.Callback())
+    assert len(ours) == 1 and config.callbacks[0] is ours[0] and config.name == "part"
