@@ -36,11 +36,11 @@ class StageCost:
 
 
 def breakdown(spec: ArchSpec) -> list[StageCost]:
-    """Stem, each stage and the head with output shape and their own FLOPs/params/acts."""
+    """Stem, each stage and the head (or decoder) with output shape and their own FLOPs/params/acts."""
     _, h, w = spec.input_shape
-    out = []
+    out: list[StageCost] = []
     for i, part in enumerate(parts(spec)):
-        cx = part.complexity(Cx(h, w))
+        cx = part.complexity(Cx(h, w), tuple((c.shape[1], c.shape[2]) for c in out))
         label = f"stage {i} ({part.name} x{part.args['depth']})" if part.kind == "stage" else None
         out.append(
             StageCost(
@@ -59,7 +59,8 @@ def complexity(spec: ArchSpec) -> Complexity:
 
 def measure(model: nn.Module, input_shape: tuple[int, int, int]) -> Complexity:
     """What PyTorch measures on the built module for one image: FlopCounterMode / 2, numel,
-    and output elements of every Conv2d and Linear layer."""
+    and output elements of every Conv2d and Linear layer. The image is made on the module's
+    device, so a module built on the meta device is measured from shapes alone, in no time."""
     acts = 0
 
     def hook(_mod, _inp, out):
@@ -73,7 +74,8 @@ def measure(model: nn.Module, input_shape: tuple[int, int, int]) -> Complexity:
     model.eval()
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(1, *input_shape))
+            device = next((p.device for p in model.parameters()), torch.device("cpu"))
+            model(torch.zeros(1, *input_shape, device=device))
     finally:
         for h in handles:
             h.remove()

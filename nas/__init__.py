@@ -1,7 +1,7 @@
 """Design-space explorer engine: config, training, sweeps, analysis, export, the zoo and the CLI.
 
 `import nas` stays light: the Python API (`nas.sweep`, `nas.plan`, `nas.results`, `nas.analyze`,
-`nas.refine`, `nas.sample`, `nas.build`, `nas.export`, `nas.retrain`, defined in nas/api.py;
+`nas.refine`, `nas.explore`, `nas.sample`, `nas.build`, `nas.export`, `nas.retrain`, `nas.predict`, defined in nas/api.py;
 `nas.load_spec` from nas/zoo; the module `nas.hdc`) loads on first use.
 """
 
@@ -11,7 +11,20 @@ __version__ = "0.1.0"
 
 _API = {
     **dict.fromkeys(
-        ("sweep", "plan", "Plan", "results", "analyze", "refine", "sample", "build", "export", "retrain"),
+        (
+            "sweep",
+            "plan",
+            "Plan",
+            "results",
+            "analyze",
+            "refine",
+            "explore",
+            "sample",
+            "build",
+            "export",
+            "retrain",
+            "predict",
+        ),
         "nas.api",
     ),
     "load_spec": "nas.zoo",

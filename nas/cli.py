@@ -6,15 +6,17 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
-from blocks.errors import ArgError, UserError
 from nas import __version__
+from nas.api import ArgError, UserError
 
 COMMANDS = [
     "sweep",
     "analyze",
     "refine",
+    "explore",
     "results",
     "spaces",
     "blocks",
@@ -23,6 +25,7 @@ COMMANDS = [
     "hdc",
     "export",
     "retrain",
+    "predict",
 ]
 
 
@@ -45,6 +48,24 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def flag_namer(command: str) -> Callable[[str], str]:
+    """How `nas COMMAND` shows a library argument: as its flag (`max_rate` as `--max-rate`, `n`
+    as `-n`), a positional in capitals (`schedule` as SCHEDULE); a name it lacks as a flag."""
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    shown: dict[str, str] = {}
+    for action in sub._actions:
+        if not action.option_strings:
+            shown.setdefault(action.dest, action.dest.upper())
+            continue
+        for option in action.option_strings:  # --max-rate as max_rate, --no-figures as no_figures
+            shown.setdefault(option.lstrip("-").replace("-", "_"), option)
+        own = f"--{action.dest.replace('_', '-')}"
+        shown.setdefault(
+            action.dest, own if own in action.option_strings else max(action.option_strings, key=len)
+        )
+    return lambda name: shown.get(name, f"--{name.replace('_', '-')}")
+
+
 def one_line(err: BaseException) -> str:
     """An error's message on one line, so a parser's multi-line report (YAML marks) stays one."""
     return "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
@@ -58,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
     except ArgError as err:  # a library argument: the flag of the same name set it
-        print(
-            f"nas {args.command}: error: --{err.field.replace('_', '-')}: {one_line(err.message)}",
-            file=sys.stderr,
-        )
+        print(f"nas {args.command}: error: {one_line(err.shown(flag_namer(args.command)))}", file=sys.stderr)
         return 2
     except UserError as err:  # SpecError, ParamError and UnknownName too
         print(f"nas {args.command}: error: {one_line(err)}", file=sys.stderr)

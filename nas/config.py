@@ -18,16 +18,22 @@ from typing import Any
 from blocks import library, yamlio
 from blocks.errors import ParamError, UnknownName, UserError
 from blocks.schema import Param, declared, nested, read_fields, section, unknown
-from blocks.spec import HeadSpec, StemSpec
+from blocks.segment import SCHEDULES
+from blocks.spec import OUTPUT_STRIDES, HeadSpec, StemSpec
 from nas.seeds import SEED_HIGH, check_seed  # noqa: F401  (check_seed: nas.config's callers)
 from nas.training.config import TrainingConfig
 from nas.training.datasets import LOADERS
+from nas.training.segdata import SEGMENTATION_SETS
+from nas.training.tasks import TASKS
 from spaces.base import Limits, default_stem
 
 MODES = ("sample", "optimize")
 ALGORITHMS = ("tpe", "nsga2", "random")
 OBJECTIVES = ("error", "flops", "params", "latency")
 SCHEDULERS = ("none", "asha")
+# the refinements `nas explore` may propose (nas.exploring.candidates): narrowed ranges, then the
+# AnyNet chain's structural constraints
+KINDS = ("narrow", "shared_b", "shared_g", "nondecreasing_widths", "nondecreasing_depths")
 MAX_NAME = 100  # characters of an experiment name
 STEM_WIDTH = Param(int, StemSpec.width, "channels out of the stem", low=1)
 
@@ -108,6 +114,37 @@ class Compare:
 
 
 @dataclass(frozen=True)
+class Explore:
+    """How `nas explore` refines the experiment's one space (nas.exploring.path.Settings)."""
+
+    models: int = declared(int, 100, "models per space per round", low=4, high=1_000_000)
+    margin: float = declared(
+        float, 0.1, "non-inferiority margin on P(candidate error < parent error)", low=0.001, high=0.499
+    )
+    level: float = declared(
+        float, 0.05, "chance of accepting a worse space anywhere on the path", low=1e-6, high=0.5
+    )
+    steps: int = declared(int, 6, "most steps (each spends level / steps)", low=1, high=1000)
+    budget: int = declared(int, 0, "most models trained in all (0: no cap)", low=0, high=100_000_000)
+    kinds: tuple[str, ...] = declared(
+        str, KINDS, "candidate kinds the loop may propose", is_list=True, choices=KINDS
+    )
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Every sampled backbone made a segmentation network (blocks.segment): a decoder at an output
+    stride, the stages that trade their stride dilated by drawn schedules."""
+
+    decoder: str = declared(str, doc="decoder family (see `nas blocks`)", required=True)
+    output_stride: int = declared(int, 8, "input side / the backbone's last map side", choices=OUTPUT_STRIDES)
+    schedule: str = declared(str, "hdc", "dilation schedules: hdc (hole-free) or gridded", choices=SCHEDULES)
+    schedule_length: int = declared(int, 3, "rates per schedule, cycled over a stage's convs", low=1, high=8)
+    max_rate: int = declared(int, 9, "largest dilation rate drawn", low=1, high=64)
+    decoder_params: dict[str, Any] = declared(dict, {}, "the decoder's parameters")
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     spaces: tuple[SpaceConfig, ...]
@@ -115,6 +152,12 @@ class Experiment:
     seed: int = declared(int, 0, "seed of the sampling and of every trial", low=0, high=SEED_HIGH)
     dedupe: bool = declared(
         bool, False, "draw again instead of keeping a spec sampled before (pycls' sweeps keep unique ones)"
+    )
+    task: str = declared(
+        str,
+        "classification",
+        "what the networks learn: one class per image, or one per pixel",
+        choices=tuple(TASKS),
     )
     search: Search = section(Search)
     keep_weights: str | int = "none"
@@ -127,12 +170,16 @@ class Experiment:
         str, None, "MLflow tracking URI each trial is also logged to (needs the mlflow extra)", optional=True
     )
     compare: Compare | None = None  # absent: every space gets all its samples
+    explore: Explore | None = None  # absent: `nas explore` takes Explore's defaults
+    segmentation: Segmentation | None = None  # absent: classification networks
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, the form copied into a run directory."""
         out = _plain(asdict(self))
         out.pop("source")
+        if self.segmentation is None:
+            out.pop("segmentation")  # a classification experiment's copy stays as it was
         return out
 
 
@@ -158,12 +205,14 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         exp = read_fields(
             Experiment,
             data,
-            also=("name", "space", "spaces", "keep_weights", "model", "compare"),
+            also=("name", "space", "spaces", "keep_weights", "model", "compare", "explore", "segmentation"),
             name=_name(data.get("name") or Path(source).stem),
             spaces=_spaces(data),
             keep_weights=_keep_weights(data.get("keep_weights", "none")),
             model=_model(data.get("model")),
             compare=_compare(data.get("compare")),
+            explore=_explore(data.get("explore")),
+            **_segmentation(data),
             source=source,
         )
         _check(exp)
@@ -196,11 +245,35 @@ def _check(exp: Experiment) -> None:
             "search.scheduler", "asha stops trials on error alone; use none with several objectives"
         )
     _check_compare(exp)
+    _check_task(exp)
     loader = LOADERS[exp.dataset.name]
     for key, message in loader.schema.errors(
         loader.schema.read(exp.dataset.params), f"dataset '{loader.name}'"
     ):
         raise ParamError(f"dataset.params.{key}", message)
+
+
+def _check_task(exp: Experiment) -> None:
+    """The dataset must hold the task's items; segmentation augments image and mask together,
+    through the dataset's own scale, crop and hflip, so the training's image-only options stay off."""
+    dense = exp.dataset.name in SEGMENTATION_SETS
+    if dense != (exp.task == "segmentation"):
+        legal = (
+            sorted(SEGMENTATION_SETS)
+            if exp.task == "segmentation"
+            else sorted(set(LOADERS) - SEGMENTATION_SETS)
+        )
+        raise ParamError(
+            "dataset.name",
+            f"'{exp.dataset.name}' is a {'segmentation' if dense else 'classification'} set, but task is "
+            f"{exp.task}; legal for task {exp.task}: {legal}",
+        )
+    if dense and exp.training.augment.enabled:
+        raise ParamError(
+            "training.augment",
+            "augments images alone; for task segmentation set dataset.params scale, crop and hflip "
+            "(image and mask alike) and leave training.augment off",
+        )
 
 
 NAME_LEGAL = (
@@ -254,6 +327,41 @@ def _compare(raw: Any) -> Compare | None:
         return read_fields(Compare, raw)
     except ParamError as err:
         raise nested("compare", err) from None
+
+
+def _explore(raw: Any) -> Explore | None:
+    """The `explore` section: absent (or null) for the defaults, else its checked fields."""
+    if raw is None:
+        return None
+    try:
+        ex = read_fields(Explore, raw)
+    except ParamError as err:
+        raise nested("explore", err) from None
+    if len(set(ex.kinds)) != len(ex.kinds) or not ex.kinds:
+        raise ParamError(
+            "explore.kinds", f"{list(ex.kinds)} must name each kind once, at least one; legal: {list(KINDS)}"
+        )
+    if ex.budget and ex.budget < ex.models:
+        raise ParamError(
+            "explore.budget", f"{ex.budget} is below models ({ex.models}); legal: 0 (no cap) or >= models"
+        )
+    return ex
+
+
+def _segmentation(data: dict) -> dict[str, Segmentation]:
+    """The `segmentation` section, when present: its fields, a registered decoder and its parameters."""
+    if data.get("segmentation") is None:
+        return {}
+    try:
+        seg = read_fields(Segmentation, data["segmentation"])
+        decoder = library.get("decoder", seg.decoder)
+        for key, message in decoder.schema.errors(decoder.schema.read(seg.decoder_params), decoder.owner):
+            raise ParamError(f"decoder_params.{key}", message)
+    except UnknownName as err:
+        raise ParamError("segmentation.decoder", str(err)) from None
+    except ParamError as err:
+        raise nested("segmentation", err) from None
+    return {"segmentation": seg}
 
 
 def _check_compare(exp: Experiment) -> None:

@@ -1,7 +1,7 @@
-"""Files and folders the user names for output (`nas hdc --plot`, `nas analyze --figure` and
-`--report`, the `--out` of `nas sweep`, `nas export` and `nas refine`): checked before any work is
-done, and an OS refusal while writing (a read-only folder, a full disk) turned into one line
-naming the file and why.
+"""Files and folders the user names for output (the `plot` of `nas hdc`, `figure` and `report`
+of `nas analyze`, the `out` of `nas sweep`, `nas export` and `nas refine`): checked before any
+work is done, and an OS refusal while writing (a read-only folder, a full disk) turned into one
+line naming the argument, the file and why (an ArgError, so the CLI names the flag).
 
 A report folder is the tool's: new, empty, or one it wrote before, marked by MANIFEST, which
 records each file written there with its SHA-256. A file there is replaced only when the
@@ -18,62 +18,69 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 
 FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
 MANIFEST = ".nas-written.json"  # in a report folder: the files the tool wrote there, with their SHA-256
 
 
-def figure_file(text: str, flag: str) -> Path:
+def figure_file(text: str, name: str) -> Path:
     """A figure to write: a format matplotlib writes here, not an existing folder, a path the OS takes."""
-    path = _target(text, flag)
+    path = _target(text, name)
     fmt = path.suffix[1:].lower()
     if fmt not in FIGURE_FORMATS:
         legal = ", ".join(f".{f}" for f in FIGURE_FORMATS)
-        raise UserError(
-            f"{flag} {text}: format {fmt or '(no suffix)'!r} is not one written here; legal: {legal}"
-        )
-    return file(text, flag, example="edf.png")
+        raise _refused(name, text, f"format {fmt or '(no suffix)'!r} is not one written here; legal: {legal}")
+    return file(text, name, example="edf.png")
 
 
-def file(text: str, flag: str, example: str = "out.yaml") -> Path:
+def file(text: str, name: str, example: str = "out.yaml") -> Path:
     """A file to write: not an existing folder, a path the OS takes."""
-    path = _target(text, flag)
+    path = _target(text, name)
     if path.is_dir():
-        raise UserError(f"{flag} {text}: is a folder; give a file name such as {path / example}")
+        raise _refused(name, text, f"is a folder; give a file name such as {path / example}")
     return path
 
 
-def folder(text: str, flag: str) -> Path:
+def folder(text: str, name: str) -> Path:
     """A folder to write files into (made when missing): not an existing file, a path the OS takes."""
-    path = _target(text, flag)
+    path = _target(text, name)
     if path.exists() and not path.is_dir():
-        raise UserError(f"{flag} {text}: is a file, not a folder")
+        raise _refused(name, text, "is a file, not a folder")
     return path
 
 
-def _target(text: str, flag: str) -> Path:
+def _refused(name: str, text: str, why: str) -> ArgError:
+    """The error naming argument `name`, the path given for it, and why it is refused."""
+    return ArgError("", f"{{{name}}} {literal(text)}: {literal(why)}", [name])
+
+
+def _target(text: str, name: str) -> Path:
     """`text` as a path the OS can write: no NUL, each name within the file system's length limit,
     not a dangling symbolic link, and its nearest existing folder one the OS lets us write into
     (tried with a file, made and removed: the missing folders are made when written)."""
     if not text or "\0" in text:
-        raise UserError(f"{flag} {text!r}: not a path; give a non-empty path without NUL characters")
+        raise ArgError(
+            "",
+            f"{{{name}}} {literal(repr(text))}: not a path; give a non-empty path without NUL characters",
+            [name],
+        )
     path = Path(text)
     above = _existing(path.parent)
     if not above.is_dir():
-        raise UserError(f"{flag} {text}: {above} is a file, not a folder")
+        raise _refused(name, text, f"{above} is a file, not a folder")
     limit = _name_max(above)
-    long = [name for name in path.parts if len(os.fsencode(name)) > limit]
+    long = [part for part in path.parts if len(os.fsencode(part)) > limit]
     if long:
-        raise UserError(
-            f"{flag} {text}: a name in it is {len(os.fsencode(long[0]))} bytes; the file system takes {limit}"
+        raise _refused(
+            name, text, f"a name in it is {len(os.fsencode(long[0]))} bytes; the file system takes {limit}"
         )
     if path.is_symlink() and not path.exists():
-        raise UserError(f"{flag} {text}: is a symbolic link to {os.readlink(path)}, which does not exist")
+        raise _refused(name, text, f"is a symbolic link to {os.readlink(path)}, which does not exist")
     try:  # os.access answers for the permission bits only, and yes to root on a read-only mount
         fd, probe = tempfile.mkstemp(prefix=".nas-write-check-", dir=above)
     except OSError as err:
-        raise UserError(f"{flag} {text}: cannot write into {above}: {err.strerror or err}") from None
+        raise _refused(name, text, f"cannot write into {above}: {err.strerror or err}") from None
     os.close(fd)
     os.unlink(probe)
     return path
@@ -99,18 +106,23 @@ def check_report(path: Path) -> Path:
     for name, digest in (written or {}).items():
         file = unlinked(path / name)
         if file.is_file() and _digest(file) != digest:
-            raise UserError(
-                f"--report {path}: {file} was not written by this tool (or was changed since), so it "
-                "is not replaced; move it away, or give another folder"
+            raise _refused(
+                "report",
+                str(path),
+                f"{file} was not written by this tool (or was changed since), so it is not replaced; "
+                "move it away, or give another folder",
             )
     if path.is_dir() and written is None:
         found = sorted(path.iterdir())
         for entry in found:
             unlinked(entry)
         if found:
-            raise UserError(
-                f"--report {path}: holds files nas analyze did not write (such as {found[0].name}), "
-                "which it will not replace; give a new or empty folder, or one an earlier --report wrote"
+            raise ArgError(
+                "",
+                f"{{report}} {literal(path)}: holds files nas analyze did not write (such as "
+                f"{literal(found[0].name)}), which it will not replace; give a new or empty folder, or one "
+                "an earlier {report} wrote",
+                ["report"],
             )
     return path
 
@@ -190,10 +202,13 @@ def _name_max(folder: Path) -> int:
 
 
 @contextmanager
-def writing(what: str) -> Iterator[None]:
-    """Run the block; an OS refusal to write becomes one UserError naming `what`, the file and why."""
+def writing(what: str, *, argument: bool = False) -> Iterator[None]:
+    """Run the block; an OS refusal to write becomes one UserError naming `what` (an ArgError when
+    it is the name of the argument that chose the place), the file and why."""
     try:
         yield
     except OSError as err:
         where = f" {err.filename}" if err.filename else ""
+        if argument:
+            raise ArgError(what, f"cannot write{where}: {err.strerror or err}") from None
         raise UserError(f"{what}: cannot write{where}: {err.strerror or err}") from None

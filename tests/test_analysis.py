@@ -11,7 +11,7 @@ import pytest
 
 from nas.analysis.bestof import best_probs, expected_best, rank_probs, search_ks
 from nas.analysis.bootstrap import best_value, best_weights, edf_band, subsample_size
-from nas.analysis.frame import load, read_rows
+from nas.analysis.frame import CACHE, load, read_rows
 from nas.analysis.trends import bin_quartiles, numeric_trend
 from nas.records import store
 from nas.stats.edf import edf
@@ -157,8 +157,8 @@ def test_read_rows_skips_a_torn_line_and_keeps_the_last_row_per_trial(tmp_path):
     with open(tmp_path / store.TRIALS, "a") as fh:
         fh.write('{"trial_index": 2, "sta')
     rows = read_rows(tmp_path)
-    assert rows == store.rows(tmp_path)
-    assert [(r["trial_index"], r["error"]) for r in rows] == [(0, 2.0), (1, 3.0)]
+    assert rows == store.trial_rows(tmp_path)
+    assert [(r.entry.trial_index, r.error) for r in rows] == [(0, 2.0), (1, 3.0)]
 
 
 def test_load_columns_and_spec_parameters(tmp_path):
@@ -184,6 +184,31 @@ def test_load_columns_and_spec_parameters(tmp_path):
     assert list(d.params) == ["d1", "flag", "w1", "stage1.width", "stage1.block"]  # rows keep sorted keys
     assert d.drawn == ["d1", "flag", "w1"]
     assert d.params["stage1.block"].tolist() == ["a", "b", "a"] and d.params["flag"][0] == "True"
+    # read again unchanged: the same columns, from the cache beside the rows
+    assert (tmp_path / CACHE).exists()
+    again = load(tmp_path)
+    for name in ("index", "model_id", "status", "reason"):
+        assert getattr(again, name).tolist() == getattr(d, name).tolist()
+    assert np.array_equal(again.error, d.error, equal_nan=True) and again.drawn == d.drawn
+    assert {k: v.tolist() for k, v in again.params.items()} == {k: v.tolist() for k, v in d.params.items()}
+    assert again.params["stage1.block"].dtype == object and again.label == "toy" and again.planned == 3
+    # a new row (trial 2 rerun) changes the trials file: parsed again, not the stale cache
+    store.append(tmp_path / store.TRIALS, row(2, 3, 16, "c"))
+    assert load(tmp_path).params["stage1.block"].tolist() == ["a", "b", "c"]
+
+
+def test_cached_columns_keep_missing_values_as_none(tmp_path):
+    store.append(
+        tmp_path / store.TRIALS, {"trial_index": 0, "status": "ok", "error": 1.0, "values": {"k": "x"}}
+    )
+    store.append(
+        tmp_path / store.TRIALS, {"trial_index": 1, "status": "ok", "error": 2.0, "values": {"j": 3}}
+    )
+    store.append(
+        tmp_path / store.TRIALS, {"trial_index": 2, "status": "ok", "error": 2.5, "values": {"k": "y"}}
+    )
+    first, second = load(tmp_path), load(tmp_path)
+    assert first.params["k"].tolist() == second.params["k"].tolist() == ["x", None, "y"]
 
 
 def test_nondominated_three_objectives():

@@ -2,19 +2,21 @@
 report and its CSV tables."""
 
 import csv
+import html
 import json
 import math
 import subprocess
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from blocks.errors import UserError
 from nas.analysis.analyze import Settings, analyze, needed
 from nas.analysis.report import write_report
 from nas.analysis.result import KsPair, Needed
-from nas.analysis.text import format_report, needed_text
+from nas.analysis.text import decision, format_report, needed_text
 from nas.cli import main
 from nas.stats.edf import ks_test
 from tests.synth import write_run
@@ -52,12 +54,27 @@ def strict(text):
 
 def test_every_statistic_is_plain_json_and_failed_trials_are_counted(result):
     r = strict(json.dumps(result.to_dict()))
-    assert list(r) == ["runs", "ks", "normalization", "settings", "figure", "figures", "report"]
+    assert list(r) == [
+        "runs",
+        "ks",
+        "normalization",
+        "settings",
+        "figure",
+        "figures",
+        "report",
+        "linear_fits",
+    ]
     reg = r["runs"]["regnet_x"]
     assert list(reg) == [
         *("count", "min", "median", "mean", "statuses", "planned", "pending", "dir", "space", "mode"),
-        *("excluded", "edf", "search", "pareto", "params", "best", "refine"),
-    ]  # the figures' columns (errors, complexity, values, fronts) stay out of the JSON
+        *("excluded", "edf", "search", "pareto", "params", "best", "refine", "regimes"),
+    ]  # the figures' columns (errors, complexity, values, fronts, stages, ids) stay out of the JSON
+    # the width fit, drawn with the figures: every model of each run (fewer than linearfit.MODELS)
+    fits = r["linear_fits"]
+    assert [len(fits[k]) for k in ("anynet_x_c", "regnet_x")] == [80, 115]
+    assert set(fits["regnet_x"][0]) == {"model_id", "error", "w_0", "w_a", "w_m", "e_fit"}
+    median = {k: float(np.median([f["e_fit"] for f in v])) for k, v in fits.items()}
+    assert median["regnet_x"] == 0.0 < median["anynet_x_c"]  # RegNets follow the law (but for groups)
     assert reg["mode"] == "sample" and reg["count"] == result.runs["regnet_x"].count == 115
     assert reg["count"] == 115 and reg["statuses"] == {"ok": 115, "failed": 3, "diverged": 2}
     assert reg["planned"] == 120 and reg["pending"] == 0
@@ -119,6 +136,33 @@ def test_html_report_is_self_contained_with_csv_tables(result, tmp_path):
     assert "Models per space the KS test needs" in page and "models per space (estimated power" in page
     for name in ("intervals", "trends", "search", "pareto", "refine"):
         assert rows(name), name
+
+
+def test_report_reads_compared_decision_figures_then_tables(result, tmp_path):
+    page = write_report(result, tmp_path).read_text()
+    order = [
+        page.index(h) for h in ("What was compared", "Decision", "<h2>Figures", "<h2>Tables", "How these")
+    ]
+    assert order == sorted(order)
+    assert page.index("<img") > page.index("<h2>Figures") and page.index("<table") > page.index("<h2>Tables")
+    # the decision: the run of lower normalised median, and the KS verdict at 0.05 from the recorded p
+    norm = result.normalization.runs
+    best, other = sorted(norm, key=lambda k: norm[k].median)
+    p = result.ks[0].p_normalized
+    verdict = "tells it apart from" if p < 0.05 else "cannot tell it from"
+    sentence = decision(result)
+    assert sentence.startswith(
+        f"{best} has the lowest median error ({norm[best].median:.2f}%, normalised by flops)"
+    )
+    assert f"{verdict} {other} ({norm[other].median:.2f}%, KS p {p:.2g}) at significance 0.05." in sentence
+    assert html.escape(sentence) in page
+    assert "anynet_x_c: 80 models of space anynet_x_c drawn at random (80 planned), from" in page
+    assert "regnet_x: 115 models of space regnet_x drawn at random (120 planned, 5 not ok)" in page
+    # issue 24's figures: trends per FLOPs regime (these tiny models sit at 97.7KF to 781KF) and e_fit
+    assert {"efit", "regimes_regnet_x", "regimes_anynet_x_c"} <= set(result.figures)
+    regimes = [x["regime"] for x in result.runs["regnet_x"].regimes]
+    assert regimes == ["97.7KF", "195KF", "391KF", "781KF"]
+    assert "Trends by FLOPs regime: regnet_x" in page and "Quantised linear fit of the widths" in page
 
 
 def test_cli_failed_as_error_figure_and_report(sweep, tmp_path, capsys):
@@ -232,7 +276,8 @@ def test_models_needed_text_names_what_limits_the_estimate(result):
 
 def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
     """`nas analyze --json` (refinement included) and `nas results` in a fresh interpreter leave
-    torch and matplotlib unloaded: each costs seconds, and only figures need matplotlib."""
+    torch, matplotlib and scipy.stats unloaded: each costs a second or more, and only figures need
+    matplotlib (scipy.stats only KS tests of more than 1,000 models a side)."""
     code = (
         "import contextlib, io, sys\n"
         "import nas.cli\n"
@@ -240,7 +285,7 @@ def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
         f"    assert nas.cli.main(['analyze', {str(sweep)!r}, '--json', '--bootstrap', '20']) == 0\n"
         f"    assert nas.cli.main(['results', {str(sweep)!r}, '--csv']) == 0\n"
         "assert '\"anynet_x_c\"' in out.getvalue() and '\"changes\"' in out.getvalue()\n"
-        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'matplotlib', 'scipy.stats') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
@@ -272,7 +317,7 @@ def test_api_writes_figures_only_when_asked_then_draws_them_later(sweep, tmp_pat
     assert all(p.parent == tmp_path / "figs" and p.suffix == ".pdf" and p.exists() for p in paths.values())
     assert set(write(result, tmp_path / "mine.svg")) == {"edf"}  # a named figure: nothing beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figs", "mine.svg"]
-    with pytest.raises(UserError, match="no figures asked for"):
+    with pytest.raises(UserError, match="figures=False goes with neither figure, format nor report"):
         nas.analyze(sweep / "regnet_x", report=tmp_path / "r", figures=False)
     dead = write_run(tmp_path, "anynet_x_e", 2, anynet_error, bad={0: "failed", 1: "failed"})
     with pytest.raises(UserError, match="no finished models; no figures to draw"):

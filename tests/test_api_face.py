@@ -13,7 +13,7 @@ from blocks.errors import ArgError, UserError
 from nas.cli import main, parser
 from tests.synth import write_run
 
-VERBS = ("sweep", "plan", "results", "analyze", "refine", "sample", "build", "export", "retrain")
+VERBS = ("sweep", "plan", "results", "analyze", "refine", "sample", "build", "export", "retrain", "predict")
 
 
 def test_help_shows_every_verb_with_its_signature_and_docstring():
@@ -65,19 +65,37 @@ def test_analyze_refuses_in_python_what_the_cli_refuses_in_the_same_words(
 
 
 def test_the_apis_keywords_are_the_flags_names():
-    """Every flag of `nas analyze` and `nas refine` is a keyword of nas.analyze or nas.refine (or of
-    the Settings nas.analyze takes), under the same name."""
+    """Every flag of a command is a keyword of its Python twin under the same name (`--max-rate`
+    as `max_rate`), but for how the CLI prints and the few named apart below."""
     from dataclasses import fields
 
+    from nas import api
     from nas.analysis.result import Settings
 
-    def dests(command: str) -> set[str]:
+    def flags(command: str) -> set[str]:
         sub = next(a for a in parser()._actions if a.dest == "command").choices[command]
-        return {a.dest for a in sub._actions if a.option_strings and a.dest != "help"}
+        return {
+            max(a.option_strings, key=len).lstrip("-").replace("-", "_")
+            if f"--{a.dest.replace('_', '-')}" not in a.option_strings
+            else a.dest
+            for a in sub._actions
+            if a.option_strings and a.dest != "help"
+        }
 
-    analyze = set(inspect.signature(nas.analyze).parameters) | {f.name for f in fields(Settings)}
-    assert dests("analyze") - analyze == {"json", "format"}  # how the CLI prints and names its files
-    assert dests("refine") - set(inspect.signature(nas.refine).parameters) == set()
+    def keywords(*calls) -> set[str]:
+        return {name for call in calls for name in inspect.signature(call).parameters}
+
+    analyze = keywords(nas.analyze) | {f.name for f in fields(Settings)}
+    assert flags("analyze") - analyze == {"json"}  # how the CLI prints
+    assert flags("refine") - keywords(nas.refine) == set()
+    assert flags("export") - keywords(nas.export) == set()
+    assert flags("retrain") - keywords(nas.retrain) == set()
+    assert flags("hdc") - keywords(api.check_schedule, api.suggest) == {"json"}
+    assert flags("build") - keywords(api.summary) == {"list"}  # the zoo's list: api.zoo()
+    # named apart: --input is input_shape, --option KEY=YAML is api.options(...) into options
+    assert flags("sample") - keywords(nas.sample) == {"input", "option", "json"}
+    # --set is overrides; --dry-run is nas.plan, --no-analyze the CLI's own follow-up
+    assert flags("sweep") - keywords(nas.sweep) == {"set", "dry_run", "no_analyze"}
 
 
 def test_refine_refuses_in_python_what_the_cli_refuses(sweep, tmp_path):
@@ -93,3 +111,164 @@ def test_refine_refuses_in_python_what_the_cli_refuses(sweep, tmp_path):
         nas.refine(sweep / "regnet_x", tmp_path / "r.yaml")
     experiment, ref = nas.refine(sweep / "regnet_x", force=True)
     assert ref.models == 6 and experiment["spaces"][0]["name"] == "regnet_x"
+
+
+def _cli_error(capsys, argv: list[str]) -> str:
+    """What `nas ARGV` says on stderr, which must be a usage refusal (status 2)."""
+    assert main(argv) == 2
+    return capsys.readouterr().err.strip()
+
+
+def _parity_cases(sweep, tmp):
+    """(Python call, CLI argv, the message Python gets, the one the CLI prints after `nas CMD: error: `)."""
+    run, folder = str(sweep / "anynet_x_c"), tmp / "folder"
+    folder.mkdir(exist_ok=True)
+    from nas import api
+
+    return [
+        (
+            lambda: nas.analyze(run, report=tmp / "r", figures=False),
+            ["analyze", run, "--report", str(tmp / "r"), "--no-figures"],
+            "figures=False goes with neither figure, format nor report (a report shows them)",
+            "--no-figures goes with neither --figure, --format nor --report (a report shows them)",
+        ),
+        (
+            lambda: nas.analyze(run, figure=tmp / "a.png", format="pdf"),
+            ["analyze", run, "--figure", str(tmp / "a.png"), "--format", "pdf"],
+            f"figure {tmp / 'a.png'} and format pdf disagree; give one, or a matching suffix",
+            f"--figure {tmp / 'a.png'} and --format pdf disagree; give one, or a matching suffix",
+        ),
+        (
+            lambda: nas.refine(run, folder, force=True),
+            ["refine", run, "--out", str(folder), "--force"],
+            f"out {folder}: is a folder; give a file name such as {folder / 'refined.yaml'}",
+            f"--out {folder}: is a folder; give a file name such as {folder / 'refined.yaml'}",
+        ),
+        (
+            lambda: nas.refine(run, params=["zz"], force=True),
+            ["refine", run, "--out", str(tmp / "r.yaml"), "--params", "zz", "--force"],
+            "params: no parameter 'zz' in this run; legal: ",
+            "--params: no parameter 'zz' in this run; legal: ",
+        ),
+        (
+            lambda: nas.sample("anynet_x_c", 0),
+            ["sample", "anynet_x_c", "-n", "0"],
+            "n: expected int in [1, 10000000], got 0",
+            "-n: expected int in [1, 10000000], got 0",
+        ),
+        (
+            lambda: nas.sample("anynet_x_c", input_shape="3,0,8"),
+            ["sample", "anynet_x_c", "--input", "3,0,8"],
+            "input: expected C,H,W positive ints, got '3,0,8'",
+            "--input: expected C,H,W positive ints, got '3,0,8'",
+        ),
+        (
+            lambda: nas.sample("anynet_x_c", classes=0),
+            ["sample", "anynet_x_c", "--classes", "0"],
+            "classes: expected a positive number of classes, got 0",
+            "--classes: expected a positive number of classes, got 0",
+        ),
+        (
+            lambda: nas.sample("anynet_x_c", flops=(5.0, 1.0)),
+            ["sample", "anynet_x_c", "--flops", "5,1"],
+            "flops: empty range [5.0, 1.0]: low > high",
+            "--flops: empty range [5.0, 1.0]: low > high",
+        ),
+        (
+            lambda: api.options(["depth"]),
+            ["sample", "anynet_x_c", "--option", "depth"],
+            "option: expected KEY=VALUE, got 'depth'",
+            "--option: expected KEY=VALUE, got 'depth'",
+        ),
+        (
+            lambda: nas.retrain("resnet18", threads=0),
+            ["retrain", "resnet18", "--threads", "0"],
+            "threads: expected a number of CPU threads in [1, 1024], got 0",
+            "--threads: expected a number of CPU threads in [1, 1024], got 0",
+        ),
+        (
+            lambda: nas.sweep(),
+            ["sweep"],
+            "give an experiment file, or resume DIR",
+            "give an experiment file, or --resume DIR",
+        ),
+        (
+            lambda: nas.sweep(resume=sweep, out=tmp / "o"),
+            ["sweep", "--resume", str(sweep), "--out", str(tmp / "o")],
+            "out and resume: a resumed sweep stays in its folder; give only resume DIR",
+            "--out and --resume: a resumed sweep stays in its folder; give only --resume DIR",
+        ),
+        (
+            lambda: nas.export(sweep, tmp / "x", top=1, weights="w.pt"),
+            ["export", str(sweep), "--top", "1", "--weights", "w.pt"],
+            "weights goes with one model: a spec file or zoo name, or a run with one id",
+            "--weights goes with one model: a spec file or zoo name, or a run with one --id",
+        ),
+        (
+            lambda: nas.export(sweep, tmp / "x", top=1, id="0123456789ab"),
+            ["export", str(sweep), "--top", "1", "--id", "0123456789ab"],
+            "give either top K or id MODEL_ID, not both",
+            "give either --top K or --id MODEL_ID, not both",
+        ),
+        (
+            lambda: nas.export(sweep, tmp / "x", id="zz"),
+            ["export", str(sweep), "--id", "zz"],
+            "id: model id 'zz' is not 12 lowercase hex digits (e.g. 3f9a0c12be47)",
+            "--id: model id 'zz' is not 12 lowercase hex digits (e.g. 3f9a0c12be47)",
+        ),
+        (
+            lambda: nas.export(sweep, tmp / "x", top=1, format="spec,gif"),
+            ["export", str(sweep), "--top", "1", "--format", "spec,gif"],
+            "format: unknown format 'gif'; legal: spec,weights,torchscript,exported,onnx (comma-separated)",
+            "--format: unknown format 'gif'; legal: spec,weights,torchscript,exported,onnx (comma-separated)",
+        ),
+        (
+            lambda: api.check_schedule([1, 2], kernel=4),
+            ["hdc", "1,2", "--kernel", "4"],
+            "kernel: expected an odd integer >= 1, got 4",
+            "--kernel: expected an odd integer >= 1, got 4",
+        ),
+        (
+            lambda: api.check_schedule([1, 0]),
+            ["hdc", "1,0"],
+            "schedule: rate 0 at position 2 is illegal; rates are integers >= 1",
+            "SCHEDULE: rate 0 at position 2 is illegal; rates are integers >= 1",
+        ),
+        (
+            lambda: api.suggest(0),
+            ["hdc", "suggest", "--layers", "0"],
+            "layers: expected an integer in [1, 200], got 0",
+            "--layers: expected an integer in [1, 200], got 0",
+        ),
+        (
+            lambda: api.suggest(3, max_rate=0),
+            ["hdc", "suggest", "--layers", "3", "--max-rate", "0"],
+            "max_rate: expected an integer >= 1 keeping the field within",
+            "--max-rate: expected an integer >= 1 keeping the field within",
+        ),
+    ]
+
+
+def test_every_moved_check_refuses_in_python_and_on_the_command_line_in_the_same_words(
+    sweep, tmp_path, capsys
+):
+    """The API and the CLI raise one check each: the same message, the arguments named as each
+    reader calls them (`max_rate` in Python, `--max-rate` on the command line)."""
+    for call, argv, in_python, on_the_line in _parity_cases(sweep, tmp_path):
+        with pytest.raises(ArgError) as err:
+            call()
+        assert str(err.value).startswith(in_python), argv
+        said = _cli_error(capsys, argv)
+        assert said.startswith(f"nas {argv[0]}: error: {on_the_line}"), said
+        assert str(err.value)[len(in_python) :] == said[len(f"nas {argv[0]}: error: {on_the_line}") :]
+
+
+def test_the_api_checks_what_the_cli_leaves_to_its_parser():
+    from nas import api
+
+    with pytest.raises(
+        ArgError, match=r"^sort: expected one of \['error', 'flops', 'params', 'trial_index'\]"
+    ):
+        api.results_table("runs", sort="mflops")
+    with pytest.raises(ArgError, match=r"^format: expected one of \['png', 'pdf', 'svg'\], got 'gif'$"):
+        nas.analyze("runs", format="gif")

@@ -36,7 +36,7 @@ def test_quickstart_parses():
         ({"space": "x", "seed": -1}, "seed: expected int in [0, 4294967295], got -1"),
         (
             {"space": "x", "colour": 1},
-            "colour: unknown field; legal: ['compare', 'constraints', 'dataset', 'dedupe', 'keep_weights'",
+            "colour: unknown field; legal: ['compare', 'constraints', 'dataset', 'dedupe', 'explore', 'keep_weights'",
         ),
         ({"samples": 3}, "space: give exactly one of 'space'"),
         ({"space": {"options": {}}}, "space.name: required: expected str"),
@@ -53,7 +53,7 @@ def test_quickstart_parses():
         ({"space": "x", "dedupe": "yes"}, "dedupe: expected bool"),
         (
             {"space": "x", "dataset": {"name": "mnist"}},
-            "dataset.name: expected str in ['digits', 'synthetic', 'cifar10', 'npz', 'imagefolder'], got 'mnist'",
+            "dataset.name: expected str in ['digits', 'synthetic', 'cifar10', 'npz', 'imagefolder', 'segsynthetic', 'segfolder', 'voc', 'cityscapes', 'camvid'], got 'mnist'",
         ),
         (
             {"space": "x", "dataset": {"name": "cifar10"}},

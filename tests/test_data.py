@@ -68,7 +68,11 @@ def test_synthetic_is_standardised_per_channel():
 @pytest.mark.parametrize(
     "name, params, message",
     [
-        ("mnist", {}, "dataset.name: unknown dataset 'mnist'; legal: ['cifar10', 'digits'"),
+        (
+            "mnist",
+            {},
+            "dataset.name: unknown dataset 'mnist'; legal: ['camvid', 'cifar10', 'cityscapes', 'digits'",
+        ),
         (
             "synthetic",
             {"pixels": 3},
@@ -95,7 +99,10 @@ def test_load_rejects_bad_names_and_params(name, params, message):
 
 
 def test_loaders_declare_their_parameters():
-    assert list(data.LOADERS) == ["digits", "synthetic", "cifar10", "npz", "imagefolder"]
+    assert list(data.LOADERS) == [
+        *("digits", "synthetic", "cifar10", "npz", "imagefolder"),
+        *("segsynthetic", "segfolder", "voc", "cityscapes", "camvid"),
+    ]
     assert data.LOADERS["synthetic"].schema.defaults() == {
         "num_samples": 512, "num_classes": 4, "channels": 3, "size": 8, "noise": 1.0, "val_fraction": 0.25, "seed": 0,
     }  # fmt: skip

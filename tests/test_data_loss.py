@@ -186,7 +186,7 @@ def test_retrain_refuses_to_replace(kept, tmp_path, capsys, out, extra, message)
 def test_export_never_pairs_a_row_with_weights_it_did_not_produce(kept, tmp_path, capsys):
     run, model_id, _ = kept
     path = weights_path(run, model_id)
-    row = store.rows(run)[0]
+    row = store.trial_rows(run)[0]
     assert run_job(Candidate(row, run), None).weights == path
     # the file replaced after the trial kept it (a copy, or an old `nas retrain` into weights/)
     torch.save(model_of(12, seed=99).state_dict(), path)
@@ -358,14 +358,18 @@ def test_pruning_keeps_files_of_trials_and_exports_find_them(tmp_path, capsys):
     )
     assert weights_owner(weights_path(run, m12)) == "0"
     # model 12 is exported with the row whose weights were kept, so its error is theirs
-    assert [(c.model_id, c.row["trial_index"]) for c in candidates([run])] == [(m24, 2), (m12, 0), (m32, 3)]
+    assert [(c.model_id, c.row.entry.trial_index) for c in candidates([run])] == [
+        (m24, 2),
+        (m12, 0),
+        (m32, 3),
+    ]
     out = tmp_path / "out"
     assert main(["export", str(run), "--top", "2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.count("weights: trained") == 2 and "error 5.00%" in printed
     assert same_tensors(out / m12 / "weights.pt", first) and same_tensors(out / m24 / "weights.pt", other)
     # the other trial of model 12 says truthfully that the kept file is not its own
-    job = run_job(Candidate(store.rows(run)[1], run), None)
+    job = run_job(Candidate(store.trial_rows(run)[1], run), None)
     assert (
         job.weights is None
         and "holds trial 0's weights of this model, not trial 1's" in job.record["weights_note"]

@@ -284,14 +284,14 @@ def test_python_api_mirrors_the_cli(sweep, tmp_path):
     from blocks.network import Network
 
     assert type(nas.build(spec_of(8))) is Network
-    done = nas.export(sweep, tmp_path / "out", top=1, formats=["torchscript"])
+    done = nas.export(sweep, tmp_path / "out", top=1, format=["torchscript"])
     assert [e.model_id for e in done] == ids(48) and all(e.ok for e in done)
     spec = nas.load_spec(done[0].dir / "spec.yaml")
     assert spec == spec_of(48)
     loaded = torch.jit.load(str(done[0].dir / "model.ts"))
     x = torch.randn(2, 3, 8, 8)
     torch.testing.assert_close(loaded(x), trained(48)(x))
-    [mem] = nas.export(trained(12), tmp_path / "mem", formats="exported")  # a network in memory
+    [mem] = nas.export(trained(12), tmp_path / "mem", format="exported")  # a network in memory
     assert mem.weights == "given" and mem.checks[-1].status == "verified"
 
 

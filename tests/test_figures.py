@@ -175,3 +175,33 @@ def test_a_normalised_edf_spans_the_errors_it_weighs_not_the_ones_it_drops(tmp_p
     plots.edf_figure({"a": errors}, tmp_path / "n.png", weights={"a": np.array([1.0, 1.0, 1.0, 1.0, 0.0])})
     lo, hi = kept["fig"].axes[0].get_xlim()
     assert lo <= 2.0 and 5.0 <= hi < 6.0
+
+
+@pytest.mark.parametrize(
+    "widths", [np.array([8.0, 24, 40, 64, 48]), np.array([16.0, 64, 128, 512, 1024]), np.arange(8, 200, 8.0)]
+)
+def test_width_ticks_are_multiples_of_8(widths):
+    fig = plots.figure((4, 3), 80)
+    ax = fig.subplots()
+    ax.scatter(widths, widths)
+    plots._numeric_axis(ax.xaxis, widths, width=True)
+    rendered(fig)
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert len(ticks) >= 3 and all(t % 8 == 0 for t in ticks), ticks
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert all(label.isdigit() for label in labels), labels  # 1024, never 1.024k
+
+
+def test_trend_panels_group_by_quantity_with_labels():
+    names = ["d1", "d2", "w1", "w2", "b", "g", "stage1.width", "total_depth"]
+    stats = [{"name": n} for n in names]
+    rows = plots.rows_of(stats, cols=4)
+    assert [([s["name"] for s in r], shared) for r, shared in rows] == [
+        (["d1", "d2"], True),
+        (["w1", "w2", "stage1.width"], True),
+        (["b", "g", "total_depth"], False),
+    ]
+    assert plots.axis_label("w3") == "w3 (width of stage 3)"
+    assert plots.axis_label("stage2.depth") == "stage2.depth (depth of stage 2)"
+    assert plots.axis_label("b") == "b (bottleneck ratio)" and plots.axis_label("xyz") == "xyz"

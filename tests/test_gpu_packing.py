@@ -83,7 +83,7 @@ def test_pack_gpus_without_a_gpu_or_a_plan_is_refused_in_one_line(tmp_path):
     with pytest.raises(UserError, match=r"pack.yaml: resources.pack_gpus: no GPU here \(1 node"):
         resources.packed(exp, [_run(tmp_path, 1000)], data, [{"CPU": 8.0, "GPU": 0.0}], pytest.fail)
     with pytest.raises(UserError, match=r"resources.pack_gpus: needs sample mode's planned specs"):
-        resources.packed(exp, [SearchRun("s", tmp_path, 1, 0)], data, [{"CPU": 8.0, "GPU": 1.0}], pytest.fail)
+        resources.packed(exp, [SearchRun("s", tmp_path, [0])], data, [{"CPU": 8.0, "GPU": 1.0}], pytest.fail)
 
 
 def test_memory_no_node_has_is_refused_naming_asked_and_largest(tmp_path):

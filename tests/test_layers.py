@@ -127,6 +127,7 @@ NAS_LAYERS = (
     "sweeping",
     "analysis",
     "exporting",
+    "exploring",
     "api",
     "commands",
     "cli",
@@ -166,12 +167,38 @@ def cli_imports(graph: dict[str, set[str]]) -> list[str]:
     ]
 
 
+# The CLI's face: besides its own modules and the package root (the version), the CLI imports the
+# public API and nothing else of the project, so every rule it applies lives in the library.
+FACE = ("nas.api", "nas")
+
+
+def cli_reaches_past_the_api(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of the CLI (nas.cli, nas.commands) of any project module but the API, its own, or the root."""
+    return [
+        f"{mod} imports {dep}"
+        for mod, deps in graph.items()
+        if _room(mod) in CLI
+        for dep in sorted(deps)
+        if dep not in FACE and _room(dep) not in CLI
+    ]
+
+
 def test_nas_subpackages_point_one_way():
     assert nas_upward(_graph()) == []
 
 
 def test_nothing_below_the_cli_imports_it():
     assert cli_imports(_graph()) == []
+
+
+def test_the_cli_imports_only_the_api():
+    assert cli_reaches_past_the_api(_graph()) == []
+
+
+def test_the_graph_sees_what_the_cli_imports():
+    graph = _graph()
+    assert "nas.api" in graph["nas.commands.analyze"]
+    assert "nas.api" in graph["nas.cli"]
 
 
 def test_every_nas_module_is_in_a_declared_layer():
@@ -197,3 +224,19 @@ def test_the_checks_catch_planted_violations():
         "nas.zoo.regnet or nas.newroom.x is in no declared layer",
     ]
     assert cli_imports(planted) == ["nas.api imports nas.commands.results"]
+
+
+def test_the_face_check_catches_planted_violations():
+    """A command reaching past the API to the engine, to blocks/ or spaces/ is named; the API,
+    the CLI's own modules and the package root are not."""
+    planted = {
+        "nas.commands.sample": {"nas.api", "nas.seeds", "spaces"},  # the engine and a space registry
+        "nas.commands.build": {"blocks.complexity", "nas.commands.sample"},  # blocks/; its own (allowed)
+        "nas.cli": {"nas", "nas.api", "nas.commands.results"},  # all allowed
+        "nas.api": {"nas.records.table"},  # below the CLI: not its rule
+    }
+    assert cli_reaches_past_the_api(planted) == [
+        "nas.commands.sample imports nas.seeds",
+        "nas.commands.sample imports spaces",
+        "nas.commands.build imports blocks.complexity",
+    ]

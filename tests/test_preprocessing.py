@@ -104,7 +104,7 @@ def test_raw_input_graphs_predict_as_the_eager_model_on_standardised_input(run, 
     run_dir, data, model = run
     out = tmp_path / "out"
     fmts = "weights,torchscript,exported,onnx"
-    [done] = nas.export(run_dir, out, top=1, formats=fmts, raw_input=True)
+    [done] = nas.export(run_dir, out, top=1, format=fmts, raw_input=True)
     assert done.ok, [c.describe() for c in done.checks]
     with torch.no_grad():
         want = model(torch.cat([x for x, _ in data.val_batches(256, torch.device("cpu"))])).argmax(1)

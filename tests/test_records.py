@@ -6,12 +6,15 @@ import os
 
 import yaml
 
+import spaces
 from nas.config import load
 from nas.records import store
 from nas.records.rows import PlanEntry, Status, TrialRow, trial_seed
+from nas.sweeping.optimize import DefineByRun
 from nas.sweeping.plan import SampleRun, SearchRun, prepare, resume_runs
 from nas.sweeping.trial import make_row
 from nas.training.datasets import synthetic
+from spaces import Context, Limits
 from tests.synth import tiny_experiment
 
 ENTRY_KEYS = {"trial_index", "space", "seed", "model_id", "spec", "values", "complexity"}
@@ -97,6 +100,34 @@ def test_store_reads_typed_rows_and_names_a_broken_one(tmp_path, capsys):
     assert "trials.jsonl:3: not a trial row ('status' is 'lost'" in capsys.readouterr().err
 
 
+def test_the_stores_checks_and_the_tables_columns_read_the_declarations():
+    """A field declared on PlanEntry or TrialRow is checked by the store with its declared type
+    (one line makes a new field), and every column of `nas results --csv` is a declared field."""
+    from dataclasses import fields
+
+    from nas.records import table
+    from nas.records.rows import _json_types, row_fields
+
+    declared = {f.name for r in (PlanEntry, TrialRow) for f in fields(r)} - {"entry"}
+    assert set(row_fields()) == declared
+    assert list(row_fields())[:2] == ["trial_index", "status"]  # the required, checked first
+    assert [n for n, (_, required) in row_fields().items() if required] == ["trial_index", "status"]
+    assert row_fields()["host"] == ((str,), False) and row_fields()["error"] == ((int, float), False)
+    assert _json_types(float | None) == ((int, float), True)
+    assert _json_types(list[float]) == ((list,), False) and _json_types(Status) == ((str,), False)
+    assert set(table.COLUMNS) - declared == {"run", *table.MEASURES}
+
+
+def test_a_field_the_store_never_listed_is_checked_by_its_declared_type(tmp_path, capsys):
+    good = TrialRow(_entry(), "exp", Status.OK, error=3.0).to_dict()
+    store.append(tmp_path / store.TRIALS, {**good, "host": 5})
+    store.append(tmp_path / store.TRIALS, {**good, "trial_index": 3, "val_errors": "none"})
+    assert store.trial_rows(tmp_path) == []
+    err = capsys.readouterr().err
+    assert "trials.jsonl:1: not a trial row ('host' is 5, not str), skipped" in err
+    assert "trials.jsonl:2: not a trial row ('val_errors' is \"none\", not list), skipped" in err
+
+
 def test_prepare_writes_plan_entries_and_resume_finds_what_is_left(tmp_path):
     exp = load(tiny_experiment(tmp_path, samples=3, seed=2, epochs=1))
     runs = prepare(exp, tmp_path / "out", DATA)
@@ -117,12 +148,29 @@ def test_optimize_mode_plans_search_runs(tmp_path):
     (tmp_path / "opt.yaml").write_text(yaml.safe_dump(raw))
     exp = load(tmp_path / "opt.yaml")
     runs = prepare(exp, tmp_path / "out", DATA)
-    assert [(type(r), r.todo, r.next_index) for r in runs] == [(SearchRun, 4, 0)] * 2
+    assert [(type(r), r.pending) for r in runs] == [(SearchRun, [0, 1, 2, 3])] * 2
     assert (runs[0].dir / store.PLAN).read_text() == ""
     store.append_row(
         runs[0].dir, TrialRow(_entry(space="anynet_x_c", trial_index=0), exp.name, Status.OK, error=10.0)
     )
-    assert [(r.todo, r.next_index) for r in resume_runs(tmp_path / "out", exp)] == [(3, 1), (4, 0)]
+    assert [r.pending for r in resume_runs(tmp_path / "out", exp)] == [[1, 2, 3], [0, 1, 2, 3]]
+    # an interrupt cut trial 0 short after trial 1 kept its row: the resume runs 0 again, not 4
+    store.append_row(
+        runs[1].dir, TrialRow(_entry(space="regnet_x", trial_index=1), exp.name, Status.OK, error=10.0)
+    )
+    assert [r.pending for r in resume_runs(tmp_path / "out", exp)] == [[1, 2, 3], [0, 2, 3]]
+
+
+def test_a_search_hands_out_the_pending_indices_first():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    options = spaces.get("anynet_x_c").resolve({"stages": 2})
+    define = DefineByRun("anynet_x_c", options, Context((3, 8, 8), 3), Limits(), 0, [0, 3])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    entries = [PlanEntry.from_dict(json.loads(define(study.ask())["nas_entry"])) for _ in range(3)]
+    assert [e.trial_index for e in entries] == [0, 3, 4]
+    assert all(e.space == "anynet_x_c" for e in entries)
 
 
 def test_tune_settings_are_scoped_to_the_sweep(monkeypatch):

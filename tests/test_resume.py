@@ -19,7 +19,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.cli import main
 from nas.records import store
-from nas.records.rows import PlanEntry
+from nas.records.rows import PlanEntry, TrialRow
 from nas.records.weights import weights_owner
 from nas.sweeping import driver, ray_start, resources, sweep_folder
 from nas.sweeping.optimize import continue_study, study_storage
@@ -88,7 +88,7 @@ def test_resources_may_change_on_resume(tmp_path):
 def test_experiment_file_given_with_resume_must_match(tmp_path):
     out, path = _planned(tmp_path)
     _edit(path, training__epochs=4)
-    with pytest.raises(UserError, match=r"given with --resume\) differs .*training.epochs: 1 -> 4"):
+    with pytest.raises(UserError, match=r"given with resume\) differs .*training.epochs: 1 -> 4"):
         resume(out, str(path))
 
 
@@ -171,9 +171,10 @@ def test_export_pairs_a_row_only_with_its_own_trials_weights(tmp_path):
 
     spec = load_spec("resnet18")
     keep_weights(torch.nn.Linear(2, 2), str(tmp_path), _entry(0, spec.model_id))
-    row = {"model_id": spec.model_id, "spec": spec.to_dict(), "trial_index": 0, "seed": 0, "error": 1.0}
+    line = {"model_id": spec.model_id, "spec": spec.to_dict(), "trial_index": 0, "seed": 0, "error": 1.0}
+    row = TrialRow.from_dict({**line, "status": "ok"})
     assert run_job(Candidate(row, tmp_path), None).weights is not None  # the owner's row
-    other = {**row, "trial_index": 5}  # the same model trained again, its weights not kept
+    other = TrialRow.from_dict({**line, "status": "ok", "trial_index": 5})  # trained again, not kept
     assert run_job(Candidate(other, tmp_path), None).weights is None
 
 
@@ -258,7 +259,7 @@ def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(
     monkeypatch.setattr(ray_start, "init_ray", lambda address: pytest.fail("Ray started"))
     assert not ray.is_initialized()
     with pytest.raises(UserError, match=r"resources.gpus_per_trial: 1 asked .* this machine has 0 GPU"):
-        driver.execute(gpus, [SearchRun("s", tmp_path, 1, 0)], None, tmp_path, None)
+        driver.execute(gpus, [SearchRun("s", tmp_path, [0])], None, tmp_path, None)
 
 
 def _optimize_experiment(tmp_path):

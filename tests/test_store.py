@@ -200,13 +200,22 @@ def test_readers_name_a_line_that_is_not_a_row_and_go_on(tmp_path, capsys, line,
     assert main(["results", str(run)]) == 0 and main(["results", str(run), "--sort", "flops"]) == 0
 
 
-def test_a_row_missing_record_fields_is_skipped_by_the_typed_reader(tmp_path, capsys):
+def test_a_row_missing_record_fields_reads_as_a_record_with_blanks(tmp_path, capsys):
+    """Every reader reads the same rows: one with what no reader can do without (its index and
+    status) is a TrialRow whose missing fields take their defaults or blanks."""
     run = _run(tmp_path, 1)
-    store.append(run / store.TRIALS, {"trial_index": 5, "status": "ok", "error": 1.0})
-    assert [r["trial_index"] for r in store.rows(run)] == [0, 5]  # enough for tables and analysis
-    assert [r.entry.trial_index for r in store.trial_rows(run)] == [0]
-    err = capsys.readouterr().err
-    assert f"{run / store.TRIALS}:2: not a TrialRow (missing 'space', 'seed', 'model_id'" in err
+    store.append(run / store.TRIALS, {"trial_index": 5, "status": "ok", "error": 1.0, "reason": None})
+    assert [r["trial_index"] for r in store.rows(run)] == [0, 5]
+    last = store.trial_rows(run)[-1]
+    assert (last.entry.trial_index, last.status, last.error, last.reason) == (5, Status.OK, 1.0, "")
+    assert (last.entry.space, last.entry.seed, last.entry.spec, last.epochs, last.val_errors) == (
+        "",
+        0,
+        {},
+        0,
+        [],
+    )
+    assert capsys.readouterr().err == ""
 
 
 def test_results_show_rows_without_complexity(tmp_path, capsys):
@@ -256,8 +265,8 @@ def test_a_follower_reads_each_appended_row_once_and_waits_for_a_torn_tail(tmp_p
     store.append_row(run, _row(3))
     store.append_row(run, _row(1, error=50.0))  # a later row of trial 1 wins, as in `rows`
     seen = follow.latest()
-    assert {i: r["error"] for i, r in seen.items()} == {r["trial_index"]: r["error"] for r in store.rows(run)}
-    assert seen[1]["error"] == 51.0 and follow.lines == 5
+    assert {i: r.error for i, r in seen.items()} == {r["trial_index"]: r["error"] for r in store.rows(run)}
+    assert seen[1].error == 51.0 and follow.lines == 5
     with open(run / store.TRIALS, "ab") as fh:
         fh.write(b'{"trial_index": 9, "sta')  # a driver killed mid-write
     assert sorted(follow.latest()) == [0, 1, 2, 3]  # the torn tail is not read yet

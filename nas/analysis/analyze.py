@@ -22,6 +22,7 @@ from blocks.errors import UserError
 from nas.analysis import frame, refine, trends
 from nas.analysis.bestof import expected_best, search_ks
 from nas.analysis.bootstrap import edf_band
+from nas.analysis.regimes import regime_trends
 from nas.analysis.report import write_report
 from nas.analysis.result import (
     Analysis,
@@ -70,6 +71,13 @@ def in_curve(d: frame.RunData, failed_as_error: float | None) -> tuple[np.ndarra
 def count(value: float) -> int | None:
     """A complexity count as an int (FLOPs, parameters, activations), None where it is missing."""
     return int(value) if math.isfinite(value) else None
+
+
+def measure(key: str, value: float) -> int | float | None:
+    """A complexity measure as reported: counts as ints, seconds per epoch to the millisecond."""
+    if key != frame.EPOCH_TIME:
+        return count(value)
+    return round(float(value), 3) if math.isfinite(value) else None
 
 
 def export_command(run: Path, model_id: str) -> str:
@@ -124,7 +132,7 @@ def run_stats(
         edf=Curve(grid, edf(e, grid) if len(e) else grid * np.nan, lo, hi, few(len(e))),
         search=Search(ks, expected_best(e, ks)),
         pareto={
-            k: [{"model_id": d.model_id[rows[i]], "error": e[i], k: count(cx[k][i])} for i in f]
+            k: [{"model_id": d.model_id[rows[i]], "error": e[i], k: measure(k, cx[k][i])} for i in f]
             for k, f in fronts.items()
         },
         params=[
@@ -137,16 +145,20 @@ def run_stats(
                 "trial_index": int(d.index[rows[i]]),
                 "model_id": d.model_id[rows[i]],
                 "error": e[i],
-                **{k: count(cx[k][i]) for k in cx},
+                **{k: measure(k, cx[k][i]) for k in cx},
                 "export": export_command(d.dir, d.model_id[rows[i]]),
             }
             for r, i in enumerate(order)
         ],
         refine=refinement(d, mask, errors, s),
+        regimes=regime_trends(cx["flops"], values, e, [k for k in d.drawn if k in values]),
         errors=e,
         complexity=cx,
         values=values,
         fronts=fronts,
+        stage_depths=d.stage_depths[mask] if len(d.stage_depths) else d.stage_depths,
+        stage_widths=d.stage_widths[mask] if len(d.stage_widths) else d.stage_widths,
+        model_ids=d.model_id[mask],
     )
 
 
@@ -281,9 +293,7 @@ def analyze(
     edf.FMT) in `report`, else in analysis/ of the first run's sweep folder; every figure in the
     main one's format. With `report` (a new or empty folder, or one written before; checked first)
     an HTML page and CSV tables too. No figures or report when no run has a finished model.
-    Raises UserError when no run has a single row, or when figures=False names a place for them."""
-    if figures is False and (figure is not None or report is not None):
-        raise UserError("no figures asked for, yet a figure path or a report (which shows them) was given")
+    Raises UserError when no run has a single row (nas.api.analyze checks the arguments first)."""
     s = settings or Settings()
     if log:
         s = replace(s, log=True)

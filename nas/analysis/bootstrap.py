@@ -2,7 +2,7 @@
 
 EDF bands resample models with replacement. An EDF evaluated on a grid depends only on how many
 resampled errors fall between consecutive grid points, and those counts are multinomial, so each
-resample costs O(grid) instead of O(n). With strata (complexity bins) each stratum is resampled
+resample costs O(grid) instead of O(n) (O(n) when n is the smaller: few models are drawn directly). With strata (complexity bins) each stratum is resampled
 on its own and weighs equally, which is exactly the complexity-normalised EDF.
 
 The best-model bootstrap of the RegNet paper (take 25% of the models with replacement, keep the
@@ -37,16 +37,26 @@ def edf_band(
     if not kept or resamples < 1:
         nan = np.full(len(grid), np.nan)
         return nan, nan.copy()
-    curves = np.zeros((resamples, len(grid)))
+    shares = np.zeros((resamples, len(grid) + 1))
     for s in kept:
         e = errors[labels == s]
         # cell c holds the errors with c grid points at or below them; F(grid[i]) counts cells <= i
-        cells = np.bincount(np.searchsorted(grid, e, side="right"), minlength=len(grid) + 1)
-        counts = rng.multinomial(len(e), cells / len(e), size=resamples)
-        curves += np.cumsum(counts, axis=1)[:, : len(grid)] / len(e)
-    curves /= len(kept)
+        cell = np.searchsorted(grid, e, side="right")
+        shares += _cell_counts(cell, len(grid) + 1, resamples, rng) / len(e)
+    curves = np.cumsum(shares, axis=1)[:, : len(grid)] / len(kept)
     tail = (1.0 - level) / 2
     return np.quantile(curves, tail, axis=0), np.quantile(curves, 1.0 - tail, axis=0)
+
+
+def _cell_counts(cell: np.ndarray, cells: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(resamples, cells) counts of n = len(cell) draws with replacement: multinomial draws (one
+    binomial per cell) when the models outnumber the cells, else the drawn models' cells counted
+    (one integer per model): whichever draws fewer numbers."""
+    n = len(cell)
+    if n >= cells:
+        return rng.multinomial(n, np.bincount(cell, minlength=cells) / n, size=resamples)
+    picked = cell[rng.integers(0, n, (resamples, n))] + cells * np.arange(resamples)[:, None]
+    return np.bincount(picked.ravel(), minlength=resamples * cells).reshape(resamples, cells)
 
 
 def subsample_size(n: int, fraction: float) -> int:
@@ -80,15 +90,18 @@ def category_shares(values: np.ndarray, weights: np.ndarray) -> dict[str, float]
     return {str(cats[i]): float(share[i]) for i in order}
 
 
-def best_value(values: np.ndarray, errors: np.ndarray, fraction: float, level: float) -> dict[str, Any]:
+def best_value(
+    values: np.ndarray, errors: np.ndarray, fraction: float, level: float, weights: np.ndarray | None = None
+) -> dict[str, Any]:
     """The bootstrap distribution of the best model's value of one parameter (NaN/None rows left out),
-    flagged `few_models` when it rests on fewer than `MIN_MODELS` models."""
+    flagged `few_models` when it rests on fewer than `MIN_MODELS` models; `weights`, the models'
+    `best_weights` when no row is left out, saves computing them again for every parameter."""
     numeric = values.dtype.kind == "f"
     keep = ~np.isnan(values) if numeric else np.array([v is not None for v in values], dtype=bool)
     v, e = values[keep], errors[keep]
     if not len(v):
         return {"n": 0}
-    w = best_weights(e, fraction)
+    w = best_weights(e, fraction) if weights is None or len(weights) != len(e) else weights
     out: dict[str, Any] = {
         "n": int(len(v)),
         "subsample": subsample_size(len(v), fraction),

@@ -1,6 +1,7 @@
 """Every figure of an analysis, drawn from its typed result into one folder: the EDFs (plain and
 complexity-normalised), error against complexity, random-search efficiency, and per run the
-design-parameter trends and the refined space's EDF; what rests on too few models says so.
+design-parameter trends (overall and within each FLOPs regime) and the refined space's EDF, and
+error against the quantised linear width fit's e_fit; what rests on too few models says so.
 
 The folder is `default_dir` (ANALYSIS beside the runs, in their sweep folder) for both the
 sweep's closing analysis and `nas analyze`, or the report folder when one is named; a figure path
@@ -11,21 +12,26 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.random import Generator
 
 from blocks.errors import UserError
-from nas.analysis import plots
+from nas.analysis import linearfit, plots
 from nas.analysis.result import Analysis, Curve, RunResult, few_note
 from nas.outputs import mark, unlinked
+from nas.records.store import RUNS_LIST
 
 ANALYSIS = "analysis"
 
 
 def default_dir(runs: list[Path]) -> Path:
-    """Where an analysis of `runs` writes by default: `analysis/` in the first run's sweep folder."""
-    return Path(runs[0]).parent / ANALYSIS
+    """Where an analysis of `runs` writes by default: `analysis/` in the first run's sweep folder,
+    or in the folder that lists it (RUNS_LIST: an exploration, its runs two folders below)."""
+    first = Path(runs[0])
+    listing = next((up for up in first.parents[1:3] if (up / RUNS_LIST).is_file()), None)
+    return (listing or first.parent) / ANALYSIS
 
 
 def slug(label: str) -> str:
@@ -83,7 +89,7 @@ def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -
             weights={k: v.weights for k, v in norm.runs.items()},
             bands={k: _band(v.edf) for k, v in norm.runs.items()},
             colors=[plots.color(i) for i, k in enumerate(runs) if k in norm.runs],
-            title=f"EDFs normalised to a uniform {norm.by} distribution\n({norm.kept_bins} shared log bins; "
+            title=f"EDFs normalised to uniform {norm.by} ({norm.kept_bins} log bins; "
             f"shaded: {s.level:.0%} bootstrap band)",
         )
     figs["complexity"] = plots.complexity_figure(runs, fig_dir / f"complexity{ext}", rng)
@@ -114,9 +120,45 @@ def draw(result: Analysis, figure: Path, fig_dir: Path | None, rng: Generator) -
                 colors=[plots.color(i), "black"],
                 title=refine_title(label, r),
             )
+    for label, r in runs.items():
+        path = plots.regimes_figure(label, r.regimes, fig_dir / f"regimes_{slug(label)}{ext}")
+        if path:
+            figs[f"regimes_{label}"] = path
+    result.linear_fits = linear_fits(result, rng)
+    path = plots.efit_figure(
+        {
+            k: (np.array([f["e_fit"] for f in v]), np.array([f["error"] for f in v]))
+            for k, v in result.linear_fits.items()
+        },
+        fig_dir / f"efit{ext}",
+    )
+    if path:
+        figs["efit"] = path
     if result.sequential:
         figs["sequential"] = plots.sequential_figure(result.sequential, fig_dir / f"sequential{ext}")
     return figs
+
+
+def linear_fits(result: Analysis, rng: Generator) -> dict[str, list[dict[str, Any]]]:
+    """Per run of models with two or more stages, the quantised linear fit of each fitted model's
+    widths (`linearfit.fit_models`: at most `linearfit.MODELS` of them) with its error."""
+    out = {}
+    for label, r in result.runs.items():
+        if r.stage_depths.ndim != 2 or r.stage_depths.shape[1] < 2:
+            continue
+        fitted = linearfit.fit_models(r.stage_depths, r.stage_widths, r.errors, rng)
+        out[label] = [
+            {
+                "model_id": str(r.model_ids[i]),
+                "error": float(r.errors[i]),
+                "w_0": f.w_0,
+                "w_a": f.w_a,
+                "w_m": f.w_m,
+                "e_fit": f.e_fit,
+            }
+            for i, f in fitted
+        ]
+    return out
 
 
 def write(

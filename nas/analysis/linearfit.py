@@ -8,6 +8,7 @@ The fit is a grid search, as in the paper, in two passes: first w_0 on multiples
 factor of 1.5 of the first block's width (the first predicted width is w_0 itself), w_a on
 `SLOPES` steps from 0 to twice the widest block over d - 1, and w_m on 0.1 steps over the paper's
 [1.5, 3]; then a grid five to ten times finer in w_a and w_m around each of the `NEAR` best points.
+`fit_models` fits a run's models (at most `MODELS` of them) for the analysis's e_fit figure.
 """
 
 from __future__ import annotations
@@ -66,3 +67,30 @@ def _search(observed: np.ndarray, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray
     order = np.argsort(err, kind="stable")[:NEAR]
     g0, ga, gm = g0.ravel(), ga.ravel(), gm.ravel()
     return [LinearFit(float(g0[i]), float(ga[i]), float(gm[i]), float(err[i])) for i in order]
+
+
+MODELS = 120  # models fitted per run for the figure: the fit is a grid search of about 10 ms a model
+
+
+def fit_models(
+    depths: np.ndarray, widths: np.ndarray, errors: np.ndarray, rng: np.random.Generator, limit: int = MODELS
+) -> list[tuple[int, LinearFit]]:
+    """(row, fit) for the models of a run with known stage depths and widths, rows as in `errors`:
+    every one when there are at most `limit`, else the best quarter of `limit` and a random draw of
+    the others, so the good models the paper looks at are always there."""
+    known = np.flatnonzero(
+        np.isfinite(errors)
+        & (np.isfinite(depths) == np.isfinite(widths)).all(axis=1)
+        & np.isfinite(depths[:, 0])
+        if depths.size
+        else np.zeros(0, dtype=bool)
+    )
+    if len(known) > limit:
+        order = known[np.argsort(errors[known], kind="stable")]
+        best, rest = order[: limit // 4], order[limit // 4 :]
+        known = np.sort(np.concatenate([best, rng.choice(rest, limit - len(best), replace=False)]))
+    out = []
+    for i in known:
+        stages = np.isfinite(depths[i]) & (depths[i] > 0)
+        out.append((int(i), fit(depths[i][stages].astype(int), widths[i][stages])))
+    return out

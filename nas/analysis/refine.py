@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError
 from nas.analysis import frame
 from nas.analysis.bootstrap import best_value
 from nas.analysis.defaults import LEVEL, SUBSAMPLE
@@ -40,13 +40,18 @@ class Refinement:
     changes: list[dict[str, Any]] = field(default_factory=list)
     unmapped: list[dict[str, str]] = field(default_factory=list)
 
+    @property
+    def caveat(self) -> str:
+        """What its intervals are worth when they come from too few models ("" otherwise)."""
+        return f"intervals {few_note(self.models)}" if few(self.models) else ""
+
 
 def select(names: list[str], wanted: list[str]) -> list[str]:
     """Parameters named in `wanted`; a name also selects its numbered stages (d -> d1..d4)."""
     picked = [n for n in names if any(n == w or re.fullmatch(rf"{re.escape(w)}\d+", n) for w in wanted)]
     missing = [w for w in wanted if not any(n == w or re.fullmatch(rf"{re.escape(w)}\d+", n) for n in names)]
     if missing:
-        raise UserError(f"--params: no parameter {missing[0]!r} in this run; legal: {sorted(names)}")
+        raise ArgError("params", f"no parameter {missing[0]!r} in this run; legal: {sorted(names)}")
     return picked
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.analysis.result import GUIDED, MIN_MODELS, Analysis, KsPair, few, few_note, jsonable
-from nas.analysis.text import few_runs, needed_text
+from nas.analysis.text import compared, decision, few_runs, needed_text
 from nas.outputs import mark, replaceable, wrote
 from nas.stats import power
 
@@ -102,8 +102,33 @@ def tables(result: Analysis) -> dict[str, list[dict[str, Any]]]:
             for name, s in runs
             for c in s.refine.changes or []
         ],
+        "regimes": [
+            {"run": name, **lowest(reg, param, t)}
+            for name, s in runs
+            for reg in s.regimes
+            for param, t in reg["trends"].items()
+        ],
+        "efit": [{"run": name, **f} for name, fits in result.linear_fits.items() for f in fits],
     }
     return jsonable(out)
+
+
+def lowest(regime: dict[str, Any], param: str, trend: dict[str, Any]) -> dict[str, Any]:
+    """One regime's trend of one parameter in a row: where its median error is lowest, and the spread
+    of the bin medians (how much the parameter matters within the regime)."""
+    med = [m for m in trend["median"] if m == m]
+    at = trend["median"].index(min(med)) if med else None
+    return {
+        "regime": regime["regime"],
+        "flops_lo": round(regime["lo"]),
+        "flops_hi": round(regime["hi"]),
+        "models": regime["count"],
+        "param": param,
+        "lowest_at": trend["x"][at] if at is not None else None,
+        "lowest_median": min(med) if med else None,
+        "highest_median": max(med) if med else None,
+        "bins": len(trend["x"]),
+    }
 
 
 HEADERS = {  # each table's leading columns, so that an empty table still has its header
@@ -116,6 +141,8 @@ HEADERS = {  # each table's leading columns, so that an empty table still has it
     "intervals": ["run", "param", "source", "kind", "n", "subsample", "lo", "median", "hi"],
     "trends": ["run", "param"],
     "refine": ["run", "option", "kind", "params", "before", "after", "few_models"],
+    "regimes": ["run", "regime", "flops_lo", "flops_hi", "models", "param", "lowest_at", "lowest_median"],
+    "efit": ["run", "model_id", "error", "w_0", "w_a", "w_m", "e_fit"],
 }
 
 
@@ -146,6 +173,11 @@ WORDS = {  # the CSV's column names, in words a reader of the page expects
     "largest_n": "largest n tried",
     "assumed_ks": "KS assumed",
     "why": "why not",
+    "flops_lo": "FLOPs from",
+    "flops_hi": "FLOPs to",
+    "lowest_at": "lowest median error at",
+    "lowest_median": "lowest median",
+    "highest_median": "highest median",
 }
 
 
@@ -202,8 +234,9 @@ table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
 .note{color:#555;font-size:0.9em}code{background:#f3f3f3;padding:0 3px}
-.wide{overflow-x:auto;max-width:100%}
+.wide{overflow-x:auto;max-width:100%}.decision{font-size:1.1em;font-weight:600}
 """
+ERRORS = "Error: top-1 validation error (%) of each trained model; lower is better."
 
 
 def method_notes(result: Analysis) -> str:
@@ -231,7 +264,7 @@ def method_notes(result: Analysis) -> str:
             "log-spaced bins, bins empty in any run are dropped, and each of the m_j models of bin j "
             "(of k kept) weighs 1/(k m_j), so every run has the same, uniform complexity distribution; "
             "models outside the kept bins weigh 0. Its band resamples within each bin.",
-            "KS: sup |F_a - F_b| with scipy's two-sample p-value; for normalised EDFs the p-value is the "
+            "KS: sup |F_a - F_b| with the exact two-sample p-value (as scipy's ks_2samp); for normalised EDFs the p-value is the "
             "asymptotic Kolmogorov tail at D sqrt(n_a n_b / (n_a + n_b)) with Kish effective sizes "
             "n = (sum w)^2 / sum w^2.",
             "Best-model bootstrap (Radosavovic et al. 2020): draw "
@@ -262,26 +295,24 @@ def method_notes(result: Analysis) -> str:
 
 
 def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
-    """The report's HTML."""
+    """The report's HTML, in the order a reader asks: what was compared, the decision in a sentence,
+    the figures, then the tables and how the numbers are computed."""
     figures = result.figures
+    names = list(result.runs)
     parts = [
-        f"<h1>Design-space analysis of {len(result.runs)} run(s)</h1>",
-        "<ul>"
-        + "".join(
-            f"<li>{html.escape(k)}: <code>{html.escape(str(v.dir))}</code></li>"
-            for k, v in result.runs.items()
-        )
-        + "</ul>",
-        "<h2>Summary</h2>",
-        html_table(t["summary"]),
-        "<h2>Error distribution functions</h2>",
-        image(figures["edf"], "EDF"),
+        f"<h1>Design-space comparison: {html.escape(', '.join(names))}</h1>",
+        "<h2>What was compared</h2>",
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in compared(result)) + "</ul>",
+        f"<p class='note'>{html.escape(ERRORS)}</p>",
+        "<h2>Decision</h2>",
+        f"<p class='decision'>{html.escape(decision(result))}</p>",
     ]
     parts += [
         f"<p class='note'>{html.escape(name)}: EDF band, intervals and refinement are "
         f"{html.escape(few_note(result.runs[name].count))}</p>"
         for name in few_runs(result.runs)
     ]
+    parts += ["<h2>Figures</h2>", "<h3>Error distribution functions</h3>", image(figures["edf"], "EDF")]
     norm = result.normalization
     if "edf_normalized" in figures:
         parts.append(image(figures["edf_normalized"], "normalised EDF"))
@@ -292,6 +323,29 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
         )
     elif norm.note:
         parts.append(f"<p class='note'>{html.escape(norm.note)}</p>")
+    if result.sequential:
+        parts += [
+            "<h3>Sequential comparison</h3>",
+            image(figures["sequential"], "sequential comparison path"),
+        ]
+    parts += ["<h3>Error against complexity</h3>", image(figures["complexity"], "error vs complexity")]
+    parts += ["<h3>Random-search efficiency</h3>", image(figures["search"], "random search")]
+    for name in names:
+        if f"trends_{name}" in figures:
+            parts += [
+                f"<h3>Design parameters: {html.escape(name)}</h3>",
+                image(figures[f"trends_{name}"], name),
+            ]
+        if f"refine_{name}" in figures:
+            parts += [f"<h3>Refined space: {html.escape(name)}</h3>", image(figures[f"refine_{name}"], name)]
+    for name in names:
+        if f"regimes_{name}" in figures:
+            title = f"Trends by FLOPs regime: {html.escape(name)}"
+            parts += [f"<h3>{title}</h3>", image(figures[f"regimes_{name}"], title)]
+    if "efit" in figures:
+        title = "Quantised linear fit of the widths (e_fit, RegNet paper section 3.3)"
+        parts += [f"<h3>{title}</h3>", image(figures["efit"], "error against e_fit")]
+    parts += ["<h2>Tables</h2>", "<h3>Summary</h3>", html_table(t["summary"])]
     parts += ["<h3>Kolmogorov-Smirnov tests</h3>", html_table(t["ks"])]
     if result.ks:
         parts.append("<h3>Models per space the KS test needs</h3>")
@@ -304,17 +358,9 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
         )
     if result.sequential:
         parts += ["<h3>Sequential comparison</h3>", f"<p>{html.escape(result.sequential.sentence)}</p>"]
-        parts.append(image(figures["sequential"], "sequential comparison path"))
-    parts += ["<h3>Trials not in the EDF (or entered at --failed-as-error)</h3>", html_table(t["not_ok"])]
-    parts += ["<h2>Error against complexity</h2>", image(figures["complexity"], "error vs complexity")]
-    parts += ["<h2>Random-search efficiency</h2>", image(figures["search"], "random search")]
-    parts.append(
-        html_table([row for row in t["search"] if row["k"] in SEARCH_KS or _last_k(row, t["search"])])
-    )
+    parts += ["<h3>Best models</h3>", html_table(t["best"])]
     for name, s in result.runs.items():
-        parts.append(f"<h2>Design parameters: {html.escape(name)}</h2>")
-        if f"trends_{name}" in figures:
-            parts.append(image(figures[f"trends_{name}"], f"trends {name}"))
+        parts.append(f"<h3>Where the best models of {html.escape(name)} lie</h3>")
         parts.append(html_table([row for row in t["intervals"] if row["run"] == name]))
         ref = s.refine
         parts.append(f"<h3>Refined space of {html.escape(name)}</h3>")
@@ -325,16 +371,24 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
             parts.append(html_table([row for row in t["refine"] if row["run"] == name]))
             if ref.unmapped:
                 parts.append(html_table(ref.unmapped))
-            if f"refine_{name}" in figures:
-                parts.append(image(figures[f"refine_{name}"], f"refined {name}"))
-            else:
+            if f"refine_{name}" not in figures:
                 why = "no model of the run lies inside every refined range"
                 if ref.inside["count"]:
                     why = "the intervals span every option's range: nothing narrowed yet"
                 parts.append(f"<p class='note'>{why}</p>")
         else:
             parts.append(f"<p class='note'>{html.escape(ref.note or 'no option could be narrowed')}</p>")
-    parts += ["<h2>Best models</h2>", html_table(t["best"])]
+    for key, title in (
+        ("regimes", "Trends by FLOPs regime: where each regime's median error is lowest"),
+        ("efit", "Quantised linear fit per model"),
+    ):
+        if t.get(key):
+            parts += [f"<h3>{title}</h3>", html_table(t[key])]
+    parts.append("<h3>Random-search efficiency</h3>")
+    parts.append(
+        html_table([row for row in t["search"] if row["k"] in SEARCH_KS or _last_k(row, t["search"])])
+    )
+    parts += ["<h3>Trials not in the EDF (or entered at --failed-as-error)</h3>", html_table(t["not_ok"])]
     parts += ["<h2>How these numbers are computed</h2>", f"<ul>{method_notes(result)}</ul>"]
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>nas analyze report</title>"

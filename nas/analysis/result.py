@@ -188,10 +188,14 @@ class RunResult:
     params: list[dict[str, Any]]  # per design parameter: trend and best-model interval
     best: list[dict[str, Any]]
     refine: Refined
+    regimes: list[dict[str, Any]]  # per FLOPs regime: its range, models and parameter trends
     errors: np.ndarray = hidden()  # of the models in the EDF, as are the columns below
     complexity: dict[str, np.ndarray] = hidden()
     values: dict[str, np.ndarray] = hidden()  # design-parameter columns
     fronts: dict[str, np.ndarray] = hidden()  # Pareto front indices per complexity measure
+    stage_depths: np.ndarray = hidden()  # (models, stages), NaN padded: what the width fit reads
+    stage_widths: np.ndarray = hidden()
+    model_ids: np.ndarray = hidden()
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,9 @@ class Analysis:
     figures: dict[str, Path] = field(default_factory=dict)
     report: Path | None = None
     sequential: Sequential | None = optional()  # runs of a sweep that compared them sequentially
+    linear_fits: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # per run, drawn with the figures
 
     def to_dict(self) -> dict[str, Any]:
         """The analysis as plain JSON, as `nas analyze --json` prints it."""

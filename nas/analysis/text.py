@@ -36,6 +36,53 @@ def needed_text(pair: KsPair, runs: dict[str, RunResult]) -> str:
     )
 
 
+def decision(result: Analysis) -> str:
+    """The analysis's answer in one sentence: the sequential comparison's decision where the sweep
+    ran one, else which run has the lowest median error and which others the KS test tells apart
+    from it at significance 1 - level (on complexity-normalised EDFs where there are some)."""
+    if result.sequential:
+        return result.sequential.sentence[0].upper() + result.sequential.sentence[1:]
+    runs = {k: r for k, r in result.runs.items() if r.count}
+    if not runs:
+        return "No run has finished models yet: there is nothing to compare."
+    norm = result.normalization.runs or {}
+    normalised = len(runs) > 1 and all(k in norm for k in runs)
+    median = {k: norm[k].median if normalised else r.median for k, r in runs.items()}
+    best = min(median, key=lambda k: median[k])
+    by = f", normalised by {result.normalization.by}" if normalised else ""
+    head = f"{best} has the lowest median error ({median[best]:.2f}%{by}"
+    if len(runs) == 1:
+        r = runs[best]
+        return f"One run: {best}, {r.count} models, median error {r.median:.2f}%, best {r.min:.2f}%."
+    alpha = 1 - result.settings.level
+    apart, close = [], []
+    for k in result.ks:
+        if best not in (k.a, k.b):
+            continue
+        other = k.b if k.a == best else k.a
+        p = k.p_normalized if normalised and k.p_normalized is not None else k.p
+        text = f"{other} ({median.get(other, float('nan')):.2f}%, KS p {p:.2g})"
+        (apart if p < alpha else close).append(text)
+    told = f"tells it apart from {', '.join(apart)}" if apart else ""
+    untold = f"cannot tell it from {', '.join(close)}" if close else ""
+    return f"{head}); the KS test {' but '.join(x for x in (told, untold) if x)} at significance {alpha:.2g}."
+
+
+def compared(result: Analysis) -> list[str]:
+    """What was compared, one line per run: space, how its models were chosen, how many finished
+    of how many planned, and its folder."""
+    out = []
+    for name, r in result.runs.items():
+        how = "chosen by guided search" if r.mode == "optimize" else "drawn at random"
+        other = sum(v for k, v in r.statuses.items() if k != Status.OK)
+        extra = f", {other} not ok" if other else ""
+        extra += f", {r.pending} pending" if r.pending else ""
+        out.append(
+            f"{name}: {r.count} models of space {r.space} {how} ({r.planned} planned{extra}), from {r.dir}"
+        )
+    return out
+
+
 def few_runs(runs: dict[str, RunResult]) -> list[str]:
     """Runs with some models in their EDF, but fewer than `MIN_MODELS`."""
     return [name for name, r in runs.items() if r.count and few(r.count)]

@@ -9,20 +9,25 @@ adds the central (95%) interval of the best model's value, or each category's sh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nas.analysis.bootstrap import best_value
+from nas.analysis.bootstrap import best_value, best_weights
 from nas.analysis.defaults import LEVEL, SUBSAMPLE
 from nas.analysis.result import few
 
 MAX_LEVELS = 12
 
 
-def bin_quartiles(labels: np.ndarray, errors: np.ndarray, nbins: int) -> np.ndarray:
-    """(nbins, 3) array of the 25th, 50th and 75th percentile of error per bin label (NaN if empty)."""
-    order = np.lexsort((errors, labels))
+def bin_quartiles(
+    labels: np.ndarray, errors: np.ndarray, nbins: int, by_error: np.ndarray | None = None
+) -> np.ndarray:
+    """(nbins, 3) array of the 25th, 50th and 75th percentile of error per bin label (NaN if empty);
+    `by_error`, the stable argsort of errors, saves sorting them again for every parameter."""
+    by_error = np.argsort(errors, kind="stable") if by_error is None else by_error
+    order = by_error[np.argsort(labels[by_error], kind="stable")]  # by label, then by error
     lab, err = labels[order], errors[order]
     counts = np.bincount(lab, minlength=nbins)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -36,9 +41,11 @@ def bin_quartiles(labels: np.ndarray, errors: np.ndarray, nbins: int) -> np.ndar
     return out
 
 
-def bin_stats(labels: np.ndarray, errors: np.ndarray, nbins: int) -> dict[str, list]:
+def bin_stats(
+    labels: np.ndarray, errors: np.ndarray, nbins: int, by_error: np.ndarray | None = None
+) -> dict[str, list]:
     """Count, error quartiles and the few-models flag of each bin label."""
-    q = bin_quartiles(labels, errors, nbins)
+    q = bin_quartiles(labels, errors, nbins, by_error)
     counts = np.bincount(labels, minlength=nbins)
     return {
         "count": counts.tolist(),
@@ -49,7 +56,9 @@ def bin_stats(labels: np.ndarray, errors: np.ndarray, nbins: int) -> dict[str, l
     }
 
 
-def numeric_trend(x: np.ndarray, errors: np.ndarray, bins: int = 10) -> dict[str, Any]:
+def numeric_trend(
+    x: np.ndarray, errors: np.ndarray, bins: int = 10, by_error: np.ndarray | None = None
+) -> dict[str, Any]:
     """Bins of x (one per value when few values, else quantile bins) with count and error quartiles."""
     levels = np.unique(x)
     if len(levels) <= MAX_LEVELS:
@@ -66,17 +75,31 @@ def numeric_trend(x: np.ndarray, errors: np.ndarray, bins: int = 10) -> dict[str
         "x": centers.tolist(),
         "lo": np.asarray(lo).tolist(),
         "hi": np.asarray(hi).tolist(),
-        **bin_stats(labels, errors, len(lo)),
+        **bin_stats(labels, errors, len(lo), by_error),
     }
 
 
-def categorical_trend(x: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
+def categorical_trend(
+    x: np.ndarray, errors: np.ndarray, by_error: np.ndarray | None = None
+) -> dict[str, Any]:
     """One bin per category with count and error quartiles."""
     cats, labels = np.unique(x.astype(str), return_inverse=True)
-    return {"x": cats.tolist(), **bin_stats(labels, errors, len(cats))}
+    return {"x": cats.tolist(), **bin_stats(labels, errors, len(cats), by_error)}
 
 
-def parameter(name: str, x: np.ndarray, errors: np.ndarray, fraction: float, level: float) -> dict[str, Any]:
+@dataclass
+class Shared:
+    """What every parameter of a run with values everywhere shares: the errors' sort order and the
+    best-model weights (they depend on the errors only), computed once instead of per parameter."""
+
+    finite: np.ndarray
+    by_error: np.ndarray
+    weights: np.ndarray
+
+
+def parameter(
+    name: str, x: np.ndarray, errors: np.ndarray, fraction: float, level: float, shared: Shared | None = None
+) -> dict[str, Any]:
     """Trend and best-model bootstrap of one parameter over models with a finite error."""
     numeric = x.dtype.kind == "f"
     keep = np.isfinite(errors) & (
@@ -86,8 +109,10 @@ def parameter(name: str, x: np.ndarray, errors: np.ndarray, fraction: float, lev
     out: dict[str, Any] = {"name": name, "kind": "numeric" if numeric else "categorical"}
     if len(x) < 2:
         return {**out, "n": int(len(x))}
-    out.update(best_value(x, e, fraction, level))
-    out["trend"] = numeric_trend(x, e) if numeric else categorical_trend(x, e)
+    same = shared is not None and np.array_equal(keep, shared.finite)
+    weights, by_error = (shared.weights, shared.by_error) if same else (None, None)
+    out.update(best_value(x, e, fraction, level, weights))
+    out["trend"] = numeric_trend(x, e, by_error=by_error) if numeric else categorical_trend(x, e, by_error)
     return out
 
 
@@ -95,4 +120,7 @@ def parameters(
     params: dict[str, np.ndarray], errors: np.ndarray, fraction: float = SUBSAMPLE, level: float = LEVEL
 ) -> list[dict[str, Any]]:
     """`parameter` for every design parameter of a run."""
-    return [parameter(name, x, errors, fraction, level) for name, x in params.items()]
+    finite = np.isfinite(errors)
+    e = errors[finite]
+    shared = Shared(finite, np.argsort(e, kind="stable"), best_weights(e, fraction)) if len(e) >= 2 else None
+    return [parameter(name, x, errors, fraction, level, shared) for name, x in params.items()]

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from blocks.errors import UserError
-from nas import outputs
-from nas.analysis.defaults import LEVEL, MEASURES, SUBSAMPLE
-
-FORMATS = ("png", "pdf", "svg")
+from nas.api import FIGURE_FORMATS, LEVEL, MEASURES, SUBSAMPLE
 
 
 def add_parser(sub) -> None:
@@ -24,7 +19,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=FIGURE_FORMATS,
         help="format of every figure (default png, or --figure's suffix)",
     )
     p.add_argument(
@@ -87,25 +82,15 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def main_figure(args) -> Path | None:
-    """The main EDF's path the user named with --figure (None without); its suffix sets every
-    figure's format."""
-    if not args.figure:
-        return None
-    figure = outputs.figure_file(args.figure, "--figure")
-    if args.format and figure.suffix[1:].lower() != args.format:
-        raise UserError(
-            f"--figure {args.figure} and --format {args.format} disagree; give one, or a matching suffix"
-        )
-    return figure
-
-
 def run(args) -> int:
-    from nas.analysis.analyze import Settings, analyze
-    from nas.analysis.text import format_report
-    from nas.records import store
+    from nas import api
 
-    settings = Settings(
+    result = api.analyze(
+        args.runs,
+        figure=args.figure,
+        format=args.format,
+        report=args.report,
+        figures=args.figures if args.figures is not None else (None if args.json else True),
         log=args.log,
         normalize=args.normalize,
         bins=args.bins,
@@ -117,17 +102,5 @@ def run(args) -> int:
         power=args.power,
         seed=args.seed,
     )
-    placed = bool(args.figure or args.format or args.report)
-    if args.figures is False and placed:
-        raise UserError(
-            "--no-figures goes with neither --figure, --format nor --report (a report shows them)"
-        )
-    draw = args.figures if args.figures is not None else placed or not args.json
-    report = outputs.folder(args.report, "--report") if args.report else None
-    runs = store.find_runs(args.runs)
-    figure = main_figure(args) if draw else None
-    fmt = args.format or (figure.suffix[1:].lower() if figure else "png")
-    with outputs.writing("figures and report"):
-        result = analyze(runs, figure, report=report, settings=settings, figures=draw, fmt=fmt)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else api.analysis_text(result))
     return 0

@@ -30,20 +30,11 @@ def described(head: str, doc: str) -> str:
 
 
 def run(args) -> int:
-    from blocks import library, registry
-    from blocks.errors import UnknownName
+    from nas import api
 
-    shown = 0
-    for kind in registry.KINDS:
-        for fam in library.families(kind):
-            if args.name and fam.name != args.name:
-                continue
-            shown += 1
-            # the space keeps a name longer than the column apart from its description
-            print(described(f"{kind:<5} {fam.name} ", first_sentence(fam.module.__doc__ or fam.doc)))
-            for key, param in fam.schema.items():
-                print(f"      {key:<18} default {param.default!r:<16} {param.legal()}  {param.doc}")
-    if args.name and not shown:
-        legal = [f.name for k in registry.KINDS for f in library.families(k)]
-        raise UnknownName("block", args.name, legal)
+    for fam in api.block_families(args.name):
+        # the space keeps a name longer than the column apart from its description
+        print(described(f"{fam.kind:<5} {fam.name} ", first_sentence(fam.module.__doc__ or fam.doc)))
+        for key, param in fam.schema.items():
+            print(f"      {key:<18} default {param.default!r:<16} {param.legal()}  {param.doc}")
     return 0

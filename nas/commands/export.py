@@ -55,9 +55,9 @@ def _line(check) -> str:
 
 
 def _report(rank: int, e) -> None:
-    from blocks.complexity import complexity
+    from nas import api
 
-    cx = complexity(e.spec)
+    cx = api.complexity(e.spec)
     error = e.record.get("error")
     err = "" if error is None else f"  error {error:.2f}%"
     if e.record.get("trial_error") is not None:
@@ -86,8 +86,8 @@ def run(args) -> int:
         args.out,
         top=args.top,
         by=args.by,
-        ids=args.id,
-        formats=args.format,
+        id=args.id,
+        format=args.format,
         weights=args.weights,
         random_init=args.random_init,
         raw_input=args.raw_input,

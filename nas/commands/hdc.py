@@ -8,21 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from blocks.errors import ParamError, UserError
-from blocks.gridding import validate
-from nas import hdc, outputs
+from nas import api
 
 _SUGGEST_ONLY = ("layers", "max_rate", "top")
-FLAGS = {
-    "kernel": "--kernel",
-    "schedule": "SCHEDULE",
-    "length": "--layers",
-    "max_rate": "--max-rate",
-    "top": "--top",
-}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,40 +35,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_schedule(text: str) -> list[int]:
-    """'1,2,5' -> [1, 2, 5], or UserError when the text is not a list of integers (the rates
-    themselves are checked by blocks.gridding)."""
+    """'1,2,5' -> [1, 2, 5], or ArgError when the text is not a list of integers (the rates
+    themselves are checked by the library)."""
     parts = [t.strip() for t in text.split(",")]
     if not all(t.isascii() and t.isdigit() for t in parts):
-        raise UserError(
-            f"SCHEDULE: '{text}' is not a comma-separated list of integers >= 1 (e.g. 1,2,5) "
-            "nor the word 'suggest'"
+        raise api.ArgError(
+            "schedule",
+            f"'{text}' is not a comma-separated list of integers >= 1 (e.g. 1,2,5) nor the word 'suggest'",
         )
     return [int(t) for t in parts]
-
-
-@contextmanager
-def _flags() -> Iterator[None]:
-    """The library's argument errors, named by the flag or positional that set the argument."""
-    try:
-        yield
-    except ParamError as err:
-        raise UserError(f"{FLAGS.get(err.field, err.field)}: {err.message}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     if args.schedule == "suggest":
         return _suggest(args)
-    used = [f"--{n.replace('_', '-')}" for n in _SUGGEST_ONLY if getattr(args, n) is not None]
+    used = [n for n in _SUGGEST_ONLY if getattr(args, n) is not None]
     if used:
-        raise UserError(f"{', '.join(used)}: only apply to `nas hdc suggest`")
-    with _flags():
-        rates = validate(parse_schedule(args.schedule), args.kernel)
-    plot = outputs.figure_file(args.plot, "--plot") if args.plot else None
-    rep = hdc.report(rates, args.kernel)
-    if plot:
-        with outputs.writing("--plot"):
-            hdc.plot(rates, args.kernel, plot)
-    print(json.dumps(rep) if args.json else hdc.format_report(rep))
+        names = ", ".join(f"{{{n}}}" for n in used)
+        raise api.ArgError("", f"{names}: only apply to `nas hdc suggest`", used)
+    rep = api.check_schedule(parse_schedule(args.schedule), args.kernel, plot=args.plot)
+    print(json.dumps(rep) if args.json else api.schedule_text(rep))
     if args.plot and not args.json:
         print(f"plot written to {args.plot}")
     return 0 if rep["hole_free"] else 1
@@ -87,11 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _suggest(args: argparse.Namespace) -> int:
     if args.plot:
-        raise UserError("--plot: applies to a schedule, not to `nas hdc suggest`")
+        raise api.ArgError("plot", "applies to a schedule, not to `nas hdc suggest`")
     if args.layers is None:
-        raise UserError("--layers: `nas hdc suggest` needs the number of layers, an integer >= 1")
+        raise api.ArgError("layers", "`nas hdc suggest` needs the number of layers, an integer >= 1")
     max_rate = 20 if args.max_rate is None else args.max_rate
-    with _flags():
-        rows = hdc.suggest(args.layers, args.kernel, max_rate, 10 if args.top is None else args.top)
-    print(json.dumps(rows) if args.json else hdc.format_suggestions(rows, args.layers, args.kernel, max_rate))
+    rows = api.suggest(args.layers, args.kernel, max_rate=max_rate, top=10 if args.top is None else args.top)
+    print(json.dumps(rows) if args.json else api.suggest_text(rows, args.layers, args.kernel, max_rate))
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from nas.analysis.defaults import LEVEL, SUBSAMPLE
+from pathlib import Path
+
+from nas.api import LEVEL, SUBSAMPLE
 
 
 def add_parser(sub) -> None:
@@ -31,23 +33,21 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from nas import outputs
-    from nas.analysis.result import few, few_note
-    from nas.api import narrows, refine
+    from nas import api
 
-    out = outputs.file(args.out, "--out", example="refined.yaml")
     wanted = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
-    _, ref = refine(
-        args.run_dir, out, params=wanted, subsample=args.subsample, level=args.level, force=args.force
+    _, ref = api.refine(
+        args.run_dir, args.out, params=wanted, subsample=args.subsample, level=args.level, force=args.force
     )
     for c in ref.changes:
         to = "unchanged" if c["after"] == c["before"] else f"-> {c['after']}"
         print(f"{c['option']}: {c['before']} {to}   (from {', '.join(c['params'])})")
     for u in ref.unmapped:
         print(f"not mapped: {u['param']}: {u['why']}")
-    if few(ref.models):
-        print(f"warning: intervals {few_note(ref.models)}")
-    if narrows(ref):
+    if ref.caveat:
+        print(f"warning: {ref.caveat}")
+    out = Path(args.out)  # as the library names the file it writes
+    if api.narrows(ref):
         print(f"wrote {out}; next: nas sweep {out}")
     elif ref.changes:
         print(

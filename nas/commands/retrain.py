@@ -4,10 +4,6 @@ kept weights are never replaced)."""
 
 from __future__ import annotations
 
-from blocks.errors import UserError
-
-MAX_THREADS = 1024
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("retrain", help="train a spec from scratch with an experiment's recipe; save weights")
@@ -44,42 +40,47 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import time
 
-    from blocks.complexity import complexity
-    from nas.exporting import retrain
+    from nas import api
 
-    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
-        raise UserError(
-            f"--threads: expected a number of CPU threads in [1, {MAX_THREADS}], got {args.threads}"
-        )
-    plan = retrain.prepare(
-        args.spec,
-        args.epochs,
-        experiment=args.experiment,
-        run=args.run_dir,
-        seed=args.seed,
-        out=args.out,
-        force=args.force,
-    )
-    spec, epochs = plan.spec, plan.training.epochs
-    print(
-        f"retraining {spec.model_id} ({complexity(spec).params:,} params) on {plan.data.name} "
-        f"{list(plan.data.input_shape)} for {epochs} epoch{'s' * (epochs != 1)}, seed {plan.seed}, "
-        f"{args.threads or plan.threads} thread(s) -> {plan.out}",
-        flush=True,
-    )
     start = time.perf_counter()
+    planned = []
+
+    def header(plan) -> None:
+        nonlocal start
+        spec, epochs = plan.spec, plan.training.epochs
+        print(
+            f"retraining {spec.model_id} ({api.complexity(spec).params:,} params) on {plan.data.name} "
+            f"{list(plan.data.input_shape)} for {epochs} epoch{'s' * (epochs != 1)}, seed {plan.seed}, "
+            f"{plan.threads} thread(s) -> {plan.out}",
+            flush=True,
+        )
+        planned.append(plan)
+        start = time.perf_counter()
 
     def progress(epoch: int, m: dict) -> None:
+        epochs = planned[0].training.epochs
         print(
             f"epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {m['loss']:.4f}  train error "
             f"{m['train_error']:6.2f}%  val error {m['val_error']:6.2f}%  ({time.perf_counter() - start:.1f}s)",
             flush=True,
         )
 
-    result = retrain.retrain(plan, threads=args.threads, on_epoch=progress)
+    out, result = api.retrain(
+        args.spec,
+        args.epochs,
+        experiment=args.experiment,
+        run=args.run_dir,
+        seed=args.seed,
+        out=args.out,
+        threads=args.threads,
+        force=args.force,
+        on_start=header,
+        on_epoch=progress,
+    )
+    plan = planned[0]
     if plan.run is None:
-        follow = f"nas export {args.spec} --weights {plan.out}"
+        follow = f"nas export {args.spec} --weights {out}"
     else:
-        follow = f"nas export {plan.run} --id {spec.model_id} --weights {plan.out}"
-    print(f"saved {plan.out} (val error {result.error:.2f}%); export it with `{follow}`")
+        follow = f"nas export {plan.run} --id {plan.spec.model_id} --weights {out}"
+    print(f"saved {out} (val error {result.error:.2f}%); export it with `{follow}`")
     return 0

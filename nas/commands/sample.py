@@ -30,8 +30,9 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _range(text: str | None, name: str):
-    from blocks.errors import UserError
+def _range(text: str | None, name: str) -> tuple[float | None, float | None]:
+    """A LO,HI flag as numbers, either side None when left empty."""
+    from nas.api import ArgError
 
     if not text:
         return (None, None)
@@ -39,43 +40,23 @@ def _range(text: str | None, name: str):
     try:
         lo, hi = (float(x) if x.strip() else None for x in parts)
     except ValueError:
-        raise UserError(f"--{name}: expected LO,HI numbers (either may be empty), got {text!r}") from None
+        raise ArgError(name, f"expected LO,HI numbers (either may be empty), got {text!r}") from None
     return (lo, hi)
 
 
 def run(args) -> int:
-    import spaces
-    from blocks import yamlio
-    from blocks.errors import ParamError, UserError
-    from blocks.schema import schema_of
-    from nas.config import Experiment
-    from nas.seeds import check_seed
-    from spaces.base import Context, Limits
+    from nas import api
 
-    parts = args.input.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise UserError(f"--input: expected C,H,W positive ints, got {args.input!r}")
-    shape = tuple(int(p) for p in parts)
-    too_many = schema_of(Experiment)["samples"].check(args.n)  # the bound of an experiment's samples
-    if too_many:
-        raise UserError(f"-n: {too_many}")
-    check_seed(args.seed)
-    if args.classes < 1:
-        raise UserError(f"--classes: expected a positive number of classes, got {args.classes}")
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--option: expected KEY=VALUE, got {item!r}")
-        options[key] = yamlio.loads(value, f"--option {key}")
-    space = spaces.get(args.space)
-    ctx = Context(shape, args.classes)
-    try:
-        limits = Limits(*(_range(getattr(args, k), k) for k in ("flops", "params", "acts")))
-    except ParamError as err:  # NaN, a negative bound or an empty range
-        raise UserError(f"--{err.field}: {err.message}") from None
-    samples = spaces.sample(
-        space, args.n, args.seed, ctx=ctx, options=options, limits=limits, dedupe=args.dedupe
+    ranges = {k: _range(getattr(args, k), k) for k in ("flops", "params", "acts")}
+    samples = api.sample(
+        args.space,
+        args.n,
+        seed=args.seed,
+        input_shape=args.input,
+        classes=args.classes,
+        options=api.options(args.option),
+        dedupe=args.dedupe,
+        **ranges,
     )
     for i, s in enumerate(samples):
         if args.json:

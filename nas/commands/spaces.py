@@ -10,12 +10,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import spaces
+    from nas import api
 
-    chosen = [args.name] if args.name else spaces.names()
-    column = max(len(name) for name in chosen)  # the longest name sets the column
-    for name in chosen:
-        space = spaces.get(name)
+    chosen = api.design_spaces(args.name)
+    column = max(len(space.name) for space in chosen)  # the longest name sets the column
+    for space in chosen:
         print(f"{space.name:<{column}}  {space.doc}")
         if args.name:
             for key, param in space.options.items():

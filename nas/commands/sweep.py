@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from blocks.errors import UserError
+from nas import api
 
 
 def add_parser(sub) -> None:
@@ -48,9 +48,7 @@ def _spread(values: list[float], unit: float, spec: str) -> str:
 
 def dry_run(path: str, overrides: list[str]) -> int:
     """Print what `nas sweep` would train, from a plan that trains and writes nothing."""
-    from nas.api import plan
-
-    p = plan(path, overrides)
+    p = api.plan(path, overrides)
     exp, r = p.experiment, p.experiment.resources
     drawn = "random draws (Optuna chooses its own)" if exp.search.mode == "optimize" else "drawn"
     print(
@@ -70,43 +68,38 @@ def dry_run(path: str, overrides: list[str]) -> int:
             f"  {space}: {len(entries)} {drawn}; MFLOPs min/median/max {_spread(flops, 1e6, '.2f')}; "
             f"params (k) {_spread(params, 1e3, '.1f')}"
         )
-    if exp.compare:
-        from nas.sweeping.compare import designed, planned_line
-
-        print(f"  {planned_line(designed(exp))}")
+    if p.comparison:
+        print(f"  {p.comparison}")
     print(f"nothing trained or written; run it: nas sweep {path}{''.join(f' --set {o}' for o in overrides)}")
     return 0
 
 
 def run(args) -> int:
-    from nas.analysis.analyze import analyze
-    from nas.analysis.text import format_report
-    from nas.api import sweep
-    from nas.sweeping.interrupts import Interrupted
-
-    if not args.experiment and not args.resume:
-        raise UserError("give an experiment file, or --resume DIR")
-    if args.resume and args.out:
-        raise UserError("--out and --resume: a resumed sweep stays in its folder; give only --resume DIR")
     if args.dry_run:
         if args.resume or not args.experiment:
-            raise UserError("--dry-run previews a new sweep: give an experiment file, without --resume")
+            raise api.ArgError(
+                "",
+                "{dry_run} previews a new sweep: give an experiment file, without {resume}",
+                ["dry_run", "resume"],
+            )
         return dry_run(args.experiment, args.overrides)
     try:
-        runs = sweep(
+        runs = api.sweep(
             args.experiment,
             overrides=args.overrides,
             out=args.out,
             address=args.address,
             resume=args.resume,
         )
-    except Interrupted as stop:  # Ray is down by now; the partial run is not analysed
+    except api.Interrupted as stop:  # Ray is down by now; the partial run is not analysed
         print(f"nas sweep: {stop.message}", file=sys.stderr)
         return stop.exit_code
     sweep_dir = runs[0].dir.parent
     print(f"results: {', '.join(str(r.dir / 'trials.jsonl') for r in runs)}")
     if not args.no_analyze:
-        result = analyze([r.dir for r in runs], figures=True)  # figures in SWEEP/analysis/, as `nas analyze`
-        print(format_report(result))
+        result = api.analyze(
+            [r.dir for r in runs], figures=True
+        )  # figures in SWEEP/analysis/, as `nas analyze`
+        print(api.analysis_text(result))
     print(f"next: nas analyze {sweep_dir}   |   nas results {runs[0].dir}")
     return 0

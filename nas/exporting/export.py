@@ -22,7 +22,7 @@ from torch import nn
 
 import nas
 from blocks.complexity import complexity
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from blocks.network import build
 from blocks.spec import ArchSpec, from_dict, load
 from nas import outputs
@@ -112,25 +112,25 @@ class Job:
 def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
     """A job for a trial of a run, with the run's kept weights when they exist and its input's
     `preprocessing` (run_preprocessing of the run)."""
-    row = cand.row
-    spec = from_dict(row["spec"], f"{cand.run / store.TRIALS}: model {cand.model_id}")
+    row, entry = cand.row, cand.row.entry
+    spec = from_dict(entry.spec, f"{cand.run / store.TRIALS}: model {cand.model_id}")
     record = {
-        "space": row.get("space"),
+        "space": entry.space,
         "run": str(cand.run),
-        "trial_index": row.get("trial_index"),
-        "seed": row.get("seed"),
-        "error": row.get("error"),
-        "val_errors": row.get("val_errors"),
-        "epochs": row.get("epochs"),
-        "versions": row.get("versions"),
-        "experiment": store.experiment(cand.run) or row.get("experiment"),
+        "trial_index": entry.trial_index,
+        "seed": entry.seed,
+        "error": row.error,
+        "val_errors": row.val_errors,
+        "epochs": row.epochs,
+        "versions": row.versions,
+        "experiment": store.experiment(cand.run) or row.experiment,
     }
-    job = Job(spec, record, seed=int(row.get("seed") or 0), preprocessing=preprocessing)
+    job = Job(spec, record, seed=entry.seed, preprocessing=preprocessing)
     path = weights_path(cand.run, cand.model_id)
-    if produced_by(path, row.get("trial_index")):
+    if produced_by(path, entry.trial_index):
         job.use(path, sweep_source(record), own=True)
     elif path.is_file():
-        job.record["weights_note"] = f"{path} {not_produced(path, row.get('trial_index'))}"
+        job.record["weights_note"] = f"{path} {not_produced(path, entry.trial_index)}"
     return job
 
 
@@ -184,9 +184,11 @@ def check_preprocessing(jobs: list[Job], raw_input: bool) -> None:
     """Fail before writing anything when --raw-input has no mean and std to bake in."""
     missing = [j.spec.model_id for j in jobs if raw_input and not _fits(j.preprocessing, j.spec)]
     if missing:
-        raise UserError(
-            f"--raw-input needs the training split's mean and std, unknown for {', '.join(missing[:5])}: "
-            f"export from the run folder (its {datamod.PREPROCESSING}), or weights saved by `nas retrain`"
+        raise ArgError(
+            "",
+            f"{{raw_input}} needs the training split's mean and std, unknown for {', '.join(missing[:5])}: "
+            f"export from the run folder (its {datamod.PREPROCESSING}), or weights saved by `nas retrain`",
+            ["raw_input"],
         )
 
 
@@ -222,14 +224,17 @@ def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init:
         where = missing[0].record.get("weights_note") or (
             f"{Path(run) / 'weights' / '<model_id>.pt'} does not exist (the sweep keeps weights with keep_weights)"
         )
-        fix = f"nas retrain {missing[0].spec.model_id} --run {run} --epochs N"
+        where = literal(where)
+        fix = literal(f"nas retrain {missing[0].spec.model_id} --run {run} --epochs N")
     else:
-        where, fix = "no --weights file was given", "nas retrain SPEC --epochs N --experiment EXP.yaml"
-    other = "" if "weights" in needs else "; or export untrained graphs with --random-init"
-    raise UserError(
-        f"--format {','.join(needs)} needs trained weights, and none were kept for {len(missing)} of "
+        where, fix = "no {weights} file was given", "nas retrain SPEC --epochs N --experiment EXP.yaml"
+    other = "" if "weights" in needs else "; or export untrained graphs with {random_init}"
+    raise ArgError(
+        "",
+        f"{{format}} {','.join(needs)} needs trained weights, and none were kept for {len(missing)} of "
         f"{len(jobs)} model(s) ({ids}): {where}. Train one from scratch with `{fix}` and export "
-        f"it with the --weights FILE that prints{other}"
+        f"it with the {{weights}} FILE that prints{other}",
+        ["format", "weights", "random_init"],
     )
 
 
@@ -267,11 +272,11 @@ def export_all(
     pixels with `raw_input`); fails before writing anything when requested formats need weights
     or --raw-input needs a mean and std that are missing."""
     if not 0 < tolerance < math.inf:
-        raise UserError(f"--tolerance: expected a finite positive number, got {tolerance}")
+        raise ArgError("tolerance", f"expected a finite positive number, got {tolerance}")
     wanted = parse_formats(formats)
     check_weights(jobs, wanted, random_init)
     check_preprocessing(jobs, raw_input)
-    out = outputs.folder(str(out), "--out")
+    out = outputs.folder(str(out), "out")
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for rank, job in enumerate(jobs, 1):

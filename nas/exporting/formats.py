@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError
 from blocks.spec import ArchSpec
 from nas.records.weights import error_line, load_weights, save_weights
 
@@ -53,7 +53,7 @@ def parse_formats(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
         got = f"unknown format {unknown[0]!r}" if unknown else "no format given"
-        raise UserError(f"--format: {got}; legal: {','.join(FORMATS)} (comma-separated)")
+        raise ArgError("format", f"{got}; legal: {','.join(FORMATS)} (comma-separated)")
     if "onnx" in names:
         require_onnx()
     return tuple(f for f in FORMATS if f == "spec" or f in names)

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from blocks import yamlio
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from blocks.schema import schema_of
-from blocks.spec import ArchSpec, from_dict
+from blocks.spec import ArchSpec
 from nas import config as cfgmod
-from nas import zoo
 from nas.config import Experiment
+from nas.exporting.source import entry_of, spec_of
 from nas.outputs import unlinked
 from nas.records import store
 from nas.records.weights import SOURCE, save_weights, trial_threads, write_source
@@ -24,14 +24,15 @@ from nas.training.config import TrainingConfig
 from nas.training.loop import TrainResult, train
 from nas.training.stream import loader_workers
 
+MAX_THREADS = 1024  # CPU threads a retraining may ask for
 MAX_EPOCHS = schema_of(TrainingConfig)["epochs"].high  # what an experiment file may ask
 RETRAINED = "retrained"  # a run's folder of retrained weights, beside (never in) its weights/
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A checked retraining: the spec, its dataset, the training settings, seed, CPU threads (the
-    recipe's trials'), weights file and the run that holds the spec as a trial (None when none does)."""
+    """A checked retraining: the spec, its dataset, the training settings, seed, CPU threads (asked,
+    else the recipe's trials'), weights file and the run that holds the spec as a trial (None when none does)."""
 
     spec: ArchSpec
     data: datamod.Dataset
@@ -48,32 +49,21 @@ def _record(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) and "spec" in data and "stages" not in data else {}
 
 
-def _find(model_id: str, runs: list[Path]) -> tuple[dict[str, Any], Path] | None:
-    """A run's row (or planned entry) for a model id, with its run directory."""
-    for run in runs:
-        for entry in [*store.rows(run), *store.plan(run)]:
-            if entry.get("model_id") == model_id:
-                return entry, run
-    return None
-
-
 def _recipe(run: Path) -> Experiment:
     path = run / store.EXPERIMENT
     if not path.is_file():
-        raise UserError(f"{run}: no {store.EXPERIMENT}, so no training recipe; give --experiment EXP.yaml")
+        raise ArgError(
+            "",
+            f"{literal(run)}: no {store.EXPERIMENT}, so no training recipe; give {{experiment}} EXP.yaml",
+            ["experiment"],
+        )
     return cfgmod.parse(store.experiment(run), str(path))
 
 
-def _spec(name: str, runs: list[Path], run: str | None) -> tuple[ArchSpec, dict[str, Any]]:
-    """The spec named by a file, a zoo name or a model id of the runs, and an exported file's record."""
-    if Path(name).is_file():
-        return zoo.load_spec(name), _record(Path(name))
-    if name in zoo.names() or not runs:
-        return zoo.load_spec(name), {}
-    found = _find(name, runs)
-    if found is None:
-        raise UserError(f"{name}: neither a spec file, a zoo network, nor a model id in {run}")
-    return from_dict(found[0]["spec"], f"{found[1]}: model {name}"), {}
+def _spec(name: str, run: str | None) -> tuple[ArchSpec, dict[str, Any]]:
+    """The spec named by a file, a zoo name or a model id of the run, and an exported file's record."""
+    record = _record(Path(name)) if Path(name).is_file() else {}
+    return spec_of(name, run), record
 
 
 def prepare(
@@ -85,20 +75,23 @@ def prepare(
     seed: int | None = None,
     out: str | None = None,
     force: bool = False,
+    threads: int | None = None,
 ) -> Plan:
     """Resolve SPEC (a spec file, a zoo name, or with `run` a model id of that run) and its recipe
     (`experiment`, else the run's, else the one an exported spec file records), load the dataset
     and check that the spec fits it and that `out` may be written (see checked_out), before
     anything trains. A run's model is saved in RUN/retrained/, never over the sweep's weights."""
     if experiment and run:
-        raise UserError("give --experiment or --run, not both")
+        raise ArgError("", "give {experiment} or {run}, not both", ["experiment", "run"])
     if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
-        raise UserError(f"--epochs: expected a number of epochs in [1, {MAX_EPOCHS}], got {epochs}")
+        raise ArgError("epochs", f"expected a number of epochs in [1, {MAX_EPOCHS}], got {epochs}")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise ArgError("threads", f"expected a number of CPU threads in [1, {MAX_THREADS}], got {threads}")
     if seed is not None:
         cfgmod.check_seed(seed)
     runs = store.find_runs([run]) if run else []
-    arch, record = _spec(spec, runs, run)
-    found = _find(arch.model_id, runs)
+    arch, record = _spec(spec, run)
+    found = entry_of(arch.model_id, runs)
     if experiment:
         exp = cfgmod.load(experiment)
     elif runs:
@@ -106,7 +99,11 @@ def prepare(
     elif isinstance(record.get("experiment"), dict):
         exp = cfgmod.parse(record["experiment"], f"{spec}: experiment")
     else:
-        raise UserError(f"{spec}: no training recipe; give --experiment EXP.yaml or --run RUN_DIR")
+        raise ArgError(
+            "",
+            f"{literal(spec)}: no training recipe; give {{experiment}} EXP.yaml or {{run}} RUN_DIR",
+            ["experiment", "run"],
+        )
     data = datamod.load(exp.dataset.name, exp.dataset.params, exp.source)
     if tuple(arch.input_shape) != tuple(data.input_shape) or arch.head.num_classes != data.num_classes:
         raise UserError(
@@ -118,11 +115,11 @@ def prepare(
     warmup = min(exp.training.warmup_epochs, epochs - 1)
     training = replace(exp.training, epochs=epochs, warmup_epochs=warmup)
     if seed is None:
-        seed = int((found[0] if found else record).get("seed") or 0)
+        seed = found[0].seed if found else int(record.get("seed") or 0)
     if out is None:
         name = f"{arch.model_id}-{epochs}ep-seed{seed}.pt"
         out = found[1] / RETRAINED / name if found else Path(name)
-    threads = trial_threads(exp.resources.cpus_per_trial)
+    threads = threads or trial_threads(exp.resources.cpus_per_trial)
     return Plan(
         arch, data, training, seed, checked_out(Path(out), force), found[1] if found else None, threads
     )
@@ -135,18 +132,28 @@ def checked_out(out: Path, force: bool) -> Path:
     real = out.resolve()
     if real.parent.name == "weights" and store.is_run(real.parent.parent):
         raise UserError(
-            f"--out {out}: is in {real.parent}, where the sweep keeps its trials' weights, which "
-            f"retraining never replaces; give another --out (default: RUN/{RETRAINED}/)"
+            "",
+            f"{{out}} {literal(out)}: is in {literal(real.parent)}, where the sweep keeps its trials' weights, "
+            f"which retraining never replaces; give another {{out}} (default: RUN/{RETRAINED}/)",
+            ["out"],
         )
     if out.parent.name == RETRAINED and store.is_run(out.parent.parent):
         for path in (out.parent, out, out.with_name(out.name + SOURCE)):
             unlinked(path)
     if out.is_dir():
-        raise UserError(f"--out {out}: is a folder; give a file name such as {out / 'weights.pt'}")
+        raise ArgError(
+            "",
+            f"{{out}} {literal(out)}: is a folder; give a file name such as {literal(out / 'weights.pt')}",
+            ["out"],
+        )
     source = out.with_name(out.name + SOURCE)
     taken = [p for p in (out, source) if p.exists() or p.is_symlink()]
     if taken and not force:
-        raise UserError(f"{taken[0]}: exists; give --force to replace it, or another --out")
+        raise ArgError(
+            "",
+            f"{literal(taken[0])}: exists; give {{force}} to replace it, or another {{out}}",
+            ["force", "out"],
+        )
     return out
 
 

@@ -7,13 +7,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from nas.records import store
 from nas.records.order import best_first
-from nas.records.rows import Status
-from nas.records.weights import checked_id, weights_owner, weights_path
+from nas.records.rows import Status, TrialRow
+from nas.records.weights import checked_id, id_problem, weights_owner, weights_path
 from nas.stats.pareto import pareto_front
 
 ORDERS = ("error", "pareto")
@@ -23,31 +22,30 @@ ORDERS = ("error", "pareto")
 class Candidate:
     """A finished trial row and the run directory it was recorded in."""
 
-    row: dict[str, Any]
+    row: TrialRow
     run: Path
 
     @property
     def model_id(self) -> str:
-        return self.row["model_id"]
+        return self.row.entry.model_id
 
     @property
     def error(self) -> float:
-        return float(self.row["error"])
+        return float(self.row.error)
 
     @property
     def flops(self) -> int:
-        return int(self.row["complexity"]["flops"])
+        return int(self.row.entry.complexity["flops"])
 
 
-def _usable(row: dict[str, Any]) -> bool:
-    error = row.get("error")
-    return row.get("status") == Status.OK and isinstance(error, (int, float)) and math.isfinite(error)
+def _usable(row: TrialRow) -> bool:
+    return row.status == Status.OK and row.error is not None and math.isfinite(row.error)
 
 
 def _kept(cand: Candidate) -> bool:
     """Whether the run kept this trial's weights: its weights file exists and names it as owner."""
     path = weights_path(cand.run, cand.model_id)
-    return path.is_file() and weights_owner(path) in (None, str(cand.row.get("trial_index")))
+    return path.is_file() and weights_owner(path) in (None, str(cand.row.entry.trial_index))
 
 
 def candidates(runs: list[Path]) -> list[Candidate]:
@@ -56,14 +54,14 @@ def candidates(runs: list[Path]) -> list[Candidate]:
     its best row."""
     best: dict[str, tuple[bool, float, Candidate]] = {}
     for run in runs:
-        for row in store.rows(run):
-            checked_id(row.get("model_id"), f"{run / store.TRIALS}: trial {row.get('trial_index')}")
+        for row in store.trial_rows(run):
+            checked_id(row.entry.model_id, f"{run / store.TRIALS}: trial {row.entry.trial_index}")
             cand = Candidate(row, run)
             if not _usable(row):
                 continue
             rank = (not _kept(cand), cand.error, cand)
-            if row["model_id"] not in best or rank[:2] < best[row["model_id"]][:2]:
-                best[row["model_id"]] = rank
+            if cand.model_id not in best or rank[:2] < best[cand.model_id][:2]:
+                best[cand.model_id] = rank
     return ranked([c for _, _, c in best.values()])
 
 
@@ -73,7 +71,7 @@ def ranked(cands: list[Candidate]) -> list[Candidate]:
         [c.error for c in cands],
         [c.flops for c in cands],
         [c.model_id for c in cands],
-        [c.row.get("trial_index", 0) for c in cands],
+        [c.row.entry.trial_index for c in cands],
     )
     return [cands[i] for i in order]
 
@@ -91,21 +89,22 @@ def choose(
     else the `top` best by `by` (the whole front for pareto when `top` is None)."""
     where = str(path)
     if by not in ORDERS:
-        raise UserError(f"--by: got {by!r}; legal: {list(ORDERS)}")
+        raise ArgError("by", f"got {by!r}; legal: {list(ORDERS)}")
     if top is not None and top < 1:
-        raise UserError(f"--top: expected a positive number of models, got {top}")
+        raise ArgError("top", f"expected a positive number of models, got {top}")
     if ids and top is not None:
-        raise UserError("give either --top K or --id MODEL_ID, not both")
+        raise ArgError("", "give either {top} K or {id} MODEL_ID, not both", ["top", "id"])
     if not ids and top is None and by == "error":
-        raise UserError("give --top K (the K lowest-error models) or --id MODEL_ID")
+        raise ArgError("", "give {top} K (the K lowest-error models) or {id} MODEL_ID", ["top", "id"])
     for model_id in ids:
-        checked_id(model_id, "--id")
+        if id_problem(model_id):
+            raise ArgError("id", id_problem(model_id))
     runs = store.find_runs([where])
     cands = candidates(runs)
     if ids:
         return [_by_id(model_id, cands, runs, where) for model_id in ids]
     if not cands:
-        statuses = Counter(r.get("status") for run in runs for r in store.rows(run))
+        statuses = Counter(r.status.value for run in runs for r in store.trial_rows(run))
         seen = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "no trial rows yet"
         raise UserError(f"{where}: no trial with status ok to export ({seen})")
     chosen = pareto(cands) if by == "pareto" else cands
@@ -118,15 +117,19 @@ def _by_id(model_id: str, cands: list[Candidate], runs: list[Path], where: str) 
         if cand.model_id == model_id:
             return cand
     for run in runs:
-        for row in store.rows(run):
-            if row.get("model_id") == model_id:
-                why = f": {row['reason']}" if row.get("reason") else ""
-                raise UserError(
-                    f"{run}: --id {model_id}: trial {row.get('trial_index')} ended {row.get('status')}{why}; "
-                    "only ok trials export"
+        for row in store.trial_rows(run):
+            if row.entry.model_id == model_id:
+                why = f": {row.reason}" if row.reason else ""
+                raise ArgError(
+                    "",
+                    f"{literal(run)}: {{id}} {literal(model_id)}: trial {row.entry.trial_index} ended "
+                    f"{row.status.value}{literal(why)}; only ok trials export",
+                    ["id"],
                 )
     best = ", ".join(c.model_id for c in cands[:5]) or "none"
-    raise UserError(
-        f"{where}: --id {model_id!r}: no trial with this model id; the best ok models are {best} "
-        f"(all: `nas results {where} --sort error`)"
+    raise ArgError(
+        "",
+        f"{literal(where)}: {{id}} {literal(repr(model_id))}: no trial with this model id; the best ok models "
+        f"are {best} (all: `nas results {literal(where)} --sort error`)",
+        ["id"],
     )

@@ -4,9 +4,11 @@ produced (`TrialRow`, a line of trials.jsonl). Their dict keys are the files' fo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import types
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 if TYPE_CHECKING:
     from spaces import Sample
@@ -70,6 +72,9 @@ class PlanEntry:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
+OPTIONAL = ("node_id", "compile_time", "miou", "pixel_accuracy", "class_iou", "dice")  # left out when None
+
+
 @dataclass(frozen=True)
 class TrialRow:
     """What one trial produced: its entry, how it ended, its errors and times, and where and
@@ -94,20 +99,77 @@ class TrialRow:
     finished_at: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
     node_id: str | None = None  # the Ray node it ran on; None for rows the driver writes itself
+    miou: float | None = None  # segmentation: the last validation's mean IoU, % (error = 100 - miou)
+    pixel_accuracy: float | None = None  # segmentation: share of counted pixels classed right, %
+    class_iou: list[float | None] | None = None  # segmentation: each class's IoU, % (None: seen nowhere)
+    dice: float | None = None  # segmentation with two classes: the foreground's Dice, %
 
     def to_dict(self) -> dict[str, Any]:
         """The trials.jsonl line: the entry's fields (not `rejected`, which `reason` says) and
-        the row's, `node_id` and `compile_time` only when known."""
+        the row's; those that are None unless known (`node_id`, `compile_time`, the segmentation
+        scores) only when known, so a classification row reads as it always did."""
         out = {k: v for k, v in asdict(self.entry).items() if k != "rejected"}
         out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "entry")
         out["status"] = self.status.value
-        for optional in ("node_id", "compile_time"):
+        for optional in OPTIONAL:
             if out[optional] is None:
                 del out[optional]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialRow:
-        """The row of a trials.jsonl line; fields an older row lacks take their defaults."""
-        own = {f.name: data[f.name] for f in fields(cls) if f.name in data and f.name != "entry"}
-        return cls(**{**own, "entry": PlanEntry.from_dict(data), "status": Status(data["status"])})
+        """The row of a trials.jsonl line (one the store's checks pass); a field an older row
+        lacks, or holds as null where its type has no None, takes its default, an entry's field
+        the blank of its type (no seed reads 0)."""
+        given = {k: v for k, v in data.items() if v is not None or k in _nullable()}
+        blank = {n: kinds[0]() for n, (kinds, _) in row_fields().items() if n in _bare() and n not in given}
+        line = {**blank, **given}
+        own = {f.name: line[f.name] for f in fields(cls) if f.name in line and f.name != "entry"}
+        return cls(**{**own, "entry": PlanEntry.from_dict(line), "status": Status(data["status"])})
+
+
+ENTRY = frozenset(f.name for f in fields(PlanEntry))
+REQUIRED = ("trial_index", "status")  # what no reader can do without; a row lacking others still reads
+
+
+def _json_types(hint: Any) -> tuple[tuple[type, ...], bool]:
+    """The JSON types a declared field's value may take, and whether None is one of them."""
+    if get_origin(hint) in (Union, types.UnionType):
+        kinds = [k for k in get_args(hint) if k is not type(None)]
+        return _json_types(kinds[0])[0], True
+    kind = get_origin(hint) or hint
+    if kind is float:
+        return (int, float), False
+    return ((str,) if issubclass(kind, str) else (kind,)), False
+
+
+@cache
+def _hints() -> dict[str, Any]:
+    """The declared type of each field of a trials.jsonl line: the entry's, then the row's."""
+    hints = {**get_type_hints(PlanEntry), **get_type_hints(TrialRow)}
+    del hints["entry"]
+    return hints
+
+
+@cache
+def _bare() -> frozenset[str]:
+    """The fields declared without a default (a row lacking one reads the blank of its type)."""
+    return frozenset(
+        f.name for r in (PlanEntry, TrialRow) for f in fields(r) if f.default is f.default_factory is MISSING
+    )
+
+
+@cache
+def _nullable() -> frozenset[str]:
+    """The fields whose declared type takes None."""
+    return frozenset(n for n, hint in _hints().items() if _json_types(hint)[1])
+
+
+@cache
+def row_fields() -> dict[str, tuple[tuple[type, ...], bool]]:
+    """Each field of a trials.jsonl line (the entry's, then the row's; the required first) with
+    the JSON types its value may take and whether a row must hold it: read from the two
+    declarations, so a field declared there is checked by the store and read by every reader."""
+    hints = _hints()
+    order = [*REQUIRED, *(n for n in hints if n not in REQUIRED)]
+    return {name: (_json_types(hints[name])[0], name in REQUIRED) for name in order}

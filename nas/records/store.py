@@ -22,16 +22,17 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from blocks import yamlio
 from blocks.errors import UserError
-from nas.records.rows import PlanEntry, Status, TrialRow
+from nas.records.rows import PlanEntry, Status, TrialRow, row_fields
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
 COMPARISON = "comparison.json"  # a sweep's sequential comparison (nas.sweeping.compare), beside its runs
+RUNS_LIST = "runs.txt"  # a folder that lists its runs, one path relative to it per line (nas explore)
 
 
 def append(path: Path, row: dict[str, Any], then: str = "append again") -> None:
@@ -198,7 +199,8 @@ def is_run(path: Path) -> bool:
 
 
 def find_runs(paths: list[str]) -> list[Path]:
-    """Expand each argument into run directories: a run itself, or a sweep folder of runs."""
+    """Expand each argument into run directories: a run itself, a sweep folder of runs, or a
+    folder listing its runs in RUNS_LIST (an exploration: the runs of its accepted path)."""
     out: list[Path] = []
     for arg in paths:
         p = Path(arg)
@@ -207,6 +209,14 @@ def find_runs(paths: list[str]) -> list[Path]:
         if is_run(p):
             out.append(p)
             continue
+        if (p / RUNS_LIST).is_file():
+            listed = [p / line.strip() for line in (p / RUNS_LIST).read_text().splitlines() if line.strip()]
+            gone = [r for r in listed if not is_run(r)]
+            if gone or not listed:
+                where = f"{gone[0]} is not a run directory" if gone else "it lists none"
+                raise UserError(f"{p / RUNS_LIST}: {where}")
+            out.extend(listed)
+            continue
         subs = sorted(d for d in p.iterdir() if d.is_dir() and is_run(d))
         if not subs:
             raise UserError(f"{p}: not a run directory (no {TRIALS} or {PLAN} in it or its sub-folders)")
@@ -214,32 +224,18 @@ def find_runs(paths: list[str]) -> list[Path]:
     return out
 
 
-# What readers rely on in a row beyond its being an object: field -> (types, required).
-_ROW_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
-    "trial_index": ((int,), True),
-    "status": ((str,), True),
-    "error": ((int, float), False),
-    "epochs": ((int,), False),
-    "wall_time": ((int, float), False),
-    "model_id": ((str,), False),
-    "space": ((str,), False),
-    "reason": ((str,), False),
-    "complexity": ((dict,), False),
-    "values": ((dict,), False),
-    "spec": ((dict,), False),
-}
 _STATUSES = {s.value for s in Status}
 
 
 def _row_problem(row: dict[str, Any], planned: int | None) -> str:
     """Why an object is not a trial row readers can use ("" when it is one); `planned` is the
     number of trials of a run's plan (indices 0..planned-1), None where it has none (optimize)."""
-    for name, (types, required) in _ROW_FIELDS.items():
+    for name, (types, required) in row_fields().items():
         value = row.get(name)
         if value is None:
             if required:
                 return f"no '{name}'"
-        elif isinstance(value, bool) or not isinstance(value, types):
+        elif (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             return f"'{name}' is {json.dumps(value)[:40]}, not {' or '.join(t.__name__ for t in types)}"
     if row["status"] not in _STATUSES:
         return f"'status' is {row['status']!r}, not one of {', '.join(sorted(_STATUSES))}"
@@ -324,14 +320,14 @@ class Follower:
     run: Path
     offset: int = 0  # bytes of whole lines read so far
     lines: int = 0
-    found: dict[int, dict[str, Any]] = field(default_factory=dict)
+    found: dict[int, TrialRow] = field(default_factory=dict)
     planned: int | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.planned = _plan_size(self.run)  # written before any row, never changed
 
-    def latest(self) -> dict[int, dict[str, Any]]:
-        """Per trial index, its last usable row (`rows` of the run, by index)."""
+    def latest(self) -> dict[int, TrialRow]:
+        """Per trial index, its last usable row (`trial_rows` of the run, by index)."""
         path = self.run / TRIALS
         if not path.exists():
             return self.found
@@ -345,7 +341,7 @@ class Follower:
             value = _object(line, path, self.lines)
             row = None if value is None else _row(value, path, self.lines, self.planned)
             if row is not None:
-                self.found[row["trial_index"]] = row
+                self.found[row["trial_index"]] = TrialRow.from_dict(row)
         return self.found
 
 
@@ -360,26 +356,8 @@ def append_row(run: Path, row: TrialRow) -> None:
 
 
 def trial_rows(run: Path) -> list[TrialRow]:
-    """The trial rows of a run as records (see `rows`); a row that is not one is named and skipped."""
-    out = []
-    for line, row in _latest(run).values():
-        try:
-            out.append(TrialRow.from_dict(row))
-        except (KeyError, TypeError, ValueError) as err:
-            _warn(f"{run / TRIALS}:{line}: not a TrialRow ({_missing(row) or err}), skipped")
-    return out
-
-
-def _missing(row: dict[str, Any]) -> str:
-    """The record fields a row lacks, as "missing 'a', 'b'" ("" when none)."""
-    names = [
-        f.name
-        for r in (PlanEntry, TrialRow)
-        for f in fields(r)
-        if f.default is f.default_factory is MISSING and f.name != "entry"
-    ]
-    lacking = [n for n in dict.fromkeys(names) if n not in row]
-    return f"missing {', '.join(map(repr, lacking))}" if lacking else ""
+    """The trial rows of a run as records (see `rows`: a line that is not a row is named and skipped)."""
+    return [TrialRow.from_dict(row) for row in rows(run)]
 
 
 def plan_entries(run: Path) -> list[PlanEntry]:

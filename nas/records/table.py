@@ -7,19 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from blocks.errors import ArgError
 from nas.records import store
+from nas.records.rows import ENTRY, Status, TrialRow
 
 SORTS = ["error", "flops", "params", "trial_index"]
-COLUMNS = [
+MEASURES = ("flops", "params", "acts")  # a row's complexity, one column each
+COLUMNS = [  # in this order; each a field of the row or its entry (tests/test_records.py checks), or a measure
     "run",
     "space",
     "trial_index",
     "model_id",
     "status",
     "error",
-    "flops",
-    "params",
-    "acts",
+    *MEASURES,
     "epochs",
     "wall_time",
     "seed",
@@ -30,50 +31,69 @@ COLUMNS = [
 ]
 
 
-def flat(row: dict[str, Any], run: str = "") -> dict[str, Any]:
-    """The main columns of a row, complexity unpacked (None where a row lacks one)."""
-    cx = row.get("complexity") or {}
-    return {
-        "run": run,
-        "space": row.get("space"),
-        "trial_index": row.get("trial_index"),
-        "model_id": row.get("model_id"),
-        "status": row.get("status"),
-        "error": row.get("error"),
-        "flops": cx.get("flops"),
-        "params": cx.get("params"),
-        "acts": cx.get("acts"),
-        "epochs": row.get("epochs"),
-        "wall_time": row.get("wall_time"),
-        "seed": row.get("seed"),
-        "train_time": row.get("train_time"),
-        "images_per_sec": row.get("images_per_sec"),
-        "finished_at": row.get("finished_at"),
-        "reason": row.get("reason") or "",
-    }
-
-
-def wide(row: dict[str, Any], run: str) -> dict[str, Any]:
-    """A row as one table line: the main columns, each drawn value and each epoch's validation error."""
-    out = flat(row, run)
-    out.update((f"value.{k}", v) for k, v in (row.get("values") or {}).items())
-    out.update((f"val_error.{i}", e) for i, e in enumerate(row.get("val_errors") or [], 1))
+def flat(row: TrialRow, run: str = "") -> dict[str, Any]:
+    """The main columns of a row, complexity unpacked (None where a row lacks a measure)."""
+    out: dict[str, Any] = {"run": run}
+    for name in COLUMNS[1:]:
+        if name in MEASURES:
+            out[name] = row.entry.complexity.get(name)
+        else:
+            value = getattr(row.entry if name in ENTRY else row, name)
+            out[name] = value.value if isinstance(value, Status) else value
     return out
 
 
-def table(runs: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """One table of every run's rows: its columns (main, then value.*, then val_error.* in epoch
-    order) and its lines; a cell a row lacks is missing from its line."""
+SEGMENTATION = ("miou", "pixel_accuracy", "dice")  # a segmentation row's scores, columns where rows have them
+
+
+def wide(row: TrialRow, run: str) -> dict[str, Any]:
+    """A row as one table line: the main columns, a segmentation row's scores (each class's IoU as
+    iou.CLASS), each drawn value and each epoch's validation error."""
+    out = flat(row, run)
+    out.update((k, getattr(row, k)) for k in SEGMENTATION if getattr(row, k) is not None)
+    out.update((f"iou.{i}", v) for i, v in enumerate(row.class_iou or []))
+    out.update((f"value.{k}", v) for k, v in row.entry.values.items())
+    out.update((f"val_error.{i}", e) for i, e in enumerate(row.val_errors, 1))
+    return out
+
+
+def table(runs: dict[str, list[TrialRow]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """One table of every run's rows: its columns (main, segmentation scores where rows have them,
+    iou.* in class order, value.*, then val_error.* in epoch order) and its lines; a cell a row lacks
+    is missing from its line."""
     lines = [wide(r, name) for name, rows in runs.items() for r in rows]
     extra = dict.fromkeys(k for line in lines for k in line if k not in COLUMNS)
+    scores = [k for k in SEGMENTATION if k in extra]
+    ious = sorted((k for k in extra if k.startswith("iou.")), key=lambda k: int(k.split(".")[1]))
     values = [k for k in extra if k.startswith("value.")]
     epochs = sorted((k for k in extra if k.startswith("val_error.")), key=lambda k: int(k.split(".")[1]))
-    return [*COLUMNS, *values, *epochs], lines
+    return [*COLUMNS, *scores, *ious, *values, *epochs], lines
+
+
+def class_names(run_dir: str | Path) -> list[str]:
+    """The class names a run's preprocessing record lists ([] where it has none or cannot be read)."""
+    import json
+
+    from nas.training.loaders import PREPROCESSING
+
+    try:
+        names = json.loads((Path(run_dir) / PREPROCESSING).read_text()).get("class_names")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
 
 
 def read(path: str | Path, sort: str = "trial_index") -> tuple[bool, dict[str, list[dict[str, Any]]]]:
-    """Whether `path` is a single run, and each of its runs' rows (by folder name) sorted by `sort`."""
+    """Whether `path` is a single run, and each of its runs' rows (by folder name, as the lines of
+    its file) sorted by `sort`, one of SORTS."""
+    if sort not in SORTS:
+        raise ArgError("sort", f"expected one of {SORTS}, got {sort!r}")
     runs = {d.name: store.rows(d) for d in store.find_runs([str(path)])}
     for rows in runs.values():
-        rows.sort(key=lambda r: ((v := flat(r)[sort]) is None, v or 0))
+        rows.sort(key=lambda r: ((v := flat(TrialRow.from_dict(r))[sort]) is None, v or 0))
     return store.is_run(Path(path)), runs
+
+
+def typed(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[TrialRow]]:
+    """Each run's rows (lines of its file) as records."""
+    return {name: [TrialRow.from_dict(r) for r in rows] for name, rows in runs.items()}

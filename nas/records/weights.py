@@ -26,11 +26,17 @@ SOURCE = ".json"  # appended to a weights file's name: the record of how `nas re
 def checked_id(model_id: Any, where: str) -> str:
     """A model id read from a file or the command line, refused unless it is 12 lowercase hex
     digits, since ids become file and folder names."""
-    if not (isinstance(model_id, str) and MODEL_ID.fullmatch(model_id)):
-        raise UserError(
-            f"{where}: model id {model_id!r:.40} is not 12 lowercase hex digits (e.g. 3f9a0c12be47)"
-        )
+    problem = id_problem(model_id)
+    if problem:
+        raise UserError(f"{where}: {problem}")
     return model_id
+
+
+def id_problem(model_id: Any) -> str:
+    """Why a value is not a model id ("" when it is one)."""
+    if isinstance(model_id, str) and MODEL_ID.fullmatch(model_id):
+        return ""
+    return f"model id {model_id!r:.40} is not 12 lowercase hex digits (e.g. 3f9a0c12be47)"
 
 
 def weights_path(run: str | Path, model_id: str) -> Path:

@@ -10,7 +10,8 @@ and are kept only where every run has a model; models outside the kept bins get 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from nas.stats import dist
 
 
 def edf(errors: np.ndarray, at: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -44,8 +45,8 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def ks_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """Two-sample KS distance and p-value (scipy's ks_2samp: exact for small samples)."""
-    res = stats.ks_2samp(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
-    return {"ks": float(res.statistic), "p": float(res.pvalue)}
+    d, p = dist.ks_2samp(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    return {"ks": d, "p": p}
 
 
 def effective_size(weights: np.ndarray) -> float:
@@ -63,7 +64,7 @@ def weighted_ks_test(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarra
     if not (na and nb):
         return {"ks": float("nan"), "p": float("nan"), "n_eff_a": na, "n_eff_b": nb}
     d = weighted_ks_distance(a, wa, b, wb)
-    p = float(stats.kstwobign.sf(d * np.sqrt(na * nb / (na + nb))))
+    p = float(dist.kolmogorov_sf(d * np.sqrt(na * nb / (na + nb))))
     return {"ks": d, "p": p, "n_eff_a": na, "n_eff_b": nb}
 
 

@@ -27,8 +27,8 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
 
+from nas.stats.dist import kolmogorov_isf, ks_2samp
 from nas.stats.edf import ks_distance
 
 MAX_CELLS = 1000
@@ -49,11 +49,11 @@ def critical(n: int, alpha: float) -> int:
 
     def rejects(k: int) -> bool:  # 0..n-1 against k..n+k-1: distance exactly k/n
         a = np.arange(n, dtype=float)
-        return bool(stats.ks_2samp(a, a + k).pvalue < alpha)
+        return bool(ks_2samp(a, a + k)[1] < alpha)
 
     if not rejects(n):
         return n + 1
-    k = min(n, max(1, round(stats.kstwobign.isf(alpha) * math.sqrt(2 * n))))  # asymptotic guess
+    k = min(n, max(1, round(kolmogorov_isf(alpha) * math.sqrt(2 * n))))  # asymptotic guess
     while k < n and not rejects(k):
         k += 1
     while k > 1 and rejects(k - 1):
@@ -188,7 +188,7 @@ def planned(
     d = ks_distance(a, b)
     if d == 0:
         return None, 0.0, None, "identical EDFs"
-    p = float(stats.ks_2samp(a, b).pvalue)
+    p = ks_2samp(a, b)[1]
     if p >= alpha:
         return None, 0.0, None, f"their difference is not significant: p {p:.2g} >= {alpha:g}"
     bound = effect_bound(a, b, resamples, rng)

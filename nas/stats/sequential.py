@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
 
 from blocks.errors import ParamError
 from nas.stats import power as ks_power
+from nas.stats.dist import beta_ppf, norm_isf, norm_sf
 from nas.stats.edf import edf
 
 SEPARATED, NOT_SEPARATED = "separated", "not separated"
@@ -49,7 +49,7 @@ def spend(t: float, rate: float) -> float:
     """Lan-DeMets O'Brien-Fleming-type spending: error `rate` spent by information fraction t."""
     if t <= 0:
         return 0.0
-    return float(2 * stats.norm.sf(stats.norm.isf(rate / 2) / math.sqrt(min(t, 1.0))))
+    return 2 * norm_sf(norm_isf(rate / 2) / math.sqrt(min(t, 1.0)))
 
 
 def reference(u: np.ndarray, difference: float) -> np.ndarray:
@@ -330,8 +330,8 @@ def path(design: Design, a: Sequence[float], b: Sequence[float]) -> list[Look]:
 def clopper_pearson(hits: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
     """Exact binomial interval for a share hits / total."""
     tail = (1 - confidence) / 2
-    lo = stats.beta.ppf(tail, hits, total - hits + 1) if hits else 0.0
-    hi = stats.beta.ppf(1 - tail, hits + 1, total - hits) if hits < total else 1.0
+    lo = beta_ppf(tail, hits, total - hits + 1) if hits else 0.0
+    hi = beta_ppf(1 - tail, hits + 1, total - hits) if hits < total else 1.0
     return float(lo), float(hi)
 
 

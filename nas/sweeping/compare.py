@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from blocks.errors import UserError
 from nas.outputs import unlinked
 from nas.records import store
-from nas.records.rows import Status
+from nas.records.rows import Status, TrialRow
 from nas.stats import sequential
 
 if TYPE_CHECKING:
@@ -177,22 +177,21 @@ def errors(run_dir: Path, n: int) -> list[float] | None:
     return _errors(_by_index(run_dir), n)
 
 
-def _by_index(run_dir: Path) -> dict[int, dict[str, Any]]:
+def _by_index(run_dir: Path) -> dict[int, TrialRow]:
     """A run's rows by trial index."""
-    return {r["trial_index"]: r for r in store.rows(run_dir)}
+    return {r.entry.trial_index: r for r in store.trial_rows(run_dir)}
 
 
-def _errors(by_index: dict[int, dict[str, Any]], n: int) -> list[float] | None:
+def _errors(by_index: dict[int, TrialRow], n: int) -> list[float] | None:
     """`errors` of rows already read."""
     if any(i not in by_index for i in range(n)):
         return None
     return [_error(by_index[i]) for i in range(n)]
 
 
-def _error(row: dict[str, Any]) -> float:
+def _error(row: TrialRow) -> float:
     """A row's error as the comparison counts it."""
-    ok = row.get("status") == Status.OK.value and row.get("error") is not None
-    return float(row["error"]) if ok else FAILED_ERROR
+    return float(row.error) if row.status == Status.OK and row.error is not None else FAILED_ERROR
 
 
 def run_rounds(comp: Comparison, out: Path, runner: RoundRunner, say: Callable[[str], None] = print) -> None:

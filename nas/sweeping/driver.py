@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.records import store
@@ -76,7 +76,11 @@ def sweep(
     the file before validation), or finish a killed one with `resume`. SIGINT, SIGTERM and
     SIGHUP raise Interrupted, saying how far it got, after Ray is shut down."""
     if resume and overrides:
-        raise UserError("--set goes with a new sweep; a resumed sweep keeps its recorded experiment")
+        raise ArgError(
+            "",
+            "{set} goes with a new sweep; a resumed sweep keeps its recorded experiment",
+            {"set": "overrides"},
+        )
     out_dir = Path(resume) if resume else None
     try:
         with interrupts.catching(), ExitStack() as held:

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from blocks.spec import SpecError
-from nas.config import Experiment
+from nas.config import Experiment, Segmentation
 from nas.outputs import unlinked
 from nas.records.rows import PlanEntry, Status, TrialRow
 from nas.stats.pareto import nondominated
+from nas.sweeping.plan import segmented
 from spaces import Context, Limits, get
 from spaces.base import draw_one
 from spaces.draw import OptunaDraw, Reject
@@ -34,15 +35,31 @@ class DefineByRun:
     A class rather than a closure because Ray pickles the searcher to checkpoint it; the
     space is looked up by name for the same reason."""
 
-    def __init__(self, space: str, options: dict, ctx: Context, limits: Limits, seed: int, start: int):
+    def __init__(
+        self,
+        space: str,
+        options: dict,
+        ctx: Context,
+        limits: Limits,
+        seed: int,
+        pending: list[int],
+        segmentation: Segmentation | None = None,
+    ):
         self.space, self.options, self.ctx, self.limits = space, options, ctx, limits
-        self.seed, self.next_index = seed, start
+        self.seed, self.pending, self.segmentation = seed, list(pending), segmentation
+        self.after = max(pending, default=-1) + 1  # should Tune ask for more trials than are pending
 
     def __call__(self, trial: Any) -> dict[str, Any]:
-        index, self.next_index = self.next_index, self.next_index + 1
+        """The next pending index (a trial an interrupt cut short gets a fresh draw) and its entry."""
+        if self.pending:
+            index = self.pending.pop(0)
+        else:
+            index, self.after = self.after, self.after + 1
         draw = OptunaDraw(trial)
         try:
             sample = draw_one(get(self.space), draw, self.options, self.ctx, self.limits)
+            if self.segmentation is not None:
+                sample = segmented(self.segmentation, self.seed, index, sample)
         except (Reject, SpecError) as why:
             entry = PlanEntry.refused(index, self.space, self.seed, dict(draw.values), str(why))
         else:

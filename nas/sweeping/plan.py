@@ -12,17 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from blocks.errors import UserError
+from blocks.complexity import complexity
+from blocks.errors import ArgError, SpecError, UserError, literal
+from blocks.segment import segment
 from nas import config as cfgmod
-from nas.config import Experiment
+from nas.config import Experiment, Segmentation
 from nas.outputs import unlinked
 from nas.records import store
 from nas.records.rows import PlanEntry
 from nas.sweeping import compare, interrupts, memory
 from nas.training import datasets as datamod
-from spaces import Context, Space, get, sample
+from spaces import Context, Sample, Space, get, sample
 
 PLANNED = "planned.json"
 FREE_TO_CHANGE = ("resources",)  # fields a resumed sweep may take from an edited experiment
@@ -61,7 +64,33 @@ def plan_space(exp: Experiment, index: int, ctx: Context, n: int | None = None) 
         )
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
+    if exp.segmentation is not None:
+        try:
+            samples = [segmented(exp.segmentation, exp.seed, i, s) for i, s in enumerate(samples)]
+        except UserError as err:
+            raise UserError(f"{exp.source}: segmentation: {err}") from None
     return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
+
+
+def segmented(seg: Segmentation, seed: int, index: int, drawn: Sample) -> Sample:
+    """Trial `index`'s drawn backbone made the experiment's segmentation network; its dilation
+    schedules come from a generator of the seed and the index, so every space draws the same ones
+    for the same trial index (the constraints judged the backbone)."""
+    try:
+        spec = segment(
+            drawn.spec,
+            decoder=seg.decoder,
+            num_classes=drawn.spec.head.num_classes,
+            output_stride=seg.output_stride,
+            decoder_params=seg.decoder_params,
+            schedule=seg.schedule,
+            rng=np.random.default_rng([seed, index]),
+            schedule_length=seg.schedule_length,
+            max_rate=seg.max_rate,
+        )
+    except UserError as err:
+        raise SpecError(f"trial {index}: {err}") from None  # optimize mode records it as a refused draw
+    return Sample(spec, drawn.values, complexity(spec))
 
 
 def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
@@ -86,7 +115,7 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
         with open(unlinked(run_dir / store.PLAN), "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in plan)
         if optimize:
-            runs.append(SearchRun(sc.name, run_dir, exp.samples, 0))
+            runs.append(SearchRun(sc.name, run_dir, list(range(exp.samples))))
         else:
             runs.append(SampleRun(sc.name, run_dir, plan, [p.trial_index for p in plan]))
     if exp.compare:
@@ -101,9 +130,9 @@ def resume(out: Path, given: str | None = None) -> tuple[Experiment, list[Run]]:
     dirs = store.find_runs([str(out)])
     exp = cfgmod.load(given) if given else recorded(dirs[0])
     for run_dir in dirs:
-        check_unchanged(run_dir, recorded(run_dir), f"{run_dir / store.EXPERIMENT}")
+        check_unchanged(run_dir, recorded(run_dir), literal(run_dir / store.EXPERIMENT))
         if given:
-            check_unchanged(run_dir, exp, f"{given} (given with --resume)")
+            check_unchanged(run_dir, exp, f"{literal(given)} (given with {{resume}})")
     missing = sorted({sc.name for sc in exp.spaces} - {d.name for d in dirs})
     if missing and not store.is_run(out):  # a run given itself finishes alone
         raise UserError(f"{out}: no run folder for space(s) {', '.join(missing)} of the experiment")
@@ -116,7 +145,8 @@ def recorded(run_dir: Path) -> Experiment:
 
 
 def check_unchanged(run_dir: Path, exp: Experiment, what: str) -> None:
-    """Refuse `exp` (read from `what`) when it differs from what `run_dir` was planned with."""
+    """Refuse `exp` (read from `what`, in an ArgError's words: {resume} names that argument) when
+    it differs from what `run_dir` was planned with."""
     path = run_dir / PLANNED
     if not path.exists():
         return  # planned before planned.json existed: nothing to compare with
@@ -127,9 +157,11 @@ def check_unchanged(run_dir: Path, exp: Experiment, what: str) -> None:
     now = json.loads(json.dumps(exp.to_dict()))
     diff = changes(_fixed(planned), _fixed(now))
     if diff:
-        raise UserError(
-            f"{what} differs from what {run_dir} was planned with: {'; '.join(diff)}; "
-            f"only {', '.join(FREE_TO_CHANGE)} may change on --resume (restore it, or start a new sweep)"
+        raise ArgError(
+            "",
+            f"{what} differs from what {literal(run_dir)} was planned with: {literal('; '.join(diff))}; "
+            f"only {', '.join(FREE_TO_CHANGE)} may change on {{resume}} (restore it, or start a new sweep)",
+            ["resume"],
         )
 
 
@@ -154,12 +186,11 @@ def resume_runs(out: Path, exp: Experiment) -> list[Run]:
     """Re-read the runs under a sweep folder: what is planned or asked and has no row yet."""
     runs = []
     for run_dir in store.find_runs([str(out)]):
-        rows = store.rows(run_dir)
-        done = {r["trial_index"] for r in rows}
+        rows = store.trial_rows(run_dir)
+        done = {r.entry.trial_index for r in rows}
         if exp.search.mode == "optimize":
-            runs.append(
-                SearchRun(run_dir.name, run_dir, max(0, exp.samples - len(rows)), max(done, default=-1) + 1)
-            )
+            missing = [i for i in range(exp.samples) if i not in done]
+            runs.append(SearchRun(run_dir.name, run_dir, missing[: max(0, exp.samples - len(rows))]))
             continue
         plan = _sampled_plan(run_dir, exp)
         runs.append(
@@ -204,12 +235,12 @@ class SampleRun(Run):
 
 @dataclass
 class SearchRun(Run):
-    """A run whose specs Optuna draws as it goes (optimize mode): trials left and the next index."""
+    """A run whose specs Optuna draws as it goes (optimize mode): the trial indices with no row yet,
+    a trial an interrupt cut short among them, so a resumed search ends with indices 0..samples-1."""
 
-    remaining: int
-    next_index: int
+    pending: list[int]
 
     @property
     def todo(self) -> int:
         """Trials still to run."""
-        return self.remaining
+        return len(self.pending)

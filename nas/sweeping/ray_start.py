@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, literal
 from nas.sweeping import interrupts
 from nas.training.stream import usable_cpus
 
@@ -53,6 +53,21 @@ def tune_env() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+@contextmanager
+def ray_held(address: str | None) -> Iterator[None]:
+    """One Ray for several sweeps in a row (`nas explore`'s rounds), so each does not pay its
+    start-up: started here unless one is connected already, and then shut down at the end."""
+    import ray
+
+    with tune_env():
+        started = init_ray(address)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def init_ray(address: str | None) -> bool:
     """Start a fresh local Ray (never one already running here), or connect to `address`, unless
     already connected; True when this call did it. Signals wait for it to finish."""
@@ -73,7 +88,11 @@ def init_ray(address: str | None) -> bool:
             )
         except ConnectionError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UserError(f"--address {address}: cannot connect to a Ray cluster there ({first})") from None
+            raise ArgError(
+                "",
+                f"{{address}} {literal(address)}: cannot connect to a Ray cluster there ({literal(first)})",
+                ["address"],
+            ) from None
     print(f"Ray ready in {time.perf_counter() - start:.1f}s", flush=True)
     return True
 
@@ -91,14 +110,20 @@ def check_address(address: str | None) -> None:
     scheme = address.partition("://")[0] if "://" in address else ""
     named = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]", host)
     if scheme not in ("", "ray") or not colon or not named or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"--address {address!r}: not a Ray address; {legal}")
+        raise ArgError("", f"{{address}} {literal(repr(address))}: not a Ray address; {legal}", ["address"])
     if scheme and importlib.util.find_spec("grpc") is None:
-        raise UserError(
-            f"--address {address}: Ray Client (ray://) needs its package: pip install 'ray[client]'; "
-            "or give the head's HOST:PORT from a node of the cluster"
+        raise ArgError(
+            "",
+            f"{{address}} {literal(address)}: Ray Client (ray://) needs its package: pip install 'ray[client]'; "
+            "or give the head's HOST:PORT from a node of the cluster",
+            ["address"],
         )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as err:
         why = err.strerror or type(err).__name__
-        raise UserError(f"--address {address}: nothing answers there ({why}); is the cluster up?") from None
+        raise ArgError(
+            "",
+            f"{{address}} {literal(address)}: nothing answers there ({literal(why)}); is the cluster up?",
+            ["address"],
+        ) from None

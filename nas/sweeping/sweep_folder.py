@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, literal
 from nas import outputs
 from nas.records import store
 
@@ -50,11 +50,21 @@ def undo_unstarted(out: Path, made: bool) -> None:
 def check_new_out(out: Path) -> None:
     """Refuse a new sweep's folder that is a file, holds runs, or holds anything else (the
     user's own files, which the sweep's files could overwrite), or a path the OS will not make."""
-    outputs.folder(str(out), "--out")
+    outputs.folder(str(out), "out")
     if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: --out names a file; give a folder for the sweep (new or empty)")
+        raise ArgError(
+            "", f"{literal(out)}: {{out}} names a file; give a folder for the sweep (new or empty)", ["out"]
+        )
     if not out.is_dir() or not [p for p in out.iterdir() if p.name != store.LOCK]:
         return
     if any(store.is_run(d) for d in out.iterdir() if d.is_dir()):
-        raise UserError(f"{out}: already holds runs; finish it with --resume {out} or pick another --out")
-    raise UserError(f"{out}: not empty and not a sweep folder; pick a new or empty folder with --out")
+        raise ArgError(
+            "",
+            f"{literal(out)}: already holds runs; finish it with {{resume}} {literal(out)} or pick another {{out}}",
+            ["resume", "out"],
+        )
+    raise ArgError(
+        "",
+        f"{literal(out)}: not empty and not a sweep folder; pick a new or empty folder with {{out}}",
+        ["out"],
+    )

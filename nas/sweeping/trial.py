@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 import traceback
@@ -139,7 +140,17 @@ def run_trial(
         compile_time=res.compile_time if setup.training.compile else None,
         latency_ms=latency,
         device=res.device,
+        **_scores(res.scores),
     )
+
+
+def _scores(scores: dict[str, Any]) -> dict[str, Any]:
+    """A result's task scores as row fields, NaN (a class seen nowhere) written as None."""
+
+    def known(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    return {k: [known(x) for x in v] if isinstance(v, list) else known(v) for k, v in scores.items()}
 
 
 def keep_weights(model: Any, run_dir: str, entry: PlanEntry) -> bool:

@@ -168,10 +168,12 @@ def _fit_search(
     ctx = context(exp, data)
     index = {sc.name: i for i, sc in enumerate(exp.spaces)}
     for run in runs:
-        if not run.remaining:
+        if not run.pending:
             continue
         space, options = space_options(exp, index[run.dir.name])
-        define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.next_index)
+        define = DefineByRun(
+            space.name, options, ctx, memory.fits(exp), exp.seed, run.pending, exp.segmentation
+        )
         # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
         # each slot's next trial is drawn while it trains, as one per slot would be in turn
         with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
@@ -180,7 +182,7 @@ def _fit_search(
                 tune_config=tune.TuneConfig(
                     search_alg=searcher(define, exp, run.dir),
                     scheduler=scheduler(exp),
-                    num_samples=run.remaining,
+                    num_samples=len(run.pending),
                     max_concurrent_trials=concurrent,
                     reuse_actors=True,
                     trial_dirname_creator=dirname,

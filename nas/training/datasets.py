@@ -26,16 +26,24 @@ import numpy as np
 import torch
 
 from blocks.errors import ParamError, UserError
-from blocks.schema import Param, Schema
+from blocks.schema import Param
 from nas.training.augment import Augment, draws_on
+from nas.training.loaders import (
+    IMAGE_SUFFIXES,
+    LOADERS,
+    PREPROCESSING,  # noqa: F401  (read by exports and plans as datasets.PREPROCESSING)
+    SEED,
+    STREAM_GB,
+    Loader,
+    Shape,
+    directory,
+    loader,
+)
 from nas.training.pixels import PILLOW_ERRORS, channel_stats, read_image, record, standardiser
 from nas.training.stream import Files, streamed
 
-IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUTS = ("auto", "nchw", "nhwc")
 NPZ_KEYS = ("x", "y", "x_val", "y_val", "data", "labels")  # the last two: downsampled ImageNet
-STREAM_GB = 4  # stream: auto streams an image folder whose decoded images would take more
-PREPROCESSING = "preprocessing.json"  # a run's record of how raw input becomes network input
 # what a loader's pixels are before standardisation, for a deployment to feed the same
 PIXELS = {
     "digits": "scikit-learn load_digits().images / 16, in [0, 1]",
@@ -136,58 +144,8 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-Shape = tuple[tuple[int, int, int], int]  # (input shape C x H x W, number of classes)
-
-
-@dataclass(frozen=True)
-class Loader:
-    """A dataset by name: its declared parameters, the function that reads it with them, and
-    (`declare`) the input shape and classes its parameters fix without reading a file, if any."""
-
-    name: str
-    schema: Schema
-    read: Callable[..., Dataset]
-    declare: Callable[..., Shape | None] | None = None
-
-    def __call__(self, **params: Any) -> Dataset:
-        """Read the dataset with `params` over the declared defaults; a bad one raises ParamError."""
-        return self.read(**self._resolve(params))
-
-    def declared(self, **params: Any) -> Shape | None:
-        """The (input shape, classes) `params` fix before any file is read, or None where only the files tell."""
-        return None if self.declare is None else self.declare(**self._resolve(params))
-
-    def _resolve(self, params: dict[str, Any]) -> dict[str, Any]:
-        """`params` over the declared defaults, checked; a bad one raises ParamError."""
-        return self.schema.resolve(self.schema.read(params), f"dataset '{self.name}'")
-
-
-LOADERS: dict[str, Loader] = {}
-
-
-def loader(
-    declare: Callable[..., Shape | None] | None = None, **params: Param
-) -> Callable[[Callable[..., Dataset]], Loader]:
-    """Register the decorated function, under its name, as a dataset with these parameters (and
-    `declare`, the shape and classes the parameters fix, for a plan made without the files)."""
-
-    def wrap(fn: Callable[..., Dataset]) -> Loader:
-        LOADERS[fn.__name__] = Loader(fn.__name__, Schema(params), fn, declare)
-        return LOADERS[fn.__name__]
-
-    return wrap
-
-
-SEED = Param(int, 0, "seed of the validation split (and of synthetic data)", low=0)
 HOLD_OUT = "share of every class held out for validation"
 HELD_OUT = Param(float, None, HOLD_OUT + " (null: 0.2; cifar10 0.1)", low=0, high=1, optional=True)
-
-
-def _directory(field: str, value: str) -> Path:
-    path = Path(value).expanduser()
-    if not value or not path.is_dir():
-        raise ParamError(field, f"no such directory '{value}'")
-    return path
 
 
 def _unused(field: str, value: Any, why: str) -> None:
@@ -305,7 +263,7 @@ def cifar10(root: str, validation: str, val_fraction: float | None, limit: int |
     `validation: split` holds out `val_fraction` (default 0.1) of the training images instead;
     `limit` keeps only the first N training images, for quick sweeps.
     """
-    folder = _directory("root", root)
+    folder = directory("root", root)
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
     if validation == "test":
@@ -628,7 +586,7 @@ def imagefolder(
     held out. In memory, `size` resizes every image to size x size; a folder too large for memory
     streams (nas.training.stream), where `size` is required.
     """
-    folder = _directory("root", root)
+    folder = directory("root", root)
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if classes is not None and classes != len(names):
         raise ParamError(
@@ -639,7 +597,7 @@ def imagefolder(
     val_folder, val = None, None
     if val_root is not None:
         _unused("val_fraction", val_fraction, "with val_root")
-        val_folder = _directory("val_root", val_root)
+        val_folder = directory("val_root", val_root)
         val = class_files(val_folder, "val_root", index)
     fraction = 0.2 if val_fraction is None else val_fraction
     if stream == "true" or (stream == "auto" and _decoded_bytes(files, size, grayscale) > STREAM_GB * 1e9):
@@ -677,3 +635,7 @@ def _named(name: str, source: str, use: Callable[[Loader], Any]) -> Any:
         return use(LOADERS[name])
     except ParamError as err:
         raise UserError(f"{source}: dataset.params.{err.field}: {err.message}") from None
+
+
+# after this module's loaders, so the legal dataset names list the classification sets first
+from nas.training import segdata  # noqa: E402, F401  (registers the segmentation loaders)

@@ -1,8 +1,9 @@
 """One trial's training: SGD with momentum, linear warm-up then cosine decay, weight decay;
-mixed precision and channels-last on CUDA, optionally torch.compile. Reports top-1 error per
-epoch and at the end.
+mixed precision and channels-last on CUDA, optionally torch.compile. The loss, the metric and
+the reported error (top-1 error; segmentation: 100 - mIoU) are the data's task's
+(nas.training.tasks), per epoch and at the end.
 
-The loop never waits on the GPU inside a step: error counts and loss sums accumulate on the
+The loop never waits on the GPU inside a step: error counts (or confusion matrices) and loss sums accumulate on the
 device, and whether the loss sum stayed finite is read back every CHECK_EVERY steps and at
 each epoch's end, so a divergence is reported within that window of steps."""
 
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,9 +23,12 @@ from blocks.complexity import complexity
 from blocks.errors import NasError
 from blocks.network import build
 from blocks.spec import ArchSpec
+from nas.training import tasks
 from nas.training.config import TrainingConfig
 from nas.training.datasets import Dataset
+from nas.training.segdata import SegDataset
 
+Data = Dataset | SegDataset  # what a loop trains on, of either task (or their streamed twins)
 CPU = torch.device("cpu")
 CHECK_EVERY = 50  # steps between reads of whether the loss stayed finite
 GRAPH_FLOPS = 500_000_000  # per image: compiled models up to this size run as CUDA graphs
@@ -45,6 +50,8 @@ class TrainResult:
     images_per_sec: float = 0.0
     device: str = "cpu"
     compile_time: float = 0.0  # seconds torch.compile took before training (not in train_time)
+    # the last validation's task scores (segmentation: miou, pixel_accuracy, class_iou, dice)
+    scores: dict[str, Any] = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False)
 
     @property
@@ -62,24 +69,30 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
 
 def evaluate(
     model: nn.Module,
-    data: Dataset,
+    data: Data,
     batch: int,
     device: torch.device,
     dtype: torch.dtype | None = None,
     workers: int = 0,
-) -> tuple[float, float]:
-    """Top-1 error on the validation split, in percent, and the mean cross-entropy there (without
-    the training's label smoothing, so runs with and without it compare); summed on the device,
-    read once."""
+) -> tuple[float, float, dict[str, Any]]:
+    """The task's error on the validation split, in percent (top-1 error; segmentation: 100 - mIoU),
+    the mean cross-entropy there (per image; per counted pixel), without the training's label
+    smoothing so runs with and without it compare, and the task's scores (segmentation: miou,
+    pixel_accuracy, class_iou, dice); summed on the device, read once."""
+    task = tasks.of(data)
     model.eval()
-    wrong = torch.zeros((), dtype=torch.int64, device=device)
+    meter = task.meter(data, data.val_size, device)
+    criterion = task.criterion(data, 0.0, "sum")
     loss = torch.zeros((), device=device)
+    counted = torch.zeros((), dtype=torch.int64, device=device)
     with torch.no_grad(), _autocast(device, dtype):
         for xb, yb in data.val_batches(batch, device, workers):
             out = model(xb)
-            wrong += (out.argmax(1) != yb).sum()
-            loss += nn.functional.cross_entropy(out.float(), yb, reduction="sum")
-    return 100.0 * wrong.item() / data.val_size, loss.item() / data.val_size
+            meter.add(out, yb)
+            loss += criterion(out.float(), yb)
+            counted += task.counted(data, yb)
+    error, scores = meter.result()
+    return error, loss.item() / max(1, counted.item()), scores
 
 
 def precision(device: torch.device, amp: bool) -> torch.dtype | None:
@@ -132,7 +145,7 @@ def seeded(seed: int, device: torch.device = CPU, threads: int | None = None) ->
 
 def train(
     spec: ArchSpec,
-    data: Dataset,
+    data: Data,
     cfg: TrainingConfig,
     *,
     seed: int = 0,
@@ -147,7 +160,26 @@ def train(
     the data-loader processes of a streamed dataset (none for one in memory)."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     with seeded(seed, dev, threads):
-        return _train(spec, data, cfg, seed, dev, workers, on_epoch)
+        mode = compile_mode(spec, dev) if cfg.compile else ""
+        return _train(build(spec), mode, data, cfg, seed, dev, workers, on_epoch)
+
+
+def fit(
+    model: nn.Module,
+    data: Data,
+    cfg: TrainingConfig,
+    *,
+    seed: int = 0,
+    device: str | None = None,
+    threads: int = 1,
+    workers: int = 0,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> TrainResult:
+    """Train an already built `model` (a network no spec describes, e.g. a benchmark's or a test's)
+    exactly as `train` trains a spec's; torch.compile, when cfg.compile, in its default mode."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    with seeded(seed, dev, threads):
+        return _train(model, "default" if cfg.compile else "", data, cfg, seed, dev, workers, on_epoch)
 
 
 def compile_mode(spec: ArchSpec, device: torch.device) -> str:
@@ -186,7 +218,7 @@ class _Step:
         return out, loss
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One SGD step on a batch; its logits' wrong count and its loss, both left on the device."""
+        """One SGD step on a batch; its main logits (detached) and its loss, both left on the device."""
         if self.graphs:
             torch.compiler.cudagraph_mark_step_begin()
         with _autocast(xb.device, self.dtype):
@@ -195,10 +227,10 @@ class _Step:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
         self.scaler.update()
-        return (out.argmax(1) != yb).sum(), loss.detach().float()
+        return out.detach(), loss.detach().float()
 
 
-def _warm_up(step: _Step, data: Dataset, cfg: TrainingConfig, fmt: torch.memory_format) -> float:
+def _warm_up(step: _Step, data: Data, cfg: TrainingConfig, fmt: torch.memory_format) -> float:
     """Compile `step.model` for every batch shape the run will meet (train and validation, full
     and last) with zero batches, then restore the weights, norms' statistics and RNGs it touched,
     so training starts where it would without compiling; returns the seconds it took."""
@@ -208,8 +240,9 @@ def _warm_up(step: _Step, data: Dataset, cfg: TrainingConfig, fmt: torch.memory_
     gpus = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=gpus):
         for n, train_mode in _shapes(data, cfg.batch_size):
-            x = torch.zeros(n, *data.input_shape, device=dev).contiguous(memory_format=fmt)
-            y = torch.zeros(n, dtype=torch.int64, device=dev)
+            image, target = tasks.of(data).shapes(data, train_mode)
+            x = torch.zeros(n, *image, device=dev).contiguous(memory_format=fmt)
+            y = torch.zeros(n, *target, dtype=torch.int64, device=dev)
             model.train(train_mode)
             for _ in range(3):  # CUDA graphs are recorded on a shape's later calls
                 if train_mode:
@@ -227,7 +260,7 @@ def _warm_up(step: _Step, data: Dataset, cfg: TrainingConfig, fmt: torch.memory_
     return time.perf_counter() - start
 
 
-def _shapes(data: Dataset, batch: int) -> list[tuple[int, bool]]:
+def _shapes(data: Data, batch: int) -> list[tuple[int, bool]]:
     """The batch sizes a run trains (True) and evaluates (False) on: full ones and the last."""
     train = {min(batch, data.train_size), data.train_size % batch}
     val = {min(4 * batch, data.val_size), data.val_size % (4 * batch)}
@@ -235,28 +268,29 @@ def _shapes(data: Dataset, batch: int) -> list[tuple[int, bool]]:
 
 
 def _train(
-    spec: ArchSpec,
-    data: Dataset,
+    model: nn.Module,
+    mode: str,
+    data: Data,
     cfg: TrainingConfig,
     seed: int,
     dev: torch.device,
     workers: int,
     on_epoch: Callable[[int, dict], None] | None,
 ) -> TrainResult:
-    """The training loop of `train`, run with the global RNGs already seeded."""
-    cuda = dev.type == "cuda"
+    """The training loop of `train` and `fit` (`mode`: torch.compile's, "" for none), run with
+    the global RNGs already seeded; the loss and the metric are the data's task's."""
+    cuda, task = dev.type == "cuda", tasks.of(data)
     if cuda:
         data = data.on(dev)
     fmt = torch.channels_last if (cuda and cfg.channels_last) else torch.contiguous_format
-    model = build(spec).to(dev).to(memory_format=fmt)
+    model = model.to(dev).to(memory_format=fmt)
     dtype = precision(dev, cfg.amp)
-    mode = compile_mode(spec, dev) if cfg.compile else ""
     net = torch.compile(model, mode=mode, dynamic=False) if mode else model  # a graph per batch shape
     step = _Step(
         net,
         optimizer(model, cfg, fused=cuda),
         torch.amp.GradScaler("cuda", enabled=dtype is torch.float16),
-        nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+        task.criterion(data, cfg.label_smoothing, "mean"),
         dtype,
         mode == "reduce-overhead",
     )
@@ -268,23 +302,23 @@ def _train(
     done, seen, start = 0, 0, time.perf_counter()
     for epoch in range(cfg.epochs):
         net.train()
-        wrong = torch.zeros((), dtype=torch.int64, device=dev)
+        meter = task.meter(data, n, dev)
         loss_sum = torch.zeros((), device=dev)  # non-finite from the first non-finite loss on
         checked = done
         for xb, yb in data.train_batches(cfg.batch_size, gen, cfg.augment, dev, workers):
             for group in step.opt.param_groups:
                 group["lr"] = lr_at(done, total, warmup, cfg.lr)
-            bad, loss = step(xb.contiguous(memory_format=fmt), yb)
-            wrong += bad
+            out, loss = step(xb.contiguous(memory_format=fmt), yb)
+            meter.add(out, yb)
             loss_sum.add_(loss, alpha=len(yb))
             done, seen = done + 1, seen + len(yb)
             if done - checked >= CHECK_EVERY:
                 _check_finite(loss_sum, epoch, checked, done)
                 checked = done
         _check_finite(loss_sum, epoch, checked, done)
-        result.train_errors.append(100.0 * wrong.item() / n)
+        result.train_errors.append(meter.result()[0])
         result.losses.append(loss_sum.item() / n)
-        val_error, val_loss = evaluate(net, data, 4 * cfg.batch_size, dev, dtype, workers)
+        val_error, val_loss, result.scores = evaluate(net, data, 4 * cfg.batch_size, dev, dtype, workers)
         result.val_errors.append(val_error)
         result.epochs = epoch + 1
         if on_epoch is not None:
@@ -294,6 +328,7 @@ def _train(
                 "val_error": val_error,
                 "loss": result.losses[-1],
                 "val_loss": val_loss,
+                **{k: v for k, v in result.scores.items() if k != "class_iou"},
             }
             on_epoch(epoch + 1, metrics)
     result.train_time = time.perf_counter() - start

@@ -77,3 +77,19 @@ def record(data: Any, pixels: str) -> dict[str, Any]:
         "standardise": "input = (pixels - mean) / std, per channel",
         "class_names": list(data.class_names) or [str(i) for i in range(data.num_classes)],
     }
+
+
+def seg_record(data: Any) -> dict[str, Any]:
+    """The preprocessing record of a segmentation set, in memory or streamed: the shared one, plus
+    the task, the output's form, the classes' colours and the ignored label."""
+    pixels = "uint8 values 0..255 as Pillow decodes them (RGB; resized bilinear to size x size when set)"
+    if data.name == "segsynthetic":
+        pixels = "uint8 values 0..255 (generated)"
+    return {
+        **record(data, pixels),
+        "channel_order": "RGB",
+        "task": "segmentation",
+        "output": "logits (N, K, H, W); class = argmax over K",
+        "palette": [list(c) for c in data.palette],
+        "ignore_index": data.ignore_index,
+    }
