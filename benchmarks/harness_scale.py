@@ -14,7 +14,11 @@ The cluster mode runs N trials on a simulated 4-node cluster (`ray.cluster_utils
 resumed; at half a worker node is killed and another added; then every planned trial must
 have exactly one row (none lost, none repeated).
 
-    python benchmarks/harness_scale.py [--sizes 100,1000,10000] [--cluster 1000] [--quick]
+Optimize mode (`--optimize`, Optuna's random sampler: what the harness and the study's storage
+cost, not a model-based sampler's own work, which grows with the trials it learns from) prints
+the same figures.
+
+    python benchmarks/harness_scale.py [--sizes 100,1000,10000] [--optimize 100,1000] [--cluster 1000] [--quick]
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ SPACE = "anynet_x_c"
 FIRST_ROW = re.compile(r"^\[\s*1/\d+\]")
 
 
-def experiment(folder: Path, trials: int, concurrent: int) -> Path:
-    """An experiment file of `trials` tiny trials; returns its path."""
+def experiment(folder: Path, trials: int, concurrent: int, mode: str = "sample") -> Path:
+    """An experiment file of `trials` tiny trials (`mode` optimize: drawn by Optuna's random
+    sampler, no early stopping); returns its path."""
     exp = {
-        "name": f"scale{trials}",
+        "name": f"{mode}{trials}",
         "space": {"name": SPACE, "options": {"stages": 2, "max_depth": 1, "max_width": 8, "strides": [1, 2]}},
         "samples": trials,
         "seed": 0,
@@ -51,7 +56,9 @@ def experiment(folder: Path, trials: int, concurrent: int) -> Path:
         "training": {"epochs": 1, "batch_size": 64},
         "resources": {"cpus_per_trial": 1, "max_concurrent": concurrent, "max_retries": 3},
     }
-    path = folder / f"scale{trials}.yaml"
+    if mode == "optimize":
+        exp["search"] = {"mode": "optimize", "algorithm": "random", "scheduler": "none"}
+    path = folder / f"{mode}{trials}.yaml"
     path.write_text(yaml.safe_dump(exp))
     return path
 
@@ -128,11 +135,12 @@ def slots(concurrent: int) -> int:
     return concurrent or len(os.sched_getaffinity(0))
 
 
-def local(trials: int, folder: Path, concurrent: int) -> dict[str, float]:
+def local(trials: int, folder: Path, concurrent: int, mode: str = "sample") -> dict[str, float]:
     """One local sweep of `trials` tiny trials; its figures."""
-    out = folder / f"out{trials}"
-    path = experiment(folder, trials, concurrent)
-    w = Watched(["sweep", str(path), "--out", str(out), "--no-analyze"], folder / f"log{trials}.txt").run()
+    out = folder / f"out-{mode}{trials}"
+    path = experiment(folder, trials, concurrent, mode)
+    log = folder / f"log-{mode}{trials}.txt"
+    w = Watched(["sweep", str(path), "--out", str(out), "--no-analyze"], log).run()
     whole = w.wait()
     got = rows(out)
     if sorted(r["trial_index"] for r in got) != list(range(trials)):
@@ -220,16 +228,42 @@ def _until(done, w: Watched, timeout: float = 3600.0, every: float = 0.2) -> Non
         time.sleep(every)
 
 
+def row_line(n: int, f: dict[str, float]) -> str:
+    """One size's figures, in the table's columns."""
+    return (
+        f"{n:>7} {f['setup']:>8.1f}s {f['first']:>8.1f}s {f['whole']:>7.1f}s "
+        f"{f['per_trial_ms']:>7.0f}ms {f['overhead_ms']:>7.0f}ms {f['wall_ms']:>7.0f}ms "
+        f"{f['train_ms']:>7.0f}ms {f['peak_gb']:>6.2f}GB {f['resume']:>6.1f}s {f['results']:>6.1f}s"
+    )
+
+
+def growth(figures: dict[int, dict[str, float]]) -> str:
+    """How the driver's peak memory and the overhead per trial changed from the smallest size
+    to the largest: memory per added trial, and the two overheads side by side."""
+    if len(figures) < 2:
+        return ""
+    lo, hi = min(figures), max(figures)
+    kb = (figures[hi]["peak_gb"] - figures[lo]["peak_gb"]) * 2**20 / (hi - lo)
+    return (
+        f"from {lo} to {hi} trials: driver peak +{kb:.1f} KB per added trial; overhead per trial "
+        f"{figures[lo]['overhead_ms']:.0f} ms at {lo}, {figures[hi]['overhead_ms']:.0f} ms at {hi}"
+    )
+
+
 def main() -> None:
-    """Parse the sizes, run each, print the table (and the cluster mode)."""
+    """Parse the sizes, run each, print the tables (sample mode, optimize mode, the cluster mode)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100,1000,10000", help="comma-separated trial counts")
+    ap.add_argument("--optimize", default="100,1000", help="trial counts of optimize mode ('': skip)")
     ap.add_argument("--cluster", type=int, default=1000, help="trials of the cluster mode (0: skip it)")
     ap.add_argument("--concurrent", type=int, default=0, help="max_concurrent (0: as many as fit)")
-    ap.add_argument("--quick", action="store_true", help="small sizes (12; cluster 16) for a test")
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes (12; cluster 16; no optimize) for a test"
+    )
     ap.add_argument("--keep", help="folder for the sweeps and logs (default: a temporary one)")
     args = ap.parse_args()
     sizes = [12] if args.quick else [int(x) for x in args.sizes.split(",") if x]
+    searched = [] if args.quick else [int(x) for x in args.optimize.split(",") if x]
     trials = 16 if args.quick else args.cluster
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
@@ -237,18 +271,21 @@ def main() -> None:
         print(
             f"{len(os.sched_getaffinity(0))} CPUs here, {slots(args.concurrent)} trial slot(s); logs in {folder}"
         )
-        print(
+        header = (
             f"{'trials':>7} {'setup':>9} {'1st trial':>9} {'sweep':>8} {'per trial':>9} "
             f"{'overhead':>9} {'row wall':>9} {'training':>9} {'peak RSS':>8} {'resume':>7} {'results':>7}"
         )
-        for n in sizes:
-            f = local(n, folder, args.concurrent)
-            print(
-                f"{n:>7} {f['setup']:>8.1f}s {f['first']:>8.1f}s {f['whole']:>7.1f}s "
-                f"{f['per_trial_ms']:>7.0f}ms {f['overhead_ms']:>7.0f}ms {f['wall_ms']:>7.0f}ms "
-                f"{f['train_ms']:>7.0f}ms {f['peak_gb']:>6.2f}GB {f['resume']:>6.1f}s {f['results']:>6.1f}s",
-                flush=True,
-            )
+        for mode, counts in (("sample", sizes), ("optimize", searched)):
+            if not counts:
+                continue
+            print(f"{mode} mode{' (Optuna random sampler, journal study)' if mode == 'optimize' else ''}")
+            print(header, flush=True)
+            figures = {}
+            for n in counts:
+                figures[n] = local(n, folder, args.concurrent, mode)
+                print(row_line(n, figures[n]), flush=True)
+            if len(figures) > 1:
+                print(growth(figures), flush=True)
         if trials:
             cluster(trials, folder)
 

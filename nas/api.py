@@ -321,7 +321,7 @@ def explore(
     from contextlib import ExitStack
 
     from nas.exploring.folder import explore_folder, sweep_trainer
-    from nas.sweeping.driver import check_address
+    from nas.sweeping.ray_start import check_address
 
     check_address(address)
     with ExitStack() as held:  # the Ray the first round to train starts, shut down at the end

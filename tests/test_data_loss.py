@@ -26,7 +26,7 @@ from nas.records import store
 from nas.records import weights as wmod
 from nas.records.rows import PlanEntry, Status
 from nas.records.weights import OWNER, weights_owner, weights_path
-from nas.sweeping.driver import _prune_weights
+from nas.sweeping.pruning import prune_weights
 from nas.sweeping.trial import keep_weights, make_row
 from tests.synth import write_run
 from tests.test_export import spec_of
@@ -68,7 +68,7 @@ def finish(run: Path, index: int, width: int, error: float, keep: int | None = N
         run, make_row(entry(index, width), "tiny", Status.OK, error=error, val_errors=[error], epochs=2)
     )
     if keep is not None:
-        _prune_weights(run, keep)
+        prune_weights(run, keep)
     return model
 
 
@@ -270,7 +270,7 @@ def test_an_empty_claim_left_by_an_earlier_version_is_cleared(tmp_path):
     path.unlink()
     path.with_suffix(OWNER).write_bytes(b"")
     assert not keep_weights(model_of(24, seed=3), str(run), entry(3, 24))  # blocked, as seen
-    _prune_weights(run, 2)
+    prune_weights(run, 2)
     assert not path.with_suffix(OWNER).exists()
     assert keep_weights(model_of(24, seed=3), str(run), entry(3, 24)) and weights_owner(path) == "3"
 
@@ -384,5 +384,5 @@ def test_a_file_whose_trial_has_no_row_yet_is_not_pruned(tmp_path):
     finish(run, 2, 32, error=9.0, keep=1)
     assert same_tensors(weights_path(run, spec_of(24).model_id), late)
     store.append_row(run, make_row(entry(1, 24), "tiny", Status.OK, error=1.0, epochs=2))
-    _prune_weights(run, 1)
+    prune_weights(run, 1)
     assert [p.name for p in (run / "weights").glob("*.pt")] == [f"{spec_of(24).model_id}.pt"]

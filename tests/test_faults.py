@@ -154,12 +154,12 @@ def test_tune_does_not_print_each_failed_try_during_a_sweep():
     traceback. Quiet inside the sweep only."""
     import logging
 
-    from nas.sweeping.driver import QUIET_LOGGERS, _tune_env
+    from nas.sweeping.ray_start import QUIET_LOGGERS, tune_env
 
     controller = logging.getLogger(QUIET_LOGGERS[0])
     assert controller.name == "ray.tune.execution.tune_controller"
     before = controller.level
-    with _tune_env():
+    with tune_env():
         assert not controller.isEnabledFor(logging.ERROR)
     assert controller.level == before and controller.isEnabledFor(logging.ERROR)
 

@@ -16,10 +16,11 @@ from ray.tune.search.search_generator import SearchGenerator
 from nas.config import parse
 from nas.records import store
 from nas.records.rows import PlanEntry, Status
-from nas.sweeping import driver
-from nas.sweeping.feed import NO_LIMIT, PENDING, PlanFeed, chunks, pending, slots, tune_config
+from nas.sweeping import callbacks
+from nas.sweeping.feed import NO_LIMIT, PENDING, PlanFeed, chunks, parts, pending, slots, tune_config
 from nas.sweeping.plan import SampleRun
 from nas.sweeping.progress import Progress
+from nas.sweeping.schedulers import LiveASHA, LiveFIFO
 from tests.synth import row
 
 SPEC = {
@@ -78,6 +79,12 @@ def test_chunks_keep_plan_order_and_the_last_one_is_shorter():
     assert chunks(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
 
 
+def test_a_large_sweep_runs_in_tuners_of_bounded_size():
+    keys = [f"s/{i}" for i in range(7)]
+    assert parts(keys, 2, 2) == [keys[:4], keys[4:]]  # 2 Tune trials of 2 keys a Tuner
+    assert parts(keys, 1, 1000) == [keys]
+
+
 def test_feed_hands_out_each_chunk_once_in_order_with_its_folder_name():
     trials, _ = _feed(5, per_trial=2)
     assert [t.config["keys"] for t in trials] == [["s/0", "s/1"], ["s/2", "s/3"], ["s/4"]]
@@ -123,7 +130,7 @@ def test_the_callback_reads_the_store_once_and_never_walks_every_trial(tmp_path,
     monkeypatch.setattr(store, "rows", lambda run: reads.append(run) or [{"trial_index": 0}])
     exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": 60}, "x.yaml")
     run = SampleRun("s", run_dir, entries, list(range(60)))
-    callback = driver._callback([run], plans, exp, Progress(60, 1, stream=io.StringIO()))
+    callback = callbacks.record_rows([run], plans, exp, Progress(60, 1, stream=io.StringIO()))
     everyone = _NoScan()
     for i, entry in enumerate(entries):
         trial = SimpleNamespace(trial_id=f"t{i}", config={"keys": [entry.key]}, num_failures=0)
@@ -142,7 +149,9 @@ def test_running_count_follows_starts_and_stops(tmp_path, per_trial):
     entries = list(plans.values())
     exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": 6}, "x.yaml")
     progress = Progress(6, 1, stream=io.StringIO())
-    callback = driver._callback([SampleRun("s", tmp_path, entries, list(range(6)))], plans, exp, progress)
+    callback = callbacks.record_rows(
+        [SampleRun("s", tmp_path, entries, list(range(6)))], plans, exp, progress
+    )
     trials = [
         SimpleNamespace(trial_id=f"t{i}", config={"keys": c}, num_failures=0)
         for i, c in enumerate(chunks(list(plans), per_trial))
@@ -181,3 +190,86 @@ def test_pending_is_set_for_the_block_only_and_the_users_value_wins(monkeypatch)
     with pending(4):
         assert os.environ[PENDING] == "9"
     assert os.environ[PENDING] == "9"
+
+
+class _Controller:
+    """What a scheduler sees of Tune's controller: the live trials, and every trial (not to walk)."""
+
+    def __init__(self):
+        self.live: set = set()
+
+    def get_live_trials(self):
+        return self.live
+
+    def get_trials(self):
+        return _NoScan()
+
+
+class _Trial:
+    """A Tune trial as a scheduler sees it: an id and a status (hashed by identity, as Tune's)."""
+
+    def __init__(self, i: int, status: str = "PENDING"):
+        self.trial_id, self.status = f"t{i:05d}", status
+
+
+@pytest.mark.parametrize("make", [LiveFIFO, lambda: LiveASHA(metric="val_error", mode="min", max_t=1)])
+def test_schedulers_start_the_longest_waiting_live_trial(make):
+    scheduler, tc = make(), _Controller()
+    trials = [_Trial(i) for i in range(4)]
+    for t in trials:
+        scheduler.on_trial_add(tc, t)
+        tc.live.add(t)
+    assert scheduler.choose_trial_to_run(tc) is trials[0]
+    trials[0].status = "RUNNING"
+    scheduler.on_trial_error(tc, trials[0])  # its worker died: Tune re-queues it, last
+    trials[0].status = "PENDING"
+    scheduler.on_trial_add(tc, trials[0])
+    assert scheduler.choose_trial_to_run(tc) is trials[1]
+    for t in trials[1:]:
+        t.status = "RUNNING"
+    assert scheduler.choose_trial_to_run(tc) is trials[0]
+    trials[0].status, trials[3].status = "RUNNING", "PAUSED"
+    assert scheduler.choose_trial_to_run(tc) is trials[3]
+    trials[3].status = "RUNNING"
+    assert scheduler.choose_trial_to_run(tc) is None
+
+
+def test_launching_ten_times_the_trials_reads_ten_times_as_many_statuses():
+    """Tune asks the scheduler for a trial at every step: a scheduler walking every trial so
+    far (Tune's own FIFO) reads statuses as the square of the sweep (~1,000x here)."""
+
+    def launch(n: int, slots: int = 4) -> int:
+        scheduler, tc, reads = LiveFIFO(), _Controller(), [0]
+
+        class Counted(_Trial):
+            def __getattribute__(self, name):
+                if name == "status":
+                    reads[0] += 1
+                return super().__getattribute__(name)
+
+        trials = [Counted(i) for i in range(n)]
+        added = 0
+        for _ in range(n):  # one step a trial: top up the waiting trials, start one, end one
+            while added < n and len(tc.live) < 2 * slots:
+                scheduler.on_trial_add(tc, trials[added])
+                tc.live.add(trials[added])
+                added += 1
+            chosen = scheduler.choose_trial_to_run(tc)
+            chosen.status = "TERMINATED"
+            tc.live.discard(chosen)
+            scheduler.on_trial_complete(tc, chosen, {})
+        return reads[0]
+
+    small, large = launch(500), launch(5000)
+    assert large / small < 11
+
+
+def test_each_tuner_gets_its_own_callbacks_list():
+    """Tune appends its progress callback to the list a Tuner is given; kept for the next
+    Tuners, it would hold every trial of the sweep."""
+    from nas.sweeping.tuners import _run_config
+
+    ours = [tune.Callback()]
+    config = _run_config("part", {"callbacks": ours, "verbose": 0})
+    config.callbacks.append(tune.Callback())
+    assert len(ours) == 1 and config.callbacks[0] is ours[0] and config.name == "part"

@@ -16,7 +16,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.records import store
 from nas.records.rows import PlanEntry
-from nas.sweeping import driver, memory
+from nas.sweeping import driver, memory, resources
 from nas.sweeping.plan import SampleRun, SearchRun
 from nas.training.datasets import synthetic
 from tests.synth import one_space_experiment
@@ -66,35 +66,35 @@ def test_pack_gpus_asks_one_kth_of_a_gpu_and_says_so(tmp_path, capsys):
     exp = cfgmod.load(_experiment(tmp_path, pack_gpus=True))
     node = {"CPU": 8.0, "GPU": 2.0, "memory": 64 * GB}
     data = synthetic(num_samples=100, size=8)
-    packed = driver._packed(exp, [_run(tmp_path, 1000)], data, [node], lambda: 80 * GB)
+    packed = resources.packed(exp, [_run(tmp_path, 1000)], data, [node], lambda: 80 * GB)
     assert packed.resources.gpus_per_trial == pytest.approx(1 / 4) and not packed.resources.pack_gpus
     assert "packing 4 trial(s) per GPU (gpus_per_trial 0.25)" in capsys.readouterr().out
-    huge = driver._packed(exp, [_run(tmp_path, 20_000_000_000)], data, [node], lambda: 80 * GB)
+    huge = resources.packed(exp, [_run(tmp_path, 20_000_000_000)], data, [node], lambda: 80 * GB)
     assert (
         huge.resources.gpus_per_trial == 1.0
     )  # 240 GB of weights: one trial a GPU, CUDA's OOM says the rest
     plain = replace(exp, resources=replace(exp.resources, pack_gpus=False))
-    assert driver._packed(plain, [], data, [], pytest.fail) is plain
+    assert resources.packed(plain, [], data, [], pytest.fail) is plain
 
 
 def test_pack_gpus_without_a_gpu_or_a_plan_is_refused_in_one_line(tmp_path):
     exp = cfgmod.load(_experiment(tmp_path, pack_gpus=True))
     data = synthetic(num_samples=100, size=8)
     with pytest.raises(UserError, match=r"pack.yaml: resources.pack_gpus: no GPU here \(1 node"):
-        driver._packed(exp, [_run(tmp_path, 1000)], data, [{"CPU": 8.0, "GPU": 0.0}], pytest.fail)
+        resources.packed(exp, [_run(tmp_path, 1000)], data, [{"CPU": 8.0, "GPU": 0.0}], pytest.fail)
     with pytest.raises(UserError, match=r"resources.pack_gpus: needs sample mode's planned specs"):
-        driver._packed(exp, [SearchRun("s", tmp_path, [0])], data, [{"CPU": 8.0, "GPU": 1.0}], pytest.fail)
+        resources.packed(exp, [SearchRun("s", tmp_path, [0])], data, [{"CPU": 8.0, "GPU": 1.0}], pytest.fail)
 
 
 def test_memory_no_node_has_is_refused_naming_asked_and_largest(tmp_path):
     exp = cfgmod.load(_experiment(tmp_path, memory_gb_per_trial=100))
     nodes = [{"CPU": 4.0, "memory": 16 * GB}, {"CPU": 4.0, "memory": 32 * GB}]
     with pytest.raises(UserError, match=r"memory_gb_per_trial: 100 asked .* has 32 GB of memory"):
-        driver._refuse_unfit(exp, nodes, "cluster's 2 node(s)")
-    driver._refuse_unfit(replace(exp, resources=replace(exp.resources, memory_gb_per_trial=30)), nodes, "x")
+        resources.refuse_unfit(exp, nodes, "cluster's 2 node(s)")
+    resources.refuse_unfit(replace(exp, resources=replace(exp.resources, memory_gb_per_trial=30)), nodes, "x")
     gpu = SimpleNamespace(source="x.yaml", resources=replace(exp.resources, gpus_per_trial=0.5))
     with pytest.raises(UserError, match=r"gpus_per_trial: 0.5 asked .* has 0 GPU"):
-        driver._refuse_unfit(gpu, nodes, "cluster's 2 node(s)")
+        resources.refuse_unfit(gpu, nodes, "cluster's 2 node(s)")
 
 
 @pytest.mark.slow
@@ -102,7 +102,7 @@ def test_packed_trials_share_one_declared_gpu_at_once(tmp_path, monkeypatch, cap
     ray = pytest.importorskip("ray")
     assert not ray.is_initialized()
     monkeypatch.setattr(
-        driver, "_cluster_gpu_bytes", lambda: 16 * GB
+        resources, "cluster_gpu_bytes", lambda: 16 * GB
     )  # the declared GPU has no CUDA behind it
     ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     try:

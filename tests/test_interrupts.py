@@ -24,7 +24,7 @@ import yaml
 
 from blocks.errors import UserError
 from nas.records import store
-from nas.sweeping import driver, interrupts
+from nas.sweeping import interrupts, ray_start
 from nas.sweeping.driver import sweep
 from nas.sweeping.interrupts import Interrupted
 from tests.polling import wait_for
@@ -173,7 +173,7 @@ def test_a_cluster_ray_cannot_reach_is_one_line(monkeypatch):
 
     monkeypatch.setattr(ray, "init", unreachable)
     with pytest.raises(UserError) as err:
-        driver._init_ray("auto")
+        ray_start.init_ray("auto")
     assert str(err.value) == (
         "address auto: cannot connect to a Ray cluster there (Could not find any running Ray instance.)"
     )

@@ -1,4 +1,4 @@
-"""The Optuna study a guided search leaves in RUN/optuna.db, opened as its users open it
+"""The Optuna study a guided search leaves in RUN/optuna.journal, opened as its users open it
 (`optuna.load_study`): objectives named, ASHA-stopped trials PRUNED with their per-epoch errors,
 parameters under the space's names, model id and complexity as user attributes; and the
 TensorBoard runs beside it."""
@@ -8,6 +8,8 @@ import json
 import optuna
 import pytest
 import yaml
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from nas.cli import main
@@ -143,7 +145,8 @@ def test_a_guided_search_leaves_a_study_optuna_users_can_read(tmp_path, capsys):
     assert "regnet_x: best model" in printed and "Pareto front" not in printed
 
     rows = {r.entry.trial_index: r for r in store.trial_rows(out / "regnet_x")}
-    study = optuna.load_study(storage=f"sqlite:///{out / 'regnet_x' / 'optuna.db'}", study_name="regnet_x")
+    journal = JournalStorage(JournalFileBackend(str(out / "regnet_x" / "optuna.journal")))
+    study = optuna.load_study(storage=journal, study_name="regnet_x")
     assert study.metric_names == ["val_error"] and len(study.trials) == 6
     states = {Status.OK: TrialState.COMPLETE, Status.STOPPED: TrialState.PRUNED}
     for trial in study.trials:
@@ -240,6 +243,7 @@ def test_the_board_logs_plain_tags_and_one_session_per_trial_without_a_schema(tm
             )
     for t in (trial, rejected):
         board.log_trial_end(t)
+    assert board._trial_writer == {} and board._trial_result == {}  # no ended trial held
     session = {}
     steps, hparams = _events(tmp_path / "a", session)
     assert steps == {k: [1, 2] for k in ("val_error", "val_loss", "loss", "train_error", "flops")}

@@ -174,11 +174,11 @@ def test_a_search_hands_out_the_pending_indices_first():
 
 
 def test_tune_settings_are_scoped_to_the_sweep(monkeypatch):
-    from nas.sweeping.driver import TUNE_ENV, _tune_env
+    from nas.sweeping.ray_start import TUNE_ENV, tune_env
 
     monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
     monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")  # the user's own choice wins
-    with _tune_env():
+    with tune_env():
         assert os.environ["RAY_AIR_NEW_OUTPUT"] == TUNE_ENV["RAY_AIR_NEW_OUTPUT"]
         assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"
     assert "RAY_AIR_NEW_OUTPUT" not in os.environ

@@ -21,9 +21,9 @@ from nas.cli import main
 from nas.records import store
 from nas.records.rows import PlanEntry, TrialRow
 from nas.records.weights import weights_owner
-from nas.sweeping import driver
-from nas.sweeping.optimize import continue_study
-from nas.sweeping.plan import changes, prepare, resume
+from nas.sweeping import driver, ray_start, resources, sweep_folder
+from nas.sweeping.optimize import continue_study, study_storage
+from nas.sweeping.plan import SearchRun, changes, prepare, resume
 from nas.sweeping.trial import keep_weights
 from nas.training import datasets as datamod
 from tests.synth import tiny_experiment, write_run
@@ -136,12 +136,12 @@ def test_new_sweep_refuses_an_out_it_could_overwrite(tmp_path, make):
     else:
         out, _ = _planned(tmp_path)
     with pytest.raises(UserError, match="names a file|is a file|not a sweep folder|already holds runs"):
-        driver._check_new_out(out)
+        sweep_folder.check_new_out(out)
 
 
 def test_empty_or_new_out_is_fine(tmp_path):
-    driver._check_new_out(tmp_path / "new")
-    driver._check_new_out(tmp_path)
+    sweep_folder.check_new_out(tmp_path / "new")
+    sweep_folder.check_new_out(tmp_path)
 
 
 MODEL = "0123456789ab"
@@ -207,6 +207,34 @@ def test_continue_study_does_not_replay(tmp_path):
     assert again.ask({"x": optuna.distributions.FloatDistribution(0, 1)}).params["x"] not in first
 
 
+def test_a_new_study_is_a_journal_an_old_sqlite_study_is_kept_and_a_killed_write_is_cut(tmp_path):
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study_storage(tmp_path)
+    assert isinstance(storage, optuna.storages.JournalStorage) and not (tmp_path / "optuna.db").exists()
+    study = optuna.create_study(storage=storage, study_name="s")
+    for x in (0.25, 0.5):
+        study.tell(study.ask({"x": optuna.distributions.FloatDistribution(0, 1)}), x)
+    study.ask()  # left running by a driver killed while it wrote its next change:
+    journal = tmp_path / "optuna.journal"
+    with open(journal, "ab") as fh:
+        fh.write(b'{"op_code": 6, "worker_id"')
+    (tmp_path / "optuna.journal.lock").write_bytes(b"")
+    again = study_storage(tmp_path)
+    assert not (tmp_path / "optuna.journal.lock").exists() and journal.read_bytes().endswith(b"}\n")
+    seed = continue_study(again, "s", 7)
+    assert seed != 7
+    states = [t.state for t in optuna.load_study(storage=again, study_name="s").trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    old = tmp_path / "old"
+    old.mkdir()
+    optuna.create_study(storage=f"sqlite:///{old / 'optuna.db'}", study_name="s")
+    assert (
+        isinstance(study_storage(old), optuna.storages.RDBStorage) and not (old / "optuna.journal").exists()
+    )
+
+
 def test_request_no_node_can_grant_is_refused(monkeypatch, tmp_path):
     import ray
 
@@ -215,11 +243,11 @@ def test_request_no_node_can_grant_is_refused(monkeypatch, tmp_path):
     exp = cfgmod.load(tiny_experiment(tmp_path, samples=1, seed=0, epochs=1))
     gpu = SimpleNamespace(source="x.yaml", resources=SimpleNamespace(cpus_per_trial=1, gpus_per_trial=1))
     with pytest.raises(UserError, match=r"x.yaml: resources.gpus_per_trial: 1 asked .* has 0 GPU"):
-        driver._check_fits(gpu)
+        resources.check_fits(gpu)
     cpu = SimpleNamespace(source="x.yaml", resources=SimpleNamespace(cpus_per_trial=3, gpus_per_trial=0))
     with pytest.raises(UserError, match=r"resources.cpus_per_trial: 3 asked .* has 2 CPU"):
-        driver._check_fits(cpu)
-    driver._check_fits(exp)
+        resources.check_fits(cpu)
+    resources.check_fits(exp)
 
 
 def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(monkeypatch, tmp_path):
@@ -227,11 +255,11 @@ def test_a_local_request_this_machine_cannot_grant_is_refused_before_ray_starts(
 
     exp = cfgmod.load(tiny_experiment(tmp_path, samples=1, seed=0, epochs=1))
     gpus = replace(exp, resources=replace(exp.resources, gpus_per_trial=1.0))
-    monkeypatch.setattr(driver, "_this_machine", lambda: {"CPU": 2.0, "GPU": 0.0})
-    monkeypatch.setattr(driver, "_init_ray", lambda address: pytest.fail("Ray started"))
+    monkeypatch.setattr(resources, "this_machine", lambda: {"CPU": 2.0, "GPU": 0.0})
+    monkeypatch.setattr(ray_start, "init_ray", lambda address: pytest.fail("Ray started"))
     assert not ray.is_initialized()
     with pytest.raises(UserError, match=r"resources.gpus_per_trial: 1 asked .* this machine has 0 GPU"):
-        driver.execute(gpus, [driver.SearchRun("s", tmp_path, [0])], None, tmp_path, None)
+        driver.execute(gpus, [SearchRun("s", tmp_path, [0])], None, tmp_path, None)
 
 
 def _optimize_experiment(tmp_path):

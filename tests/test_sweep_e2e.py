@@ -9,17 +9,21 @@ import yaml
 from nas.cli import main
 from nas.records import store
 from nas.records.rows import Status, trial_seed
+from nas.sweeping import feed
 from tests.synth import tiny_experiment
 
 pytestmark = pytest.mark.slow
 
 
-def test_tiny_sweep_through_ray_then_analyze(tmp_path, capsys):
+def test_tiny_sweep_through_ray_then_analyze(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(feed, "TUNER_TRIALS", 4)  # the 6 trials in two Tuners, as a large sweep runs
     path = tiny_experiment(tmp_path, samples=3, seed=1, epochs=2)
     out = tmp_path / "sweep"
     assert main(["sweep", str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "[6/6]" in printed and "EDF figure" in printed
+    tuners = sorted(p.name.rpartition("-")[2] for p in (out / "_ray").iterdir() if p.is_dir())
+    assert len(tuners) == 2 and tuners[0] == "1"  # sample-STAMP, then sample-STAMP-1
 
     for space in ("anynet_x_c", "regnet_x"):
         rows = store.rows(out / space)

@@ -119,7 +119,8 @@ def sweep_trainer(address: str | None, held: ExitStack) -> Trainer:
     started = []
 
     def train(experiment: Path | None, folder: Path) -> None:
-        from nas.sweeping.driver import ray_held, sweep
+        from nas.sweeping.driver import sweep
+        from nas.sweeping.ray_start import ray_held
 
         if not started:
             held.enter_context(ray_held(address))

@@ -5,7 +5,8 @@ deep-copy the whole unresolved space, list included, for each variant: time and 
 as the square of the sweep. `PlanFeed` is a Tune Searcher that hands out the next chunk of
 `samples_per_trial` keys when Tune asks for a trial, so each Tune trial's config holds only
 its own keys (and its folder's name) and creating it costs the same at 100 trials as at
-100,000. A retried trial keeps its config, so it re-runs the same entries. `pending` lets
+100,000. A retried trial keeps its config, so it re-runs the same entries. A large sweep
+runs as several Tuners (`parts`), since Tune holds every trial it ran. `pending` lets
 Tune keep as many trials waiting as the cluster has slots (`slots`), and `Shared` carries the
 plan to the workers so that each unpickles it once, not once per trial.
 """
@@ -31,13 +32,28 @@ def chunks(keys: list[str], size: int) -> list[list[str]]:
     return [keys[i : i + size] for i in range(0, len(keys), size)]
 
 
+TUNER_TRIALS = 1000  # Tune trials one Tuner of a sample sweep runs at most; see `parts`
+
+
+def parts(keys: list[str], per_trial: int, most: int) -> list[list[str]]:
+    """`keys` cut in order into the keys of successive Tuners of at most `most` Tune trials of
+    `per_trial` keys. Tune keeps every trial's record (the Trial, its last result, the metric
+    statistics and their JSON for the experiment state: about 65 KB) until its Tuner ends, and
+    snapshots them all: a Tuner per part bounds the driver's memory and each snapshot by the
+    part, not the sweep. A part costs its workers' start and its last trials' tail (seconds)."""
+    return chunks(keys, per_trial * most)
+
+
 def tune_config(keys: list[str], per_trial: int, plans: dict[str, PlanEntry], concurrent: int | None) -> Any:
     """The TuneConfig of a sample-mode Tuner training `keys`, `per_trial` of them a Tune trial."""
     from ray import tune
 
+    from nas.sweeping.schedulers import LiveFIFO
+
     planned = chunks(keys, per_trial)
     return tune.TuneConfig(
         search_alg=PlanFeed(planned, plans),
+        scheduler=LiveFIFO(),
         num_samples=len(planned),
         max_concurrent_trials=concurrent,
         reuse_actors=True,

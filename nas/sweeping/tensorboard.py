@@ -110,6 +110,12 @@ class Board(TBXLoggerCallback):
         self._trial_result[trial] = logged
         writer.flush()
 
+    def log_trial_end(self, trial: Any, failed: bool = False) -> None:
+        """Tune's callback closes the trial's writer but keeps its last scalars, and with them the
+        Trial, for the callback's life (every Tuner of the sweep): dropped here."""
+        super().log_trial_end(trial, failed)
+        self._trial_result.pop(trial, None)
+
     def _try_log_hparams(self, trial: Any, result: dict) -> None:
         from tensorboardX.summary import hparams
 
