@@ -29,15 +29,24 @@ class Status(StrEnum):
     REJECTED = "rejected"  # the draw broke a constraint (optimize mode records it, untrained)
 
 
+OPTIONAL = {"optional": True}  # field metadata: None unless known, and then left out of the row's line
+
+
+def column(rank: float, optional: bool = False) -> dict[str, Any]:
+    """Field metadata: the field is a `nas results --csv` column, placed by `rank`; an optional
+    one is left out of a row's line while None, and is a column only where rows hold it."""
+    return {"column": rank, "optional": optional}
+
+
 @dataclass(frozen=True)
 class PlanEntry:
     """One planned trial: a drawn spec with its drawn values and analytic complexity, or a draw
     that was refused (`rejected` says why; only optimize mode records those)."""
 
-    trial_index: int
-    space: str
-    seed: int
-    model_id: str
+    trial_index: int = field(metadata=column(2))
+    space: str = field(metadata=column(1))
+    seed: int = field(metadata=column(10))
+    model_id: str = field(metadata=column(3))
     spec: dict[str, Any]
     values: dict[str, Any]
     complexity: dict[str, Any]
@@ -72,9 +81,6 @@ class PlanEntry:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
-OPTIONAL = ("node_id", "compile_time", "miou", "pixel_accuracy", "class_iou", "dice")  # left out when None
-
-
 @dataclass(frozen=True)
 class TrialRow:
     """What one trial produced: its entry, how it ended, its errors and times, and where and
@@ -82,27 +88,34 @@ class TrialRow:
 
     entry: PlanEntry
     experiment: str
-    status: Status
-    reason: str = ""
-    error: float | None = None  # final validation error in %, None unless the trial trained
+    status: Status = field(metadata=column(4))
+    reason: str = field(default="", metadata=column(14))
+    error: float | None = field(
+        default=None, metadata=column(5)
+    )  # final validation error in %, None unless trained
     val_errors: list[float] = field(default_factory=list)
     train_errors: list[float] = field(default_factory=list)
-    epochs: int = 0
-    wall_time: float = 0.0
-    train_time: float = 0.0
-    images_per_sec: float = 0.0
-    compile_time: float | None = None  # seconds torch.compile took before training (training.compile)
+    epochs: int = field(default=0, metadata=column(7))
+    wall_time: float = field(default=0.0, metadata=column(8))
+    train_time: float = field(default=0.0, metadata=column(11))
+    images_per_sec: float = field(default=0.0, metadata=column(12))
+    compile_time: float | None = field(default=None, metadata=OPTIONAL)  # seconds torch.compile took first
     latency_ms: float | None = None
     retries: int = 0
     device: str = ""
     host: str = ""
-    finished_at: float = 0.0
+    finished_at: float = field(default=0.0, metadata=column(13))
     versions: dict[str, str] = field(default_factory=dict)
-    node_id: str | None = None  # the Ray node it ran on; None for rows the driver writes itself
-    miou: float | None = None  # segmentation: the last validation's mean IoU, % (error = 100 - miou)
-    pixel_accuracy: float | None = None  # segmentation: share of counted pixels classed right, %
-    class_iou: list[float | None] | None = None  # segmentation: each class's IoU, % (None: seen nowhere)
-    dice: float | None = None  # segmentation with two classes: the foreground's Dice, %
+    node_id: str | None = field(default=None, metadata=OPTIONAL)  # the Ray node; None for the driver's rows
+    # segmentation: the last validation's mean IoU, % (error = 100 - miou)
+    miou: float | None = field(default=None, metadata=column(20, optional=True))
+    # segmentation: share of counted pixels classed right, %
+    pixel_accuracy: float | None = field(default=None, metadata=column(21, optional=True))
+    # segmentation: each class's IoU, % (None: seen nowhere); the table's iou.CLASS columns
+    class_iou: list[float | None] | None = field(default=None, metadata=OPTIONAL)
+    dice: float | None = field(
+        default=None, metadata=column(22, optional=True)
+    )  # two classes: foreground's Dice, %
 
     def to_dict(self) -> dict[str, Any]:
         """The trials.jsonl line: the entry's fields (not `rejected`, which `reason` says) and
@@ -111,7 +124,7 @@ class TrialRow:
         out = {k: v for k, v in asdict(self.entry).items() if k != "rejected"}
         out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "entry")
         out["status"] = self.status.value
-        for optional in OPTIONAL:
+        for optional in optional_fields():
             if out[optional] is None:
                 del out[optional]
         return out
@@ -129,6 +142,25 @@ class TrialRow:
 
 
 ENTRY = frozenset(f.name for f in fields(PlanEntry))
+
+
+@cache
+def optional_fields() -> tuple[str, ...]:
+    """The row's fields left out of its line while None (declared with optional metadata)."""
+    return tuple(f.name for f in fields(TrialRow) if f.metadata.get("optional"))
+
+
+@cache
+def columns() -> dict[str, tuple[float, bool]]:
+    """Each field declared a table column (the entry's and the row's): its rank and whether it is optional."""
+    return {
+        f.name: (f.metadata["column"], f.metadata["optional"])
+        for r in (PlanEntry, TrialRow)
+        for f in fields(r)
+        if "column" in f.metadata
+    }
+
+
 REQUIRED = ("trial_index", "status")  # what no reader can do without; a row lacking others still reads
 
 

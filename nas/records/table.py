@@ -9,26 +9,23 @@ from typing import Any
 
 from blocks.errors import ArgError
 from nas.records import store
-from nas.records.rows import ENTRY, Status, TrialRow
+from nas.records.rows import ENTRY, Status, TrialRow, columns
 
 SORTS = ["error", "flops", "params", "trial_index"]
 MEASURES = ("flops", "params", "acts")  # a row's complexity, one column each
-COLUMNS = [  # in this order; each a field of the row or its entry (tests/test_records.py checks), or a measure
-    "run",
-    "space",
-    "trial_index",
-    "model_id",
-    "status",
-    "error",
-    *MEASURES,
-    "epochs",
-    "wall_time",
-    "seed",
-    "train_time",
-    "images_per_sec",
-    "finished_at",
-    "reason",
-]
+MEASURES_RANK = 6  # where the measures stand among the declared columns (nas.records.rows.column)
+
+
+def _columns(optional: bool) -> list[str]:
+    """The declared columns (and the measures) in rank order: the fixed ones, or the optional ones."""
+    ranked = [(rank, name) for name, (rank, opt) in columns().items() if opt == optional]
+    if not optional:
+        ranked += [(MEASURES_RANK + i / 10, m) for i, m in enumerate(MEASURES)]
+    return [name for _, name in sorted(ranked)]
+
+
+COLUMNS = ["run", *_columns(optional=False)]
+SCORES = _columns(optional=True)  # columns only where rows hold them (a segmentation row's scores)
 
 
 def flat(row: TrialRow, run: str = "") -> dict[str, Any]:
@@ -43,14 +40,11 @@ def flat(row: TrialRow, run: str = "") -> dict[str, Any]:
     return out
 
 
-SEGMENTATION = ("miou", "pixel_accuracy", "dice")  # a segmentation row's scores, columns where rows have them
-
-
 def wide(row: TrialRow, run: str) -> dict[str, Any]:
     """A row as one table line: the main columns, a segmentation row's scores (each class's IoU as
     iou.CLASS), each drawn value and each epoch's validation error."""
     out = flat(row, run)
-    out.update((k, getattr(row, k)) for k in SEGMENTATION if getattr(row, k) is not None)
+    out.update((k, getattr(row, k)) for k in SCORES if getattr(row, k) is not None)
     out.update((f"iou.{i}", v) for i, v in enumerate(row.class_iou or []))
     out.update((f"value.{k}", v) for k, v in row.entry.values.items())
     out.update((f"val_error.{i}", e) for i, e in enumerate(row.val_errors, 1))
@@ -63,7 +57,7 @@ def table(runs: dict[str, list[TrialRow]]) -> tuple[list[str], list[dict[str, An
     is missing from its line."""
     lines = [wide(r, name) for name, rows in runs.items() for r in rows]
     extra = dict.fromkeys(k for line in lines for k in line if k not in COLUMNS)
-    scores = [k for k in SEGMENTATION if k in extra]
+    scores = [k for k in SCORES if k in extra]
     ious = sorted((k for k in extra if k.startswith("iou.")), key=lambda k: int(k.split(".")[1]))
     values = [k for k in extra if k.startswith("value.")]
     epochs = sorted((k for k in extra if k.startswith("val_error.")), key=lambda k: int(k.split(".")[1]))
