@@ -13,7 +13,7 @@ With `size`, images are resized bilinear and masks nearest-neighbour to size x s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import torch
 from blocks.errors import ParamError
 from blocks.schema import Param
 from nas.training.augment import Augment, draws_on
+from nas.training.inmemory import Dataset
 from nas.training.jointaug import JointAugment
 from nas.training.loaders import IMAGE_SUFFIXES, SEED, STREAM_GB, directory, loader
 from nas.training.masks import (
@@ -44,40 +45,14 @@ Pairs = list[tuple[Path, Path]]  # (image file, mask file)
 
 
 @dataclass(frozen=True)
-class SegDataset:
+class SegDataset(Dataset):
     """Train and validation images (N, C, H, W) with their masks (N, H, W) of class indices, the
     classes' names and colours, the ignored label, and the joint augmentation of training batches."""
 
-    name: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    num_classes: int
-    class_names: tuple[str, ...] = ()
-    mean: tuple[float, ...] = ()
-    std: tuple[float, ...] = ()
     palette: tuple[tuple[int, int, int], ...] = ()
     ignore_index: int = IGNORE_INDEX
     joint: JointAugment = JointAugment()
     task = "segmentation"
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.x_train.shape[1:])
-
-    @property
-    def train_size(self) -> int:
-        return len(self.y_train)
-
-    @property
-    def val_size(self) -> int:
-        return len(self.y_val)
-
-    def on(self, device: torch.device | str) -> SegDataset:
-        """This set with its tensors on `device`, moved once."""
-        move = {k: getattr(self, k).to(device) for k in ("x_train", "y_train", "x_val", "y_val")}
-        return replace(self, **move)
 
     def train_batches(
         self, batch_size: int, gen: torch.Generator, augment: Augment, device: torch.device, workers: int = 0
