@@ -36,11 +36,11 @@ class StageCost:
 
 
 def breakdown(spec: ArchSpec) -> list[StageCost]:
-    """Stem, each stage and the head with output shape and their own FLOPs/params/acts."""
+    """Stem, each stage and the head (or decoder) with output shape and their own FLOPs/params/acts."""
     _, h, w = spec.input_shape
-    out = []
+    out: list[StageCost] = []
     for i, part in enumerate(parts(spec)):
-        cx = part.complexity(Cx(h, w))
+        cx = part.complexity(Cx(h, w), tuple((c.shape[1], c.shape[2]) for c in out))
         label = f"stage {i} ({part.name} x{part.args['depth']})" if part.kind == "stage" else None
         out.append(
             StageCost(

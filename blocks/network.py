@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from blocks.dilation import dilate
 from blocks.spec import ArchSpec, parts
 
 
@@ -33,6 +35,40 @@ class Network(nn.Module):
         return (self.head(x), *aux)
 
 
-def build(spec: ArchSpec) -> Network:
+class SegmentationNetwork(nn.Module):
+    """Stem and stages (the dilated ones with their schedules set) hand the stem's and every stage's
+    output to the decoder, whose logits are resized bilinearly to the input: [N, K, H, W]. A decoder
+    with an auxiliary head (`aux`, on feature `aux_index`) adds its resized logits after the main
+    ones in training, as torchvision's FCN and DeepLabv3 do; in evaluation the main logits."""
+
+    def __init__(self, spec: ArchSpec):
+        super().__init__()
+        self.spec = spec
+        stem, *stages, decoder = (part.build() for part in parts(spec))
+        for stage, st in zip(stages, spec.stages):
+            if st.dilations:
+                dilate(stage, st.dilations)
+        self.stem = stem
+        self.stages = nn.Sequential(*stages)
+        self.decoder = decoder
+        self.has_aux = getattr(decoder, "aux", None) is not None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        size = x.shape[-2:]
+        feats = [self.stem(x)]
+        for stage in self.stages:
+            feats.append(stage(feats[-1]))
+        main = _resize(self.decoder(feats), size)
+        if not (self.training and self.has_aux):
+            return main
+        return main, _resize(self.decoder.aux(feats[self.decoder.aux_index]), size)
+
+
+def _resize(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    """Logits at the input's size (bilinear, corners not aligned, as torchvision's heads)."""
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def build(spec: ArchSpec) -> Network | SegmentationNetwork:
     """The network an ArchSpec describes, freshly initialised."""
-    return Network(spec)
+    return Network(spec) if spec.decoder is None else SegmentationNetwork(spec)

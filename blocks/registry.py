@@ -1,4 +1,4 @@
-"""One registry for stems, stage families and heads: each family's one declaration.
+"""One registry for stems, stage families, heads and decoders: each family's one declaration.
 
 A family registers its `nn.Module` class with its parameter schema (defaults, legal values,
 sampling grids), its cross-parameter rules and, for a parameter whose grid must be computed,
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from blocks.cx import Cx
 
-KINDS = ("stem", "stage", "head")
+KINDS = ("stem", "stage", "head", "decoder")
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,16 @@ class Site:
 
     `last`: no stage comes after the part. `before`: family name and resolved parameters of
     the part feeding this one; None when the part is checked alone or that part is invalid.
+    `size`: the map the part takes; None when the part is checked alone.
     """
 
     last: bool = True
     before: tuple[str, dict[str, Any]] | None = None
+    size: tuple[int, int] | None = None  # the map the part takes, at the spec's input shape
 
 
 # A rule gets the structural arguments (stage: w_in, w_out, stride, depth; stem: c_in, w_out;
-# head: w_in, num_classes), the resolved parameters and `site`, all as keywords, and returns
+# head: w_in, num_classes; decoder: widths, strides, num_classes), the resolved parameters and `site`, all as keywords, and returns
 # (parameter or "", message) pairs.
 Rule = Callable[..., list[tuple[str, str]]]
 # A sampler draws one parameter: (draw, stage tag, the family's sampling options) -> value.

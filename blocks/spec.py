@@ -4,6 +4,11 @@ Stem, stages (block family, depth, width, stride, family parameters), head and i
 shape. Serialises to JSON/YAML, hashes to a stable model id, and validates against the
 block registry with errors that name the field and the legal values, down to a map that
 shrinks away in some stage.
+
+A segmentation spec adds a decoder (a registered decoder family that takes the stem's and
+every stage's output and emits per-pixel logits), its output stride and, on the stages that
+traded their stride for dilation, each stage's dilation schedule; its head is `dense` (the
+logits resized to the input). A classification spec serialises and hashes as it always has.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import yaml
 
 from blocks import registry, yamlio
 from blocks.cx import Cx
-from blocks.errors import SpecError, UnknownName
+from blocks.errors import SpecError, UnknownName, UserError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -38,6 +43,17 @@ class StageSpec:
     width: int
     stride: int = 1
     params: dict[str, Any] = field(default_factory=dict)
+    dilations: tuple[int, ...] = ()  # rates cycled over the stage's dilatable convs (blocks.dilation)
+
+
+@dataclass(frozen=True)
+class DecoderSpec:
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+DENSE_HEAD = "dense"  # a segmentation spec's head: the decoder's logits resized to the input
+OUTPUT_STRIDES = (8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -54,10 +70,13 @@ class ArchSpec:
     head: HeadSpec
     input_shape: tuple[int, int, int] = (3, 224, 224)
     name: str = ""
+    decoder: DecoderSpec | None = None
+    output_stride: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of builtins, the form written to YAML/JSON and to results rows."""
-        return {
+        """Plain dict of builtins, the form written to YAML/JSON and to results rows; the
+        segmentation fields (and each dilated stage's gridding verdict) only when a decoder is set."""
+        out = {
             "name": self.name,
             "input_shape": list(self.input_shape),
             "stem": {
@@ -72,6 +91,7 @@ class ArchSpec:
                     "width": s.width,
                     "stride": s.stride,
                     "params": _plain(s.params),
+                    **({"dilations": list(s.dilations)} if s.dilations else {}),
                 }
                 for s in self.stages
             ],
@@ -81,12 +101,18 @@ class ArchSpec:
                 "params": dict(self.head.params),
             },
         }
+        if self.decoder is not None:
+            out["decoder"] = {"type": self.decoder.type, "params": _plain(self.decoder.params)}
+            out["output_stride"] = self.output_stride
+            out["gridding"] = gridding(self)
+        return out
 
     @property
     def model_id(self) -> str:
-        """Stable content hash of the architecture (the name does not enter it)."""
+        """Stable content hash of the architecture (the name and derived verdicts do not enter it)."""
         body = self.to_dict()
         body.pop("name")
+        body.pop("gridding", None)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -109,22 +135,26 @@ class Part:
 
     kind: str
     name: str
-    where: str  # the spec field: 'stem', 'stages[2]', 'head'
-    args: dict[str, Any]  # stem: c_in, w_out; stage: w_in, w_out, stride, depth; head: w_in, num_classes
+    where: str  # the spec field: 'stem', 'stages[2]', 'head', 'decoder'
+    # stem: c_in, w_out; stage: w_in, w_out, stride, depth; head: w_in, num_classes;
+    # decoder: widths and strides of the stem's and every stage's output, num_classes
+    args: dict[str, Any]
     params: dict[str, Any]
 
     @property
     def width(self) -> int:
         """Channels the part outputs."""
-        return self.args["num_classes" if self.kind == "head" else "w_out"]
+        return self.args["num_classes" if self.kind in ("head", "decoder") else "w_out"]
 
     def build(self) -> nn.Module:
         """The part's module, freshly initialised."""
         return family(self.kind, self.name).build(*self.args.values(), **self.params)
 
-    def complexity(self, cx: Cx) -> Cx:
-        """Add the part's analytic cost to `cx` and move it to the part's output map."""
-        return family(self.kind, self.name).complexity(cx, *self.args.values(), **self.params)
+    def complexity(self, cx: Cx, sizes: tuple[tuple[int, int], ...] = ()) -> Cx:
+        """Add the part's analytic cost to `cx` and move it to the part's output map; a decoder
+        also gets the map size of every feature it may take (`sizes`, as `args['widths']`)."""
+        extra = {"sizes": sizes} if self.kind == "decoder" else {}
+        return family(self.kind, self.name).complexity(cx, *self.args.values(), **extra, **self.params)
 
 
 def family(kind: str, name: str) -> registry.Family:
@@ -144,16 +174,42 @@ def parts(spec: ArchSpec) -> list[Part]:
         args = {"w_in": w_in, "w_out": st.width, "stride": st.stride, "depth": st.depth}
         out.append(Part("stage", st.block, f"stages[{i}]", args, st.params))
         w_in = st.width
-    out.append(Part("head", head.type, "head", {"w_in": w_in, "num_classes": head.num_classes}, head.params))
+    if spec.decoder is None:
+        out.append(
+            Part("head", head.type, "head", {"w_in": w_in, "num_classes": head.num_classes}, head.params)
+        )
+        return out
+    widths = (stem.width, *(st.width for st in spec.stages))
+    args = {"widths": widths, "strides": feature_strides(spec), "num_classes": head.num_classes}
+    out.append(Part("decoder", spec.decoder.type, "decoder", args, spec.decoder.params))
     return out
+
+
+PROBE = 4096  # side of the map a stem's stride is read from: large enough that its padding rounds away
+
+
+def feature_strides(spec: ArchSpec) -> tuple[int, ...]:
+    """Cumulative stride of the stem's output and of every stage's output; 0 for the stem's
+    when its family or parameters are unknown (validation names those)."""
+    try:
+        cx = family("stem", spec.stem.type).complexity(
+            Cx(PROBE, PROBE), spec.input_shape[0], spec.stem.width, **spec.stem.params
+        )
+        stride = round(PROBE / cx.h)
+    except (UserError, TypeError, ValueError, ZeroDivisionError):  # validation names the stem's fault
+        stride = 0
+    out = [stride]
+    for st in spec.stages:
+        out.append(out[-1] * (st.stride if _posint(st.stride) else 1))
+    return tuple(out)
 
 
 def from_dict(data: Any, source: str = "spec") -> ArchSpec:
     """Parse and validate a spec dict; `source` names the file in error messages."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping with stem, stages, head, got {type(data).__name__}")
-    known = {"name", "input_shape", "stem", "stages", "head"}
-    extra = set(data) - known - {"model_id", "complexity"}
+    known = {"name", "input_shape", "stem", "stages", "head", "decoder", "output_stride"}
+    extra = set(data) - known - {"model_id", "complexity", "gridding"}
     if extra:
         raise SpecError(f"{source}: unknown field(s) {sorted(extra)}; legal: {sorted(known)}")
     for key in ("stem", "stages", "head"):
@@ -165,10 +221,17 @@ def from_dict(data: Any, source: str = "spec") -> ArchSpec:
         if not isinstance(stages_raw, list) or not stages_raw:
             raise SpecError(f"{source}: stages: expected a non-empty list of stages")
         stages = tuple(
-            StageSpec(**_fields(s, f"{source}: stages[{i}]", {"block", "depth", "width", "stride", "params"}))
+            StageSpec(
+                **_fields(
+                    s, f"{source}: stages[{i}]", {"block", "depth", "width", "stride", "params", "dilations"}
+                )
+            )
             for i, s in enumerate(stages_raw)
         )
         head = HeadSpec(**_fields(data["head"], f"{source}: head", {"type", "num_classes", "params"}))
+        decoder = data.get("decoder")
+        if decoder is not None:
+            decoder = DecoderSpec(**_fields(decoder, f"{source}: decoder", {"type", "params"}))
     except TypeError as err:
         raise SpecError(f"{source}: {err}") from None
     shape = data.get("input_shape", [3, 224, 224])
@@ -176,7 +239,9 @@ def from_dict(data: Any, source: str = "spec") -> ArchSpec:
         raise SpecError(
             f"{source}: input_shape: expected [channels, height, width] of positive ints, got {shape!r}"
         )
-    spec = ArchSpec(stem, stages, head, tuple(shape), str(data.get("name") or ""))
+    spec = ArchSpec(
+        stem, stages, head, tuple(shape), str(data.get("name") or ""), decoder, data.get("output_stride")
+    )
     validate(spec, source)
     return spec
 
@@ -190,6 +255,11 @@ def _fields(data: Any, where: str, legal: set[str]) -> dict[str, Any]:
     out = dict(data)
     if "params" in out and not isinstance(out["params"], dict):
         raise SpecError(f"{where}.params: expected a mapping, got {out['params']!r}")
+    if "dilations" in out:
+        rates = out["dilations"]
+        if not (isinstance(rates, (list, tuple)) and all(_posint(r) for r in rates)):
+            raise SpecError(f"{where}.dilations: expected a list of integers >= 1, got {rates!r}")
+        out["dilations"] = tuple(rates)
     return out
 
 
@@ -214,11 +284,12 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
     """Every (field, message) problem in a spec, in order: part by part its widths, depth and
     stride, its family and parameters, its family's rules and, while all is well so far, the
     map it outputs (each part's analytic complexity tracks the map size)."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str]] = dense_errors(spec)
     chain = parts(spec)
     sized = True  # every width, depth and stride so far is a positive int
     before: tuple[str, dict[str, Any]] | None = None
     size = spec.input_shape[1:]
+    sizes: list[tuple[int, int]] = []  # the stem's and every stage's output map, for a decoder
     for i, part in enumerate(chain):
         ints = [
             (f"{part.where}.{FIELDS[k]}", f"expected a positive int, got {v!r}")
@@ -230,12 +301,87 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
         if not sized:
             continue
         last = all(p.kind != "stage" for p in chain[i + 1 :])
-        errors, before = _family_errors(part, registry.Site(last, before))
+        errors, before = _family_errors(part, registry.Site(last, before, tuple(size)))
         out.extend(errors)
         if not out:
-            size, why = _output_map(part, *size)
+            size, why = _output_map(part, *size, sizes=tuple(sizes))
+            sizes.append(size)
             if why:
                 out.append((part.where, why))
+    if not out and spec.decoder is not None:
+        out.extend(_dilation_errors(spec))
+    return out
+
+
+def _dilated(spec: ArchSpec) -> list[tuple[int, Part, tuple[int, ...], tuple[int, ...]]]:
+    """(index, part, schedule, smallest side of each dilatable conv) of every stage with a schedule."""
+    from blocks import dilation
+
+    stages = [p for p in parts(spec) if p.kind == "stage"]
+    return [
+        (i, p, st.dilations, dilation.kernels(p.name, tuple(p.args.values()), p.params))
+        for i, (p, st) in enumerate(zip(stages, spec.stages))
+        if st.dilations
+    ]
+
+
+def gridding(spec: ArchSpec) -> dict[str, str]:
+    """Each dilated stage's field and the gridding verdict of its cycled schedule (blocks.dilation)."""
+    from blocks import dilation
+
+    return {f"stages[{i}]": dilation.verdict(rates, sides) for i, _, rates, sides in _dilated(spec) if sides}
+
+
+def _dilation_errors(spec: ArchSpec) -> list[tuple[str, str]]:
+    """A schedule on a stage that sets its own rates or has no conv a rate can apply to."""
+    from blocks import dilation
+
+    out = []
+    for i, p, _, sides in _dilated(spec):
+        if dilation.GRID_TAG in family("stage", p.name).tags:
+            out.append((f"stages[{i}].dilations", f"stage '{p.name}' sets its own rates in its params"))
+        elif not sides:
+            out.append(
+                (
+                    f"stages[{i}].dilations",
+                    f"stage '{p.name}' has no k x k (k > 1) stride-1 'same'-padded conv to dilate; "
+                    "leave its dilations empty",
+                )
+            )
+    return out
+
+
+def dense_errors(spec: ArchSpec) -> list[tuple[str, str]]:
+    """The segmentation fields' own problems: present without a decoder, a head that is not
+    `dense`, an output stride that is not 8, 16 or 32 or not the one the stages reach."""
+    out = []
+    if spec.decoder is None:
+        out += [
+            (f"stages[{i}].dilations", "only a segmentation spec (one with a decoder) dilates its stages")
+            for i, st in enumerate(spec.stages)
+            if st.dilations
+        ]
+        if spec.output_stride is not None:
+            out.append(
+                ("output_stride", "only a segmentation spec (one with a decoder) has an output stride")
+            )
+        if spec.head.type == DENSE_HEAD:
+            out.append(("head.type", f"'{DENSE_HEAD}' needs a decoder; legal here: a classification head"))
+        return out
+    if spec.head.type != DENSE_HEAD or spec.head.params:
+        out.append(("head", f"a segmentation spec's head is type '{DENSE_HEAD}' without params"))
+    if spec.output_stride not in OUTPUT_STRIDES:
+        out.append(("output_stride", f"expected one of {list(OUTPUT_STRIDES)}, got {spec.output_stride!r}"))
+    else:
+        reached = feature_strides(spec)[-1]
+        if reached and reached != spec.output_stride:
+            out.append(
+                (
+                    "output_stride",
+                    f"{spec.output_stride}, but the stem's and stages' strides reach {reached}; "
+                    "a stage that trades its stride for dilation has stride 1",
+                )
+            )
     return out
 
 
@@ -252,9 +398,11 @@ def _family_errors(
     return where, None if errors else (part.name, fam.resolve(part.params))
 
 
-def _output_map(part: Part, h: int, w: int) -> tuple[tuple[int, int], str | None]:
+def _output_map(
+    part: Part, h: int, w: int, sizes: tuple[tuple[int, int], ...] = ()
+) -> tuple[tuple[int, int], str | None]:
     """The part's output map size, and why it cannot run when a side falls below 1."""
-    cx = part.complexity(Cx(h, w))
+    cx = part.complexity(Cx(h, w), sizes)
     if cx.smallest >= 1:
         return (cx.h, cx.w), None
     inner = "" if min(cx.h, cx.w) == cx.smallest else f" (a side of {cx.smallest} inside)"

@@ -107,3 +107,17 @@ class VGGHead(nn.Module):
         for a, b in zip(widths, widths[1:]):
             C.linear(cx, a, b)
         return cx
+
+
+@register("stem", "vgg_pool", schema={"norm": _NORM})
+class VGGPoolStem(nn.Sequential):
+    """A VGG stage of one conv as a stem: 3x3 conv with bias, BN when asked, ReLU, 2x2/2 max pool
+    (UNeXt's first encoder level, whose max pool before the ReLU computes the same)."""
+
+    def __init__(self, c_in: int, w_out: int, **params: Any):
+        super().__init__(ConvReLU(c_in, w_out, 3, self.family.resolve(params)["norm"]), nn.MaxPool2d(2, 2))
+
+    @classmethod
+    def complexity(cls, cx: C.Cx, c_in: int, w_out: int, **params: Any) -> C.Cx:
+        ConvReLU.complexity(cx, c_in, w_out, 3, cls.family.resolve(params)["norm"])
+        return C.pool2d(cx, 2, stride=2, padding=0)

@@ -18,7 +18,8 @@ from typing import Any
 from blocks import library, yamlio
 from blocks.errors import ParamError, UnknownName, UserError
 from blocks.schema import Param, declared, nested, read_fields, section, unknown
-from blocks.spec import HeadSpec, StemSpec
+from blocks.segment import SCHEDULES
+from blocks.spec import OUTPUT_STRIDES, HeadSpec, StemSpec
 from nas.seeds import SEED_HIGH, check_seed  # noqa: F401  (check_seed: nas.config's callers)
 from nas.training.config import TrainingConfig
 from nas.training.datasets import LOADERS
@@ -131,6 +132,19 @@ class Explore:
 
 
 @dataclass(frozen=True)
+class Segmentation:
+    """Every sampled backbone made a segmentation network (blocks.segment): a decoder at an output
+    stride, the stages that trade their stride dilated by drawn schedules."""
+
+    decoder: str = declared(str, doc="decoder family (see `nas blocks`)", required=True)
+    output_stride: int = declared(int, 8, "input side / the backbone's last map side", choices=OUTPUT_STRIDES)
+    schedule: str = declared(str, "hdc", "dilation schedules: hdc (hole-free) or gridded", choices=SCHEDULES)
+    schedule_length: int = declared(int, 3, "rates per schedule, cycled over a stage's convs", low=1, high=8)
+    max_rate: int = declared(int, 9, "largest dilation rate drawn", low=1, high=64)
+    decoder_params: dict[str, Any] = declared(dict, {}, "the decoder's parameters")
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     spaces: tuple[SpaceConfig, ...]
@@ -157,12 +171,15 @@ class Experiment:
     )
     compare: Compare | None = None  # absent: every space gets all its samples
     explore: Explore | None = None  # absent: `nas explore` takes Explore's defaults
+    segmentation: Segmentation | None = None  # absent: classification networks
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, the form copied into a run directory."""
         out = _plain(asdict(self))
         out.pop("source")
+        if self.segmentation is None:
+            out.pop("segmentation")  # a classification experiment's copy stays as it was
         return out
 
 
@@ -188,13 +205,14 @@ def parse(data: Any, source: str = "experiment") -> Experiment:
         exp = read_fields(
             Experiment,
             data,
-            also=("name", "space", "spaces", "keep_weights", "model", "compare", "explore"),
+            also=("name", "space", "spaces", "keep_weights", "model", "compare", "explore", "segmentation"),
             name=_name(data.get("name") or Path(source).stem),
             spaces=_spaces(data),
             keep_weights=_keep_weights(data.get("keep_weights", "none")),
             model=_model(data.get("model")),
             compare=_compare(data.get("compare")),
             explore=_explore(data.get("explore")),
+            **_segmentation(data),
             source=source,
         )
         _check(exp)
@@ -328,6 +346,22 @@ def _explore(raw: Any) -> Explore | None:
             "explore.budget", f"{ex.budget} is below models ({ex.models}); legal: 0 (no cap) or >= models"
         )
     return ex
+
+
+def _segmentation(data: dict) -> dict[str, Segmentation]:
+    """The `segmentation` section, when present: its fields, a registered decoder and its parameters."""
+    if data.get("segmentation") is None:
+        return {}
+    try:
+        seg = read_fields(Segmentation, data["segmentation"])
+        decoder = library.get("decoder", seg.decoder)
+        for key, message in decoder.schema.errors(decoder.schema.read(seg.decoder_params), decoder.owner):
+            raise ParamError(f"decoder_params.{key}", message)
+    except UnknownName as err:
+        raise ParamError("segmentation.decoder", str(err)) from None
+    except ParamError as err:
+        raise nested("segmentation", err) from None
+    return {"segmentation": seg}
 
 
 def _check_compare(exp: Experiment) -> None:

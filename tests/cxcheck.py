@@ -31,4 +31,5 @@ def assert_matches(spec: ArchSpec) -> None:
     assert analytic == measured, f"{spec.to_json()}\nanalytic {analytic}\nmeasured {measured}"
     model.eval()
     out = model(torch.randn(2, *spec.input_shape))
-    assert out.shape == (2, spec.head.num_classes)
+    dense = () if spec.decoder is None else tuple(spec.input_shape[1:])  # logits per pixel
+    assert out.shape == (2, spec.head.num_classes, *dense)

@@ -31,6 +31,22 @@ def part_spec(kind: str, name: str) -> ArchSpec:
     return from_dict({"input_shape": [3, 32, 32], "stem": stem, "stages": [stage], "head": head})
 
 
+def decoder_spec(name: str, params: dict | None = None) -> ArchSpec:
+    """A decoder at `params` (else its defaults) on a small residual backbone over a 32x32 input,
+    whose stem and three stages hand it features at strides 2, 4, 8 and 16."""
+    stages = [{"block": "res_basic", "depth": 1, "width": w, "stride": 2} for w in (16, 32, 32)]
+    return from_dict(
+        {
+            "input_shape": [3, 32, 32],
+            "stem": {"type": "simple", "width": 8},
+            "stages": stages,
+            "head": {"type": "dense", "num_classes": 5},
+            "decoder": {"type": name, "params": params or {}},
+            "output_stride": 16,
+        }
+    )
+
+
 def exports_match(spec: ArchSpec, out: Path, formats: tuple[str, ...] = ("torchscript", "exported")) -> None:
     """Every format exports and verifies, and each graph loaded back computes what eager does."""
     [done] = export_all([Job(spec, model=fresh(spec, 0))], out, list(formats))

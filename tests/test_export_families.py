@@ -1,4 +1,4 @@
-"""Every registered family (stage, stem and head) exports to TorchScript, torch.export and ONNX, and
+"""Every registered family (stage, stem, head and decoder) exports to TorchScript, torch.export and ONNX, and
 each file, loaded back, computes what the eager network computes: Swin's shifted windows and
 masks, shift-MLP's rolls, ViT's class token and resized position grid included. Families the
 hand-picked table does not use get a network drawn from their own declaration."""
@@ -9,7 +9,7 @@ import pytest
 
 from blocks import library, registry
 from blocks.spec import ArchSpec, from_dict
-from tests.familycheck import exports_match, part_spec, stage_spec
+from tests.familycheck import decoder_spec, exports_match, part_spec, stage_spec
 
 
 def net(
@@ -78,9 +78,11 @@ def cases() -> dict[str, ArchSpec]:
     out = dict(NETS)
     used = {"stem": {s.stem.type for s in NETS.values()}, "head": {s.head.type for s in NETS.values()}}
     used["stage"] = {st.block for s in NETS.values() for st in s.stages}
+    used["decoder"] = set()
+    make = {"stage": stage_spec, "decoder": decoder_spec}
     for kind in registry.KINDS:
         for name in sorted(set(library.names(kind)) - used[kind]):
-            out[f"{kind} {name}"] = stage_spec(name) if kind == "stage" else part_spec(kind, name)
+            out[f"{kind} {name}"] = make[kind](name) if kind in make else part_spec(kind, name)
     return out
 
 

@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from blocks import library, registry
+from blocks.complexity import complexity
 from blocks.cx import Cx
 from blocks.errors import ParamError, UnknownName
+from blocks.network import build
 from blocks.residual import ResBottleneckYStage
 from tests.cxcheck import assert_matches
-from tests.familycheck import part_spec, stage_spec
+from tests.familycheck import decoder_spec, part_spec, stage_spec
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -24,6 +26,25 @@ def test_every_stage_family_analytic_equals_measured(family, seed):
 @pytest.mark.parametrize("kind, name", [(k, n) for k in ("stem", "head") for n in library.names(k)])
 def test_every_stem_and_head_analytic_equals_measured(kind, name):
     assert_matches(part_spec(kind, name))
+
+
+DECODER_ARGS = ((16, 32, 64), (4, 8, 16), 5)  # widths and strides of three features, classes
+
+
+@pytest.mark.parametrize("family", library.names("decoder"))
+def test_every_decoder_family_analytic_equals_measured(family):
+    assert_matches(decoder_spec(family))
+
+
+@pytest.mark.parametrize("family", ["aspp", "fcn"])
+def test_an_auxiliary_head_counts_its_parameters_and_trains_beside_the_main_logits(family):
+    plain, aux = decoder_spec(family), decoder_spec(family, {"aux": True})
+    assert_matches(aux)
+    # FCN head on the 32-channel stage before the last: 3x3 conv to 8 (+ BN), 1x1 conv to 5 classes
+    assert complexity(aux).params - complexity(plain).params == 32 * 8 * 9 + 2 * 8 + 8 * 5 + 5
+    model = build(aux).train()
+    main, side = model(torch.randn(2, *aux.input_shape))
+    assert main.shape == side.shape == (2, 5, 32, 32)
 
 
 def _legal_shape(fam: registry.Family) -> tuple[int, int, int, int]:
@@ -58,17 +79,18 @@ def test_direct_y_stage_has_se_as_the_registry_default_says():
 @pytest.mark.parametrize("kind", registry.KINDS)
 def test_unknown_or_illegal_parameters_are_refused_by_the_module_itself(kind):
     for fam in library.families(kind):
-        args = {"stem": (3, 16), "stage": (16, 16, 1, 1), "head": (16, 5)}[kind]
+        args = {"stem": (3, 16), "stage": (16, 16, 1, 1), "head": (16, 5), "decoder": DECODER_ARGS}[kind]
+        sizes = {"sizes": ((8, 8), (4, 4), (2, 2))} if kind == "decoder" else {}
         with pytest.raises(ParamError, match=rf"colour: unknown parameter of {kind} '{fam.name}'"):
             fam.module(*args, colour=1)
         name, param = next(iter(fam.schema.items()), (None, None))
         if param is not None and param.type in (int, float) and param.high is not None:
             with pytest.raises(ParamError, match=name):
-                fam.module.complexity(Cx(16, 16), *args, **{name: param.high + 1})
+                fam.module.complexity(Cx(16, 16), *args, **sizes, **{name: param.high + 1})
 
 
 def test_unknown_family_is_an_unknown_name():
-    with pytest.raises(UnknownName, match=r"unknown stage 'lstm'; legal: \['dense'"):
+    with pytest.raises(UnknownName, match=r"unknown stage 'lstm'; legal: \['d_block', 'dense'"):
         library.get("stage", "lstm")
 
 

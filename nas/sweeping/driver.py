@@ -533,7 +533,9 @@ def _fit_search(
         if not run.pending:
             continue
         space, options = space_options(exp, index[run.dir.name])
-        define = DefineByRun(space.name, options, ctx, memory.fits(exp), exp.seed, run.pending)
+        define = DefineByRun(
+            space.name, options, ctx, memory.fits(exp), exp.seed, run.pending, exp.segmentation
+        )
         tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from blocks.spec import SpecError
-from nas.config import Experiment
+from nas.config import Experiment, Segmentation
 from nas.outputs import unlinked
 from nas.records.rows import PlanEntry, Status, TrialRow
 from nas.stats.pareto import nondominated
+from nas.sweeping.plan import segmented
 from spaces import Context, Limits, get
 from spaces.base import draw_one
 from spaces.draw import OptunaDraw, Reject
@@ -35,10 +36,17 @@ class DefineByRun:
     space is looked up by name for the same reason."""
 
     def __init__(
-        self, space: str, options: dict, ctx: Context, limits: Limits, seed: int, pending: list[int]
+        self,
+        space: str,
+        options: dict,
+        ctx: Context,
+        limits: Limits,
+        seed: int,
+        pending: list[int],
+        segmentation: Segmentation | None = None,
     ):
         self.space, self.options, self.ctx, self.limits = space, options, ctx, limits
-        self.seed, self.pending = seed, list(pending)
+        self.seed, self.pending, self.segmentation = seed, list(pending), segmentation
         self.after = max(pending, default=-1) + 1  # should Tune ask for more trials than are pending
 
     def __call__(self, trial: Any) -> dict[str, Any]:
@@ -50,6 +58,8 @@ class DefineByRun:
         draw = OptunaDraw(trial)
         try:
             sample = draw_one(get(self.space), draw, self.options, self.ctx, self.limits)
+            if self.segmentation is not None:
+                sample = segmented(self.segmentation, self.seed, index, sample)
         except (Reject, SpecError) as why:
             entry = PlanEntry.refused(index, self.space, self.seed, dict(draw.values), str(why))
         else:

@@ -12,17 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from blocks.errors import ArgError, UserError, literal
+from blocks.complexity import complexity
+from blocks.errors import ArgError, SpecError, UserError, literal
+from blocks.segment import segment
 from nas import config as cfgmod
-from nas.config import Experiment
+from nas.config import Experiment, Segmentation
 from nas.outputs import unlinked
 from nas.records import store
 from nas.records.rows import PlanEntry
 from nas.sweeping import compare, interrupts, memory
 from nas.training import datasets as datamod
-from spaces import Context, Space, get, sample
+from spaces import Context, Sample, Space, get, sample
 
 PLANNED = "planned.json"
 FREE_TO_CHANGE = ("resources",)  # fields a resumed sweep may take from an edited experiment
@@ -61,7 +64,33 @@ def plan_space(exp: Experiment, index: int, ctx: Context, n: int | None = None) 
         )
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
+    if exp.segmentation is not None:
+        try:
+            samples = [segmented(exp.segmentation, exp.seed, i, s) for i, s in enumerate(samples)]
+        except UserError as err:
+            raise UserError(f"{exp.source}: segmentation: {err}") from None
     return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
+
+
+def segmented(seg: Segmentation, seed: int, index: int, drawn: Sample) -> Sample:
+    """Trial `index`'s drawn backbone made the experiment's segmentation network; its dilation
+    schedules come from a generator of the seed and the index, so every space draws the same ones
+    for the same trial index (the constraints judged the backbone)."""
+    try:
+        spec = segment(
+            drawn.spec,
+            decoder=seg.decoder,
+            num_classes=drawn.spec.head.num_classes,
+            output_stride=seg.output_stride,
+            decoder_params=seg.decoder_params,
+            schedule=seg.schedule,
+            rng=np.random.default_rng([seed, index]),
+            schedule_length=seg.schedule_length,
+            max_rate=seg.max_rate,
+        )
+    except UserError as err:
+        raise SpecError(f"trial {index}: {err}") from None  # optimize mode records it as a refused draw
+    return Sample(spec, drawn.values, complexity(spec))
 
 
 def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:

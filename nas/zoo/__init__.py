@@ -5,7 +5,16 @@ Each module registers builder functions returning ArchSpecs at 224x224 for 1000 
 named: a spec file.
 """
 
-from nas.zoo import dense, inception, mobile, regnet, resnet, transformers, vgg  # noqa: F401  (register)
+from nas.zoo import (  # noqa: F401  (register)
+    dense,
+    inception,
+    mobile,
+    regnet,
+    resnet,
+    segmentation,
+    transformers,
+    vgg,
+)
 from nas.zoo.registry import get, load_spec, names, register
 
 __all__ = ["get", "load_spec", "names", "register"]

@@ -1,0 +1,120 @@
+"""Segmentation networks: UNeXt and UNeXt-S (Valanarasu & Patel 2022, official code's layout),
+torchvision's DeepLabv3-ResNet50 and FCN-ResNet50 (with and without the auxiliary head), RegSeg
+(Gao 2021, official code's `exp48_decoder26`) and ResNet-101-DUC-HDC (Wang et al. 2018).
+
+The torchvision ones are ResNet-50 at output stride 8, as `replace_stride_with_dilation=[False,
+True, True]` builds it: the first 3x3 of a traded stage keeps the rate before it, the others take
+the doubled one, so layer3 runs at rates 1, 2, 2, 2, 2, 2 and layer4 at 2, 4, 4 (which grids,
+as the spec's `gridding` records).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks.spec import ArchSpec, from_dict
+from nas.zoo.registry import register
+from nas.zoo.resnet import resnet
+
+
+def dilated_resnet(
+    depths: list[int],
+    name: str,
+    decoder: str,
+    params: dict[str, Any],
+    classes: int,
+    rates: list[list[int]],
+    shape: list[int],
+) -> ArchSpec:
+    """A bottleneck ResNet whose last two stages trade their stride for the given rates (output stride 8)."""
+    data = resnet(depths, True, name).to_dict()
+    for stage, r in zip(data["stages"][2:], rates):
+        stage["stride"], stage["dilations"] = 1, r
+    data.update(
+        input_shape=shape,
+        head={"type": "dense", "num_classes": classes},
+        decoder={"type": decoder, "params": params},
+        output_stride=8,
+    )
+    return from_dict(data)
+
+
+TORCHVISION_RATES = [[1, 2, 2, 2, 2, 2], [2, 4, 4]]
+VOC = [3, 520, 520]  # torchvision's segmentation reference resizes to 520 for evaluation
+
+
+for _aux in (False, True):
+    _tail = "_aux" if _aux else ""
+    register(f"deeplabv3_resnet50{_tail}")(
+        lambda a=_aux, t=_tail: dilated_resnet(
+            [3, 4, 6, 3], f"deeplabv3_resnet50{t}", "aspp", {"aux": a}, 21, TORCHVISION_RATES, VOC
+        )
+    )
+    register(f"fcn_resnet50{_tail}")(
+        lambda a=_aux, t=_tail: dilated_resnet(
+            [3, 4, 6, 3], f"fcn_resnet50{t}", "fcn", {"aux": a}, 21, TORCHVISION_RATES, VOC
+        )
+    )
+
+
+# HDC's ResNet-101: res4b's 23 blocks in groups of 4 at rates 1, 2, 5, 9 and a last group at 1, 2, 3;
+# res5b at 5, 9, 17; DUC on top for Cityscapes' 19 classes at 1024x2048
+HDC_RATES = [[1, 2, 5, 9] * 5 + [1, 2, 3], [5, 9, 17]]
+register("resnet101_duc_hdc")(
+    lambda: dilated_resnet([3, 4, 23, 3], "resnet101_duc_hdc", "duc", {}, 19, HDC_RATES, [3, 1024, 2048])
+)
+
+
+def unext(widths: list[int], name: str, classes: int = 1) -> ArchSpec:
+    """Three conv levels (3x3 conv with bias, BN, 2x2 max pool, ReLU), two tokenised shifted-MLP
+    levels at stride 2, and UNeXt's decoder; 256x256 inputs as in the paper's ISIC and BUSI runs."""
+    conv = {"norm": "bn"}
+    return from_dict(
+        {
+            "name": name,
+            "input_shape": [3, 256, 256],
+            "stem": {"type": "vgg_pool", "width": widths[0], "params": conv},
+            "stages": [
+                {"block": "vgg", "depth": 1, "width": widths[1], "stride": 2, "params": conv},
+                {"block": "vgg", "depth": 1, "width": widths[2], "stride": 2, "params": conv},
+                {"block": "shift_mlp", "depth": 1, "width": widths[3], "stride": 2},
+                {"block": "shift_mlp", "depth": 1, "width": widths[4], "stride": 2},
+            ],
+            "head": {"type": "dense", "num_classes": classes},
+            "decoder": {"type": "unext"},
+            "output_stride": 32,
+        }
+    )
+
+
+register("unext")(lambda: unext([16, 32, 128, 160, 256], "unext"))
+register("unext_s")(lambda: unext([8, 16, 32, 64, 128], "unext_s"))
+
+
+@register("regseg")
+def regseg() -> ArchSpec:
+    """RegSeg on Cityscapes (19 classes, 1024x2048): stem 32, D-block stages 48 (1/4), 128 x3 (1/8),
+    256 x13 at rates 1, 1, 2, 4 x4, 14 x6 and 320 at 14 (1/16), and the light decoder."""
+    d_block = "d_block"
+    return from_dict(
+        {
+            "name": "regseg",
+            "input_shape": [3, 1024, 2048],
+            "stem": {"type": "simple", "width": 32},
+            "stages": [
+                {"block": d_block, "depth": 1, "width": 48, "stride": 2},
+                {"block": d_block, "depth": 3, "width": 128, "stride": 2},
+                {
+                    "block": d_block,
+                    "depth": 13,
+                    "width": 256,
+                    "stride": 2,
+                    "params": {"dilations": [1, 1, 2] + [4] * 4 + [14] * 6},
+                },
+                {"block": d_block, "depth": 1, "width": 320, "stride": 1, "params": {"dilations": [14]}},
+            ],
+            "head": {"type": "dense", "num_classes": 19},
+            "decoder": {"type": "regseg"},
+            "output_stride": 16,
+        }
+    )
