@@ -124,6 +124,11 @@ class RunData:
         """How the run chose its models: "sample" (random draws) or "optimize" (guided search)."""
         return self.experiment.get("search", {}).get("mode", "sample")
 
+    @property
+    def task(self) -> str:
+        """What the run's networks learned (nas.training.tasks), so what its errors measure."""
+        return self.experiment.get("task", "classification")
+
 
 def load(run: Path, label: str | None = None) -> RunData:
     """Read a run directory into columns (from its cache when the trials file has not changed)."""

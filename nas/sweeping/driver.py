@@ -528,13 +528,19 @@ def _fit_search(
     from nas.sweeping.tensorboard import dirname
 
     ctx = context(exp, data)
-    index = {sc.name: i for i, sc in enumerate(exp.spaces)}
+    index = {sc.run: i for i, sc in enumerate(exp.spaces)}
     for run in runs:
         if not run.pending:
             continue
         space, options = space_options(exp, index[run.dir.name])
         define = DefineByRun(
-            space.name, options, ctx, memory.fits(exp), exp.seed, run.pending, exp.segmentation
+            space.name,
+            options,
+            ctx,
+            memory.fits(exp),
+            exp.seed,
+            run.pending,
+            cfgmod.space_segmentation(exp, index[run.dir.name]),
         )
         tune.Tuner(
             trainable,
