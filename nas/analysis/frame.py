@@ -280,14 +280,21 @@ def _per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
     return out
 
 
+def design_space(experiment: dict[str, Any], run: str) -> str:
+    """The design space a run drew from: the experiment's space labelled `run`, else `run` itself."""
+    spaces = experiment.get("spaces") or []
+    return next((s["name"] for s in spaces if isinstance(s, dict) and s.get("label") == run), run)
+
+
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
     """A run's columns with what is read fresh each time: its comparison budget and experiment."""
     planned = int(cols["planned"][0])
-    space = str(cols["space"][0]) or run.name
+    recorded = str(cols["space"][0]) or run.name  # the run's name: its label, else its space's
+    experiment = store.experiment(run)
     return RunData(
-        label=label or space,
+        label=label or recorded,
         dir=run,
-        space=space,
+        space=design_space(experiment, recorded),
         planned=max(store.within_comparison(run, planned), len(cols["status"])),
         index=cols["index"],
         model_id=cols["model_id"],
@@ -297,7 +304,7 @@ def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
         complexity=cols["complexity"],
         params=cols["params"],
         drawn=cols["drawn"],
-        experiment=store.experiment(run),
+        experiment=experiment,
         stage_depths=cols["stage_depths"],
         stage_widths=cols["stage_widths"],
     )

@@ -541,6 +541,7 @@ def _fit_search(
             exp.seed,
             run.pending,
             cfgmod.space_segmentation(exp, index[run.dir.name]),
+            run.dir.name,
         )
         tune.Tuner(
             trainable,

@@ -70,7 +70,8 @@ def plan_space(exp: Experiment, index: int, ctx: Context, n: int | None = None) 
             samples = [segmented(seg, exp.seed, i, s) for i, s in enumerate(samples)]
         except UserError as err:
             raise UserError(f"{exp.source}: segmentation: {err}") from None
-    return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
+    run = exp.spaces[index].run  # entries are named by their run (a label tells one space's runs apart)
+    return [PlanEntry.drawn(i, run, exp.seed, s) for i, s in enumerate(samples)]
 
 
 def segmented(seg: Segmentation, seed: int, index: int, drawn: Sample) -> Sample:
