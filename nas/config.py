@@ -312,6 +312,12 @@ def _check_segmentation(exp: Experiment) -> None:
         raise ParamError(
             "task", f"is {exp.task}, but the experiment has a segmentation section; legal: segmentation"
         )
+    if exp.segmentation is not None and exp.model.head:
+        raise ParamError(
+            "model.head",
+            "sets the classifier head, which a segmentation network drops for its decoder and dense "
+            "head; set the decoder's parameters in segmentation.decoder_params",
+        )
     for i, sc in enumerate(exp.spaces):
         if sc.segmentation:
             where = f"spaces[{i}].segmentation"

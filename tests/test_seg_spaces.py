@@ -48,6 +48,11 @@ def test_the_task_and_the_segmentation_section_require_each_other():
         {"space": "anynet_x_a", "segmentation": {"decoder": "fcn"}},
         "task: is classification, but the experiment has a segmentation section; legal: segmentation",
     )
+    _refused(
+        {**TWO, "model": {"head": {"dropout": 0.2}}},
+        "model.head: sets the classifier head, which a segmentation network drops for its decoder and "
+        "dense head; set the decoder's parameters in segmentation.decoder_params",
+    )
 
 
 def test_a_space_listed_twice_needs_labels_and_its_own_fields_are_checked():
