@@ -28,7 +28,7 @@ EXPERIMENT = {
     ],
     "samples": 2,
     "keep_weights": "all",
-    "segmentation": {"decoder": "fcn", "output_stride": 8, "max_rate": 2},
+    "segmentation": {"decoder": "fcn", "output_stride": 8, "max_rate": 3},
     "model": {"stem": {"type": "simple", "width": 8, "params": {"stride": 2}}},
     "dataset": {"name": "segsynthetic", "params": {"num_samples": 32, "size": 16}},
     "training": {"epochs": 1, "batch_size": 16, "lr": 0.1},
