@@ -115,3 +115,21 @@ def test_twinned_hdc_draws_the_schedule_whose_twin_gridded_draws():
         for s in range(30)
     }
     assert (1, 1, 1) in plain
+
+
+def test_optimize_mode_names_its_draws_by_the_run_and_applies_the_spaces_own_fields():
+    import json
+
+    import optuna
+
+    from nas.sweeping.optimize import DefineByRun
+    from spaces import Limits, get
+
+    exp = config.parse({**TWO, "search": {"mode": "optimize"}}, "e.yaml")
+    options = get("anynet_x_a").resolve(BACKBONE)
+    seg = config.space_segmentation(exp, 1)
+    assert (seg.schedule, seg.twinned, seg.max_rate) == ("gridded", True, 4)
+    define = DefineByRun("anynet_x_a", options, Context((3, 64, 64), 4), Limits(), 0, [0], seg, "gridded")
+    entry = json.loads(define(optuna.create_study().ask())["nas_entry"])
+    assert entry["space"] == "gridded" and entry["trial_index"] == 0
+    assert all("leaves gridding holes" in v for v in entry["spec"]["gridding"].values())
