@@ -9,7 +9,7 @@ from blocks.errors import UserError
 from blocks.segment import segment
 from blocks.spec import from_dict
 from nas import config
-from nas.analysis.frame import design_space
+from nas.records.store import design_space
 from nas.sweeping.plan import plan_space
 from spaces import Context
 

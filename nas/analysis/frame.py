@@ -280,12 +280,6 @@ def _per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
     return out
 
 
-def design_space(experiment: dict[str, Any], run: str) -> str:
-    """The design space a run drew from: the experiment's space labelled `run`, else `run` itself."""
-    spaces = experiment.get("spaces") or []
-    return next((s["name"] for s in spaces if isinstance(s, dict) and s.get("label") == run), run)
-
-
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
     """A run's columns with what is read fresh each time: its comparison budget and experiment."""
     planned = int(cols["planned"][0])
@@ -294,7 +288,7 @@ def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
     return RunData(
         label=label or recorded,
         dir=run,
-        space=design_space(experiment, recorded),
+        space=store.design_space(experiment, recorded),
         planned=max(store.within_comparison(run, planned), len(cols["status"])),
         index=cols["index"],
         model_id=cols["model_id"],
