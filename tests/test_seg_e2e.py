@@ -45,7 +45,13 @@ def test_a_segmentation_sweep_goes_from_plan_to_a_coloured_mask(tmp_path, capsys
     path.write_text(yaml.safe_dump(EXPERIMENT))
     out = tmp_path / "sweep"
     assert main(["sweep", str(path), "--dry-run"]) == 0
-    assert "2 space(s) x 2 samples; dataset segsynthetic (3, 16, 16), 4 classes" in capsys.readouterr().out
+    planned = capsys.readouterr().out
+    assert "2 space(s) x 2 samples; dataset segsynthetic (3, 16, 16), 4 classes" in planned
+    assert (
+        "  anynet_x_a: 2 drawn;" in planned
+        and "    dilated stages: 2 hole-free, 0 with gridding holes" in planned
+    )
+    assert "    dilated stages: 0 hole-free, 2 with gridding holes (`nas hdc`)" in planned
 
     assert main(["sweep", str(path), "--out", str(out), "--no-analyze"]) == 0
     capsys.readouterr()
