@@ -44,9 +44,11 @@ def segment(
     rng: np.random.Generator | None = None,
     schedule_length: int = 3,
     max_rate: int = 9,
+    twinned: bool = False,
 ) -> ArchSpec:
     """The segmentation spec of `backbone` with `decoder` at `output_stride`; without `rng` each
-    dilated stage takes the widest schedule of its kind (ParamError names an illegal argument)."""
+    dilated stage takes the widest schedule of its kind; `twinned` draws hdc schedules only among
+    those with a gridded twin (ParamError names an illegal argument)."""
     if backbone.decoder is not None:
         raise ParamError("backbone", f"{backbone.name or 'the spec'} is a segmentation spec already")
     if schedule not in SCHEDULES:
@@ -60,7 +62,7 @@ def segment(
         if i >= first and dilation.GRID_TAG not in dilation_tags(part.name):
             sides = dilation.kernels(part.name, tuple(part.args.values()), part.params)
             if sides:
-                rates = draw(schedule, sides, schedule_length, max_rate, rng)
+                rates = draw(schedule, sides, schedule_length, max_rate, rng, twinned)
                 stages[i] = replace(stages[i], dilations=tuple(rates))
     spec = ArchSpec(
         backbone.stem,
@@ -97,22 +99,30 @@ def dilation_tags(name: str) -> tuple[str, ...]:
 
 
 def draw(
-    schedule: str, sides: tuple[int, ...], length: int, max_rate: int, rng: np.random.Generator | None
+    schedule: str,
+    sides: tuple[int, ...],
+    length: int,
+    max_rate: int,
+    rng: np.random.Generator | None,
+    twinned: bool = False,
 ) -> list[int]:
     """One stage's schedule for convs of these smallest sides: hole-free, or gridded with a hole-free
-    one's receptive field; the widest such without `rng`."""
+    one's receptive field; the widest such without `rng`. With `twinned` a hole-free schedule is
+    drawn as a gridded one is, among those with gridded twins, consuming the generator alike, so
+    for one generator the two kinds come out with the same receptive field, stage by stage."""
     k = min(sides)
     free = list(hole_free_schedules(length, k, max_rate))
     if rng is None:
         free = widest_hole_free(length, k, max_rate, top=len(free))
     else:
         free = [free[j] for j in rng.permutation(len(free))]
-    if schedule == "hdc":
+    if schedule == "hdc" and not twinned:
         return list(free[0])
     for sched in free:  # the first drawn that has gridded twins
         twins = gridded_twins(sched, sides, max_rate)
         if twins:
-            return list(twins[0 if rng is None else int(rng.integers(len(twins)))])
+            twin = twins[0 if rng is None else int(rng.integers(len(twins)))]
+            return list(sched if schedule == "hdc" else twin)
     raise ParamError(
         "schedule", f"no gridded schedule of {length} rates up to {max_rate} matches a hole-free one"
     )

@@ -142,7 +142,7 @@ def plan(experiment: str | Path, overrides: Sequence[str] = ()) -> Plan:
         ctx = context(exp, datasets.load(exp.dataset.name, exp.dataset.params, exp.source))
     else:  # planned from the declaration alone: the files need not be on disk yet
         ctx = Context(known[0], known[1], exp.model.stem, dict(exp.model.head))
-    trials = {sc.name: plan_space(exp, i, ctx) for i, sc in enumerate(exp.spaces)}
+    trials = {sc.run: plan_space(exp, i, ctx) for i, sc in enumerate(exp.spaces)}
     comparison = ""
     if exp.compare:
         from nas.sweeping.compare import designed, planned_line

@@ -44,6 +44,17 @@ class SpaceConfig:
 
     name: str = declared(str, doc="design space (see `nas spaces`)", required=True)
     options: dict[str, Any] = declared(dict, {}, "the space's options (see `nas spaces NAME`)")
+    label: str = declared(
+        str, None, "the run's name (its folder, its EDF's legend); default the space's name", optional=True
+    )
+    segmentation: dict[str, Any] = declared(
+        dict, {}, "fields of the experiment's segmentation section set otherwise for this space"
+    )
+
+    @property
+    def run(self) -> str:
+        """The name of this space's run: its label, else the space's name."""
+        return self.label or self.name
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,12 @@ class Segmentation:
     schedule: str = declared(str, "hdc", "dilation schedules: hdc (hole-free) or gridded", choices=SCHEDULES)
     schedule_length: int = declared(int, 3, "rates per schedule, cycled over a stage's convs", low=1, high=8)
     max_rate: int = declared(int, 9, "largest dilation rate drawn", low=1, high=64)
+    twinned: bool = declared(
+        bool,
+        False,
+        "hdc draws only hole-free schedules with a gridded twin, as gridded draws: a space of each, "
+        "same seed, then differs trial by trial only in holes (the same receptive fields)",
+    )
     decoder_params: dict[str, Any] = declared(dict, {}, "the decoder's parameters")
 
 
@@ -180,6 +197,11 @@ class Experiment:
         out.pop("source")
         if self.segmentation is None:
             out.pop("segmentation")  # a classification experiment's copy stays as it was
+        for sc in out["spaces"]:  # so does a space that sets neither
+            if sc["label"] is None:
+                sc.pop("label")
+            if not sc["segmentation"]:
+                sc.pop("segmentation")
         return out
 
 
@@ -246,6 +268,7 @@ def _check(exp: Experiment) -> None:
         )
     _check_compare(exp)
     _check_task(exp)
+    _check_segmentation(exp)
     loader = LOADERS[exp.dataset.name]
     for key, message in loader.schema.errors(
         loader.schema.read(exp.dataset.params), f"dataset '{loader.name}'"
@@ -274,6 +297,46 @@ def _check_task(exp: Experiment) -> None:
             "augments images alone; for task segmentation set dataset.params scale, crop and hflip "
             "(image and mask alike) and leave training.augment off",
         )
+
+
+def _check_segmentation(exp: Experiment) -> None:
+    """The segmentation section goes with task segmentation, both ways; a space's own segmentation
+    fields change the section's and are checked as it is."""
+    if (exp.segmentation is None) == (exp.task == "segmentation"):
+        if exp.segmentation is None:
+            raise ParamError(
+                "segmentation",
+                "task segmentation needs a segmentation section (decoder, output_stride, schedule) to "
+                "make each sampled backbone a segmentation network; e.g. segmentation: {decoder: fcn}",
+            )
+        raise ParamError(
+            "task", f"is {exp.task}, but the experiment has a segmentation section; legal: segmentation"
+        )
+    if exp.segmentation is not None and exp.model.head:
+        raise ParamError(
+            "model.head",
+            "sets the classifier head, which a segmentation network drops for its decoder and dense "
+            "head; set the decoder's parameters in segmentation.decoder_params",
+        )
+    for i, sc in enumerate(exp.spaces):
+        if sc.segmentation:
+            where = f"spaces[{i}].segmentation"
+            if exp.segmentation is None:
+                raise ParamError(where, "changes the segmentation section, which the experiment lacks")
+            space_segmentation(exp, i)
+
+
+def space_segmentation(exp: Experiment, index: int) -> Segmentation | None:
+    """The segmentation section as space `index` applies it: the experiment's, with the space's own
+    fields over it (ParamError names the space's field)."""
+    seg, own = exp.segmentation, exp.spaces[index].segmentation
+    if seg is None or not own:
+        return seg
+    where = "space" if len(exp.spaces) == 1 else f"spaces[{index}]"
+    try:
+        return _segmentation({"segmentation": {**_plain(asdict(seg)), **own}})["segmentation"]
+    except ParamError as err:
+        raise nested(where, err) from None
 
 
 NAME_LEGAL = (
@@ -313,10 +376,23 @@ def _spaces(data: dict) -> tuple[SpaceConfig, ...]:
             out.append(read_fields(SpaceConfig, {"name": item} if isinstance(item, str) else item))
         except ParamError as err:
             raise nested(where, err) from None
-    names = [s.name for s in out]
+    names = [s.run for s in out]
     if len(set(names)) != len(names):
-        raise ParamError("spaces", f"a space is listed twice: {names}")
+        raise ParamError(
+            "spaces", f"two runs would share a name: {names}; give a space listed twice a distinct label"
+        )
+    for i, sc in enumerate(out):
+        if sc.label is not None:
+            _label(sc.label, f"spaces[{i}].label" if "spaces" in data else "space.label")
     return tuple(out)
+
+
+def _label(label: str, where: str) -> None:
+    """A space's label names its run folder, so it must be a safe folder name as the experiment's is."""
+    try:
+        _name(label)
+    except ParamError as err:
+        raise ParamError(where, err.message) from None
 
 
 def _compare(raw: Any) -> Compare | None:

@@ -52,21 +52,21 @@ def write_run(
     options: dict[str, Any] | None = None,
     seed: int = 0,
     bad: dict[int, str] | None = None,
+    label: str | None = None,
 ) -> Path:
     """A run of `n` specs sampled from `space`, error = error(values, rng); `bad` maps trial index to
-    a not-ok status. The experiment is validated by nas.config, as a sweep writes it."""
+    a not-ok status; `label` names the run as a space's label does. The experiment is validated by
+    nas.config, as a sweep writes it."""
     options = options if options is not None else (REGNET if space.startswith("regnet") else ANYNET)
-    run = root / space
+    run = root / (label or space)
     run.mkdir(parents=True)
-    exp = config.parse(
-        {"name": "synth", "spaces": [{"name": space, "options": options}], "samples": n, "seed": seed},
-        "synth.yaml",
-    )
+    listed = {"name": space, "options": options, **({"label": label} if label else {})}
+    exp = config.parse({"name": "synth", "spaces": [listed], "samples": n, "seed": seed}, "synth.yaml")
     (run / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
     rng = np.random.default_rng(seed)
     samples = spaces.sample(spaces.get(space), n, seed, ctx=CTX, options=options)
     for i, s in enumerate(samples):
-        entry = PlanEntry.drawn(i, space, seed, s)
+        entry = PlanEntry.drawn(i, label or space, seed, s)
         store.append(run / store.PLAN, entry.to_dict())
         store.append_row(run, row(entry, Status((bad or {}).get(i, "ok")), float(error(s.values, rng))))
     return run

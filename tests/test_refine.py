@@ -72,6 +72,19 @@ def test_refine_anynet_maps_shared_options_and_reports_the_rest(tmp_path, capsys
     assert "--params: no parameter 'nope'" in capsys.readouterr().err
 
 
+def test_refine_of_a_labelled_run_maps_the_label_to_its_space_and_keeps_it(tmp_path, capsys):
+    from nas.analysis import frame
+
+    run = write_run(tmp_path, "anynet_x_c", 200, anynet_error, label="wide")
+    d = frame.load(run)
+    assert (d.label, d.space) == ("wide", "anynet_x_c")
+    out = tmp_path / "next.yaml"
+    assert main(["refine", str(run), "--out", str(out)]) == 0
+    assert "(anynet_x_c), 200 models" in out.read_text()
+    _, sc, options = load_refined(out)
+    assert (sc.name, sc.label) == ("anynet_x_c", "wide") and 8 < options["min_width"] <= 64
+
+
 def test_refine_that_narrows_nothing_says_why_and_writes_no_file(tmp_path, capsys):
     import nas
 

@@ -22,6 +22,8 @@ from tests.cxcheck import assert_matches
 from tests.familycheck import decoder_spec, exports_match
 from tests.test_export_families import ONNX
 
+SEG_TASK = {"task": "segmentation", "dataset": {"name": "segsynthetic"}}  # what a segmentation section needs
+
 
 def test_a_classification_spec_serialises_without_the_segmentation_fields():
     spec = zoo.get("resnet18")
@@ -140,6 +142,7 @@ def test_the_d_block_refuses_rates_that_reach_past_its_map():
 
 def test_the_segmentation_section_turns_each_drawn_backbone_into_a_segmentation_spec():
     data = {
+        **SEG_TASK,
         "space": "anynet_x_a",
         "samples": 2,
         "segmentation": {"decoder": "fcn", "output_stride": 8, "schedule": "gridded"},
@@ -252,7 +255,9 @@ def test_optimize_mode_draws_segmentation_specs_too():
     from nas.sweeping.optimize import DefineByRun
     from spaces import Limits, get
 
-    exp = config.parse({"space": "anynet_x_a", "segmentation": {"decoder": "fcn", "output_stride": 16}})
+    exp = config.parse(
+        {**SEG_TASK, "space": "anynet_x_a", "segmentation": {"decoder": "fcn", "output_stride": 16}}
+    )
     options = get("anynet_x_a").resolve({})
     define = DefineByRun("anynet_x_a", options, Context((3, 64, 64), 4), Limits(), 0, [0], exp.segmentation)
     entry = json.loads(define(optuna.create_study().ask())["nas_entry"])

@@ -115,7 +115,12 @@ def test_auxiliary_logits_add_their_weighted_per_pixel_loss():
     )
 
 
-SEG = {"space": "anynet_x_a", "task": "segmentation", "dataset": {"name": "segsynthetic"}}
+SEG = {
+    "space": "anynet_x_a",
+    "task": "segmentation",
+    "dataset": {"name": "segsynthetic"},
+    "segmentation": {"decoder": "fcn"},
+}
 
 
 def test_the_task_field_defaults_to_classification_and_is_checked_against_the_dataset():

@@ -128,6 +128,7 @@ def run_stats(
         dir=d.dir,
         space=d.space,
         mode=d.mode,
+        task=d.task,
         excluded=excluded,
         edf=Curve(grid, edf(e, grid) if len(e) else grid * np.nan, lo, hi, few(len(e))),
         search=Search(ks, expected_best(e, ks)),

@@ -124,6 +124,11 @@ class RunData:
         """How the run chose its models: "sample" (random draws) or "optimize" (guided search)."""
         return self.experiment.get("search", {}).get("mode", "sample")
 
+    @property
+    def task(self) -> str:
+        """What the run's networks learned (nas.training.tasks), so what its errors measure."""
+        return self.experiment.get("task", "classification")
+
 
 def load(run: Path, label: str | None = None) -> RunData:
     """Read a run directory into columns (from its cache when the trials file has not changed)."""
@@ -278,11 +283,12 @@ def _per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
     """A run's columns with what is read fresh each time: its comparison budget and experiment."""
     planned = int(cols["planned"][0])
-    space = str(cols["space"][0]) or run.name
+    recorded = str(cols["space"][0]) or run.name  # the run's name: its label, else its space's
+    experiment = store.experiment(run)
     return RunData(
-        label=label or space,
+        label=label or recorded,
         dir=run,
-        space=space,
+        space=store.design_space(experiment, recorded),
         planned=max(store.within_comparison(run, planned), len(cols["status"])),
         index=cols["index"],
         model_id=cols["model_id"],
@@ -292,7 +298,7 @@ def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
         complexity=cols["complexity"],
         params=cols["params"],
         drawn=cols["drawn"],
-        experiment=store.experiment(run),
+        experiment=experiment,
         stage_depths=cols["stage_depths"],
         stage_widths=cols["stage_widths"],
     )

@@ -158,7 +158,7 @@ def refine_data(
     if not raw:
         raise UserError(f"{d.dir}: no {store.EXPERIMENT}; refine needs the experiment the run came from")
     entries = [{"name": e} if isinstance(e, str) else e for e in raw.get("spaces") or [raw.get("space")] if e]
-    entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == d.space), None)
+    entry = next((e for e in entries if isinstance(e, dict) and _runs_as(e, d)), None)
     if entry is None:
         raise UserError(f"{d.dir}: its space '{d.space}' is not in {store.EXPERIMENT}")
     if mask.sum() < 2:
@@ -169,8 +169,14 @@ def refine_data(
     ref = narrow(get(d.space), options, params, errors[mask], chosen, fraction, level)
     out = {k: v for k, v in raw.items() if k != "space"}
     out["name"] = f"{raw.get('name') or d.space}_refined"
-    out["spaces"] = [{"name": d.space, "options": ref.options}]
+    out["spaces"] = [{**entry, "name": d.space, "options": ref.options}]  # its label, its segmentation
     return out, ref
+
+
+def _runs_as(entry: dict[str, Any], d: frame.RunData) -> bool:
+    """Whether the experiment's space `entry` is the one run `d` trained: by label, else by name."""
+    label = entry.get("label")
+    return label == d.dir.name if label else entry.get("name") == d.space
 
 
 def refine_run(

@@ -236,7 +236,6 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px soli
 .note{color:#555;font-size:0.9em}code{background:#f3f3f3;padding:0 3px}
 .wide{overflow-x:auto;max-width:100%}.decision{font-size:1.1em;font-weight:600}
 """
-ERRORS = "Error: top-1 validation error (%) of each trained model; lower is better."
 
 
 def method_notes(result: Analysis) -> str:
@@ -303,7 +302,7 @@ def page(result: Analysis, t: dict[str, list[dict[str, Any]]]) -> str:
         f"<h1>Design-space comparison: {html.escape(', '.join(names))}</h1>",
         "<h2>What was compared</h2>",
         "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in compared(result)) + "</ul>",
-        f"<p class='note'>{html.escape(ERRORS)}</p>",
+        f"<p class='note'>{html.escape(f'Error: {result.error_meaning()} of each trained model; lower is better.')}</p>",
         "<h2>Decision</h2>",
         f"<p class='decision'>{html.escape(decision(result))}</p>",
     ]

@@ -196,6 +196,7 @@ class RunResult:
     stage_depths: np.ndarray = hidden()  # (models, stages), NaN padded: what the width fit reads
     stage_widths: np.ndarray = hidden()
     model_ids: np.ndarray = hidden()
+    task: str = hidden(default="classification")  # what the run's errors measure (nas.training.tasks)
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,14 @@ class Analysis:
     def to_dict(self) -> dict[str, Any]:
         """The analysis as plain JSON, as `nas analyze --json` prints it."""
         return jsonable(self)
+
+    def error_meaning(self) -> str:
+        """What the runs' errors are, in words: top-1 error, 100 - mIoU, or each run's where they differ."""
+        said = {"classification": "top-1 validation error (%)", "segmentation": "100 - validation mIoU (%)"}
+        tasks = {r.task for r in self.runs.values()}
+        if len(tasks) <= 1:
+            return said[next(iter(tasks), "classification")]
+        return "; ".join(f"{name}: {said[r.task]}" for name, r in self.runs.items())
 
     def guided(self) -> list[str]:
         """Runs that came from guided search, whose statistics describe the search, not the space."""

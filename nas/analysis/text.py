@@ -107,7 +107,7 @@ def format_report(result: Analysis) -> str:
         if fae is not None
         else "other statuses are counted and listed, not plotted"
     )
-    lines.append(f"errors are top-1 validation error (%) of trials with status ok; {how}")
+    lines.append(f"errors are {result.error_meaning()} of trials with status ok; {how}")
     guided = result.guided()
     if guided:
         lines.append(f"note: {', '.join(guided)} {GUIDED}")

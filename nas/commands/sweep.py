@@ -68,6 +68,12 @@ def dry_run(path: str, overrides: list[str]) -> int:
             f"  {space}: {len(entries)} {drawn}; MFLOPs min/median/max {_spread(flops, 1e6, '.2f')}; "
             f"params (k) {_spread(params, 1e3, '.1f')}"
         )
+        verdicts = [v for e in entries for v in e.spec.get("gridding", {}).values()]
+        if verdicts:
+            free = sum(v == "hole-free" for v in verdicts)
+            print(
+                f"    dilated stages: {free} hole-free, {len(verdicts) - free} with gridding holes (`nas hdc`)"
+            )
     if p.comparison:
         print(f"  {p.comparison}")
     print(f"nothing trained or written; run it: nas sweep {path}{''.join(f' --set {o}' for o in overrides)}")

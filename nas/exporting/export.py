@@ -114,8 +114,9 @@ def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
     `preprocessing` (run_preprocessing of the run)."""
     row, entry = cand.row, cand.row.entry
     spec = from_dict(entry.spec, f"{cand.run / store.TRIALS}: model {cand.model_id}")
+    experiment = store.experiment(cand.run) or row.experiment
     record = {
-        "space": entry.space,
+        "space": store.design_space(experiment or {}, entry.space),  # a labelled run's space, by name
         "run": str(cand.run),
         "trial_index": entry.trial_index,
         "seed": entry.seed,
@@ -123,7 +124,7 @@ def run_job(cand: Candidate, preprocessing: dict[str, Any] | None) -> Job:
         "val_errors": row.val_errors,
         "epochs": row.epochs,
         "versions": row.versions,
-        "experiment": store.experiment(cand.run) or row.experiment,
+        "experiment": experiment,
     }
     job = Job(spec, record, seed=entry.seed, preprocessing=preprocessing)
     path = weights_path(cand.run, cand.model_id)

@@ -406,3 +406,9 @@ def experiment(run: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected the mapping of fields the run was started with, got {data!r:.60}")
     return data
+
+
+def design_space(experiment: dict[str, Any], run: str) -> str:
+    """The design space a run drew from: the experiment's space labelled `run`, else `run` itself."""
+    spaces = experiment.get("spaces") or []
+    return next((s["name"] for s in spaces if isinstance(s, dict) and s.get("label") == run), run)

@@ -122,7 +122,7 @@ def designed(exp: Experiment) -> Comparison:
     """The comparison `exp` asks for, before any look: every pair of its spaces, and the design
     each pair is tested with (at level / pairs, Bonferroni)."""
     c = exp.compare
-    names = [s.name for s in exp.spaces]
+    names = [s.run for s in exp.spaces]
     pairs = [Pair(a, b) for a, b in combinations(names, 2)]
     design = sequential.design(
         c.level / len(pairs), c.power, c.difference, c.round, exp.samples, seed=exp.seed

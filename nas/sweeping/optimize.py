@@ -44,8 +44,10 @@ class DefineByRun:
         seed: int,
         pending: list[int],
         segmentation: Segmentation | None = None,
+        run: str = "",
     ):
         self.space, self.options, self.ctx, self.limits = space, options, ctx, limits
+        self.run = run or space  # the name its entries carry: the space's label, else its name
         self.seed, self.pending, self.segmentation = seed, list(pending), segmentation
         self.after = max(pending, default=-1) + 1  # should Tune ask for more trials than are pending
 
@@ -61,9 +63,9 @@ class DefineByRun:
             if self.segmentation is not None:
                 sample = segmented(self.segmentation, self.seed, index, sample)
         except (Reject, SpecError) as why:
-            entry = PlanEntry.refused(index, self.space, self.seed, dict(draw.values), str(why))
+            entry = PlanEntry.refused(index, self.run, self.seed, dict(draw.values), str(why))
         else:
-            entry = PlanEntry.drawn(index, self.space, self.seed, sample)
+            entry = PlanEntry.drawn(index, self.run, self.seed, sample)
         return {"nas_entry": json.dumps(entry.to_dict())}
 
 

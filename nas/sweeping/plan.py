@@ -64,12 +64,14 @@ def plan_space(exp: Experiment, index: int, ctx: Context, n: int | None = None) 
         )
     except UserError as err:
         raise UserError(f"{exp.source}: constraints: {err}") from None
-    if exp.segmentation is not None:
+    seg = cfgmod.space_segmentation(exp, index)
+    if seg is not None:
         try:
-            samples = [segmented(exp.segmentation, exp.seed, i, s) for i, s in enumerate(samples)]
+            samples = [segmented(seg, exp.seed, i, s) for i, s in enumerate(samples)]
         except UserError as err:
             raise UserError(f"{exp.source}: segmentation: {err}") from None
-    return [PlanEntry.drawn(i, space.name, exp.seed, s) for i, s in enumerate(samples)]
+    run = exp.spaces[index].run  # entries are named by their run (a label tells one space's runs apart)
+    return [PlanEntry.drawn(i, run, exp.seed, s) for i, s in enumerate(samples)]
 
 
 def segmented(seg: Segmentation, seed: int, index: int, drawn: Sample) -> Sample:
@@ -87,6 +89,7 @@ def segmented(seg: Segmentation, seed: int, index: int, drawn: Sample) -> Sample
             rng=np.random.default_rng([seed, index]),
             schedule_length=seg.schedule_length,
             max_rate=seg.max_rate,
+            twinned=seg.twinned,
         )
     except UserError as err:
         raise SpecError(f"trial {index}: {err}") from None  # optimize mode records it as a refused draw
@@ -107,7 +110,7 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
             plans = [plan_space(exp, i, ctx) for i in range(len(exp.spaces))]
     runs = []
     for sc, plan in zip(exp.spaces, plans, strict=True):
-        run_dir = out / sc.name
+        run_dir = out / sc.run
         run_dir.mkdir(parents=True, exist_ok=True)
         unlinked(run_dir / store.EXPERIMENT).write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
         unlinked(run_dir / PLANNED).write_text(json.dumps(exp.to_dict(), indent=1, sort_keys=True))
@@ -115,9 +118,9 @@ def prepare(exp: Experiment, out: Path, data: datamod.Dataset) -> list[Run]:
         with open(unlinked(run_dir / store.PLAN), "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in plan)
         if optimize:
-            runs.append(SearchRun(sc.name, run_dir, list(range(exp.samples))))
+            runs.append(SearchRun(sc.run, run_dir, list(range(exp.samples))))
         else:
-            runs.append(SampleRun(sc.name, run_dir, plan, [p.trial_index for p in plan]))
+            runs.append(SampleRun(sc.run, run_dir, plan, [p.trial_index for p in plan]))
     if exp.compare:
         compare.start(exp, out)
     return runs
@@ -133,7 +136,7 @@ def resume(out: Path, given: str | None = None) -> tuple[Experiment, list[Run]]:
         check_unchanged(run_dir, recorded(run_dir), literal(run_dir / store.EXPERIMENT))
         if given:
             check_unchanged(run_dir, exp, f"{literal(given)} (given with {{resume}})")
-    missing = sorted({sc.name for sc in exp.spaces} - {d.name for d in dirs})
+    missing = sorted({sc.run for sc in exp.spaces} - {d.name for d in dirs})
     if missing and not store.is_run(out):  # a run given itself finishes alone
         raise UserError(f"{out}: no run folder for space(s) {', '.join(missing)} of the experiment")
     return exp, resume_runs(out, exp)

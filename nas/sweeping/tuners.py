@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blocks.errors import UserError
+from nas import config as cfgmod
 from nas.config import Experiment
 from nas.records import store
 from nas.records.rows import Status
@@ -166,13 +167,21 @@ def _fit_search(
 
     res = exp.resources
     ctx = context(exp, data)
-    index = {sc.name: i for i, sc in enumerate(exp.spaces)}
+    index = {sc.run: i for i, sc in enumerate(exp.spaces)}
     for run in runs:
         if not run.pending:
             continue
-        space, options = space_options(exp, index[run.dir.name])
+        i = index[run.dir.name]
+        space, options = space_options(exp, i)
         define = DefineByRun(
-            space.name, options, ctx, memory.fits(exp), exp.seed, run.pending, exp.segmentation
+            space.name,
+            options,
+            ctx,
+            memory.fits(exp),
+            exp.seed,
+            run.pending,
+            cfgmod.space_segmentation(exp, i),
+            run.dir.name,
         )
         # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
         # each slot's next trial is drawn while it trains, as one per slot would be in turn
