@@ -85,7 +85,7 @@ def test_set_reaches_list_entries_by_index(tmp_path):
             "--set spaces.-1.name: spaces is a list, so '-1' must be an index; legal",
         ),
         ("spaces.0.options.strides.2=1", "--set spaces.0.options.strides.2: spaces.0.options.strides has 2"),
-        ("spaces.0.nam=1", "--set spaces.0.nam: unknown field; legal: ['name', 'options'] (in "),
+        ("spaces.0.nam=1", "--set spaces.0.nam: unknown field; legal: ['label', 'name', 'options', 'segmentation'] (in "),
     ],
 )
 def test_a_bad_list_index_names_the_path_and_the_legal_indices(tmp_path, capsys, setting, expected):
