@@ -379,25 +379,28 @@ def sample(
 
 
 def _shape(value: tuple[int, ...] | str) -> tuple[int, int, int]:
-    """An input shape C,H,W of positive ints, from a tuple or its text "3,224,224" (`--input`)."""
+    """An input shape C,H,W of positive ints, from a tuple or its text "3,224,224" (`--input-shape`)."""
     parts = value.split(",") if isinstance(value, str) else list(value)
     if isinstance(value, str) and all(p.strip().isdigit() for p in parts):
         parts = [int(p) for p in parts]
     if len(parts) != 3 or not all(type(p) is int and p > 0 for p in parts):
-        raise ArgError("input", f"expected C,H,W positive ints, got {value!r}")
+        raise ArgError("input_shape", f"expected C,H,W positive ints, got {value!r}")
     return (parts[0], parts[1], parts[2])
 
 
 def options(items: Iterable[str]) -> dict[str, Any]:
-    """Space options from KEY=YAML settings (`nas sample --option`), each value read as YAML."""
+    """Space options from KEY=YAML settings (`nas sample --options`), each value read as YAML."""
     from blocks import yamlio
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ArgError("option", f"expected KEY=VALUE, got {item!r}")
-        out[key] = yamlio.loads(value, f"--option {key}")
+            raise ArgError("options", f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = yamlio.loads(value, key)
+        except UserError as err:  # malformed YAML, named with its key
+            raise ArgError("", f"{{options}} {literal(str(err))}", ["options"]) from None
     return out
 
 

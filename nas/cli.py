@@ -6,7 +6,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 from nas import __version__
@@ -48,10 +48,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def flag_namer(command: str) -> Callable[[str], str]:
+def flag_namer(command: str, typed: Iterable[str] = ()) -> Callable[[str], str]:
     """How `nas COMMAND` shows a library argument: as its flag (`max_rate` as `--max-rate`, `n`
-    as `-n`), a positional in capitals (`schedule` as SCHEDULE); a name it lacks as a flag."""
+    as `-n`; a flag with another spelling as the one `typed` on the command line, `--set` for
+    `overrides`), a positional in capitals (`schedule` as SCHEDULE); a name it lacks as a flag."""
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    said = {token.partition("=")[0] for token in typed if token.startswith("-")}
     shown: dict[str, str] = {}
     for action in sub._actions:
         if not action.option_strings:
@@ -60,9 +62,13 @@ def flag_namer(command: str) -> Callable[[str], str]:
         for option in action.option_strings:  # --max-rate as max_rate, --no-figures as no_figures
             shown.setdefault(option.lstrip("-").replace("-", "_"), option)
         own = f"--{action.dest.replace('_', '-')}"
-        shown.setdefault(
-            action.dest, own if own in action.option_strings else max(action.option_strings, key=len)
-        )
+        spelled = [option for option in action.option_strings if option in said]
+        if spelled:  # as the user wrote it: --set, though its name is --overrides
+            shown[action.dest] = spelled[0]
+        else:
+            shown.setdefault(
+                action.dest, own if own in action.option_strings else max(action.option_strings, key=len)
+            )
     return lambda name: shown.get(name, f"--{name.replace('_', '-')}")
 
 
@@ -73,13 +79,17 @@ def one_line(err: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the chosen command, turning user errors into one-line messages."""
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     try:
         code = int(args.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
     except ArgError as err:  # a library argument: the flag of the same name set it
-        print(f"nas {args.command}: error: {one_line(err.shown(flag_namer(args.command)))}", file=sys.stderr)
+        print(
+            f"nas {args.command}: error: {one_line(err.shown(flag_namer(args.command, argv)))}",
+            file=sys.stderr,
+        )
         return 2
     except UserError as err:  # SpecError, ParamError and UnknownName too
         print(f"nas {args.command}: error: {one_line(err)}", file=sys.stderr)

@@ -66,7 +66,7 @@ def test_analyze_refuses_in_python_what_the_cli_refuses_in_the_same_words(
 
 def test_the_apis_keywords_are_the_flags_names():
     """Every flag of a command is a keyword of its Python twin under the same name (`--max-rate`
-    as `max_rate`), but for how the CLI prints and the few named apart below."""
+    as `max_rate`), but for the few that are the CLI's own, each with its reason below."""
     from dataclasses import fields
 
     from nas import api
@@ -92,10 +92,29 @@ def test_the_apis_keywords_are_the_flags_names():
     assert flags("retrain") - keywords(nas.retrain) == set()
     assert flags("hdc") - keywords(api.check_schedule, api.suggest) == {"json"}
     assert flags("build") - keywords(api.summary) == {"list"}  # the zoo's list: api.zoo()
-    # named apart: --input is input_shape, --option KEY=YAML is api.options(...) into options
-    assert flags("sample") - keywords(nas.sample) == {"input", "option", "json"}
-    # --set is overrides; --dry-run is nas.plan, --no-analyze the CLI's own follow-up
-    assert flags("sweep") - keywords(nas.sweep) == {"set", "dry_run", "no_analyze"}
+    assert flags("sample") - keywords(nas.sample) == {"json"}
+    # --dry-run is nas.plan, --no-analyze the CLI's own follow-up
+    assert flags("sweep") - keywords(nas.sweep) == {"dry_run", "no_analyze"}
+    assert keywords(nas.plan) == {"experiment", "overrides"}  # --dry-run's twin
+    assert flags("explore") - keywords(nas.explore) == set()
+
+
+def test_a_flag_spelled_two_ways_is_named_in_errors_as_the_user_typed_it(capsys):
+    """--input-shape is the keyword's name and --input its short spelling: one argument, one
+    check, the message naming the flag as it was written."""
+    from nas.cli import flag_namer
+
+    assert flag_namer("sweep")("overrides") == "--overrides"
+    assert flag_namer("sweep", ["x.yaml", "--set", "seed=1"])("overrides") == "--set"
+    assert flag_namer("sample", ["--input=3,8,8"])("input_shape") == "--input"
+    for flag in ("--input-shape", "--input"):
+        said = _cli_error(capsys, ["sample", "anynet_x_c", flag, "3,0,8"])
+        assert said == f"nas sample: error: {flag}: expected C,H,W positive ints, got '3,0,8'"
+    for flag in ("--options", "--option"):
+        said = _cli_error(capsys, ["sample", "anynet_x_c", flag, "depth=[1"])
+        assert said.startswith(f"nas sample: error: {flag} depth: malformed YAML at line 1"), said
+    with pytest.raises(ArgError, match=r"^options depth: malformed YAML at line 1"):
+        nas.api.options(["depth=[1"])
 
 
 def test_refine_refuses_in_python_what_the_cli_refuses(sweep, tmp_path):
@@ -159,7 +178,7 @@ def _parity_cases(sweep, tmp):
         (
             lambda: nas.sample("anynet_x_c", input_shape="3,0,8"),
             ["sample", "anynet_x_c", "--input", "3,0,8"],
-            "input: expected C,H,W positive ints, got '3,0,8'",
+            "input_shape: expected C,H,W positive ints, got '3,0,8'",
             "--input: expected C,H,W positive ints, got '3,0,8'",
         ),
         (
@@ -177,7 +196,7 @@ def _parity_cases(sweep, tmp):
         (
             lambda: api.options(["depth"]),
             ["sample", "anynet_x_c", "--option", "depth"],
-            "option: expected KEY=VALUE, got 'depth'",
+            "options: expected KEY=VALUE, got 'depth'",
             "--option: expected KEY=VALUE, got 'depth'",
         ),
         (

@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
         "--resume", metavar="DIR", help="go on with a killed exploration folder from the step it was in"
     )
     p.add_argument(
+        "--overrides",
         "--set",
         dest="overrides",
         action="append",

@@ -11,7 +11,13 @@ def add_parser(sub) -> None:
     p.add_argument("space", help="design space name (see `nas spaces`)")
     p.add_argument("-n", type=int, default=5, help="number of samples (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
-    p.add_argument("--input", default="3,224,224", help="input shape C,H,W (default 3,224,224)")
+    p.add_argument(
+        "--input-shape",
+        "--input",
+        default="3,224,224",
+        metavar="C,H,W",
+        help="input shape (default 3,224,224)",
+    )
     p.add_argument("--classes", type=int, default=1000, help="classes of the head (default 1000)")
     p.add_argument("--flops", help="FLOPs range LO,HI in multiply-adds (e.g. 3e8,5e8; empty side open)")
     p.add_argument("--params", help="parameter range LO,HI")
@@ -20,7 +26,12 @@ def add_parser(sub) -> None:
         "--dedupe", action="store_true", help="draw again instead of repeating a spec (as pycls' sweeps)"
     )
     p.add_argument(
-        "--option", action="append", default=[], metavar="KEY=YAML", help="space option, repeatable"
+        "--options",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=YAML",
+        help="a space option, KEY=YAML; repeatable",
     )
     p.add_argument(
         "--json",
@@ -52,9 +63,9 @@ def run(args) -> int:
         args.space,
         args.n,
         seed=args.seed,
-        input_shape=args.input,
+        input_shape=args.input_shape,
         classes=args.classes,
-        options=api.options(args.option),
+        options=api.options(args.options),
         dedupe=args.dedupe,
         **ranges,
     )

@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--no-analyze", action="store_true", help="skip the EDF analysis at the end")
     p.add_argument(
+        "--overrides",
         "--set",
         dest="overrides",
         action="append",
