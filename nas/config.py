@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from blocks import library, yamlio
-from blocks.errors import ParamError, UnknownName, UserError
+from blocks.errors import ArgError, ParamError, UnknownName, UserError, literal
 from blocks.schema import Param, declared, nested, read_fields, section, unknown
 from blocks.segment import SCHEDULES
 from blocks.spec import OUTPUT_STRIDES, HeadSpec, StemSpec
@@ -500,8 +500,8 @@ def _stem(raw: Any) -> StemSpec:
 
 
 def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
-    """Read and validate an experiment YAML file, with `--set PATH=VALUE` overrides applied to the
-    read mapping first, so they are validated (and recorded) exactly like the file's own values."""
+    """Read and validate an experiment YAML file, with `overrides` (`PATH=VALUE` settings) applied
+    to the read mapping first, so they are validated (and recorded) exactly like the file's own values."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such experiment file")
@@ -515,11 +515,16 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
         raise _blame(err, str(path), [key for key, _ in _assignments(overrides)]) from None
 
 
+def _refused(text: str) -> ArgError:
+    """An override refused: `text` follows the argument's name, `overrides` (the CLI's `--set`)."""
+    return ArgError("", "{overrides}" + literal(text), ["overrides"])
+
+
 def override(data: Any, overrides: Sequence[str]) -> dict[str, Any]:
     """A copy of the loaded mapping with each `PATH=VALUE` set (VALUE read as YAML; a dotted PATH
     steps through mappings, created where missing, and lists by index, as Hydra's `a.0.b=v`)."""
     if data is not None and not isinstance(data, dict):
-        raise UserError(f"--set: the experiment file is {data!r:.40}, not a mapping of fields")
+        raise _refused(f": the experiment file is {data!r:.40}, not a mapping of fields")
     out = copy.deepcopy(data or {})
     for key, value in _assignments(overrides):
         parts = key.split(".")
@@ -539,42 +544,43 @@ def override(data: Any, overrides: Sequence[str]) -> dict[str, Any]:
                 else:
                     node = node.setdefault(part, {})
             else:
-                raise UserError(f"--set {key}: {where} is {node!r:.40}, not a mapping of fields or a list")
+                raise _refused(f" {key}: {where} is {node!r:.40}, not a mapping of fields or a list")
     return out
 
 
 def _index(key: str, where: str, items: list, part: str) -> int:
-    """The list entry `part` names in `--set KEY`, or one line naming the list and its legal indices."""
+    """The list entry `part` names in override `KEY`, or one line naming the list and its legal indices."""
     legal = f"legal indices: 0 to {len(items) - 1}" if items else "it is empty, so no index is legal"
     if not part.isdigit():
-        raise UserError(f"--set {key}: {where} is a list, so {part!r} must be an index; {legal}")
+        raise _refused(f" {key}: {where} is a list, so {part!r} must be an index; {legal}")
     if int(part) >= len(items):
-        raise UserError(
-            f"--set {key}: {where} has {len(items)} entries, so index {part} is out of range; {legal}"
-        )
+        raise _refused(f" {key}: {where} has {len(items)} entries, so index {part} is out of range; {legal}")
     return int(part)
 
 
 def _assignments(overrides: Sequence[str]) -> list[tuple[str, Any]]:
-    """Each `--set PATH=VALUE` as (PATH, the YAML value); a malformed one is one line."""
+    """Each `PATH=VALUE` override as (PATH, the YAML value); a malformed one is one line."""
     out = []
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key or not all(key.split(".")):
-            raise UserError(f"--set {item!r}: expected FIELD.PATH=VALUE, e.g. --set training.epochs=2")
-        out.append((key, yamlio.loads(text, f"--set {key}")))
+            raise _refused(f" {item!r}: expected FIELD.PATH=VALUE, e.g. training.epochs=2")
+        try:
+            out.append((key, yamlio.loads(text, key)))
+        except UserError as err:  # malformed YAML, named with its key
+            raise _refused(f" {err}") from None
     return out
 
 
-def _blame(err: UserError, source: str, keys: list[str]) -> UserError:
-    """The error of an overridden experiment, naming `--set FIELD` when an override's field is at fault."""
+def _blame(err: UserError, source: str, keys: list[str]) -> ArgError:
+    """The error of an overridden experiment, naming the override `FIELD` when its field is at fault."""
     message = str(err)
     rest = message.removeprefix(f"{source}: ")
     for key in keys:
-        # the validator names list entries as `spaces[0]`, where --set writes `spaces.0`
+        # the validator names list entries as `spaces[0]`, where an override writes `spaces.0`
         shown = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
         for k in (key, shown):
             if rest == k or rest.startswith((f"{k}:", f"{k}.", f"{k}[")):
-                return UserError(f"--set {key}{rest[len(k) :]} (in {source})")
-    return UserError(f"{message} (with --set {', '.join(keys)})")
+                return _refused(f" {key}{rest[len(k) :]} (in {source})")
+    return ArgError("", f"{literal(message)} (with {{overrides}} {literal(', '.join(keys))})", ["overrides"])

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import nas
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError
 from nas import config
 from nas.cli import main, parser
 from nas.records import store
@@ -65,6 +65,22 @@ def test_a_bad_set_is_one_line_naming_it_and_writes_nothing(tmp_path, capsys, mo
     assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()
 
 
+def test_a_bad_override_names_the_argument_in_python_and_the_flag_as_typed(tmp_path, capsys):
+    """The library names `overrides`, the CLI the flag the user wrote: --set or --overrides."""
+    path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=1)
+    said = "training.epochs: expected int in [1, 10000], got 'abc' (in "
+    with pytest.raises(ArgError) as err:
+        config.load(path, ["training.epochs=abc"])
+    assert str(err.value).startswith(f"overrides {said}")
+    with pytest.raises(
+        ArgError, match=r"^overrides 'seed': expected FIELD.PATH=VALUE, e.g. training.epochs=2$"
+    ):
+        nas.plan(path, ["seed"])
+    for flag in ("--set", "--overrides"):
+        assert main(["sweep", str(path), flag, "training.epochs=abc", "--dry-run"]) == 2
+        assert capsys.readouterr().err.startswith(f"nas sweep: error: {flag} {said}")
+
+
 def test_set_reaches_list_entries_by_index(tmp_path):
     path = tiny_experiment(tmp_path, samples=2, seed=0, epochs=1)
     exp = config.load(path, ["spaces.0.options.max_width=32", "spaces.0.options.strides.1=1"])
@@ -85,7 +101,10 @@ def test_set_reaches_list_entries_by_index(tmp_path):
             "--set spaces.-1.name: spaces is a list, so '-1' must be an index; legal",
         ),
         ("spaces.0.options.strides.2=1", "--set spaces.0.options.strides.2: spaces.0.options.strides has 2"),
-        ("spaces.0.nam=1", "--set spaces.0.nam: unknown field; legal: ['label', 'name', 'options', 'segmentation'] (in "),
+        (
+            "spaces.0.nam=1",
+            "--set spaces.0.nam: unknown field; legal: ['label', 'name', 'options', 'segmentation'] (in ",
+        ),
     ],
 )
 def test_a_bad_list_index_names_the_path_and_the_legal_indices(tmp_path, capsys, setting, expected):

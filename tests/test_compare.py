@@ -197,7 +197,7 @@ def test_config_defaults_and_overrides(tmp_path):
     path = tmp_path / "cmp.yaml"
     path.write_text(yaml.safe_dump({"spaces": ["a", "b"], "samples": 20, "compare": {}}))
     assert config.load(path, ["compare.round=5"]).compare.round == 5
-    with pytest.raises(UserError, match=r"^--set compare.round: 50 is above samples \(20\)"):
+    with pytest.raises(UserError, match=r"^overrides compare.round: 50 is above samples \(20\)"):
         config.load(path, ["compare.round=50"])
 
 

@@ -78,8 +78,8 @@ def sweep(
     if resume and overrides:
         raise ArgError(
             "",
-            "{set} goes with a new sweep; a resumed sweep keeps its recorded experiment",
-            {"set": "overrides"},
+            "{overrides} goes with a new sweep; a resumed sweep keeps its recorded experiment",
+            ["overrides"],
         )
     out_dir = Path(resume) if resume else None
     try:
