@@ -194,13 +194,13 @@ def test_export_never_pairs_a_row_with_weights_it_did_not_produce(kept, tmp_path
     assert job.weights is None and "SHA-256 differs" in job.record["weights_note"]
     out = tmp_path / "out"
     assert main(["export", str(run), "--id", model_id, "--format", "weights", "--out", str(out)]) == 2
-    one_line(capsys, "SHA-256 differs", f"nas retrain {model_id}")
+    one_line(capsys, "SHA-256 differs", f"retrain {model_id} from run")
     assert main(["export", str(run), "--id", model_id, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "weights: none" in printed and "SHA-256 differs" in printed
     # weights that `nas retrain` wrote there are no trial's, whatever the owner record says
     wmod.write_source(path, {"weights": "retrained", "error": 22.56})
-    assert "written by `nas retrain`" in run_job(Candidate(row, run), None).record["weights_note"]
+    assert "written by a retrain, not by this trial" in run_job(Candidate(row, run), None).record["weights_note"]
 
 
 # --- 2. a failed weights write leaves no claim behind ------------------------------------------

@@ -142,7 +142,7 @@ def test_missing_weights_say_so_and_suggest_retrain(sweep, tmp_path, capsys):
     assert main([*cmd, "--format", "torchscript"]) == 2
     err = capsys.readouterr().err
     assert "none were kept for 1 of 1 model(s)" in err and f"weights/{model_id}.pt" not in err
-    assert f"nas retrain {model_id} --run {sweep / 'a'} --epochs N" in err and "--random-init" in err
+    assert f"(retrain {model_id} from run {sweep / 'a'} for N epochs)" in err and "--random-init" in err
     assert not out.exists()
 
     assert main(cmd) == 0  # default formats: the spec alone, with a note
@@ -255,7 +255,7 @@ def test_build_takes_a_model_id_of_a_run_as_retrain_does(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == (
         f"nas build: error: 0123456789ab: neither a spec file, a zoo network, nor a model id in {run}; "
-        f"its models: nas results {run}\n"
+        "its results list its models\n"
     )
     assert main(["build", "--list", "--run", str(run)]) == 2
     assert capsys.readouterr().err.startswith("nas build: error: --run: names the run of a model id")

@@ -195,7 +195,7 @@ def test_the_cli_says_a_bad_address_in_one_line(tmp_path, capsys):
 
 ROW = r"^\[\s*\d+/\d+\] "  # a trial's line as it ends
 EPOCH = r"^running \d+: "  # running trials' epochs
-STOPPED = r"^interrupted: (\d+) of (\d+) trials done; finish with `nas sweep --resume (.+)`$"
+STOPPED = r"^interrupted: (\d+) of (\d+) trials done; resume the sweep folder (.+) to finish$"
 GROUP = (signal.SIGINT, signal.SIGHUP)  # Ctrl-C and a closed terminal reach the whole process group
 
 

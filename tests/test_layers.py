@@ -4,6 +4,7 @@ imports itself back through others: checked on the source, so a new import canno
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,3 +241,59 @@ def test_the_face_check_catches_planted_violations():
         "nas.commands.sample imports spaces",
         "nas.commands.build imports blocks.complexity",
     ]
+
+
+# --- the engine's messages name arguments, not the CLI's flags or commands -----------------------
+
+FLAG_WORDS = re.compile(r"(?<![\w-])--[a-z][\w-]*|`nas [a-z]+")  # `--resume`, "`nas sweep ..."
+
+
+def _engine_sources() -> dict[str, str]:
+    """The source of every nas/ module below the CLI (all but nas/cli.py and nas/commands/)."""
+    return {
+        str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+        for path in sorted((ROOT / "nas").rglob("*.py"))
+        if path.name != "cli.py" and "commands" not in path.relative_to(ROOT / "nas").parts
+    }
+
+
+def flags_in_errors(sources: dict[str, str]) -> list[str]:
+    """Each string that a raise (or an error built to be raised, `...Error(...)`) holds and that
+    names a CLI flag or command, as FILE:LINE and the words."""
+    found = []
+    for name, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                made = node.exc
+            elif isinstance(node, ast.Call) and getattr(
+                node.func, "id", getattr(node.func, "attr", "")
+            ).endswith("Error"):
+                made = node
+            else:
+                continue
+            for part in ast.walk(made):
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    found += [f"{name}:{part.lineno} {w}" for w in FLAG_WORDS.findall(part.value)]
+    return sorted(set(found))
+
+
+def test_engine_messages_name_arguments_not_flags():
+    assert flags_in_errors(_engine_sources()) == []
+
+
+def test_the_message_check_catches_planted_flags():
+    """A flag or a command in a raised message is named, in an f-string or built to be returned;
+    an argument's `{name}` placeholder, a docstring and a plain print are not."""
+    planted = {
+        "nas/x.py": (
+            "def f(out):\n"
+            "    '''Like `nas sweep --resume`.'''\n"
+            "    print('see --help')\n"
+            "    if out:\n"
+            "        raise UserError(f'{out}: resume it with --resume {out}')\n"
+            "    raise ArgError('', '{resume} goes with a new sweep', ['resume'])\n"
+            "def g():\n"
+            "    return UserError('finish with `nas sweep DIR`')\n"
+        )
+    }
+    assert flags_in_errors(planted) == ["nas/x.py:5 --resume", "nas/x.py:8 `nas sweep"]

@@ -343,7 +343,7 @@ def test_a_rerun_of_the_same_command_gets_a_new_folder_and_a_refused_one_leaves_
     assert main(["sweep", str(path), "--no-analyze"]) == 2
     captured = capsys.readouterr()
     assert (
-        f"{Path('runs/tiny')} holds an earlier sweep (finish it with `nas sweep --resume runs/tiny`)"
+        f"{Path('runs/tiny')} holds an earlier sweep (resume that folder to finish it)"
         in captured.out
     )
     assert "resources.cpus_per_trial: 999 asked per trial" in captured.err

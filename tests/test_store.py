@@ -105,7 +105,7 @@ def test_a_full_disk_stops_in_one_line_and_leaves_whole_rows(tmp_path, monkeypat
         store.append_row(run, _row(2))
     assert str(err.value) == (
         f"disk full writing {trials}; the 2 rows already recorded are intact; free space and "
-        f"resume with `nas sweep --resume {run.parent}`"
+        f"resume the sweep folder {run.parent}"
     )
     assert trials.read_bytes() == before
 
@@ -252,7 +252,7 @@ def test_a_full_disk_mid_sweep_stops_it_in_one_line(tmp_path, monkeypatch, capsy
     err = everything.strip().splitlines()[-1]
     assert err.startswith("nas sweep: error: disk full writing ") and "Traceback" not in err
     assert (
-        f"the 0 rows already recorded are intact; free space and resume with `nas sweep --resume {out}`"
+        f"the 0 rows already recorded are intact; free space and resume the sweep folder {out}"
         in err
     )
     assert not any(p.stat().st_size for p in out.glob("*/trials.jsonl"))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from nas.exploring.candidates import Candidate, Round
 from nas.exploring.path import Settings, Step, explore, label
 from nas.records import store
@@ -281,7 +281,9 @@ def explore_folder(
     exp = config.load(experiment, list(overrides))
     folder = Path(out) if out else Path("runs") / f"{exp.name}_explore"
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise UserError(
-            f"{folder}: exists and is not empty; resume it (--resume {folder}) or pick another --out"
+        raise ArgError(
+            "",
+            f"{literal(folder)}: exists and is not empty; resume it ({{resume}} {literal(folder)}) or pick another {{out}}",
+            ["resume", "out"],
         )
     return run_folder(exp.to_dict(), exp, folder, trainer, resume=False)

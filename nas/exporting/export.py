@@ -188,7 +188,7 @@ def check_preprocessing(jobs: list[Job], raw_input: bool) -> None:
         raise ArgError(
             "",
             f"{{raw_input}} needs the training split's mean and std, unknown for {', '.join(missing[:5])}: "
-            f"export from the run folder (its {datamod.PREPROCESSING}), or weights saved by `nas retrain`",
+            f"export from the run folder (its {datamod.PREPROCESSING}), or weights a retrain saved",
             ["raw_input"],
         )
 
@@ -196,7 +196,7 @@ def check_preprocessing(jobs: list[Job], raw_input: bool) -> None:
 def not_produced(weights: Path, trial_index: Any) -> str:
     """Why an existing kept-weights file is not trial `trial_index`'s, in a few words."""
     if read_source(weights) is not None:
-        return "was written by `nas retrain`, not by this trial; give it with --weights to export it"
+        return "was written by a retrain, not by this trial; to export it, give it as the model's weights"
     owner = weights_owner(weights)
     if owner != str(trial_index):
         return f"holds trial {owner or '(unknown)'}'s weights of this model, not trial {trial_index}'s"
@@ -226,15 +226,15 @@ def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init:
             f"{Path(run) / 'weights' / '<model_id>.pt'} does not exist (the sweep keeps weights with keep_weights)"
         )
         where = literal(where)
-        fix = literal(f"nas retrain {missing[0].spec.model_id} --run {run} --epochs N")
+        fix = literal(f"retrain {missing[0].spec.model_id} from run {run} for N epochs")
     else:
-        where, fix = "no {weights} file was given", "nas retrain SPEC --epochs N --experiment EXP.yaml"
+        where, fix = "no {weights} file was given", "retrain the spec for N epochs on its experiment's data"
     other = "" if "weights" in needs else "; or export untrained graphs with {random_init}"
     raise ArgError(
         "",
         f"{{format}} {','.join(needs)} needs trained weights, and none were kept for {len(missing)} of "
-        f"{len(jobs)} model(s) ({ids}): {where}. Train one from scratch with `{fix}` and export "
-        f"it with the {{weights}} FILE that prints{other}",
+        f"{len(jobs)} model(s) ({ids}): {where}. Train one from scratch ({fix}) and export "
+        f"it with the {{weights}} FILE that writes{other}",
         ["format", "weights", "random_init"],
     )
 

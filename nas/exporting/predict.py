@@ -14,11 +14,13 @@ import torch
 from torch import nn
 
 from blocks import yamlio
-from blocks.errors import UserError
+from blocks.errors import ArgError, UserError, literal
 from blocks.spec import ArchSpec, from_dict
 from nas.exporting.formats import FILES
 from nas.records.weights import load_weights
 from nas.training.pixels import read_image
+
+OUT = {"out": "`out`"}  # the mask's argument, as a Python caller reads it
 
 RECORD_KEYS = ("input_shape", "mean", "std", "class_names")
 
@@ -45,12 +47,12 @@ def read_export(source: str | Path) -> tuple[ArchSpec, dict[str, Any], Path]:
         raise UserError(f"{source}: no such export folder or spec file (an export holds {FILES['spec']})")
     body = yamlio.read(spec_file)
     if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
-        raise UserError(f"{spec_file}: not a spec file written by `nas export` (no 'spec' mapping)")
+        raise UserError(f"{spec_file}: not a spec file of an export (no 'spec' mapping)")
     record = body.get("preprocessing")
     if not isinstance(record, dict) or any(k not in record for k in RECORD_KEYS):
         raise UserError(
-            f"{spec_file}: no preprocessing record with {list(RECORD_KEYS)}; export from the run folder "
-            "(`nas export RUN_DIR`), whose dataset says how images were prepared"
+            f"{spec_file}: no preprocessing record with {list(RECORD_KEYS)}; export the model "
+            "from its run folder, whose dataset says how images were prepared"
         )
     if not str(record.get("pixels", "")).startswith("uint8 values 0..255"):
         raise UserError(
@@ -117,14 +119,16 @@ def predict(source: str | Path, image: str | Path, out: str | Path | None = None
     names = record["class_names"]
     if record.get("task") == "segmentation":
         if out is None:
-            raise UserError(f"{source}: a segmentation network; give --out MASK.png for its mask")
+            raise ArgError(
+                "", f"{literal(source)}: a segmentation network; give {{out}} MASK.png for its mask", OUT
+            )
         mask = segment(model, record, image)
         path = write_mask(mask, record["palette"], out)
         counts = np.bincount(mask.ravel(), minlength=len(names))
         shares = {names[i]: counts[i] / mask.size for i in np.flatnonzero(counts)}
         return Prediction("segmentation", Path(image), path, shares)
     if out is not None:
-        raise UserError(f"{source}: a classifier has no mask to write; leave out --out")
+        raise ArgError("", f"{literal(source)}: a classifier has no mask to write; leave out {{out}}", OUT)
     x, _ = prepare(image, record)
     with torch.no_grad():
         probs = torch.softmax(model.eval()(x)[0], 0)

@@ -130,6 +130,6 @@ def _by_id(model_id: str, cands: list[Candidate], runs: list[Path], where: str) 
     raise ArgError(
         "",
         f"{literal(where)}: {{id}} {literal(repr(model_id))}: no trial with this model id; the best ok models "
-        f"are {best} (all: `nas results {literal(where)} --sort error`)",
+        f"are {best} (all: the results of {literal(where)}, sorted by error)",
         ["id"],
     )

@@ -29,6 +29,6 @@ def spec_of(source: str | Path, run: str | Path | None = None) -> ArchSpec:
     found = entry_of(str(source), store.find_runs([str(run)]))
     if found is None:
         raise UserError(
-            f"{source}: neither a spec file, a zoo network, nor a model id in {run}; its models: nas results {run}"
+            f"{source}: neither a spec file, a zoo network, nor a model id in {run}; its results list its models"
         )
     return from_dict(found[0].spec, f"{found[1]}: model {source}")

@@ -352,7 +352,7 @@ def rows(run: Path) -> list[dict[str, Any]]:
 
 def append_row(run: Path, row: TrialRow) -> None:
     """Record one finished trial of a run; a full disk names how to finish the sweep later."""
-    append(run / TRIALS, row.to_dict(), then=f"resume with `nas sweep --resume {run.parent}`")
+    append(run / TRIALS, row.to_dict(), then=f"resume the sweep folder {run.parent}")
 
 
 def trial_rows(run: Path) -> list[TrialRow]:

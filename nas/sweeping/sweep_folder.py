@@ -19,7 +19,7 @@ def interrupted_line(out: Path) -> str:
         return "interrupted before any trial was planned; nothing recorded"
     done = sum(len(store.rows(r)) for r in runs)
     total = sum(store.planned(r) for r in runs)
-    return f"interrupted: {done} of {total} trials done; finish with `nas sweep --resume {out}`"
+    return f"interrupted: {done} of {total} trials done; resume the sweep folder {out} to finish"
 
 
 def default_out(base: Path) -> Path:
@@ -32,9 +32,7 @@ def default_out(base: Path) -> Path:
     while out.exists():
         i += 1
         out = base.with_name(f"{base.name}-{stamp}-{i}")
-    print(
-        f"{base} holds an earlier sweep (finish it with `nas sweep --resume {base}`); this one goes to {out}"
-    )
+    print(f"{base} holds an earlier sweep (resume that folder to finish it); this one goes to {out}")
     return out
 
 
