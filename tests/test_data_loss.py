@@ -200,7 +200,9 @@ def test_export_never_pairs_a_row_with_weights_it_did_not_produce(kept, tmp_path
     assert "weights: none" in printed and "SHA-256 differs" in printed
     # weights that `nas retrain` wrote there are no trial's, whatever the owner record says
     wmod.write_source(path, {"weights": "retrained", "error": 22.56})
-    assert "written by a retrain, not by this trial" in run_job(Candidate(row, run), None).record["weights_note"]
+    assert (
+        "written by a retrain, not by this trial" in run_job(Candidate(row, run), None).record["weights_note"]
+    )
 
 
 # --- 2. a failed weights write leaves no claim behind ------------------------------------------

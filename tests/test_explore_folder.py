@@ -129,7 +129,9 @@ def test_refusals(tmp_path):
     exp = experiment(tmp_path)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
-    with pytest.raises(UserError, match=r"full: exists and is not empty; resume it \(resume .*full\) or pick another out$"):
+    with pytest.raises(
+        UserError, match=r"full: exists and is not empty; resume it \(resume .*full\) or pick another out$"
+    ):
         explore_folder(str(exp), str(tmp_path / "full"), None, (), Trainer())
     with pytest.raises(UserError, match="not an exploration folder"):
         explore_folder(None, None, str(tmp_path / "full"), (), Trainer())

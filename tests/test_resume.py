@@ -342,10 +342,7 @@ def test_a_rerun_of_the_same_command_gets_a_new_folder_and_a_refused_one_leaves_
     path.write_text(yaml.safe_dump(raw))
     assert main(["sweep", str(path), "--no-analyze"]) == 2
     captured = capsys.readouterr()
-    assert (
-        f"{Path('runs/tiny')} holds an earlier sweep (resume that folder to finish it)"
-        in captured.out
-    )
+    assert f"{Path('runs/tiny')} holds an earlier sweep (resume that folder to finish it)" in captured.out
     assert "resources.cpus_per_trial: 999 asked per trial" in captured.err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["tiny"]  # the new one is gone
     assert {p: p.read_bytes() for p in first.rglob("*") if p.is_file()} == before

@@ -251,10 +251,7 @@ def test_a_full_disk_mid_sweep_stops_it_in_one_line(tmp_path, monkeypatch, capsy
     assert "Traceback" not in everything
     err = everything.strip().splitlines()[-1]
     assert err.startswith("nas sweep: error: disk full writing ") and "Traceback" not in err
-    assert (
-        f"the 0 rows already recorded are intact; free space and resume the sweep folder {out}"
-        in err
-    )
+    assert f"the 0 rows already recorded are intact; free space and resume the sweep folder {out}" in err
     assert not any(p.stat().st_size for p in out.glob("*/trials.jsonl"))
 
 
