@@ -92,7 +92,7 @@ def sweep(
     resume: str | Path | None = None,
 ) -> list[Run]:
     """Sample and train an experiment file through Ray Tune (`nas sweep`): `overrides` are
-    `PATH=VALUE` settings (`--set`), `resume` a killed sweep folder to finish; returns its runs."""
+    `PATH=VALUE` settings (`--overrides`), `resume` a killed sweep folder to finish; returns its runs."""
     from nas.sweeping.driver import sweep as run_sweep
 
     if experiment is None and resume is None:

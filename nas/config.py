@@ -516,7 +516,7 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
 
 
 def _refused(text: str) -> ArgError:
-    """An override refused: `text` follows the argument's name, `overrides` (the CLI's `--set`)."""
+    """An override refused: `text` follows the argument's name, `overrides` (`--set` or `--overrides` on the command line)."""
     return ArgError("", "{overrides}" + literal(text), ["overrides"])
 
 
