@@ -119,7 +119,7 @@ def check_report(path: Path) -> Path:
         if found:
             raise ArgError(
                 "",
-                f"{{report}} {literal(path)}: holds files nas analyze did not write (such as "
+                f"{{report}} {literal(path)}: holds files no analysis wrote (such as "
                 f"{literal(found[0].name)}), which it will not replace; give a new or empty folder, or one "
                 "an earlier {report} wrote",
                 ["report"],

@@ -85,6 +85,18 @@ def test_the_apis_keywords_are_the_flags_names():
     def keywords(*calls) -> set[str]:
         return {name for call in calls for name in inspect.signature(call).parameters}
 
+    # a flag spelled two ways (--overrides and --set) is named by the spelling its keyword bears
+    commands = next(a for a in parser()._actions if a.dest == "command").choices
+    spelled_twice = {
+        (name, a.dest): a.option_strings
+        for name, sub in commands.items()
+        for a in sub._actions
+        if len(a.option_strings) > 1 and a.dest != "help"
+    }
+    assert {k: v for k, v in spelled_twice.items() if f"--{k[1].replace('_', '-')}" not in v} == {}
+    assert spelled_twice[("sweep", "overrides")] == ["--overrides", "--set"]
+    assert spelled_twice[("sample", "input_shape")] == ["--input-shape", "--input"]
+
     analyze = keywords(nas.analyze) | {f.name for f in fields(Settings)}
     assert flags("analyze") - analyze == {"json"}  # how the CLI prints
     assert flags("refine") - keywords(nas.refine) == set()

@@ -234,7 +234,7 @@ def check_weights(jobs: list[Job], formats: tuple[str, ...] | None, random_init:
         "",
         f"{{format}} {','.join(needs)} needs trained weights, and none were kept for {len(missing)} of "
         f"{len(jobs)} model(s) ({ids}): {where}. Train one from scratch ({fix}) and export "
-        f"it with the {{weights}} FILE that writes{other}",
+        f"it with {{weights}} set to the file the retrain writes{other}",
         ["format", "weights", "random_init"],
     )
 
