@@ -1,5 +1,6 @@
 """Segmentation networks: UNeXt and UNeXt-S (Valanarasu & Patel 2022, official code's layout),
-torchvision's DeepLabv3-ResNet50 and FCN-ResNet50 (with and without the auxiliary head), RegSeg
+torchvision's DeepLabv3-ResNet50 and FCN-ResNet50 (with and without the auxiliary head) and
+LR-ASPP MobileNetV3-Large, RegSeg
 (Gao 2021, official code's `exp48_decoder26`) and ResNet-101-DUC-HDC (Wang et al. 2018).
 
 The torchvision ones are ResNet-50 at output stride 8, as `replace_stride_with_dilation=[False,
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.spec import ArchSpec, from_dict
+from nas.zoo.mobile import mobilenet_v3_stages
 from nas.zoo.registry import register
 from nas.zoo.resnet import resnet
 
@@ -63,6 +65,26 @@ HDC_RATES = [[1, 2, 5, 9] * 5 + [1, 2, 3], [5, 9, 17]]
 register("resnet101_duc_hdc")(
     lambda: dilated_resnet([3, 4, 23, 3], "resnet101_duc_hdc", "duc", {}, 19, HDC_RATES, [3, 1024, 2048])
 )
+
+
+@register("lraspp_mobilenet_v3_large")
+def lraspp_mobilenet_v3_large() -> ArchSpec:
+    """torchvision's LR-ASPP on MobileNetV3-Large built `dilated`: the last bottleneck stage keeps
+    stride 1 at rate 2 (output stride 16); the decoder reads the stride-8 feature (40 channels) and
+    the 960-channel conv. 21 classes at 520x520: 3,221,538 parameters, as torchvision's."""
+    stages = mobilenet_v3_stages()
+    stages[-2].update(stride=1, dilations=[2])
+    return from_dict(
+        {
+            "name": "lraspp_mobilenet_v3_large",
+            "input_shape": VOC,
+            "stem": {"type": "conv_bn_act", "width": 16, "params": {"activation": "hardswish"}},
+            "stages": stages,
+            "head": {"type": "dense", "num_classes": 21},
+            "decoder": {"type": "lraspp"},
+            "output_stride": 16,
+        }
+    )
 
 
 def unext(widths: list[int], name: str, classes: int = 1) -> ArchSpec:
