@@ -191,6 +191,7 @@ def test_a_bad_segmentation_section_names_the_file_and_field(section, message):
         ),  # less FCNHead(1024, 21): 9*1024*256 + 512 + 256*21 + 21
         ("fcn_resnet50_aux", 35_322_218),
         ("fcn_resnet50", 35_322_218 - 2_365_205),
+        ("lraspp_mobilenet_v3_large", 3_221_538),  # torchvision's, at 21 classes
         ("regseg", 3_334_951),  # the paper's 3.34M; the official exp48_decoder26 at 19 classes
         ("resnet101_duc_hdc", 42_500_160 + 9 * 2048 * 19 * 64 + 19 * 64),  # ResNet-101 less fc, DUC conv
     ],

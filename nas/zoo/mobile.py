@@ -46,7 +46,8 @@ MOBILENET_V3_LARGE = [
     (1.0, 3, 16, 1, 1, False, False),
     (4.0, 3, 24, 1, 2, False, False),
     (3.0, 3, 24, 1, 1, False, False),
-    (3.0, 5, 40, 3, 2, True, False),
+    (3.0, 5, 40, 1, 2, True, False),  # apart: torchvision's LR-ASPP reads this block's output
+    (3.0, 5, 40, 2, 1, True, False),
     (6.0, 3, 80, 1, 2, False, True),
     (2.5, 3, 80, 1, 1, False, True),
     (2.3, 3, 80, 2, 1, False, True),

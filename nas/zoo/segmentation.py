@@ -70,8 +70,8 @@ register("resnet101_duc_hdc")(
 @register("lraspp_mobilenet_v3_large")
 def lraspp_mobilenet_v3_large() -> ArchSpec:
     """torchvision's LR-ASPP on MobileNetV3-Large built `dilated`: the last bottleneck stage keeps
-    stride 1 at rate 2 (output stride 16); the decoder reads the stride-8 feature (40 channels) and
-    the 960-channel conv. 21 classes at 520x520: 3,221,538 parameters, as torchvision's."""
+    stride 1 at rate 2 (output stride 16); the decoder reads the first stride-8 block's output (40
+    channels) and the 960-channel conv. 21 classes at 520x520: 3,221,538 parameters, as torchvision's."""
     stages = mobilenet_v3_stages()
     stages[-2].update(stride=1, dilations=[2])
     return from_dict(
@@ -81,7 +81,7 @@ def lraspp_mobilenet_v3_large() -> ArchSpec:
             "stem": {"type": "conv_bn_act", "width": 16, "params": {"activation": "hardswish"}},
             "stages": stages,
             "head": {"type": "dense", "num_classes": 21},
-            "decoder": {"type": "lraspp"},
+            "decoder": {"type": "lraspp", "params": {"low_at": "first"}},
             "output_stride": 16,
         }
     )

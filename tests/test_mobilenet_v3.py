@@ -1,0 +1,84 @@
+"""MobileNetV3-Large and its LR-ASPP segmentation network: MobileNetV3's SE rule by hand, and
+both networks computing torchvision's outputs when given its weights."""
+
+import pytest
+import torch
+from torch import nn
+
+from blocks.complexity import complexity, measure
+from blocks.layers import make_divisible, se_width
+from blocks.network import build
+from nas import zoo
+from tests.test_classics import copy_by_position, randomize_bn, torchvision_model
+
+
+@pytest.mark.parametrize(
+    "expanded, width",
+    # torchvision's fc1 widths in mobilenet_v3_large: 72 // 4 = 18 rounds to 16, 10% below, so 24
+    [(72, 24), (120, 32), (480, 120), (672, 168), (960, 240)],
+)
+def test_mobilenet_v3_se_is_a_quarter_of_the_expanded_width_divisible_by_8(expanded, width):
+    assert se_width(24, 0.25, "expanded8", expanded) == width
+    assert se_width(24, 0.25) == 6  # EfficientNet's rule reads the input width
+
+
+def test_make_divisible_rounds_to_the_nearest_multiple_and_never_10_percent_below():
+    assert [make_divisible(v, 8) for v in (3, 12, 18, 19.9, 20, 36)] == [8, 16, 24, 24, 24, 40]
+
+
+def test_lraspp_runs_its_last_stage_at_rate_2_and_output_stride_16():
+    spec = zoo.get("lraspp_mobilenet_v3_large")
+    with torch.device("meta"):
+        model = build(spec)
+    depthwise = [m for m in model.stages[9].modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert [(c.stride, c.dilation, c.padding) for c in depthwise] == [((1, 1), (2, 2), (4, 4))] * 3
+    # the decoder reads the first 40-channel block's output (feature 4: the stem's is feature 0)
+    assert (spec.output_stride, model.decoder.low, spec.stages[3].width, spec.stages[3].depth) == (
+        16,
+        4,
+        40,
+        1,
+    )
+
+
+def test_lraspp_costs_what_pytorch_measures():
+    spec = zoo.get("lraspp_mobilenet_v3_large")
+    with torch.device("meta"):
+        assert measure(build(spec), spec.input_shape) == complexity(spec)
+
+
+def _eps_as_ours(reference: nn.Module) -> nn.Module:
+    """torchvision's MobileNetV3 BN has eps 1e-3; the spec's BN keeps PyTorch's 1e-5."""
+    for m in reference.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-5
+    randomize_bn(reference)
+    return reference.eval()
+
+
+def _copied(reference: nn.Module, name: str) -> nn.Module:
+    torch.manual_seed(0)
+    ours = build(zoo.get(name))
+    copy_by_position(reference, ours)
+    return ours.eval()
+
+
+def test_mobilenet_v3_large_outputs_equal_torchvisions():
+    reference = _eps_as_ours(torchvision_model("mobilenet_v3_large"))
+    ours = _copied(reference, "mobilenet_v3_large")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want = reference(x)
+        torch.testing.assert_close(ours(x), want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+
+
+def test_lraspp_mobilenet_v3_large_outputs_equal_torchvisions():
+    reference = _eps_as_ours(
+        torchvision_model("lraspp_mobilenet_v3_large", num_classes=21, weights_backbone=None)
+    )
+    ours = _copied(reference, "lraspp_mobilenet_v3_large")
+    x = torch.randn(1, 3, 96, 80)
+    with torch.no_grad():
+        want = reference(x)["out"]
+        assert want.shape == (1, 21, 96, 80)
+        torch.testing.assert_close(ours(x), want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
