@@ -59,12 +59,25 @@ for _aux in (False, True):
     )
 
 
-# HDC's ResNet-101: res4b's 23 blocks in groups of 4 at rates 1, 2, 5, 9 and a last group at 1, 2, 3;
-# res5b at 5, 9, 17; DUC on top for Cityscapes' 19 classes at 1024x2048
-HDC_RATES = [[1, 2, 5, 9] * 5 + [1, 2, 3], [5, 9, 17]]
-register("resnet101_duc_hdc")(
-    lambda: dilated_resnet([3, 4, 23, 3], "resnet101_duc_hdc", "duc", {}, 19, HDC_RATES, [3, 1024, 2048])
-)
+# ResNet-101-DUC-HDC as the authors' released Cityscapes network builds it (TuSimple/TuSimple-DUC,
+# tusimple_duc/networks/resnet.py `get_resnet_hdc` and network_duc_hdc.py, configs/train/
+# train_cityscapes.cfg): the deep stem (3x3 convs 64/2, 64, 128, 3x3/2 max pool unpadded);
+# res4's 23 blocks at rates 2, 2, 5, 9, then 1, 2, 5, 9 four times, then 1, 2, 5 (res4a keeps
+# stride 1 at rate 2); res5 at 5, 9, 17; DUC as four summed 3x3 convs at rates 6, 12, 18, 24 to
+# 19 x 16 channels (ds_rate 8 / cell_width 2: 4x4 cells, logits at half resolution, resized).
+# Their res3a strides its first 1x1 (Caffe's ResNet); here the 3x3 does (same parameters).
+HDC_RATES = [[2, 2, 5, 9] + [1, 2, 5, 9] * 4 + [1, 2, 5], [5, 9, 17]]
+
+
+@register("resnet101_duc_hdc")
+def resnet101_duc_hdc() -> ArchSpec:
+    """The reference code's network at 19 classes and 1024x2048: 65,038,464 parameters."""
+    duc = {"rates": [6, 12, 18, 24], "cell_width": 2}
+    data = dilated_resnet(
+        [3, 4, 23, 3], "resnet101_duc_hdc", "duc", duc, 19, HDC_RATES, [3, 1024, 2048]
+    ).to_dict()
+    data["stem"] = {"type": "deep", "width": 128, "params": {"pool_padding": 0}}
+    return from_dict(data)
 
 
 @register("lraspp_mobilenet_v3_large")
