@@ -5,8 +5,9 @@ and evaluation each epoch (per-pixel cross-entropy with ignore_index, a confusio
 Both run once untimed (first-call costs: lazy imports, allocator), then `--repeats` pairs, the
 order alternating within pairs (trial first, then reference first, ...), so load from other
 work falls on both alike; prints every pair's images/s and ratio, and the medians (target >= 0.9).
-Images per second of wall clock (each loop's own timer) and per second of this process's CPU
-time (around each whole call, setup included), which other work on a shared machine moves less.
+Images per second of wall clock and of this process's CPU time (which other work on a shared
+machine moves less), both taken around each whole call, setup included, so the two loops are
+timed over the same window.
 
     python benchmarks/seg_speed.py [--images 1024] [--size 32] [--epochs 2] [--batch 32] [--threads 1]
         [--repeats 7] [--device cuda]
@@ -105,16 +106,17 @@ def main() -> None:
 
     def trial() -> tuple[float, float]:
         torch.manual_seed(0)
-        model, cpu = SegNet(data.num_classes), time.process_time()
-        result = fit(model, data, cfg, device=args.device, threads=args.threads)
-        seen = result.images_per_sec * result.train_time
-        return result.images_per_sec, seen / (time.process_time() - cpu)
+        model = SegNet(data.num_classes)
+        with Clock() as clock:
+            result = fit(model, data, cfg, device=args.device, threads=args.threads)
+        return clock.rates(round(result.images_per_sec * result.train_time))
 
     def reference() -> tuple[float, float]:
         torch.manual_seed(0)
-        model, cpu = SegNet(data.num_classes), time.process_time()
-        seen, wall = lean(model, data, cfg, args.threads, args.device)
-        return seen / wall, seen / (time.process_time() - cpu)
+        model = SegNet(data.num_classes)
+        with Clock() as clock:
+            seen, _ = lean(model, data, cfg, args.threads, args.device)
+        return clock.rates(seen)
 
     trial(), reference()  # untimed: first-call costs fall on neither
     print(
@@ -139,6 +141,21 @@ def main() -> None:
     print(
         f"  median of the pairs' ratios: wall {wall:.2f}, cpu {cpu:.2f}; load {os.getloadavg()[0]:.1f} at the end"
     )
+
+
+class Clock:
+    """Wall and process CPU seconds of a `with` block."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+    def rates(self, images: int) -> tuple[float, float]:
+        """Images per wall second and per CPU second."""
+        return images / self.wall, images / self.cpu
 
 
 def _cells(trial: tuple[float, float], reference: tuple[float, float]) -> str:
