@@ -8,7 +8,10 @@ from torch import nn
 from blocks.complexity import complexity, measure
 from blocks.layers import make_divisible, se_width
 from blocks.network import build
+from blocks.spec import from_dict
 from nas import zoo
+from tests.cxcheck import assert_matches
+from tests.familycheck import exports_match
 from tests.test_classics import copy_by_position, randomize_bn, torchvision_model
 
 
@@ -84,3 +87,25 @@ def test_lraspp_mobilenet_v3_large_outputs_equal_torchvisions():
         want = reference(x)["out"]
         assert want.shape == (1, 21, 96, 80)
         torch.testing.assert_close(ours(x), want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+
+
+@pytest.mark.slow
+def test_a_small_mobilenet_v3_lraspp_exports_to_torchscript_and_torch_export(tmp_path):
+    v3 = {"activation": "hardswish", "se_ratio": 0.25, "se_round": "expanded8", "se_activation": "relu"}
+    v3["se_gate"] = "hard_sigmoid"
+    spec = from_dict(
+        {
+            "input_shape": [3, 32, 32],
+            "stem": {"type": "conv_bn_act", "width": 8, "params": {"activation": "hardswish"}},
+            "stages": [
+                {"block": "mbconv", "depth": 2, "width": 16, "stride": 2, "params": {"kernel": 5, **v3}},
+                {"block": "mbconv", "depth": 1, "width": 24, "stride": 2, "params": v3},
+                {"block": "conv_bn_act", "depth": 1, "width": 48, "stride": 1},
+            ],
+            "head": {"type": "dense", "num_classes": 3},
+            "decoder": {"type": "lraspp", "params": {"low_stride": 4, "low_at": "first", "width": 16}},
+            "output_stride": 8,
+        }
+    )
+    assert_matches(spec)
+    exports_match(spec, tmp_path)
