@@ -18,7 +18,7 @@ from blocks.spec import feature_strides, from_dict
 from nas import config, zoo
 from nas.sweeping.plan import plan_space
 from spaces import Context
-from tests.cxcheck import assert_matches
+from tests.cxcheck import assert_matches, one_stage_spec
 from tests.familycheck import decoder_spec, exports_match
 from tests.test_export_families import ONNX
 
@@ -223,11 +223,25 @@ def test_resnet101_duc_hdc_has_the_reference_codes_rates_stem_and_half_resolutio
     ]
     assert rates == [[1] * 3, [1] * 4, HDC_RES4, HDC_RES5]
     assert [c.dilation[0] for c in model.decoder.convs] == [6, 12, 18, 24] and model.decoder.cell == 4
+    res3a = model.stages[1][0]  # Caffe's ResNet: the first 1x1 strides, the 3x3 does not
+    assert (res3a.a.stride, res3a.b.stride, res3a.proj.conv.stride) == ((2, 2), (1, 1), (2, 2))
     assert spec.to_dict()["gridding"]["stages[2]"] == "hole-free"
     # MXNet's unpadded 3x3/2 pool: 1024x2048 -> 512x1024 -> 255x511, and res3 halves that to 128x256
     assert (
         Cx(1024, 2048).h
         and library.get("stem", "deep").complexity(Cx(1024, 2048), 3, 128, pool_padding=0).h == 255
+    )
+
+
+@pytest.mark.parametrize("stride_at", ["3x3", "1x1"])
+def test_a_bottleneck_strides_its_1x1_or_its_3x3_at_the_same_parameters(stride_at):
+    spec = one_stage_spec(
+        "res_bottleneck_x", 16, 32, 2, 2, 9, {"bottleneck_ratio": 2.0, "stride_at": stride_at}
+    )
+    assert_matches(spec)
+    assert (
+        complexity(spec).params
+        == complexity(one_stage_spec("res_bottleneck_x", 16, 32, 2, 2, 9, {"bottleneck_ratio": 2.0})).params
     )
 
 

@@ -65,7 +65,7 @@ for _aux in (False, True):
 # res4's 23 blocks at rates 2, 2, 5, 9, then 1, 2, 5, 9 four times, then 1, 2, 5 (res4a keeps
 # stride 1 at rate 2); res5 at 5, 9, 17; DUC as four summed 3x3 convs at rates 6, 12, 18, 24 to
 # 19 x 16 channels (ds_rate 8 / cell_width 2: 4x4 cells, logits at half resolution, resized).
-# Their res3a strides its first 1x1 (Caffe's ResNet); here the 3x3 does (same parameters).
+# res3a strides its first 1x1 (Caffe's ResNet; `stride_at: 1x1`), where torchvision's the 3x3.
 HDC_RATES = [[2, 2, 5, 9] + [1, 2, 5, 9] * 4 + [1, 2, 5], [5, 9, 17]]
 
 
@@ -77,6 +77,7 @@ def resnet101_duc_hdc() -> ArchSpec:
         [3, 4, 23, 3], "resnet101_duc_hdc", "duc", duc, 19, HDC_RATES, [3, 1024, 2048]
     ).to_dict()
     data["stem"] = {"type": "deep", "width": 128, "params": {"pool_padding": 0}}
+    data["stages"][1]["params"]["stride_at"] = "1x1"
     return from_dict(data)
 
 
