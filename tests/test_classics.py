@@ -60,9 +60,6 @@ TORCHVISION = {
     "vgg16": (138_357_544, 15.47),
     "vgg16_bn": (138_365_992, 15.47),
     "inception_v3_aux": (27_161_264, 5.713),
-    # mobilenetv3.py and segmentation/lraspp.py (the latter at 520x520)
-    "mobilenet_v3_large": (5_483_032, 0.217),
-    "lraspp_mobilenet_v3_large": (3_221_538, 2.086),
 }
 
 # timm's results/benchmark-infer-amp-nchw-pt291-cu128-4090.csv (and the pt240 one before it), the

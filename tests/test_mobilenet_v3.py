@@ -29,6 +29,10 @@ def test_make_divisible_rounds_to_the_nearest_multiple_and_never_10_percent_belo
     assert [make_divisible(v, 8) for v in (3, 12, 18, 19.9, 20, 36)] == [8, 16, 24, 24, 24, 40]
 
 
+def test_mobilenet_v3_large_rounds_to_torchvisions_published_gflops():
+    assert round(complexity(zoo.get("mobilenet_v3_large")).flops / 1e9, 3) == 0.217  # its _ops
+
+
 def test_lraspp_runs_its_last_stage_at_rate_2_and_output_stride_16():
     spec = zoo.get("lraspp_mobilenet_v3_large")
     with torch.device("meta"):
