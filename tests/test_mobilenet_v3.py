@@ -8,6 +8,7 @@ from torch import nn
 from blocks.complexity import complexity, measure
 from blocks.layers import make_divisible, se_width
 from blocks.network import build
+from blocks.segment import segment
 from blocks.spec import from_dict
 from nas import zoo
 from tests.cxcheck import assert_matches
@@ -113,3 +114,10 @@ def test_a_small_mobilenet_v3_lraspp_exports_to_torchscript_and_torch_export(tmp
     )
     assert_matches(spec)
     exports_match(spec, tmp_path)
+
+
+def test_segmenting_the_classifier_at_stride_16_gives_lraspps_count_with_a_hole_free_schedule():
+    spec = segment(zoo.get("mobilenet_v3_large"), decoder="lraspp", num_classes=21, output_stride=16)
+    assert complexity(spec).params == 3_221_538  # the 960 conv stays, the pooled classifier goes
+    assert spec.stages[9].dilations == (1, 5, 9)  # the widest hole-free schedule for 5x5 convs
+    assert spec.to_dict()["gridding"] == {"stages[9]": "hole-free"}
