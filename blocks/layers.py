@@ -9,25 +9,40 @@ from torch import nn
 
 from blocks import cx as C
 
+SE_ROUNDINGS = ("input", "expanded8")  # EfficientNet's and SENet's rule; MobileNetV3's
+SE_GATES: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "hard_sigmoid": nn.Hardsigmoid}
 
-def se_width(w_in: int, se_ratio: float) -> int:
-    """SE bottleneck width: round(se_ratio * block input width), at least one channel (a narrow
-    block would otherwise get an SE of zero channels)."""
+
+def se_width(w_in: int, se_ratio: float, rounding: str = "input", w_expanded: int = 0) -> int:
+    """SE bottleneck width. 'input': round(se_ratio * block input width), at least one channel (a
+    narrow block would otherwise get an SE of zero channels); 'expanded8': floor(se_ratio * the
+    expanded width) made divisible by 8, as MobileNetV3 (torchvision: _make_divisible(expanded // 4, 8))."""
+    if rounding == "expanded8":
+        return make_divisible(int(w_expanded * se_ratio), 8)
     return max(1, int(round(w_in * se_ratio)))
 
 
-class SE(nn.Module):
-    """Squeeze-and-excitation: global pool, 1x1 reduce with ReLU-like act, 1x1 expand, sigmoid gate."""
+def make_divisible(value: float, divisor: int) -> int:
+    """`value` to the nearest multiple of `divisor`, at least `divisor` and never 10% below `value`
+    (the MobileNet papers' channel rule)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
 
-    def __init__(self, w_in: int, w_se: int, act: type[nn.Module] = nn.ReLU):
+
+class SE(nn.Module):
+    """Squeeze-and-excitation: global pool, 1x1 reduce with ReLU-like act, 1x1 expand, then a
+    sigmoid gate (or MobileNetV3's hard sigmoid)."""
+
+    def __init__(self, w_in: int, w_se: int, act: type[nn.Module] = nn.ReLU, gate: str = "sigmoid"):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.reduce = nn.Conv2d(w_in, w_se, 1, bias=True)
         self.act = act()
         self.expand = nn.Conv2d(w_se, w_in, 1, bias=True)
+        self.gate = SE_GATES[gate]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.expand(self.act(self.reduce(self.pool(x)))))
+        return x * self.gate(self.expand(self.act(self.reduce(self.pool(x)))))
 
     @staticmethod
     def complexity(cx: C.Cx, w_in: int, w_se: int) -> C.Cx:

@@ -1,6 +1,10 @@
 """Lite R-ASPP (Howard et al. 2019, MobileNetV3's segmentation head, torchvision's layout) as a
 decoder family: the deepest feature through a 1x1 conv-BN-ReLU gated by its own global average
 (1x1 conv, sigmoid), resized to the stride-8 feature; each gets a 1x1 classifier and they are summed.
+
+torchvision reads the shallow feature where the backbone first reaches the stride (the output of
+the block that strides into it: MobileNetV3-Large's first 40-channel block), not where that
+resolution ends; `low_at` says which.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ def _takes(strides: tuple[int, ...], low_stride: int, **_) -> list[tuple[str, st
     return stride_errors(strides, {"low_stride": low_stride})
 
 
+def low_feature(strides: tuple[int, ...], low_stride: int, low_at: str) -> int:
+    """Index of the shallow feature: the deepest at `low_stride` before the deepest of all, or the first."""
+    return strides.index(low_stride) if low_at == "first" else at_stride(strides, low_stride)
+
+
 @register(
     "decoder",
     "lraspp",
@@ -29,6 +38,12 @@ def _takes(strides: tuple[int, ...], low_stride: int, **_) -> list[tuple[str, st
         ),
         "low_stride": Param(
             int, 8, "stride of the shallow feature with its own classifier", choices=(2, 4, 8, 16)
+        ),
+        "low_at": Param(
+            str,
+            "last",
+            "which feature at low_stride: where that resolution ends, or where it begins (torchvision's)",
+            choices=("last", "first"),
         ),
     },
     rules=(_takes,),
@@ -40,7 +55,7 @@ class LRASPPDecoder(nn.Module):
     def __init__(self, widths: tuple[int, ...], strides: tuple[int, ...], num_classes: int, **params: Any):
         super().__init__()
         p = self.family.resolve(params)
-        self.low = at_stride(strides, p["low_stride"])
+        self.low = low_feature(strides, p["low_stride"], p["low_at"])
         self.cbr = ConvBnReLU(widths[-1], p["width"])
         self.scale = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Conv2d(widths[-1], p["width"], 1, bias=False), nn.Sigmoid()
@@ -56,7 +71,7 @@ class LRASPPDecoder(nn.Module):
     @classmethod
     def complexity(cls, cx: C.Cx, widths, strides, num_classes: int, *, sizes, **params: Any) -> C.Cx:
         p = cls.family.resolve(params)
-        low = at_stride(strides, p["low_stride"])
+        low = low_feature(strides, p["low_stride"], p["low_at"])
         ConvBnReLU.complexity(moved(cx, sizes[-1]), widths[-1], p["width"])
         C.conv2d(moved(cx, (1, 1)), widths[-1], p["width"], 1)
         C.conv2d(moved(cx, sizes[low]), widths[low], num_classes, 1, bias=True)

@@ -1,7 +1,10 @@
-"""MBConv family (MobileNetV2 / EfficientNet inverted residual) with its conv stem and conv head.
+"""MBConv family (MobileNetV2 / EfficientNet / MobileNetV3 inverted residual) with its conv stem,
+a conv-BN-activation stage and the two classifier heads.
 
 MobileNetV2 is ReLU6 without SE; EfficientNet is SiLU with SE whose width is se_ratio times
-the block INPUT width and whose inner activation is the block's own.
+the block INPUT width and whose inner activation is the block's own. MobileNetV3 picks ReLU or
+hard swish per block; its SE is a quarter of the EXPANDED width made divisible by 8, with a ReLU
+inside and a hard-sigmoid gate (`se_round`, `se_activation`, `se_gate`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,17 @@ import torch
 from torch import nn
 
 from blocks import cx as C
-from blocks.layers import SE, DropPath, repeat_blocks, se_width
+from blocks.layers import SE, SE_GATES, SE_ROUNDINGS, DropPath, repeat_blocks, se_width
 from blocks.registry import register
 from blocks.schema import Param
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu6": nn.ReLU6, "silu": nn.SiLU, "relu": nn.ReLU}
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu6": nn.ReLU6,
+    "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "hardswish": nn.Hardswish,
+}
+SAMPLED_ACTIVATIONS = ("relu6", "silu", "relu")  # the grid seeds have drawn from
 
 
 def expanded_width(w_in: int, expand_ratio: float) -> int:
@@ -51,11 +60,16 @@ class MBConv(nn.Module):
         se_ratio: float,
         activation: str,
         drop_path: float,
+        se_round: str,
+        se_activation: str,
+        se_gate: str,
     ):
         super().__init__()
         w_e = expanded_width(w_in, expand_ratio)
         expand = _conv_bn_act(w_in, w_e, 1, act=activation) if expand_ratio != 1 else []
-        se = [SE(w_e, se_width(w_in, se_ratio), ACTIVATIONS[activation])] if se_ratio > 0 else []
+        inner = ACTIVATIONS[activation if se_activation == "same" else se_activation]
+        w_se = se_width(w_in, se_ratio, se_round, w_e)
+        se = [SE(w_e, w_se, inner, se_gate)] if se_ratio > 0 else []
         self.branch = nn.Sequential(
             *expand,
             *_conv_bn_act(w_e, w_e, kernel, stride, groups=w_e, act=activation),
@@ -81,19 +95,23 @@ class MBConv(nn.Module):
         se_ratio: float,
         activation: str,
         drop_path: float,
+        se_round: str,
+        se_activation: str,
+        se_gate: str,
     ) -> C.Cx:
         w_e = expanded_width(w_in, expand_ratio)
         if expand_ratio != 1:
             _conv_bn_cx(cx, w_in, w_e, 1)
         _conv_bn_cx(cx, w_e, w_e, kernel, stride, groups=w_e)
         if se_ratio > 0:
-            SE.complexity(cx, w_e, se_width(w_in, se_ratio))
+            SE.complexity(cx, w_e, se_width(w_in, se_ratio, se_round, w_e))
         return _conv_bn_cx(cx, w_e, w_out, 1)
 
 
 def _activation(default: str) -> Param:
     names = tuple(ACTIVATIONS)
-    return Param(str, default, "activation after each BN but the last", choices=names, grid=names)
+    doc = "activation after each BN but the last"
+    return Param(str, default, doc, choices=names, grid=SAMPLED_ACTIVATIONS)
 
 
 register(
@@ -111,9 +129,42 @@ register(
         "drop_path": Param(
             float, 0.0, "stochastic-depth rate of the residual branch (training only)", low=0.0, high=0.5
         ),
+        "se_round": Param(
+            str,
+            "input",
+            "SE width: round(se_ratio * input width) or floor(se_ratio * expanded width) to a multiple of 8",
+            choices=SE_ROUNDINGS,
+        ),
+        "se_activation": Param(
+            str, "same", "activation inside the SE ('same': the block's)", choices=("same", *ACTIVATIONS)
+        ),
+        "se_gate": Param(str, "sigmoid", "the SE's gate", choices=tuple(SE_GATES)),
     },
     tags=("residual", "depthwise"),
 )(repeat_blocks(MBConv))
+
+
+class ConvBNAct(nn.Sequential):
+    """One kxk conv (stride here), BN and activation: MobileNetV3's last 1x1 conv to 960 channels,
+    which its LR-ASPP decoder reads as the deepest feature."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int, *, kernel: int, activation: str):
+        super().__init__(*_conv_bn_act(w_in, w_out, kernel, stride, act=activation))
+
+    @staticmethod
+    def complexity(cx: C.Cx, w_in: int, w_out: int, stride: int, *, kernel: int, activation: str) -> C.Cx:
+        return _conv_bn_cx(cx, w_in, w_out, kernel, stride)
+
+
+register(
+    "stage",
+    "conv_bn_act",
+    schema={
+        "kernel": Param(int, 1, "conv kernel size", choices=(1, 3, 5, 7)),
+        "activation": Param(str, "hardswish", "activation after the BN", choices=tuple(ACTIVATIONS)),
+    },
+    tags=("plain",),
+)(repeat_blocks(ConvBNAct))
 
 
 @register(
@@ -166,4 +217,36 @@ class ConvClassifierHead(nn.Module):
         width = cls.family.resolve(params)["width"]
         _conv_bn_cx(cx, w_in, width, 1)
         C.global_pool(cx)
+        return C.linear(cx, width, num_classes)
+
+
+@register(
+    "head",
+    "pool_mlp",
+    schema={
+        "width": Param(int, 1280, "width of the hidden linear layer", low=8, high=8192),
+        "activation": _activation("hardswish"),
+        "dropout": Param(float, 0.2, "dropout before the last linear layer", low=0.0, high=0.99),
+    },
+)
+class PoolMLPHead(nn.Module):
+    """Global average pool, linear, activation, dropout, linear (MobileNetV3: 960 -> 1280 -> classes)."""
+
+    def __init__(self, w_in: int, num_classes: int, **params: Any):
+        super().__init__()
+        p = self.family.resolve(params)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.hidden = nn.Linear(w_in, p["width"])
+        self.act = ACTIVATIONS[p["activation"]](inplace=True)
+        self.dropout = nn.Dropout(p["dropout"]) if p["dropout"] > 0 else nn.Identity()
+        self.fc = nn.Linear(p["width"], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.act(self.hidden(torch.flatten(self.pool(x), 1)))))
+
+    @classmethod
+    def complexity(cls, cx: C.Cx, w_in: int, num_classes: int, **params: Any) -> C.Cx:
+        width = cls.family.resolve(params)["width"]
+        C.global_pool(cx)
+        C.linear(cx, w_in, width)
         return C.linear(cx, width, num_classes)

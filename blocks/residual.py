@@ -80,7 +80,8 @@ class BottleneckBlock(nn.Module):
     """AnyNet X block (Y with se_ratio > 0): 1x1, grouped 3x3 (stride here), [SE], 1x1, add.
 
     `se_at`: "inner" puts SE on the 3x3 conv's output (AnyNet Y), "output" on the last BN's,
-    before the addition (SENet)."""
+    before the addition (SENet). `stride_at` "1x1" strides the first 1x1 conv instead of the 3x3
+    (Caffe's original ResNet, as TuSimple's ResNet-101-DUC-HDC; torchvision's "v1.5" strides the 3x3)."""
 
     def __init__(
         self,
@@ -92,14 +93,16 @@ class BottleneckBlock(nn.Module):
         group_width: int,
         se_ratio: float,
         se_at: str,
+        stride_at: str,
     ):
         super().__init__()
         w_b = bottleneck_width(w_out, bottleneck_ratio)
         se = SE(*se_widths(w_in, w_b, w_out, se_ratio, se_at)) if se_ratio > 0 else None
+        s_a, s_b = (stride, 1) if stride_at == "1x1" else (1, stride)
         self.se_at = se_at
-        self.a = nn.Conv2d(w_in, w_b, 1, bias=False)
+        self.a = nn.Conv2d(w_in, w_b, 1, stride=s_a, bias=False)
         self.a_bn = nn.BatchNorm2d(w_b)
-        self.b = nn.Conv2d(w_b, w_b, 3, stride=stride, padding=1, groups=w_b // group_width, bias=False)
+        self.b = nn.Conv2d(w_b, w_b, 3, stride=s_b, padding=1, groups=w_b // group_width, bias=False)
         self.b_bn = nn.BatchNorm2d(w_b)
         if se_at == "inner":  # registered where it runs, so the weights list in the order they are used
             self.se = se
@@ -131,12 +134,14 @@ class BottleneckBlock(nn.Module):
         group_width: int,
         se_ratio: float,
         se_at: str,
+        stride_at: str,
     ) -> C.Cx:
         w_b = bottleneck_width(w_out, bottleneck_ratio)
+        s_a, s_b = (stride, 1) if stride_at == "1x1" else (1, stride)
         shortcut_cost(cx, w_in, w_out, stride)
-        C.conv2d(cx, w_in, w_b, 1)
+        C.conv2d(cx, w_in, w_b, 1, stride=s_a, padding=0)
         C.norm(cx, w_b)
-        C.conv2d(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_width)
+        C.conv2d(cx, w_b, w_b, 3, stride=s_b, groups=w_b // group_width)
         C.norm(cx, w_b)
         if se_ratio > 0:
             SE.complexity(cx, *se_widths(w_in, w_b, w_out, se_ratio, se_at))
@@ -163,6 +168,12 @@ _BOTTLENECK = {
     ),
     "group_width": Param(
         int, 1, "g: channels per group of the 3x3 conv", low=1, high=4096, grid=(1, 2, 4, 8, 16, 32)
+    ),
+    "stride_at": Param(
+        str,
+        "3x3",
+        "which conv of a strided block strides (1x1: Caffe's original ResNet)",
+        choices=("3x3", "1x1"),
     ),
 }
 

@@ -24,6 +24,7 @@ hws = st.integers(4, 12)
     [
         ("mobilenet_v2", 3_504_872, 300_774_272),  # torchvision; 300M MACs in the paper
         ("efficientnet_b0", 5_288_548, 385_814_752),  # torchvision; 0.39B FLOPs in the paper
+        ("mobilenet_v3_large", 5_483_032, 216_589_760),  # torchvision; 219M MAdds in the paper
         ("densenet121", 7_978_856, 2_834_161_664),  # torchvision; 2.83 GFLOPS there
         ("googlenet", 6_998_552, 1_582_671_872),  # paper's reference net; ~1.5B mult-adds quoted
     ],

@@ -90,7 +90,9 @@ def test_unknown_or_illegal_parameters_are_refused_by_the_module_itself(kind):
 
 
 def test_unknown_family_is_an_unknown_name():
-    with pytest.raises(UnknownName, match=r"unknown stage 'lstm'; legal: \['d_block', 'dense'"):
+    with pytest.raises(
+        UnknownName, match=r"unknown stage 'lstm'; legal: \['conv_bn_act', 'd_block', 'dense'"
+    ):
         library.get("stage", "lstm")
 
 

@@ -18,7 +18,7 @@ from blocks.spec import feature_strides, from_dict
 from nas import config, zoo
 from nas.sweeping.plan import plan_space
 from spaces import Context
-from tests.cxcheck import assert_matches
+from tests.cxcheck import assert_matches, one_stage_spec
 from tests.familycheck import decoder_spec, exports_match
 from tests.test_export_families import ONNX
 
@@ -179,6 +179,18 @@ def test_a_bad_segmentation_section_names_the_file_and_field(section, message):
         config.parse({"space": "anynet_x_a", "segmentation": section}, "seg.yaml")
 
 
+# TuSimple-DUC's get_resnet_hdc: torchvision's ResNet-101 less fc (42,500,160), its 7x7 stem
+# (9,408 + BN 128) replaced by 3x3 convs 3-64, 64-64, 64-128 with BN, so res2a reads 128 channels
+# (its 1x1 reduce to 64 and projection to 256 grow by 64 x 64 and 64 x 256); the DUC sums four
+# biased 3x3 convs from 2048 to 19 classes x 16 cells (ds_rate 8 / cell_width 2)
+HDC_STEM = 3 * 64 * 9 + 64 * 64 * 9 + 64 * 128 * 9 + 2 * (64 + 64 + 128)
+HDC_BACKBONE = 42_500_160 - (9_408 + 128) + HDC_STEM + 64 * 64 + 64 * 256
+HDC_DUC = 4 * (2048 * 9 * 19 * 16 + 19 * 16)
+# the rates of res4_1 .. res4_23 and res5_1 .. res5_3 as the reference code lists them
+HDC_RES4 = [2, 2, 5, 9, 1, 2, 5, 9, 1, 2, 5, 9, 1, 2, 5, 9, 1, 2, 5, 9, 1, 2, 5]
+HDC_RES5 = [5, 9, 17]
+
+
 @pytest.mark.parametrize(
     "name, params",
     [
@@ -191,12 +203,63 @@ def test_a_bad_segmentation_section_names_the_file_and_field(section, message):
         ),  # less FCNHead(1024, 21): 9*1024*256 + 512 + 256*21 + 21
         ("fcn_resnet50_aux", 35_322_218),
         ("fcn_resnet50", 35_322_218 - 2_365_205),
+        ("lraspp_mobilenet_v3_large", 3_221_538),  # torchvision's, at 21 classes
         ("regseg", 3_334_951),  # the paper's 3.34M; the official exp48_decoder26 at 19 classes
-        ("resnet101_duc_hdc", 42_500_160 + 9 * 2048 * 19 * 64 + 19 * 64),  # ResNet-101 less fc, DUC conv
+        ("resnet101_duc_hdc", HDC_BACKBONE + HDC_DUC),  # TuSimple's reference code, see below
     ],
 )
 def test_zoo_segmentation_networks_have_their_published_parameter_counts(name, params):
     assert complexity(zoo.get(name)).params == params
+
+
+def test_resnet101_duc_hdc_has_the_reference_codes_rates_stem_and_half_resolution_cells():
+    assert HDC_BACKBONE + HDC_DUC == 65_038_464
+    spec = zoo.get("resnet101_duc_hdc")
+    with torch.device("meta"):
+        model = build(spec)
+    rates = [
+        [m.dilation[0] for m in stage.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+        for stage in model.stages
+    ]
+    assert rates == [[1] * 3, [1] * 4, HDC_RES4, HDC_RES5]
+    assert [c.dilation[0] for c in model.decoder.convs] == [6, 12, 18, 24] and model.decoder.cell == 4
+    res3a = model.stages[1][0]  # Caffe's ResNet: the first 1x1 strides, the 3x3 does not
+    assert (res3a.a.stride, res3a.b.stride, res3a.proj.conv.stride) == ((2, 2), (1, 1), (2, 2))
+    assert spec.to_dict()["gridding"]["stages[2]"] == "hole-free"
+    # MXNet's unpadded 3x3/2 pool: 1024x2048 -> 512x1024 -> 255x511, and res3 halves that to 128x256
+    assert (
+        Cx(1024, 2048).h
+        and library.get("stem", "deep").complexity(Cx(1024, 2048), 3, 128, pool_padding=0).h == 255
+    )
+
+
+@pytest.mark.parametrize("stride_at", ["3x3", "1x1"])
+def test_a_bottleneck_strides_its_1x1_or_its_3x3_at_the_same_parameters(stride_at):
+    spec = one_stage_spec(
+        "res_bottleneck_x", 16, 32, 2, 2, 9, {"bottleneck_ratio": 2.0, "stride_at": stride_at}
+    )
+    assert_matches(spec)
+    assert (
+        complexity(spec).params
+        == complexity(one_stage_spec("res_bottleneck_x", 16, 32, 2, 2, 9, {"bottleneck_ratio": 2.0})).params
+    )
+
+
+def test_a_duc_with_cell_width_2_predicts_at_half_resolution():
+    spec = decoder_spec("duc", {"rates": [1, 2], "cell_width": 2})
+    model = build(spec).eval()
+    assert model.decoder(model_features(model, torch.randn(1, 3, 32, 32))).shape == (1, 5, 16, 16)
+    assert_matches(spec)
+    with pytest.raises(SpecError, match=r"decoder.params.cell_width: expected int in \[1, 2, 4, 8\], got 3"):
+        decoder_spec("duc", {"cell_width": 3})
+
+
+def model_features(model, x):
+    """The stem's and every stage's outputs, as the network hands them to its decoder."""
+    feats = [model.stem(x)]
+    for stage in model.stages:
+        feats.append(stage(feats[-1]))
+    return feats
 
 
 def test_torchvisions_rates_grid_in_layer4_and_the_spec_says_so():

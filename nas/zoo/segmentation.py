@@ -1,5 +1,6 @@
 """Segmentation networks: UNeXt and UNeXt-S (Valanarasu & Patel 2022, official code's layout),
-torchvision's DeepLabv3-ResNet50 and FCN-ResNet50 (with and without the auxiliary head), RegSeg
+torchvision's DeepLabv3-ResNet50 and FCN-ResNet50 (with and without the auxiliary head) and
+LR-ASPP MobileNetV3-Large, RegSeg
 (Gao 2021, official code's `exp48_decoder26`) and ResNet-101-DUC-HDC (Wang et al. 2018).
 
 The torchvision ones are ResNet-50 at output stride 8, as `replace_stride_with_dilation=[False,
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.spec import ArchSpec, from_dict
+from nas.zoo.mobile import mobilenet_v3_stages
 from nas.zoo.registry import register
 from nas.zoo.resnet import resnet
 
@@ -57,12 +59,46 @@ for _aux in (False, True):
     )
 
 
-# HDC's ResNet-101: res4b's 23 blocks in groups of 4 at rates 1, 2, 5, 9 and a last group at 1, 2, 3;
-# res5b at 5, 9, 17; DUC on top for Cityscapes' 19 classes at 1024x2048
-HDC_RATES = [[1, 2, 5, 9] * 5 + [1, 2, 3], [5, 9, 17]]
-register("resnet101_duc_hdc")(
-    lambda: dilated_resnet([3, 4, 23, 3], "resnet101_duc_hdc", "duc", {}, 19, HDC_RATES, [3, 1024, 2048])
-)
+# ResNet-101-DUC-HDC as the authors' released Cityscapes network builds it (TuSimple/TuSimple-DUC,
+# tusimple_duc/networks/resnet.py `get_resnet_hdc` and network_duc_hdc.py, configs/train/
+# train_cityscapes.cfg): the deep stem (3x3 convs 64/2, 64, 128, 3x3/2 max pool unpadded);
+# res4's 23 blocks at rates 2, 2, 5, 9, then 1, 2, 5, 9 four times, then 1, 2, 5 (res4a keeps
+# stride 1 at rate 2); res5 at 5, 9, 17; DUC as four summed 3x3 convs at rates 6, 12, 18, 24 to
+# 19 x 16 channels (ds_rate 8 / cell_width 2: 4x4 cells, logits at half resolution, resized).
+# res3a strides its first 1x1 (Caffe's ResNet; `stride_at: 1x1`), where torchvision's the 3x3.
+HDC_RATES = [[2, 2, 5, 9] + [1, 2, 5, 9] * 4 + [1, 2, 5], [5, 9, 17]]
+
+
+@register("resnet101_duc_hdc")
+def resnet101_duc_hdc() -> ArchSpec:
+    """The reference code's network at 19 classes and 1024x2048: 65,038,464 parameters."""
+    duc = {"rates": [6, 12, 18, 24], "cell_width": 2}
+    data = dilated_resnet(
+        [3, 4, 23, 3], "resnet101_duc_hdc", "duc", duc, 19, HDC_RATES, [3, 1024, 2048]
+    ).to_dict()
+    data["stem"] = {"type": "deep", "width": 128, "params": {"pool_padding": 0}}
+    data["stages"][1]["params"]["stride_at"] = "1x1"
+    return from_dict(data)
+
+
+@register("lraspp_mobilenet_v3_large")
+def lraspp_mobilenet_v3_large() -> ArchSpec:
+    """torchvision's LR-ASPP on MobileNetV3-Large built `dilated`: the last bottleneck stage keeps
+    stride 1 at rate 2 (output stride 16); the decoder reads the first stride-8 block's output (40
+    channels) and the 960-channel conv. 21 classes at 520x520: 3,221,538 parameters, as torchvision's."""
+    stages = mobilenet_v3_stages()
+    stages[-2].update(stride=1, dilations=[2])
+    return from_dict(
+        {
+            "name": "lraspp_mobilenet_v3_large",
+            "input_shape": VOC,
+            "stem": {"type": "conv_bn_act", "width": 16, "params": {"activation": "hardswish"}},
+            "stages": stages,
+            "head": {"type": "dense", "num_classes": 21},
+            "decoder": {"type": "lraspp", "params": {"low_at": "first"}},
+            "output_stride": 16,
+        }
+    )
 
 
 def unext(widths: list[int], name: str, classes: int = 1) -> ArchSpec:
