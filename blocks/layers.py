@@ -15,10 +15,13 @@ SE_GATES: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "hard_sigmoid": n
 
 def se_width(w_in: int, se_ratio: float, rounding: str = "input", w_expanded: int = 0) -> int:
     """SE bottleneck width. 'input': round(se_ratio * block input width), at least one channel (a
-    narrow block would otherwise get an SE of zero channels); 'expanded8': floor(se_ratio * the
-    expanded width) made divisible by 8, as MobileNetV3 (torchvision: _make_divisible(expanded // 4, 8))."""
+    narrow block would otherwise get an SE of zero channels); 'floor': floor(se_ratio * input
+    width), RegSeg's in_channels // 4, whose family refuses a zero; 'expanded8': floor(se_ratio *
+    the expanded width) made divisible by 8, as MobileNetV3 (torchvision: _make_divisible(expanded // 4, 8))."""
     if rounding == "expanded8":
         return make_divisible(int(w_expanded * se_ratio), 8)
+    if rounding == "floor":
+        return int(w_in * se_ratio)
     return max(1, int(round(w_in * se_ratio)))
 
 

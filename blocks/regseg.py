@@ -16,9 +16,11 @@ from torch import nn
 
 from blocks import cx as C
 from blocks.decoding import ConvBnReLU, at_stride, moved, resize, stride_errors
-from blocks.layers import SE
+from blocks.layers import SE, se_width
 from blocks.registry import Site, register
 from blocks.schema import Param
+
+SE_RATIO = 0.25  # RegSeg squeezes to a quarter of the block's input width, floored
 
 
 class SplitDilatedConv(nn.Module):
@@ -73,7 +75,7 @@ class DBlock(nn.Module):
         self.a = ConvBnReLU(w_in, w_out, 1)
         self.b = SplitDilatedConv(w_out, _rates(d), group_width, stride)
         self.b_bn = nn.BatchNorm2d(w_out)
-        self.se = SE(w_out, w_in // 4)
+        self.se = SE(w_out, se_width(w_in, SE_RATIO, "floor"))
         self.c = nn.Conv2d(w_out, w_out, 1, bias=False)
         self.c_bn = nn.BatchNorm2d(w_out)
         self.proj = AvgShortcut(w_in, w_out, stride) if stride != 1 or w_in != w_out else None
@@ -89,7 +91,7 @@ class DBlock(nn.Module):
         ConvBnReLU.complexity(cx, w_in, w_out, 1)
         SplitDilatedConv.complexity(cx, w_out, _rates(d), group_width, stride)
         C.norm(cx, w_out)
-        SE.complexity(cx, w_out, w_in // 4)
+        SE.complexity(cx, w_out, se_width(w_in, SE_RATIO, "floor"))
         C.conv2d(cx, w_out, w_out, 1)
         C.norm(cx, w_out)
         if stride != 1 or w_in != w_out:
@@ -131,7 +133,7 @@ def _check(
                 f"width {w_out} split into {w_out // split} branch(es) of {split} channels is not a multiple of group_width {group_width}",
             )
         )
-    if w_in // 4 < 1 or w_out // 4 < 1:
+    if se_width(w_in, SE_RATIO, "floor") < 1 or se_width(w_out, SE_RATIO, "floor") < 1:
         out.append(
             ("", f"widths {w_in} -> {w_out}: SE squeezes to a quarter of the input width, which must be >= 1")
         )
