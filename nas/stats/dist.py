@@ -5,7 +5,9 @@ Kolmogorov distribution, normal quantiles and exact binomial bounds.
 path computes these itself. The KS p-value is scipy's `ks_2samp` (method "auto"): exact, from the
 lattice-path distribution of the distance under the null (Hodges 1958), ties ignored as scipy ignores
 them, for two samples of the same size up to `EXACT_UP_TO` or of any sizes up to `WALKED_UP_TO`; beyond
-those scipy's own compiled `ks_2samp` answers, imported only then.
+`EXACT_UP_TO` a side, scipy's asymptotic form, the one-sample two-sided law at the effective size
+(kstwo.py). Only unequal samples between the two limits still need scipy's compiled exact count,
+imported then.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 from statistics import NormalDist
 
 import numpy as np
+
+from nas.stats.kstwo import kstwo_sf
 
 EXACT_UP_TO = 10_000  # scipy's MAX_AUTO_N: exact up to it, asymptotic beyond
 WALKED_UP_TO = 1_000  # the band walk in numpy takes a quarter second at 1,000 x 1,000, less than the import
@@ -32,8 +36,12 @@ def ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     n1, n2 = len(a), len(b)
     if not (n1 and n2):
         raise ValueError("ks_2samp needs two non-empty samples")
-    if max(n1, n2) > (EXACT_UP_TO if n1 == n2 else WALKED_UP_TO):
-        from scipy import stats  # about a second to import, only for samples this large
+    if max(n1, n2) > EXACT_UP_TO:  # scipy's 'asymp': the one-sample law at the effective size
+        d = ks_statistic(a, b)
+        m, n = max(n1, n2), min(n1, n2)
+        return d, kstwo_sf(round(float(m) * float(n) / float(m + n)), d)
+    if n1 != n2 and max(n1, n2) > WALKED_UP_TO:
+        from scipy import stats  # about a second to import, only for unequal samples this large
 
         res = stats.ks_2samp(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
         return float(res.statistic), float(res.pvalue)
