@@ -61,21 +61,50 @@ def _lower_end_cdf(n: int, t: float) -> float:
 
 
 def smirnov_sf(n: int, d: float) -> float:
-    """P(D_n^+ >= d) for 0 < d < 1 and n d > 1, the one-sided tail: Birnbaum and Tingey's
-    d sum_{v < n(1-d)} C(n, v) (d + v/n)^(v-1) (1 - d - v/n)^(n-v), every term positive, summed
-    from logs (scipy's `smirnov`); past `SMIRNOV_EXACT_UP_TO` scipy's exp(-(6nd + 1)^2 / 18n)."""
+    """P(D_n^+ >= d) for 0 < d < 1 and n d > 1, the one-sided tail (scipy's `smirnov`): Birnbaum and
+    Tingey's d sum_{v < n(1-d)} C(n, v) p^(v-1) (1-p)^(n-v) at p = d + v/n, every term positive, each a
+    binomial probability over p computed in Loader's (2000) saddle-point form, which keeps its relative
+    error near the rounding of a double at any n; past `SMIRNOV_EXACT_UP_TO` scipy's approximation
+    exp(-(6nd + 1)^2 / 18n)."""
     if n > SMIRNOV_EXACT_UP_TO:
         return math.exp(-((6.0 * n * d + 1) ** 2) / 18.0 / n)
     if math.floor(n * d) >= n - 1:
         return (1.0 - d) ** n
-    v = np.arange(math.floor(n * (1.0 - d)) + 1)
-    rest = (n - v) / n - d  # 1 - d - v/n
-    v, rest = v[rest > 0], rest[rest > 0]
-    lfact = log_factorials(n)
-    logs = lfact[n] - lfact[v] - lfact[n - v]
-    logs += (v - 1) * np.log(d + v / n) + (n - v) * np.log(rest)
-    logs[0] = n * math.log1p(-d) - math.log(d)  # v = 0 without rounding 1 - d twice
-    return d * float(np.sum(np.exp(logs)))
+    nd = n * d
+    v = np.arange(1, math.floor(n * (1.0 - d)) + 1, dtype=float)
+    v = v[n - v > nd]  # 1 - p > 0
+    w = n - v
+    logs = _stirling_error(np.array([float(n)]))[0] - _stirling_error(v) - _stirling_error(w)
+    logs -= v * _log_excess(-nd / v) + w * _log_excess(nd / w)  # Loader's bd0 at np = nd + v
+    logs += 0.5 * np.log(n / (2 * math.pi * v * w)) - np.log((nd + v) / n)
+    first = math.exp(n * math.log1p(-d) - math.log(d))  # v = 0: (1 - d)^n / d
+    return d * (first + float(np.sum(np.exp(logs))))
+
+
+def _log_excess(r: np.ndarray) -> np.ndarray:
+    """-log(1 - r) - r for r < 1, by its series r^2/2 + r^3/3 + ... where that cancels."""
+    out = -np.log1p(-r) - r
+    small = np.abs(r) <= 0.1
+    rs = r[small]
+    series, power = np.zeros(len(rs)), rs * rs
+    for j in range(2, 19):
+        series += power / j
+        power = power * rs
+    out[small] = series
+    return out
+
+
+def _stirling_error(k: np.ndarray) -> np.ndarray:
+    """log k! - (k + 1/2) log k + k - log sqrt(2 pi) for whole k >= 1: lgamma up to 15, the series beyond."""
+    out = np.empty(len(k))
+    few = k <= 15
+    out[few] = [
+        math.lgamma(x + 1) - (x + 0.5) * math.log(x) + x - 0.5 * math.log(2 * math.pi) for x in k[few]
+    ]
+    x = k[~few]
+    inv2 = 1 / (x * x)
+    out[~few] = (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188)))) / x
+    return out
 
 
 def _durbin_cdf(n: int, d: float) -> float:
@@ -124,17 +153,6 @@ def _times_factorial_over_power(p: float, exp2: int, n: int) -> float:
         p, e = math.frexp(p * float(block))
         exp2 += e
     return math.ldexp(p, exp2)
-
-
-def log_factorials(n: int) -> np.ndarray:
-    """log j! for j = 0 .. n: math.lgamma below 20, Stirling's series (error under 1e-16 there) above."""
-    out = np.array([math.lgamma(j + 1.0) for j in range(min(n, 19) + 1)])
-    if n < 20:
-        return out
-    x = np.arange(20, n + 1) + 1.0  # j! = Gamma(j + 1)
-    inv, inv2 = 1 / x, 1 / (x * x)
-    series = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
-    return np.concatenate([out, (x - 0.5) * np.log(x) - x + 0.5 * math.log(2 * math.pi) + series])
 
 
 def _pomeranz_cdf(n: int, d: float) -> float:
