@@ -90,3 +90,10 @@ def test_ks_2samp_beyond_the_exact_limit_is_scipys_asymptotic_form(sizes):
         ref = stats.ks_2samp(a, b)
         assert d == ref.statistic
         assert p == pytest.approx(ref.pvalue, rel=1e-11, abs=1e-300)
+
+
+def test_shifted_distance_is_ks_statistic_to_the_last_bit():
+    for n in [*range(1, 40), 99, 1000, 10_001, 49_031]:
+        for k in sorted(k for k in {1, 2, n // 3, n // 2, n - 1, n} if 1 <= k <= n):
+            a = np.arange(n, dtype=float)
+            assert dist.shifted_distance(n, k) == dist.ks_statistic(a, a + k), (n, k)
