@@ -62,12 +62,16 @@ def spec_params(
     """Per-stage depth, width, block and block parameters, total depth and number of stages (depths
     and widths: the (models, stages) matrices `per_stage` makes of the same stages)."""
     out: dict[str, np.ndarray] = {}
-    for i in range(depths.shape[1]):
-        at = [ss[i] if len(ss) > i else {} for ss in stages]
+    count = depths.shape[1]
+    blank = [{}] * count  # stage i of every model is [i::count] of the padded sequence
+    flat = [st for ss in stages for st in (ss if len(ss) == count else ss + blank[len(ss) :])]
+    blocks = [st.get("block") for st in flat]
+    params = [st.get("params") or {} for st in flat]
+    for i in range(count):
         out[f"stage{i + 1}.depth"] = depths[:, i].copy()
         out[f"stage{i + 1}.width"] = widths[:, i].copy()
-        out[f"stage{i + 1}.block"] = column([st.get("block") for st in at])
-        for key, items in _by_key([st.get("params") or {} for st in at]).items():
+        out[f"stage{i + 1}.block"] = column(blocks[i::count])
+        for key, items in _by_key(params[i::count]).items():
             out[f"stage{i + 1}.{key}"] = column(items)
     out["total_depth"] = np.nan_to_num(depths).sum(axis=1)
     out["num_stages"] = np.array(list(map(len, stages)), dtype=float)

@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,6 @@ from typing import Any
 
 from blocks import yamlio
 from blocks.errors import UserError
-from nas.records import screen
 from nas.records.rows import PlanEntry, Status, TrialRow, row_fields
 
 TRIALS, PLAN, EXPERIMENT = "trials.jsonl", "plan.jsonl", "experiment.yaml"
@@ -137,20 +136,18 @@ def _warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
 
-def _object(
-    line: bytes, path: Path, number: int, last: bool = False, warn: Callable[[str], None] = _warn
-) -> dict[str, Any] | None:
-    """A line of a JSONL file as an object; None, named through `warn`, when it is not one (blank
-    lines silently). `last`: a bad last line is called torn, as a crash mid-write leaves it."""
+def _object(line: bytes, path: Path, number: int, last: bool = False) -> dict[str, Any] | None:
+    """A line of a JSONL file as an object; None, named on stderr, when it is not one (blank lines
+    silently). `last`: a bad last line is called torn, as a crash mid-write leaves it."""
     if not line.strip():
         return None
     try:
         value = json.loads(line)
     except (ValueError, RecursionError):  # bad UTF-8 and deep nesting included
-        warn(f"{path}:{number}: {'torn last line' if last else 'not valid JSON'}, skipped")
+        _warn(f"{path}:{number}: {'torn last line' if last else 'not valid JSON'}, skipped")
         return None
     if not isinstance(value, dict):
-        warn(f"{path}:{number}: a JSON {type(value).__name__}, not an object, skipped")
+        _warn(f"{path}:{number}: a JSON {type(value).__name__}, not an object, skipped")
         return None
     return value
 
@@ -295,37 +292,21 @@ def _plan_size(run: Path) -> int | None:
 
 
 def _latest(run: Path) -> dict[int, tuple[int, dict[str, Any]]]:
-    """Per trial index, the line number and row of its last usable row; other lines are named and
-    skipped, in line order. The rows are screened together and only those the screen names are
-    checked one by one (screen.py)."""
+    """Per trial index, the line number and row of its last usable row; other lines are named and skipped."""
     path, planned = run / TRIALS, _plan_size(run)
-    notes: list[tuple[int, str]] = []  # (line, warning): said in line order once all are known
-    lines = path.read_bytes().splitlines() if path.exists() else []
-    found = []
-    for i, line in enumerate(lines, 1):
-        value = _object(
-            line, path, i, i == len(lines), warn=lambda message, at=i: notes.append((at, message))
-        )
-        if value is not None:
-            found.append((i, value))
-    suspect = screen.suspects([value for _, value in found], planned)
     latest: dict[int, tuple[int, dict[str, Any]]] = {}
-    for k, (i, value) in enumerate(found):
-        if k in suspect and _row(value, path, i, planned, warn=lambda m, at=i: notes.append((at, m))) is None:
-            continue
-        latest[value["trial_index"]] = (i, value)
-    for _, message in sorted(notes, key=lambda note: note[0]):
-        _warn(message)
+    for line, value in _numbered(path):
+        row = _row(value, path, line, planned)
+        if row is not None:
+            latest[row["trial_index"]] = (line, row)
     return latest
 
 
-def _row(
-    value: dict[str, Any], path: Path, number: int, planned: int | None, warn: Callable[[str], None] = _warn
-) -> dict[str, Any] | None:
-    """An object of a trials file as a row readers can use; None, named through `warn`, when it is not one."""
+def _row(value: dict[str, Any], path: Path, number: int, planned: int | None) -> dict[str, Any] | None:
+    """An object of a trials file as a row readers can use; None, named on stderr, when it is not one."""
     problem = _row_problem(value, planned)
     if problem:
-        warn(f"{path}:{number}: not a trial row ({problem}), skipped")
+        _warn(f"{path}:{number}: not a trial row ({problem}), skipped")
         return None
     return value
 
