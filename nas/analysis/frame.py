@@ -4,11 +4,13 @@ Rows are the store's JSON lines (last row per trial index wins, a line that is n
 Design parameters come from each row's drawn `values` and from its spec: per stage the depth,
 width, block family and block parameters, plus the total depth and the number of stages.
 
-Parsing is JSON decoding of every row and its spec: about 4 s per 100,000 rows on a 2-core machine,
-more than all the statistics. So the columns are kept beside the rows, in `CACHE` (numpy's own
-format, no pickles), keyed by the trials file's size and modification time and by `FORMAT`; a run
-read again unchanged is read from there in a few milliseconds. A run folder that cannot be written
-is parsed every time.
+The rows are the store's checked mappings, read into columns as they are (no `TrialRow` built per
+row; a field missing or null reads as `TrialRow.from_dict` reads it), each stage field for all models
+at once. Still, a first read is mostly JSON decoding of every row and its spec, seconds per 100,000
+rows on a 2-core machine, more than all the statistics. So the columns are kept beside the rows, in
+`CACHE` (numpy's own format, no pickles), keyed by the trials file's size and modification time and
+by `FORMAT`; a run read again unchanged is read from there in a few milliseconds. A run folder that
+cannot be written is parsed every time.
 """
 
 from __future__ import annotations
