@@ -149,6 +149,8 @@ def _times_factorial_over_power(p: float, exp2: int, n: int) -> float:
     product's exponent moved into exp2 after each block."""
     factors = np.ones(-(-n // 32) * 32)
     factors[:n] = np.arange(1, n + 1) / n
+    p, e = math.frexp(p)
+    exp2 += e
     for block in np.prod(factors.reshape(-1, 32), axis=1):
         p, e = math.frexp(p * float(block))
         exp2 += e
