@@ -280,7 +280,7 @@ def test_models_needed_text_names_what_limits_the_estimate(result):
 def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
     """`nas analyze --json` (refinement included) and `nas results` in a fresh interpreter leave
     torch, matplotlib and scipy.stats unloaded: each costs a second or more, and only figures need
-    matplotlib (scipy.stats only KS tests of more than 1,000 models a side)."""
+    matplotlib (scipy.stats only KS tests of unequal samples of 1,001 to 10,000 models a side)."""
     code = (
         "import contextlib, io, sys\n"
         "import nas.cli\n"
