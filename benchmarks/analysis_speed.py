@@ -4,7 +4,9 @@ resamples per EDF band and per power estimate. Prints the seconds of each stage 
 read from the columns kept by the first read; that first read is printed on its own line), then
 end to end: `nas analyze --json` as a command on quickstart-sized runs (2 x 24 rows) beyond Python's
 start, and `analyze()` on the 100,000 rows, each without figures (now) and with them forced on
-(`--figures`, what both did before figures became opt-in), measured in the same run.
+(`--figures`, what both did before figures became opt-in), measured in the same run. Beside the KS
+stage, scipy's `ks_2samp` of the same curves with its import, as the analysis computed it before; where
+a figure was recorded before (`EARLIER`), it is printed beside today's.
 
 Run: python benchmarks/analysis_speed.py [--rows-per-run 50000] [--resamples 1000] [--keep DIR]
 """
@@ -30,6 +32,17 @@ from nas.analysis.result import Analysis
 from nas.records import store
 from nas.records.rows import Status
 from nas.stats.edf import error_grid
+
+# wall seconds `python benchmarks/analysis_speed.py` printed on main at a6e0209 (the 2-core development
+# machine, quiet), before the first read skipped building a TrialRow per row and before the asymptotic
+# KS p-value beyond 10,000 a side stopped importing scipy: printed beside the figures measured now
+EARLIER = {
+    "first read: parse rows, keep columns": 10.4,
+    "KS tests and models needed": 1.62,
+    "total without figures (--json)": 3.27,
+    "now (no figures)": 0.36,  # the quickstart's `nas analyze --json` beyond Python's start
+    "analyze() now (no figures)": 2.25,
+}
 
 EXPERIMENT = {
     "name": "bench",
@@ -134,7 +147,9 @@ def main() -> None:
             took = seconds(lambda: kept.append(fn()))
             if not part:
                 times[name] = took
-            print(f"  {'  ' * part}{name:<{40 - 2 * part}} {took[0]:6.2f} s wall {took[1]:6.2f} s CPU")
+            print(
+                f"  {'  ' * part}{name:<{40 - 2 * part}} {took[0]:6.2f} s wall {took[1]:6.2f} s CPU{earlier(name)}"
+            )
             return kept[0]
 
         first = stage("first read: parse rows, keep columns", lambda: frame.load_runs(runs), part=True)
@@ -156,6 +171,14 @@ def main() -> None:
             )
         norm = stage("normalised EDFs and bands", lambda: an.normalized(data, masks, errors, s, grid, rng))
         ks = stage("KS tests and models needed", lambda: an.ks_pairs(data, masks, errors, norm, s))
+        curves = root / "curves.npz"
+        np.savez(curves, *(errors[d.label][masks[d.label]] for d in data))
+        scipy_ks = f"import numpy as np; from scipy import stats; z = np.load({str(curves)!r}); stats.ks_2samp(*z.values())"
+        line(
+            "  before: scipy ks_2samp, its import incl.",
+            command("-c", scipy_ks),
+            command("-c", "import numpy"),
+        )
         out = root / "report"
         result = Analysis(stats, ks, norm, s)
         result.figures = stage("figures", lambda: figures.draw(result, out / "edf.png", out, rng))
@@ -184,9 +207,16 @@ def command(*args: str) -> tuple[float, float]:
     return seconds(lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True))
 
 
-def line(name: str, took: tuple[float, float], less: tuple[float, float] = (0.0, 0.0)) -> None:
-    """One timing, wall and CPU, less a baseline (Python's start)."""
-    print(f"  {name:<40} {took[0] - less[0]:6.2f} s wall {took[1] - less[1]:6.2f} s CPU")
+def line(name: str, took: tuple[float, float], less: tuple[float, float] = (0.0, 0.0), key: str = "") -> None:
+    """One timing, wall and CPU, less a baseline (Python's start), with its earlier figure if any."""
+    print(
+        f"  {name:<40} {took[0] - less[0]:6.2f} s wall {took[1] - less[1]:6.2f} s CPU{earlier(key or name)}"
+    )
+
+
+def earlier(name: str) -> str:
+    """The wall seconds recorded for a line before (`EARLIER`), as a column beside today's."""
+    return f"   (earlier {EARLIER[name]:5.2f} s wall)" if name in EARLIER else ""
 
 
 def end_to_end(root: Path, runs: list[Path], s: an.Settings) -> None:
@@ -200,7 +230,7 @@ def end_to_end(root: Path, runs: list[Path], s: an.Settings) -> None:
     line("before (figures drawn)", command(*cli, "--figures"), start)
     line("of which `import scipy.stats` before", command("-c", "import scipy.stats"), start)
     print(f"{sum(len(d.status) for d in frame.load_runs(runs)):,} rows, analyze() in this process:")
-    line("now (no figures)", seconds(lambda: an.analyze(runs, settings=s)))
+    line("now (no figures)", seconds(lambda: an.analyze(runs, settings=s)), key="analyze() now (no figures)")
     line("before (figures drawn)", seconds(lambda: an.analyze(runs, settings=s, figures=True)))
     line("with --report (figures, HTML)", seconds(lambda: an.analyze(runs, report=root / "r2", settings=s)))
 

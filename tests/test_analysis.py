@@ -11,7 +11,7 @@ import pytest
 
 from nas.analysis.bestof import best_probs, expected_best, rank_probs, search_ks
 from nas.analysis.bootstrap import best_value, best_weights, edf_band, subsample_size
-from nas.analysis.frame import CACHE, load, read_rows
+from nas.analysis.frame import CACHE, load
 from nas.analysis.trends import bin_quartiles, numeric_trend
 from nas.records import store
 from nas.stats.edf import edf
@@ -156,9 +156,9 @@ def test_read_rows_skips_a_torn_line_and_keeps_the_last_row_per_trial(tmp_path):
     store.append(tmp_path / store.TRIALS, {"trial_index": 0, "status": "ok", "error": 2.0})
     with open(tmp_path / store.TRIALS, "a") as fh:
         fh.write('{"trial_index": 2, "sta')
-    rows = read_rows(tmp_path)
-    assert rows == store.trial_rows(tmp_path)
-    assert [(r.entry.trial_index, r.error) for r in rows] == [(0, 2.0), (1, 3.0)]
+    assert [(r["trial_index"], r["error"]) for r in store.rows(tmp_path)] == [(0, 2.0), (1, 3.0)]
+    assert [(r.entry.trial_index, r.error) for r in store.trial_rows(tmp_path)] == [(0, 2.0), (1, 3.0)]
+    assert load(tmp_path).error.tolist() == [2.0, 3.0]
 
 
 def test_load_columns_and_spec_parameters(tmp_path):

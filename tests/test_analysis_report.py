@@ -8,9 +8,11 @@ import math
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from blocks.errors import UserError
 from nas.analysis.analyze import Settings, analyze, needed
@@ -18,6 +20,7 @@ from nas.analysis.report import write_report
 from nas.analysis.result import KsPair, Needed
 from nas.analysis.text import decision, format_report, needed_text
 from nas.cli import main
+from nas.records import store
 from nas.stats.edf import ks_test
 from tests.synth import write_run
 
@@ -277,7 +280,7 @@ def test_models_needed_text_names_what_limits_the_estimate(result):
 def test_analysis_path_imports_neither_torch_nor_matplotlib(sweep):
     """`nas analyze --json` (refinement included) and `nas results` in a fresh interpreter leave
     torch, matplotlib and scipy.stats unloaded: each costs a second or more, and only figures need
-    matplotlib (scipy.stats only KS tests of more than 1,000 models a side)."""
+    matplotlib (scipy.stats only KS tests of unequal samples of 1,001 to 10,000 models a side)."""
     code = (
         "import contextlib, io, sys\n"
         "import nas.cli\n"
@@ -322,3 +325,55 @@ def test_api_writes_figures_only_when_asked_then_draws_them_later(sweep, tmp_pat
     dead = write_run(tmp_path, "anynet_x_e", 2, anynet_error, bad={0: "failed", 1: "failed"})
     with pytest.raises(UserError, match="no finished models; no figures to draw"):
         write(nas.analyze(dead, bootstrap=20))
+
+
+def _plain_run(folder: Path, n: int, shift: float) -> Path:
+    """A run of n ok rows of one-stage models, errors normal around 30 + shift, written directly."""
+    rng = np.random.default_rng(n)
+    folder.mkdir(parents=True)
+    lines = []
+    for i, (d, w, e) in enumerate(
+        zip(rng.integers(1, 5, n), rng.integers(1, 9, n) * 8, rng.normal(30 + shift, 3, n))
+    ):
+        stage = {"block": "res_basic", "depth": int(d), "width": int(w)}
+        lines.append(
+            json.dumps(
+                {
+                    "trial_index": i,
+                    "space": folder.name,
+                    "model_id": f"{folder.name}{i}",
+                    "status": "ok",
+                    "error": float(e),
+                    "complexity": {"flops": int(d * w * w), "params": int(d * w), "acts": int(w)},
+                    "values": {"d": int(d), "w": int(w)},
+                    "spec": {"stages": [stage]},
+                    "epochs": 1,
+                    "wall_time": 1.0,
+                }
+            )
+        )
+    (folder / store.TRIALS).write_text("\n".join(lines) + "\n")
+    (folder / store.PLAN).write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_analysis_of_more_than_ten_thousand_models_a_side_imports_no_scipy_or_torch(tmp_path):
+    """Beyond 10,000 models a side the KS p-value is scipy's asymptotic one, computed here (kstwo.py)."""
+    runs = [_plain_run(tmp_path / "a", 10_001, 0.0), _plain_run(tmp_path / "b", 10_500, 0.05)]
+    code = (
+        "import contextlib, io, json, sys\n"
+        "import nas.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert nas.cli.main(['analyze', {str(runs[0])!r}, {str(runs[1])!r}, '--json', '--bootstrap', '20']) == 0\n"
+        "ks = json.loads(out.getvalue())['ks'][0]\n"
+        "print(ks['ks'], ks['p'])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'torch', 'matplotlib'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    pair, modules = done.stdout.splitlines()
+    assert modules == "[]"
+    a, b = (np.array([json.loads(line)["error"] for line in (r / store.TRIALS).open()]) for r in runs)
+    ref = stats.ks_2samp(a, b)
+    assert 0.01 < ref.pvalue < 0.99  # a p-value of the middle, not one clipped to 0 or 1
+    assert [float(x) for x in pair.split()] == pytest.approx([ref.statistic, ref.pvalue], rel=1e-11)

@@ -4,11 +4,13 @@ Rows are the store's JSON lines (last row per trial index wins, a line that is n
 Design parameters come from each row's drawn `values` and from its spec: per stage the depth,
 width, block family and block parameters, plus the total depth and the number of stages.
 
-Parsing is JSON decoding of every row and its spec: about 4 s per 100,000 rows on a 2-core machine,
-more than all the statistics. So the columns are kept beside the rows, in `CACHE` (numpy's own
-format, no pickles), keyed by the trials file's size and modification time and by `FORMAT`; a run
-read again unchanged is read from there in a few milliseconds. A run folder that cannot be written
-is parsed every time.
+The rows are the store's checked mappings, read into columns as they are (no `TrialRow` built per
+row; a field missing or null reads as `TrialRow.from_dict` reads it), each stage field for all models
+at once. Still, a first read is mostly JSON decoding of every row and its spec, seconds per 100,000
+rows on a 2-core machine, more than all the statistics. So the columns are kept beside the rows, in
+`CACHE` (numpy's own format, no pickles), keyed by the trials file's size and modification time and
+by `FORMAT`; a run read again unchanged is read from there in a few milliseconds. A run folder that
+cannot be written is parsed every time.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import gc
 import math
 import os
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nas.records import store
-from nas.records.rows import TrialRow
 
 COMPLEXITY = ("flops", "params", "acts")
 CACHE = ".nas-columns.npz"
@@ -46,46 +48,51 @@ def gc_paused():
             gc.enable()
 
 
-def read_rows(run: Path) -> list[TrialRow]:
-    """The trial rows of a run, as `store.trial_rows` returns them (a line that is not a row is named and skipped)."""
-    return store.trial_rows(run)
-
-
 def column(items: list[Any]) -> np.ndarray:
     """Numbers as float (NaN where missing), anything else as an object array of str (None kept)."""
-    if set(map(type, items)) <= {int, float, type(None)}:
+    kinds = set(map(type, items))
+    if kinds <= {int, float, type(None)}:
         return np.array(items, dtype=float)  # numpy reads None as NaN
-    return np.array([None if v is None else str(v) for v in items], dtype=object)
-
-
-def spec_params(stages: list[list[dict[str, Any]]]) -> dict[str, np.ndarray]:
-    """Per-stage depth, width, block and block parameters, total depth and number of stages."""
-    out: dict[str, np.ndarray] = {}
-    counts = np.array(list(map(len, stages)), dtype=float)
-    total = np.zeros(len(stages))
-    for i in range(int(counts.max(initial=0))):
-        at = [ss[i] if len(ss) > i else {} for ss in stages]
-        for key in ("depth", "width", "block"):
-            out[f"stage{i + 1}.{key}"] = column([st.get(key) for st in at])
-        total += np.nan_to_num(out[f"stage{i + 1}.depth"])
-        params = [st.get("params") or {} for st in at]
-        for key in dict.fromkeys(k for p in params for k in p):
-            out[f"stage{i + 1}.{key}"] = column([p.get(key) for p in params])
-    out["total_depth"] = total
-    out["num_stages"] = counts
+    out = np.empty(len(items), dtype=object)
+    out[:] = items if kinds <= {str, type(None)} else [None if v is None else str(v) for v in items]
     return out
 
 
-def design_params(values: list[dict[str, Any]], stages: list[list[dict[str, Any]]]) -> dict[str, np.ndarray]:
-    """Drawn values then spec-derived parameters; constant ones and derived copies of drawn ones dropped."""
-    names: dict[str, None] = {}
-    for v in values:
-        names.update(dict.fromkeys(v))
-    cols = {k: column([v.get(k) for v in values]) for k in names}
-    for name, col in spec_params(stages).items():
+def spec_params(
+    stages: list[list[dict[str, Any]]], depths: np.ndarray, widths: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-stage depth, width, block and block parameters, total depth and number of stages (depths
+    and widths: the (models, stages) matrices `per_stage` makes of the same stages)."""
+    out: dict[str, np.ndarray] = {}
+    count = depths.shape[1]
+    blank = [{}] * count  # stage i of every model is [i::count] of the padded sequence
+    flat = [st for ss in stages for st in (ss if len(ss) == count else ss + blank[len(ss) :])]
+    blocks = [st.get("block") for st in flat]
+    params = [st.get("params") or {} for st in flat]
+    for i in range(count):
+        out[f"stage{i + 1}.depth"] = depths[:, i].copy()
+        out[f"stage{i + 1}.width"] = widths[:, i].copy()
+        out[f"stage{i + 1}.block"] = column(blocks[i::count])
+        for key, items in _by_key(params[i::count]).items():
+            out[f"stage{i + 1}.{key}"] = column(items)
+    out["total_depth"] = np.nan_to_num(depths).sum(axis=1)
+    out["num_stages"] = np.array(list(map(len, stages)), dtype=float)
+    return out
+
+
+def design_params(values: list[dict[str, Any]], spec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Drawn values then spec-derived parameters (`spec_params`); constant ones and derived copies
+    of drawn ones dropped."""
+    cols = {k: column(items) for k, items in _by_key(values).items()}
+    for name, col in spec.items():
         if not any(_same(col, c) for c in cols.values()):
             cols[name] = col
     return {k: c for k, c in cols.items() if _varies(c)}
+
+
+def _by_key(mappings: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Each key's values across the mappings, keys in the order first seen, None where one lacks it."""
+    return {k: [m.get(k) for m in mappings] for k in dict.fromkeys(chain.from_iterable(mappings))}
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -95,8 +102,11 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _varies(col: np.ndarray) -> bool:
-    present = col[~np.isnan(col)] if col.dtype.kind == "f" else np.array([v for v in col if v is not None])
-    return len(np.unique(present)) > 1
+    """Whether a column holds two different values (NaN and None aside)."""
+    if col.dtype.kind == "f":
+        present = col[~np.isnan(col)]
+        return bool(len(present) and (present != present[0]).any())
+    return len(set(col.tolist()) - {None}) > 1
 
 
 @dataclass
@@ -137,7 +147,7 @@ def load(run: Path, label: str | None = None) -> RunData:
     if cached is not None:
         return _assemble(run, cached, label)
     with gc_paused():
-        cols = _columns(read_rows(run))
+        cols = _columns(store.rows(run))
     plan = run / store.PLAN
     lines = plan.read_bytes().splitlines() if plan.exists() else []
     cols["planned"] = np.array([sum(1 for line in lines if line.strip())])
@@ -236,47 +246,51 @@ def load_runs(runs: list[Path]) -> list[RunData]:
     return out
 
 
-def _columns(rows: list[TrialRow]) -> dict[str, Any]:
-    """The columns of a run's rows: what the cache keeps."""
-    entries = [r.entry for r in rows]
-    cx = [e.complexity for e in entries]
-    values = [e.values for e in entries]
-    stages = [e.spec.get("stages") or [] for e in entries]
-    params = design_params(values, stages)
+def _columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The columns of a run's rows (the store's checked row mappings, read as `TrialRow.from_dict`
+    reads them: a field missing or null takes its default): what the cache keeps."""
+    cx = [r.get("complexity") or {} for r in rows]
+    values = [r.get("values") or {} for r in rows]
+    stages = [(r.get("spec") or {}).get("stages") or [] for r in rows]
+    depths, widths = per_stage(stages, "depth"), per_stage(stages, "width")
+    params = design_params(values, spec_params(stages, depths, widths))
     drawn = {k for v in values for k in v}
     complexity = {k: np.array([c.get(k, np.nan) for c in cx], dtype=float) for k in COMPLEXITY}
-    epoch = np.array([_epoch_time(r) for r in rows], dtype=float)
+    epoch = _epoch_times(rows)
     if np.isfinite(epoch).any():
         complexity[EPOCH_TIME] = epoch
     return {
-        "stage_depths": _per_stage(stages, "depth"),
-        "stage_widths": _per_stage(stages, "width"),
-        "space": np.array([next((e.space for e in entries if e.space), "")], dtype=object),
-        "index": np.array([e.trial_index for e in entries], dtype=int),
-        "model_id": np.array([e.model_id for e in entries], dtype=object),
-        "status": np.array([r.status.value for r in rows], dtype=object),
-        "reason": np.array([r.reason or "" for r in rows], dtype=object),
-        "error": np.array([np.nan if r.error is None else r.error for r in rows], dtype=float),
+        "stage_depths": depths,
+        "stage_widths": widths,
+        "space": np.array([next((r["space"] for r in rows if r.get("space")), "")], dtype=object),
+        "index": np.array([r["trial_index"] for r in rows], dtype=int),
+        "model_id": np.array([r.get("model_id") or "" for r in rows], dtype=object),
+        "status": np.array([r["status"] for r in rows], dtype=object),
+        "reason": np.array([r.get("reason") or "" for r in rows], dtype=object),
+        "error": np.array([r.get("error") for r in rows], dtype=float),  # None reads NaN
         "complexity": complexity,
         "params": params,
         "drawn": [k for k in params if k in drawn],
     }
 
 
-def _epoch_time(row: TrialRow) -> float:
-    """Seconds of training per epoch of a row (NaN where it did not train or did not time it)."""
-    train, epochs = row.train_time or 0.0, row.epochs or 0
-    return float(train) / epochs if train > 0 and epochs > 0 else math.nan
+def _epoch_times(rows: list[dict[str, Any]]) -> np.ndarray:
+    """Seconds of training per epoch of each row (NaN where it did not train or did not time it)."""
+    train = np.array([r.get("train_time") or 0.0 for r in rows], dtype=float)
+    epochs = np.array([r.get("epochs") or 0 for r in rows], dtype=float)
+    timed = (train > 0) & (epochs > 0)
+    return np.divide(train, epochs, out=np.full(len(rows), math.nan), where=timed)
 
 
-def _per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
-    """(models, most stages) array of one stage field, NaN where a model has fewer stages."""
-    out = np.full((len(stages), max(map(len, stages), default=0)), np.nan)
-    for i, ss in enumerate(stages):
-        for j, st in enumerate(ss):
-            v = st.get(key)
-            if isinstance(v, (int, float)):
-                out[i, j] = v
+def per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
+    """(models, most stages) matrix of one stage field that the store checked is a positive int
+    (depth, width), NaN where a model has fewer stages."""
+    lengths = np.array(list(map(len, stages)), dtype=int)
+    out = np.full((len(stages), int(lengths.max(initial=0))), np.nan)
+    values = [st[key] for ss in stages for st in ss]
+    if values:
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        out[np.repeat(np.arange(len(stages)), lengths), np.arange(len(values)) - starts] = values
     return out
 
 

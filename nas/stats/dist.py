@@ -5,7 +5,9 @@ Kolmogorov distribution, normal quantiles and exact binomial bounds.
 path computes these itself. The KS p-value is scipy's `ks_2samp` (method "auto"): exact, from the
 lattice-path distribution of the distance under the null (Hodges 1958), ties ignored as scipy ignores
 them, for two samples of the same size up to `EXACT_UP_TO` or of any sizes up to `WALKED_UP_TO`; beyond
-those scipy's own compiled `ks_2samp` answers, imported only then.
+`EXACT_UP_TO` a side, scipy's asymptotic form, the one-sample two-sided law at the effective size
+(kstwo.py). Only unequal samples between the two limits still need scipy's compiled exact count,
+imported then.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 from statistics import NormalDist
 
 import numpy as np
+
+from nas.stats.kstwo import kstwo_sf
 
 EXACT_UP_TO = 10_000  # scipy's MAX_AUTO_N: exact up to it, asymptotic beyond
 WALKED_UP_TO = 1_000  # the band walk in numpy takes a quarter second at 1,000 x 1,000, less than the import
@@ -32,16 +36,33 @@ def ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     n1, n2 = len(a), len(b)
     if not (n1 and n2):
         raise ValueError("ks_2samp needs two non-empty samples")
-    if max(n1, n2) > (EXACT_UP_TO if n1 == n2 else WALKED_UP_TO):
-        from scipy import stats  # about a second to import, only for samples this large
+    if n1 != n2 and WALKED_UP_TO < max(n1, n2) <= EXACT_UP_TO:
+        from scipy import stats  # about a second to import, only for unequal samples this large
 
         res = stats.ks_2samp(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
         return float(res.statistic), float(res.pvalue)
     d = ks_statistic(a, b)
+    return d, ks_p(n1, n2, d)
+
+
+def ks_p(n1: int, n2: int, d: float) -> float:
+    """The p-value `ks_2samp` gives distance d between samples of n1 and n2 (not unequal ones between
+    `WALKED_UP_TO` and `EXACT_UP_TO`, which scipy counts)."""
+    if max(n1, n2) > EXACT_UP_TO:  # scipy's 'asymp': the one-sample law at the effective size
+        m, n = max(n1, n2), min(n1, n2)
+        return kstwo_sf(round(float(m) * float(n) / float(m + n)), d)
     g = math.gcd(n1, n2)
     lcm = (n1 // g) * n2
     h = int(np.round(d * lcm))  # the distance on the lattice of multiples of 1/lcm
-    return d, ks_exact_p(n1, n2, h)
+    return ks_exact_p(n1, n2, h)
+
+
+def shifted_distance(n: int, k: int) -> float:
+    """`ks_statistic` of 0..n-1 against k..n+k-1 (0 < k <= n) without sorting: k/n, rounded as that
+    function rounds the differences of its EDFs (the same divisions and subtractions)."""
+    inner = np.arange(k, n)
+    middle = (inner + 1) / n - (inner - k + 1) / n
+    return float(max(k / n, middle.max(initial=0.0), n / n - (n - k + 1) / n))
 
 
 def ks_exact_p(n1: int, n2: int, h: int) -> float:

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from nas.stats.dist import kolmogorov_isf, ks_2samp
+from nas.stats.dist import kolmogorov_isf, ks_2samp, ks_p, shifted_distance
 from nas.stats.edf import ks_distance
 
 MAX_CELLS = 1000
@@ -47,9 +47,8 @@ def largest_n(a: int, b: int) -> int:
 def critical(n: int, alpha: float) -> int:
     """Smallest k with ks_2samp p < alpha at distance k/n between two samples of n (n + 1: none)."""
 
-    def rejects(k: int) -> bool:  # 0..n-1 against k..n+k-1: distance exactly k/n
-        a = np.arange(n, dtype=float)
-        return bool(ks_2samp(a, a + k)[1] < alpha)
+    def rejects(k: int) -> bool:  # 0..n-1 against k..n+k-1: distance k/n
+        return ks_p(n, n, shifted_distance(n, k)) < alpha
 
     if not rejects(n):
         return n + 1
