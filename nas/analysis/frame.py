@@ -30,6 +30,10 @@ COMPLEXITY = ("flops", "params", "acts")
 CACHE = ".nas-columns.npz"
 FORMAT = 2  # raised whenever what a cached column holds changes
 EPOCH_TIME = "epoch_time"  # seconds of training per epoch: a complexity measure where rows carry it
+# estimated bytes to train a model at the run's batch size (nas.sweeping.memory, what planning
+# holds against the memory budget): computed from params and acts when a run is read, so rows
+# written before it are measured too
+MEMORY = "memory"
 
 
 @contextlib.contextmanager
@@ -280,11 +284,23 @@ def _per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
     return out
 
 
+def memory(cx: dict[str, np.ndarray], experiment: dict[str, Any]) -> np.ndarray:
+    """Each model's estimated training memory in bytes at the run's batch size (the experiment's
+    training.batch_size, else the default), NaN where params or acts are missing."""
+    from nas.sweeping.memory import training_bytes
+    from nas.training.config import TrainingConfig
+
+    training = experiment.get("training") if isinstance(experiment.get("training"), dict) else {}
+    batch = training.get("batch_size") or TrainingConfig().batch_size
+    return np.asarray(training_bytes(cx["params"], cx["acts"], int(batch)), dtype=float)
+
+
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
     """A run's columns with what is read fresh each time: its comparison budget and experiment."""
     planned = int(cols["planned"][0])
     recorded = str(cols["space"][0]) or run.name  # the run's name: its label, else its space's
     experiment = store.experiment(run)
+    complexity = {**cols["complexity"], MEMORY: memory(cols["complexity"], experiment)}
     return RunData(
         label=label or recorded,
         dir=run,
@@ -295,7 +311,7 @@ def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
         status=cols["status"],
         reason=cols["reason"],
         error=cols["error"],
-        complexity=cols["complexity"],
+        complexity=complexity,
         params=cols["params"],
         drawn=cols["drawn"],
         experiment=experiment,

@@ -22,6 +22,8 @@ from nas.exploring.candidates import Candidate, Round, variant
 from nas.exploring.path import Runner, Settings, Step, explore
 from nas.stats import noninferiority as ni
 
+Q = 8  # widths are multiples of 8 (blocks.widths)
+
 
 @dataclass(frozen=True)
 class Truth:
@@ -99,36 +101,58 @@ def _vector(
     return out
 
 
+def _law(rng: np.random.Generator, n: int, law: str, low: float, high: float, q: float) -> np.ndarray:
+    """n values of any spaces.draw.law_value law on [low, high], step q, vectorised (float
+    arithmetic where law_value rounds in decimal: a value may differ from it in the last digit)."""
+    if law in ("uniform", "log_uniform"):
+        return _quantised(rng, (n,), low, high, q, law)
+    e = np.floor(rng.uniform(math.log2(low), math.log2(high) + 1, n))
+    if law == "power2_uniform":
+        return q * np.floor(2.0**e / q)
+    small = low * np.floor(2.0**e / low)  # power2_or_log_uniform: a power of two below q, else log-uniform
+    return np.where(small >= q, _quantised(rng, (n,), max(low, q), high, min(high, q), "log_uniform"), small)
+
+
 def draw_regnet(opt: dict[str, Any], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """n models of a RegNet space with resolved options `opt` whose stage count is fixed: arrays
     d, w, b, g (n x stages) and the drawn d, w0, wa, wm (n), each model redrawn until its widths
-    use every level and make `stages` stages, as spaces/regnet.py requires."""
+    use every level and make `stages` stages, as spaces/regnet.py requires (blocks.widths'
+    regnet_widths, vectorised: widths never fall along the blocks, so a stage starts where one rises)."""
     from blocks.errors import ParamError
-    from blocks.widths import regnet_widths
-    from spaces.draw import law_value
     from spaces.regnet import ranges
 
-    lo, hi = opt["stages"]
-    if lo != hi:
+    s = opt["stages"][0]
+    if opt["stages"][1] != s:
         raise ParamError(
             "stages", f"{opt['stages']}: the synthetic trainer draws one stage count; legal: [s, s]"
         )
     laws = ranges(opt)
-    rows: list[tuple] = []
-    tries = 0
-    while len(rows) < n:
-        tries += 1
+    kept: list[dict[str, np.ndarray]] = []
+    got = tries = 0
+    while got < n:
+        m = 4 * (n - got) + 64
+        tries += m
         if tries > 1000 * n:
-            raise ParamError("stages", f"{opt}: fewer than 1 in 1000 draws make {lo} stages")
-        v = {k: law_value(lambda a, b: rng.uniform(a, b), *laws[k]) for k in laws}
-        ws, ds, levels = regnet_widths(v["w0"], v["wa"], v["wm"], int(v["d"]))
-        if len(ws) == levels == lo:
-            rows.append((ds, ws, v))
-    d, w = (np.array([r[i] for r in rows], dtype=float) for i in (0, 1))
-    out = {k: np.array([r[2][k] for r in rows], dtype=float) for k in ("b", "g")}
-    shared = {k: np.broadcast_to(out[k][:, None], d.shape) for k in ("b", "g")}
-    drawn = {f"r_{k}": np.array([r[2][k] for r in rows], dtype=float) for k in ("d", "w0", "wa", "wm")}
-    return {"d": d, "w": w, **shared, **drawn}
+            raise ParamError("stages", f"{opt}: fewer than 1 in 1000 draws make {s} stages")
+        v = {k: _law(rng, m, *laws[k]) for k in laws}
+        j = np.arange(int(v["d"].max()))
+        live = j < v["d"][:, None]
+        u = v["w0"][:, None] + v["wa"][:, None] * j
+        steps = np.where(live, np.round(np.log(u / v["w0"][:, None]) / np.log(v["wm"][:, None])), -1)
+        widths = np.where(live, np.round(v["w0"][:, None] * v["wm"][:, None] ** steps / Q) * Q, np.nan)
+        rises = np.diff(widths, axis=1) > 0
+        stages = 1 + rises.sum(axis=1)
+        ok = (stages == s) & (steps.max(axis=1) + 1 == s)
+        first = (np.concatenate([np.ones((m, 1), bool), rises], axis=1) & live)[ok]  # s a row
+        w = widths[ok][first].reshape(-1, s)
+        starts = np.concatenate([np.nonzero(first)[1].reshape(-1, s), v["d"][ok][:, None]], axis=1)
+        rows = np.flatnonzero(ok)
+        d = np.diff(starts, axis=1).astype(float)
+        kept.append({"d": d, "w": w, **{f"r_{k}": v[k][rows] for k in v}})
+        got += len(rows)
+    cat = {k: np.concatenate([x[k] for x in kept])[:n] for k in kept[0]}
+    shared = {k: np.broadcast_to(cat.pop(f"r_{k}")[:, None], cat["d"].shape) for k in ("b", "g")}
+    return {**cat, **shared}
 
 
 def draw(space: str, opt: dict[str, Any], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

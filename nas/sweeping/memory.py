@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from blocks.complexity import Complexity
 from blocks.errors import UserError
@@ -101,7 +102,13 @@ def per_trial(res: Resources) -> int:
 def estimate(cx: Complexity, batch_size: int) -> int:
     """Bytes a spec takes to train: STATE copies of its parameters, and BACKWARD copies of its
     activations for a batch of `batch_size`."""
-    return BYTES * (STATE * cx.params + BACKWARD * cx.acts * batch_size)
+    return training_bytes(cx.params, cx.acts, batch_size)
+
+
+def training_bytes(params: Any, acts: Any, batch_size: int) -> Any:
+    """`estimate` from parameter and activation counts (numbers or numpy arrays alike): what the
+    analysis reads as the `memory` complexity measure of a run's rows."""
+    return BYTES * (STATE * params + BACKWARD * acts * batch_size)
 
 
 @dataclass(frozen=True)
