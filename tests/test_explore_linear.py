@@ -96,3 +96,10 @@ def test_the_loop_accepts_the_law_where_it_is_better():
     (step,) = path
     kinds = [t["candidate"]["kind"] for t in step.tests]
     assert LINEAR in kinds and step.chosen.kind == LINEAR and step.chosen.space == "regnet_x"
+
+
+def test_an_experiment_may_name_the_kind():
+    from nas import config
+
+    exp = config.parse({"space": "anynet_x_e", "explore": {"kinds": [LINEAR, "narrow"]}}, "e.yaml")
+    assert exp.explore.kinds == (LINEAR, "narrow") and LINEAR == "linear_widths"
