@@ -58,17 +58,20 @@ def paper(runs: int, settings: Settings) -> None:
         "non-decreasing widths": 0,
         "d <= 8": 0,
         "(non-decreasing depths)": 0,
+        "(linear widths: RegNet)": 0,
     }
     steps = models = 0
     for r in range(runs):
         path = synthetic.simulate(start, truth, Settings(**{**settings.__dict__, "seed": 100_000 * r}))
         final = next((s.chosen for s in reversed(path) if s.chosen), start)
-        letter = variant(final.space)
+        regnet = final.space.startswith("regnet_")  # the linear law keeps E's constraints
+        letter = "e" if regnet else variant(final.space)
         found["shared b"] += letter >= "b"
         found["shared g"] += letter >= "c"
         found["non-decreasing widths"] += letter >= "d"
         found["(non-decreasing depths)"] += letter == "e"
         found["d <= 8"] += final.options.get("max_depth", 16) <= 8
+        found["(linear widths: RegNet)"] += regnet
         steps += sum(s.accepted is not None for s in path)
         models += settings.models + sum(s.models for s in path)
     print(f"\npaper truths from AnyNetX_A, {runs} explorations")
