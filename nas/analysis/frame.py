@@ -30,7 +30,7 @@ COMPLEXITY = ("flops", "params", "acts")
 CACHE = ".nas-columns.npz"
 FORMAT = 2  # raised whenever what a cached column holds changes
 EPOCH_TIME = "epoch_time"  # seconds of training per epoch: a complexity measure where rows carry it
-# estimated bytes to train a model at the run's batch size (nas.sweeping.memory, what planning
+# estimated bytes to train a model at the run's batch size (nas.sweeping.footprint, what planning
 # holds against the memory budget): computed from params and acts when a run is read, so rows
 # written before it are measured too
 MEMORY = "memory"
@@ -285,14 +285,15 @@ def _per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
 
 
 def memory(cx: dict[str, np.ndarray], experiment: dict[str, Any]) -> np.ndarray:
-    """Each model's estimated training memory in bytes at the run's batch size (the experiment's
-    training.batch_size, else the default), NaN where params or acts are missing."""
-    from nas.sweeping.memory import training_bytes
-    from nas.training.config import TrainingConfig
+    """Each model's estimated training memory in bytes at the run's batch size (its recorded
+    training.batch_size), NaN where params or acts are missing or the run records no batch size."""
+    from nas.sweeping.footprint import training_bytes
 
-    training = experiment.get("training") if isinstance(experiment.get("training"), dict) else {}
-    batch = training.get("batch_size") or TrainingConfig().batch_size
-    return np.asarray(training_bytes(cx["params"], cx["acts"], int(batch)), dtype=float)
+    training = experiment.get("training")
+    batch = training.get("batch_size") if isinstance(training, dict) else None
+    if not isinstance(batch, int) or batch < 1:
+        return np.full(len(cx["params"]), np.nan)
+    return np.asarray(training_bytes(cx["params"], cx["acts"], batch), dtype=float)
 
 
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
