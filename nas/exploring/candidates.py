@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from blocks.errors import ParamError
 from nas.analysis.defaults import SUBSAMPLE
 from nas.config import KINDS
+
+if TYPE_CHECKING:
+    from nas.analysis.linearfit import LinearFit
 
 # KINDS (declared in nas.config for the explore section): narrow, one step each along the chain,
 # then the linear width law
@@ -97,7 +100,7 @@ def structural(parent: Candidate, kinds: list[str]) -> list[Candidate]:
     return out
 
 
-def good_fits(data: Round) -> list[Any]:
+def good_fits(data: Round) -> list[tuple[int, LinearFit]]:
     """The quantised linear fits (nas.analysis.linearfit) of the round's good models, with their
     total depths: (depth, fit) for the best GOOD share of the finished models, at most FITTED."""
     from nas.analysis.linearfit import fit
