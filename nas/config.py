@@ -31,9 +31,9 @@ MODES = ("sample", "optimize")
 ALGORITHMS = ("tpe", "nsga2", "random")
 OBJECTIVES = ("error", "flops", "params", "latency")
 SCHEDULERS = ("none", "asha")
-# the refinements `nas explore` may propose (nas.exploring.candidates): narrowed ranges, then the
-# AnyNet chain's structural constraints
-KINDS = ("narrow", "shared_b", "shared_g", "nondecreasing_widths", "nondecreasing_depths")
+# the refinements `nas explore` may propose (nas.exploring.candidates): narrowed ranges, the AnyNet
+# chain's structural constraints, then the quantised linear width law (AnyNetX_E -> RegNet)
+KINDS = ("narrow", "shared_b", "shared_g", "nondecreasing_widths", "nondecreasing_depths", "linear_widths")
 MAX_NAME = 100  # characters of an experiment name
 STEM_WIDTH = Param(int, StemSpec.width, "channels out of the stem", low=1)
 

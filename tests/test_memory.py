@@ -1,12 +1,14 @@
 """Memory: the training-memory estimate, planning and `nas build --check` refusing what cannot
 fit, a trial over its limit recorded failed while the next one runs, and analysis of a run
-whose trials all diverged."""
+whose trials all diverged; memory as a complexity measure the analysis reads."""
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import spaces
@@ -157,3 +159,28 @@ def test_analysis_of_runs_without_rows_is_one_line(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"nas analyze: error: {tmp_path / 'r'}: no trial rows yet; nothing to analyse"
+
+
+def test_memory_is_a_complexity_measure_of_every_row(tmp_path):
+    """The analysis frame measures each row by the planning estimate at the run's batch size, from
+    the row's params and acts, so rows written before the measure existed have it too."""
+    from nas.analysis.defaults import MEASURES
+    from nas.analysis.frame import MEMORY, load
+    from nas.records import store
+
+    cx = {"flops": 10_000, "params": PARAMS, "acts": ACTS}
+    rows = [
+        {"trial_index": 0, "status": "ok", "error": 3.0, "complexity": cx},
+        {"trial_index": 1, "status": "ok", "error": 4.0, "complexity": {"flops": 5}},  # no params, acts
+    ]
+    for name in ("batch16", "old"):
+        (tmp_path / name).mkdir()
+        for r in rows:
+            store.append(tmp_path / name / store.TRIALS, r)
+    (tmp_path / "batch16" / store.EXPERIMENT).write_text("training: {batch_size: 16}\n")
+    got = load(tmp_path / "batch16").complexity[MEMORY]
+    assert got[0] == 180_516 and math.isnan(got[1])  # the hand computation above, at batch 16
+    assert memory.training_bytes(PARAMS, ACTS, 64) == 4 * (3 * 1523 + 5 * 507 * 64) == 667_236
+    # no experiment recorded, so no batch size: the memory is unknown, not guessed
+    assert np.isnan(load(tmp_path / "old").complexity[MEMORY]).all()
+    assert MEMORY in MEASURES

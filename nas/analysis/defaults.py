@@ -4,4 +4,6 @@ without numpy."""
 
 SUBSAMPLE = 0.25  # share of the models each best-model bootstrap draw takes (pycls' get_filters)
 LEVEL = 0.95  # confidence of bands and intervals; the KS tests' significance is 1 - LEVEL
-MEASURES = ("flops", "params", "acts", "none")  # what the normalised EDF can equalise; none skips it
+# what the normalised EDF can equalise (memory: estimated training bytes, nas.analysis.frame.MEMORY);
+# none skips it
+MEASURES = ("flops", "params", "acts", "memory", "none")

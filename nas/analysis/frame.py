@@ -32,6 +32,10 @@ COMPLEXITY = ("flops", "params", "acts")
 CACHE = ".nas-columns.npz"
 FORMAT = 2  # raised whenever what a cached column holds changes
 EPOCH_TIME = "epoch_time"  # seconds of training per epoch: a complexity measure where rows carry it
+# estimated bytes to train a model at the run's batch size (nas.sweeping.footprint, what planning
+# holds against the memory budget): computed from params and acts when a run is read, so rows
+# written before it are measured too
+MEMORY = "memory"
 
 
 @contextlib.contextmanager
@@ -294,11 +298,24 @@ def per_stage(stages: list[list[dict[str, Any]]], key: str) -> np.ndarray:
     return out
 
 
+def memory(cx: dict[str, np.ndarray], experiment: dict[str, Any]) -> np.ndarray:
+    """Each model's estimated training memory in bytes at the run's batch size (its recorded
+    training.batch_size), NaN where params or acts are missing or the run records no batch size."""
+    from nas.sweeping.footprint import training_bytes
+
+    training = experiment.get("training")
+    batch = training.get("batch_size") if isinstance(training, dict) else None
+    if not isinstance(batch, int) or batch < 1:
+        return np.full(len(cx["params"]), np.nan)
+    return np.asarray(training_bytes(cx["params"], cx["acts"], batch), dtype=float)
+
+
 def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
     """A run's columns with what is read fresh each time: its comparison budget and experiment."""
     planned = int(cols["planned"][0])
     recorded = str(cols["space"][0]) or run.name  # the run's name: its label, else its space's
     experiment = store.experiment(run)
+    complexity = {**cols["complexity"], MEMORY: memory(cols["complexity"], experiment)}
     return RunData(
         label=label or recorded,
         dir=run,
@@ -309,7 +326,7 @@ def _assemble(run: Path, cols: dict[str, Any], label: str | None) -> RunData:
         status=cols["status"],
         reason=cols["reason"],
         error=cols["error"],
-        complexity=cols["complexity"],
+        complexity=complexity,
         params=cols["params"],
         drawn=cols["drawn"],
         experiment=experiment,

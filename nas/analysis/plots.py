@@ -35,7 +35,7 @@ from matplotlib.ticker import (
 )
 
 from nas.analysis.defaults import LEVEL, SUBSAMPLE
-from nas.analysis.frame import EPOCH_TIME
+from nas.analysis.frame import EPOCH_TIME, MEMORY
 from nas.analysis.result import MIN_MODELS, RunResult, Sequential, few
 from nas.analysis.text import short
 from nas.outputs import replaceable, wrote
@@ -232,8 +232,10 @@ def sequential_figure(seq: Sequential, path: Path) -> Path:
 
 
 def complexity_figure(runs: Mapping[str, RunResult], path: Path, rng: np.random.Generator) -> Path:
-    """Error against flops, params and activations (log x) per run, Pareto fronts as step lines."""
+    """Error against flops, params, activations and estimated training memory (and seconds per epoch
+    where rows were timed; log x) per run, Pareto fronts as step lines."""
     metrics = [("flops", "FLOPs, multiply-adds"), ("params", "parameters"), ("acts", "activations")]
+    metrics.append((MEMORY, "estimated training memory, bytes"))
     if any(np.isfinite(r.complexity.get(EPOCH_TIME, [np.nan])).any() for r in runs.values()):
         metrics.append((EPOCH_TIME, "seconds per training epoch"))
     ncol = min(len(runs), 6) or 1

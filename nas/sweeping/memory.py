@@ -24,17 +24,11 @@ from dataclasses import dataclass
 from blocks.complexity import Complexity
 from blocks.errors import UserError
 from nas.config import Experiment, Resources
+from nas.sweeping.footprint import BYTES, training_bytes
 from spaces import Limits
 from spaces.draw import Reject
 
 GB = 1e9
-BYTES = 4  # float32 weights, gradients, momentum and activations
-STATE = 3  # copies of every parameter while training: weights, gradients, SGD momentum
-# Activation memory per conv/linear output element (`Complexity.acts`) in training, in copies: the
-# output and the norm and activation outputs after it are kept for the backward pass, which holds
-# gradients of the same size. Peak RSS of CPU training steps measured 3.4 to 5.4 copies (RegNetX/Y,
-# AnyNetX, NDS ResNet and vanilla at 32x32, batch 64-128); 5 errs on the side of refusing.
-BACKWARD = 5
 SHARE = 0.8  # of the machine's memory that trials take together; the rest is Ray's, the driver's, the OS's
 # Driver memory per planned trial: its plan entry and sample while planning (about 5 KB), its copy
 # in Ray's object store, and the Trial that Ray Tune keeps for the whole sweep with its last results.
@@ -99,9 +93,9 @@ def per_trial(res: Resources) -> int:
 
 
 def estimate(cx: Complexity, batch_size: int) -> int:
-    """Bytes a spec takes to train: STATE copies of its parameters, and BACKWARD copies of its
+    """Bytes a spec takes to train (nas.sweeping.footprint): STATE copies of its parameters, and BACKWARD copies of its
     activations for a batch of `batch_size`."""
-    return BYTES * (STATE * cx.params + BACKWARD * cx.acts * batch_size)
+    return training_bytes(cx.params, cx.acts, batch_size)
 
 
 @dataclass(frozen=True)
