@@ -50,7 +50,11 @@ def sweep(tmp_path_factory):
         ("top", -1, "expected 0 or more models, got -1"),
         ("failed_as_error", float("inf"), "expected a finite error >= 0 (e.g. 100), got inf"),
         ("seed", -1, "expected an int in [0, 4294967295], got -1"),
-        ("normalize", "mflops", "expected one of ['flops', 'params', 'acts', 'memory', 'none'], got 'mflops'"),
+        (
+            "normalize",
+            "mflops",
+            "expected one of ['flops', 'params', 'acts', 'memory', 'none'], got 'mflops'",
+        ),
     ],
 )
 def test_analyze_refuses_in_python_what_the_cli_refuses_in_the_same_words(

@@ -10,7 +10,9 @@ WIDTH = 100
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("blocks", help="list block families (stems, stages, heads, decoders) and their parameters")
+    p = sub.add_parser(
+        "blocks", help="list block families (stems, stages, heads, decoders) and their parameters"
+    )
     p.add_argument("name", nargs="?", help="show one family only")
     p.set_defaults(run=run)
 
