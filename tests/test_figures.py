@@ -205,3 +205,19 @@ def test_trend_panels_group_by_quantity_with_labels():
     assert plots.axis_label("w3") == "w3 (width of stage 3)"
     assert plots.axis_label("stage2.depth") == "stage2.depth (depth of stage 2)"
     assert plots.axis_label("b") == "b (bottleneck ratio)" and plots.axis_label("xyz") == "xyz"
+
+
+def test_runs_without_a_batch_size_get_every_figure_but_no_memory_panel(tmp_path, monkeypatch, capsys):
+    """Memory is estimated at the run's recorded batch size; runs that record none (hand-written
+    rows) still get every figure, the complexity figure without its memory panel."""
+    runs = [write_run(tmp_path, sp, 24, error(k), seed=k) for k, sp in enumerate(SPACES[:2])]
+    for run in runs:
+        (run / "experiment.yaml").unlink()
+    kept, save = {}, plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: save(kept.setdefault(Path(path).stem, fig), path))
+    argv = ["analyze", *map(str, runs), "--report", str(tmp_path / "r"), "--bootstrap", "20"]
+    assert main([*argv, "--normalize", "memory"]) == 0
+    assert "share no memory range" in capsys.readouterr().out
+    labels = [ax.get_xlabel() for ax in kept["complexity"].axes]
+    drawn = ("FLOPs, multiply-adds", "parameters", "activations", "seconds per training epoch")
+    assert labels == [f"{m} (log scale)" for m in drawn]

@@ -232,12 +232,15 @@ def sequential_figure(seq: Sequential, path: Path) -> Path:
 
 
 def complexity_figure(runs: Mapping[str, RunResult], path: Path, rng: np.random.Generator) -> Path:
-    """Error against flops, params, activations and estimated training memory (and seconds per epoch
-    where rows were timed; log x) per run, Pareto fronts as step lines."""
+    """Error against flops, params, activations, estimated training memory (where a batch size was
+    recorded) and seconds per epoch (where rows were timed), log x, per run; Pareto fronts as steps."""
     metrics = [("flops", "FLOPs, multiply-adds"), ("params", "parameters"), ("acts", "activations")]
-    metrics.append((MEMORY, "estimated training memory, bytes"))
-    if any(np.isfinite(r.complexity.get(EPOCH_TIME, [np.nan])).any() for r in runs.values()):
-        metrics.append((EPOCH_TIME, "seconds per training epoch"))
+    for key, name in (
+        (MEMORY, "estimated training memory, bytes"),
+        (EPOCH_TIME, "seconds per training epoch"),
+    ):
+        if any(np.isfinite(r.complexity.get(key, [np.nan])).any() for r in runs.values()):
+            metrics.append((key, name))  # only where some run knows it (a batch size, timed epochs)
     ncol = min(len(runs), 6) or 1
     below = legend_rows(len(runs), ncol)
     fig = figure((5 * len(metrics), 4.6 + below), 110)
