@@ -15,7 +15,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.records import store
-from nas.records.rows import Status
+from nas.records.rows import PlanEntry, Status
 from nas.records.weights import trial_threads
 from nas.sweeping import compare, interrupts, memory
 from nas.sweeping.callbacks import mlflow_logger, record_rows
@@ -30,18 +30,19 @@ if TYPE_CHECKING:
     from nas.sweeping.feed import Shared
 
 
-def _trainable(config: dict, plans: Shared, data: datamod.Dataset, setup: TrialSetup) -> None:
-    """Ray Tune function trainable: trains each entry of its config (looked up in the sweep's
-    plan, which a worker fetches once); per-epoch reports, the last epoch's in one report with
-    the row."""
+def _trainable(config: dict, plans: Shared, data: Shared, setup: TrialSetup) -> None:
+    """Ray Tune function trainable: trains each entry of its config (looked up in its Tuner's
+    part of the plan) on the dataset, both fetched once per worker; per-epoch reports, the last
+    epoch's in one report with the row."""
     import ray
     from ray import tune
 
     node = ray.get_runtime_context().get_node_id()
+    dataset = data.get()
     for entry in _entries(config, plans.get()):
         last: dict[str, Any] = {}
         row = replace(
-            run_trial(entry, data, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
+            run_trial(entry, dataset, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
         )
         error = row.error if row.status is Status.OK else WORST_ERROR
         final = {k: last[k] for k in ("epoch", "train_error", "loss", "val_loss") if k in last}
@@ -68,12 +69,20 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
         memory.per_trial(res),
     )
     plans = {p.key: p for r in runs if isinstance(r, SampleRun) for p in r.plan}
-    trainable = tune.with_parameters(_trainable, plans=Shared(plans), data=data, setup=setup)
-    trainable = tune.with_resources(trainable, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+    # the entries of the Tuner at hand, all its searcher, callbacks and workers look up: Tune
+    # pickles the first two into each Tuner's tuner.pkl, which the whole plan made O(n) a Tuner
+    current: dict[str, PlanEntry] = {}
+    shared = Shared(data)
+
+    def trainable() -> Any:
+        """The trainable of the Tuner at hand: only its plan entries go to the workers."""
+        part = tune.with_parameters(_trainable, plans=Shared(dict(current)), data=shared, setup=setup)
+        return tune.with_resources(part, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+
     progress = Progress(total, exp.training.epochs)
-    callbacks = [interrupts.guard(), record_rows(runs, plans, exp, progress)]
+    callbacks = [interrupts.guard(), record_rows(runs, current, exp, progress)]
     try:
-        callbacks.append(Board(plans, exp.training))
+        callbacks.append(Board(current, exp.training))
         print(f"TensorBoard: tensorboard --logdir {out / '_ray'}")
     except ImportError:
         print("tensorboardX is not installed: no TensorBoard logs for this sweep", file=sys.stderr)
@@ -92,16 +101,18 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
     concurrent = res.max_concurrent or None
     searched = [r for r in runs if isinstance(r, SearchRun)]
     if searched:
-        _fit_search(exp, searched, data, trainable, concurrent, stamp, run_config)
+        _fit_search(exp, searched, data, trainable(), concurrent, stamp, run_config)
     else:
 
         def fit_keys(keys: list[str], name: str = f"sample-{stamp}") -> None:
             with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
                 for k, part in enumerate(parts(keys, res.samples_per_trial, TUNER_TRIALS)):
                     interrupts.check()
+                    current.clear()
+                    current.update((key, plans[key]) for key in part)
                     tune.Tuner(
-                        trainable,
-                        tune_config=tune_config(part, res.samples_per_trial, plans, concurrent),
+                        trainable(),
+                        tune_config=tune_config(part, res.samples_per_trial, current, concurrent),
                         run_config=_run_config(f"{name}-{k}" if k else name, run_config),
                     ).fit()
 
