@@ -273,3 +273,44 @@ def test_each_tuner_gets_its_own_callbacks_list():
     config = _run_config("part", {"callbacks": ours, "verbose": 0})
     config.callbacks.append(tune.Callback())
     assert len(ours) == 1 and config.callbacks[0] is ours[0] and config.name == "part"
+
+
+def test_each_tuner_carries_its_part_of_the_plan_not_the_sweeps(tmp_path, monkeypatch):
+    """Tune pickles each Tuner's searcher and callbacks (tuner.pkl) and the workers unpickle
+    its trainable's plan: ten times the trials, in Tuners of 100, pickle as much per Tuner."""
+
+    import ray.cloudpickle
+
+    from nas.sweeping import feed, tuners
+
+    class Held:
+        def __init__(self, value):
+            self.value = value
+
+    def sizes(n: int) -> list[int]:
+        plans = _plans(n)
+        run = SampleRun("s", tmp_path / str(n), list(plans.values()), list(range(n)))
+        run.dir.mkdir()
+        exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": n}, "x.yaml")
+        out = []
+
+        class Tuner:
+            def __init__(self, trainable, tune_config, run_config):
+                shipped = [Held.made[-1]]  # the plan this Tuner's trainable hands its workers
+                out.append(len(ray.cloudpickle.dumps((tune_config, run_config, shipped))))
+
+            def fit(self):
+                pass
+
+        Held.made = []
+        monkeypatch.setattr(feed, "Shared", lambda value: Held.made.append(value) or Held(value))
+        monkeypatch.setattr(feed, "slots", lambda *a: 2)
+        monkeypatch.setattr(feed, "TUNER_TRIALS", 100)
+        monkeypatch.setattr(tune, "Tuner", Tuner)
+        tuners.fit(exp, [run], None, tmp_path / f"out{n}", n)
+        assert Held.made[-1].keys() == {f"s/{i}" for i in range(n - 100, n)}
+        return out
+
+    small, large = sizes(500), sizes(5000)
+    assert len(small) == 5 and len(large) == 50
+    assert max(large) < 1.1 * max(small)

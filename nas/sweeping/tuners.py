@@ -196,11 +196,12 @@ def _fit_search(
         )
         # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
         # each slot's next trial is drawn while it trains, as one per slot would be in turn
+        study = searcher(define, exp, run.dir)
         with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
             tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(
-                    search_alg=searcher(define, exp, run.dir),
+                    search_alg=study,
                     scheduler=scheduler(exp),
                     num_samples=len(run.pending),
                     max_concurrent_trials=concurrent,
@@ -211,3 +212,4 @@ def _fit_search(
             ).fit()
         front = write_pareto(run.dir, store.trial_rows(run.dir), exp.search.objectives)
         print(closing_line(run.space, run.dir, front, exp.search.objectives))
+        print(f"{run.space}: {study.spent.line(exp.search.algorithm)}")
