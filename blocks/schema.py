@@ -185,8 +185,13 @@ class Schema(Mapping[str, Param]):
         errors = self.errors(values, owner)
         if errors:
             raise ParamError(*errors[0])
+        return self.filled(values)
+
+    def filled(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with `values` already checked (`errors` found none), lists as
+        tuples: `resolve` without checking them again."""
         full = self.defaults()
-        full.update(values)
+        full.update(values or {})
         return {k: tuple(v) if isinstance(v, list) else v for k, v in full.items()}
 
 

@@ -424,7 +424,7 @@ def _family_errors(
         return [(f"{part.where}.{'block' if part.kind == 'stage' else 'type'}", str(err))], None
     errors = fam.errors(part.params, site, **part.args)
     where = [(f"{part.where}.params.{k}" if k else part.where, m) for k, m in errors]
-    return where, None if errors else (part.name, fam.resolve(part.params))
+    return where, None if errors else (part.name, fam.schema.filled(part.params))  # checked just now
 
 
 def _small_map(part: Part, h: int, w: int, cx: Cx) -> str | None:

@@ -314,3 +314,22 @@ def test_each_tuner_carries_its_part_of_the_plan_not_the_sweeps(tmp_path, monkey
     small, large = sizes(500), sizes(5000)
     assert len(small) == 5 and len(large) == 50
     assert max(large) < 1.1 * max(small)
+
+
+def test_a_drawn_spec_is_costed_once(monkeypatch):
+    """Planning checks each drawn spec (its parts' costs track the map sizes) and then records
+    its complexity: the check's costs are reused, each part of each spec costed once."""
+    from blocks import spec as specmod
+    from blocks.complexity import complexity
+    from spaces import get, sample
+
+    calls = []
+    original = specmod.Part.complexity
+    monkeypatch.setattr(specmod.Part, "complexity", lambda self, *a: calls.append(1) or original(self, *a))
+    space = get("anynet_x_c")
+    options = space.resolve({"stages": 2, "max_depth": 1, "max_width": 8, "strides": [1, 2]})
+    drawn = sample(space, 40, 0, options=options)
+    parts = sum(len(specmod.parts(s.spec)) for s in drawn)
+    assert parts == 40 * 4 and len(calls) == 1 + parts  # stem, 2 stages, head; the stem alone once first
+    monkeypatch.setattr(specmod, "_checked", (None, ()))  # costed from scratch, the totals are the same
+    assert [complexity(s.spec) for s in drawn] == [s.complexity for s in drawn]
