@@ -333,3 +333,33 @@ def test_a_drawn_spec_is_costed_once(monkeypatch):
     assert parts == 40 * 4 and len(calls) == 1 + parts  # stem, 2 stages, head; the stem alone once first
     monkeypatch.setattr(specmod, "_checked", (None, ()))  # costed from scratch, the totals are the same
     assert [complexity(s.spec) for s in drawn] == [s.complexity for s in drawn]
+
+
+def test_a_closed_trial_writer_is_freed(tmp_path):
+    """tensorboardX keeps every file writer alive through its exit hook: a sweep's Board
+    would hold one per trial it ever logged; closed, the sweep's writer lets it go."""
+    import gc
+    import weakref
+
+    from nas.sweeping.tensorboard import writer_class
+
+    writer = writer_class()(str(tmp_path), flush_secs=30)
+    writer.add_scalar("val_error", 50.0, 1)
+    held = weakref.ref(writer.file_writer)
+    writer.close()
+    del writer
+    gc.collect()
+    assert held() is None
+    assert list(tmp_path.glob("events.out.tfevents.*"))  # what it wrote stays
+
+
+def test_rays_encoder_keys_of_a_tuners_trials_are_forgotten():
+    from ray.util import debug
+
+    from nas.sweeping.tuners import forget_encoded
+
+    debug.log_once("tune_func_encode:StorageContext<trial_dir_name='t1'>")
+    debug.log_once("some other warning")
+    forget_encoded()
+    assert not [k for k in debug._logged if k.startswith("tune_func_encode:")]
+    assert "some other warning" in debug._logged

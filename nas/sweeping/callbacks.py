@@ -77,6 +77,10 @@ def record_rows(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, p
                     progress.epoch(trial.trial_id, label, int(result["epoch"]), result["val_error"])
                 return
             row = replace(TrialRow.from_dict(json.loads(result["row"])), retries=trial.num_failures)
+            # Tune keeps a trial's last result until its Tuner ends and snapshots it with the
+            # experiment: the row (its spec, a few KB) is in the store now, and its key, still
+            # there, tells the searcher that the trial ended with its row
+            result["row"] = ""
             if row.entry.key == entries[-1].key:  # the trial's last entry: it stops running
                 stopped(trial)
             else:

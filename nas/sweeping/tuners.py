@@ -115,12 +115,23 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
                         tune_config=tune_config(part, res.samples_per_trial, current, concurrent),
                         run_config=_run_config(f"{name}-{k}" if k else name, run_config),
                     ).fit()
+                    forget_encoded()
 
         if exp.compare:
             _fit_rounds(out, fit_keys, stamp, progress)
         else:
             fit_keys([f"{r.space}/{i}" for r in runs for i in r.pending])
     progress.close()
+
+
+def forget_encoded() -> None:
+    """Drop what Ray's `log_once` remembers of a Tuner's trials: its JSON encoder, meeting an
+    object it cannot encode in a trial's state (the trial's storage, its checkpoint manager),
+    logs once per str() of it, which names the trial, and keeps each key for the process's life
+    (about 1 KB a trial). Only those keys go (`ray.util.debug` offers no way but its set)."""
+    from ray.util import debug
+
+    debug._logged.difference_update([k for k in debug._logged if k.startswith("tune_func_encode:")])
 
 
 def _run_config(name: str, settings: dict[str, Any]) -> Any:
@@ -210,6 +221,7 @@ def _fit_search(
                 ),
                 run_config=_run_config(f"{run.space}-{stamp}", run_config),
             ).fit()
+        forget_encoded()
         front = write_pareto(run.dir, store.trial_rows(run.dir), exp.search.objectives)
         print(closing_line(run.space, run.dir, front, exp.search.objectives))
         print(f"{run.space}: {study.spent.line(exp.search.algorithm)}")
