@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from math import nan
 from pathlib import Path
 
 import yaml
@@ -192,20 +193,21 @@ def study_line(f: dict[str, float], concurrent: int) -> str:
     )
 
 
-def first_only(trials: int, folder: Path, concurrent: int) -> tuple[float, float]:
+def first_only(trials: int, folder: Path, concurrent: int, turn: int) -> tuple[float, float, float]:
     """A sweep of `trials` tiny trials stopped (SIGINT to the driver alone, which shuts its Ray
     down) once its first trial finished: the seconds until Ray was up and the plan made (the
-    `training` line), and until the first trial's row."""
-    out = folder / f"out-first{trials}"
+    `training` line), of them Ray's start, and until the first trial's row."""
+    out = folder / f"out-first{trials}-{turn}"
     path = experiment(folder, trials, concurrent)
     w = Watched(
-        ["sweep", str(path), "--out", str(out), "--no-analyze"], folder / f"log-first{trials}.txt"
+        ["sweep", str(path), "--out", str(out), "--no-analyze"], folder / f"log-first{trials}-{turn}.txt"
     ).run()
     _until(lambda: w.when(FIRST_ROW) is not None, w, every=0.05)
     os.kill(w.proc.pid, signal.SIGINT)
     if w.proc.wait(timeout=300) != 128 + signal.SIGINT:
         raise SystemExit(f"the sweep of {trials} did not stop as interrupted; see {w.log}")
-    return w.when(r"^training "), w.when(FIRST_ROW)
+    ray = next((float(m[1]) for _, line in w.lines if (m := re.search(r"Ray ready in ([\d.]+)s", line))), nan)
+    return w.when(r"^training "), ray, w.when(FIRST_ROW)
 
 
 def _timed(args: list[str], said: str) -> float:
@@ -320,10 +322,10 @@ def main() -> None:
             f"{len(os.sched_getaffinity(0))} CPUs here, {slots(args.concurrent)} trial slot(s); logs in {folder}"
         )
         if args.first:
-            print(f"{'trials':>7} {'setup':>9} {'1st trial':>9}  (each size twice, in turn)", flush=True)
-            for n in sizes * 2:
-                began, first = first_only(n, folder, args.concurrent)
-                print(f"{n:>7} {began:>8.1f}s {first:>8.1f}s", flush=True)
+            print(f"{'trials':>7} {'setup':>9} {'Ray up':>9} {'1st trial':>9}  (each size twice, in turn)")
+            for turn, n in enumerate(sizes * 2):
+                began, ray, first = first_only(n, folder, args.concurrent, turn)
+                print(f"{n:>7} {began:>8.1f}s {ray:>8.1f}s {first:>8.1f}s", flush=True)
             return
         header = (
             f"{'trials':>7} {'setup':>9} {'1st trial':>9} {'sweep':>8} {'per trial':>9} "
