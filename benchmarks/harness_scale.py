@@ -16,7 +16,9 @@ have exactly one row (none lost, none repeated).
 
 Optimize mode (`--optimize`, Optuna's random sampler: what the harness and the study's storage
 cost, not a model-based sampler's own work, which grows with the trials it learns from) prints
-the same figures.
+the same figures, and below each size what the study (Optuna's sampler and storage) took per
+trial in the driver, as the sweep says it, over the first and the last 100 trials, and the
+overhead per trial without it (that time the slots: the driver's loop is serial).
 
 With `--first` only the time to the first trial is measured: each size's sweep is stopped
 (SIGINT) once its first trial finished, the sizes run twice in turn (100, 10000, 100, 10000)
