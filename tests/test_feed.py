@@ -363,3 +363,43 @@ def test_rays_encoder_keys_of_a_tuners_trials_are_forgotten():
     forget_encoded()
     assert not [k for k in debug._logged if k.startswith("tune_func_encode:")]
     assert "some other warning" in debug._logged
+
+
+def test_a_long_search_runs_in_tuners_of_bounded_size_continuing_one_study(tmp_path, monkeypatch, capsys):
+    """Optimize mode: Tune holds every trial of a Tuner until it ends, so a run of 7 trials in
+    Tuners of at most 3 is three Tuners, each drawing the next pending indices from one study."""
+    from nas.sweeping import feed, tuners
+    from nas.sweeping.plan import SearchRun
+
+    exp = parse(
+        {
+            "name": "x",
+            "space": {"name": "anynet_x_c"},
+            "samples": 7,
+            "search": {"mode": "optimize", "algorithm": "random", "scheduler": "none"},
+        },
+        "x.yaml",
+    )
+    run = SearchRun("anynet_x_c", tmp_path / "anynet_x_c", list(range(7)))
+    run.dir.mkdir()
+    made = []
+
+    class Tuner:
+        def __init__(self, trainable, tune_config, run_config):
+            study = tune_config.search_alg
+            made.append((tune_config.num_samples, list(study._space.pending), study.spent, run_config.name))
+
+        def fit(self):
+            pass
+
+    monkeypatch.setattr(feed, "Shared", lambda value: None)
+    monkeypatch.setattr(feed, "slots", lambda *a: 2)
+    monkeypatch.setattr(feed, "TUNER_TRIALS", 3)
+    monkeypatch.setattr(tune, "Tuner", Tuner)
+    data = SimpleNamespace(input_shape=(3, 8, 8), num_classes=3)
+    tuners.fit(exp, [run], data, tmp_path, 7)
+    assert [(n, p) for n, p, _, _ in made] == [(3, [0, 1, 2]), (3, [3, 4, 5]), (1, [6])]
+    assert made[0][2] is made[1][2] is made[2][2]  # one tally of the study's time for the run
+    names = [name for *_, name in made]
+    assert names[1] == names[0] + "-1" and names[2] == names[0] + "-2"
+    assert "random sampler and study: no trial" in capsys.readouterr().out

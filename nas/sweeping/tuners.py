@@ -180,11 +180,14 @@ def _fit_search(
     stamp: str,
     run_config: dict[str, Any],
 ) -> None:
-    """Optimize mode: one Tuner per run whose specs Optuna draws, then the run's Pareto front."""
+    """Optimize mode: per run, Tuners of at most TUNER_TRIALS trials whose specs Optuna draws
+    (each continues the run's study, as a resume does: Tune holds every trial of a Tuner until
+    it ends), then the run's Pareto front."""
     from ray import tune
 
-    from nas.sweeping.feed import pending, slots
+    from nas.sweeping.feed import TUNER_TRIALS, chunks, pending, slots
     from nas.sweeping.optimize import DefineByRun, closing_line, scheduler, searcher, write_pareto
+    from nas.sweeping.study import Spent
     from nas.sweeping.tensorboard import dirname
 
     res = exp.resources
@@ -195,33 +198,37 @@ def _fit_search(
             continue
         i = index[run.dir.name]
         space, options = space_options(exp, i)
-        define = DefineByRun(
-            space.name,
-            options,
-            ctx,
-            memory.fits(exp),
-            exp.seed,
-            run.pending,
-            cfgmod.space_segmentation(exp, i),
-            run.dir.name,
-        )
-        # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
-        # each slot's next trial is drawn while it trains, as one per slot would be in turn
-        study = searcher(define, exp, run.dir)
-        with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
-            tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(
-                    search_alg=study,
-                    scheduler=scheduler(exp),
-                    num_samples=len(run.pending),
-                    max_concurrent_trials=concurrent,
-                    reuse_actors=True,
-                    trial_dirname_creator=dirname,
-                ),
-                run_config=_run_config(f"{run.space}-{stamp}", run_config),
-            ).fit()
-        forget_encoded()
+        spent = Spent()  # the study's time over every Tuner of the run
+        for k, part in enumerate(chunks(run.pending, TUNER_TRIALS)):
+            interrupts.check()
+            define = DefineByRun(
+                space.name,
+                options,
+                ctx,
+                memory.fits(exp),
+                exp.seed,
+                part,
+                cfgmod.space_segmentation(exp, i),
+                run.dir.name,
+            )
+            study = searcher(define, exp, run.dir)
+            study.spent = spent
+            # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
+            # each slot's next trial is drawn while it trains, as one per slot would be in turn
+            with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
+                tune.Tuner(
+                    trainable,
+                    tune_config=tune.TuneConfig(
+                        search_alg=study,
+                        scheduler=scheduler(exp),
+                        num_samples=len(part),
+                        max_concurrent_trials=concurrent,
+                        reuse_actors=True,
+                        trial_dirname_creator=dirname,
+                    ),
+                    run_config=_run_config(f"{run.space}-{stamp}" + (f"-{k}" if k else ""), run_config),
+                ).fit()
+            forget_encoded()
         front = write_pareto(run.dir, store.trial_rows(run.dir), exp.search.objectives)
         print(closing_line(run.space, run.dir, front, exp.search.objectives))
-        print(f"{run.space}: {study.spent.line(exp.search.algorithm)}")
+        print(f"{run.space}: {spent.line(exp.search.algorithm)}")
