@@ -16,9 +16,16 @@ have exactly one row (none lost, none repeated).
 
 Optimize mode (`--optimize`, Optuna's random sampler: what the harness and the study's storage
 cost, not a model-based sampler's own work, which grows with the trials it learns from) prints
-the same figures.
+the same figures, and below each size what the study (Optuna's sampler and storage) took per
+trial in the driver, as the sweep says it, over the first and the last 100 trials, and the
+overhead per trial without it (that time the slots: the driver's loop is serial).
+
+With `--first` only the time to the first trial is measured: each size's sweep is stopped
+(SIGINT) once its first trial finished, the sizes run twice in turn (100, 10000, 100, 10000)
+so that the machine's load falls on both alike.
 
     python benchmarks/harness_scale.py [--sizes 100,1000,10000] [--optimize 100,1000] [--cluster 1000] [--quick]
+    python benchmarks/harness_scale.py --first --sizes 100,10000
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from math import nan
 from pathlib import Path
 
 import yaml
@@ -151,7 +159,7 @@ def local(trials: int, folder: Path, concurrent: int, mode: str = "sample") -> d
     per_trial = ((ended or whole) - first) / max(1, trials - 1)  # steady state: the workers' start left out
     wall = statistics.median(r["wall_time"] for r in got)  # a worker's first trial also imports torch
     train = statistics.median(r.get("train_time") or 0.0 for r in got)
-    return {
+    figures = {
         "first": first,
         "whole": whole,
         "setup": began or float("nan"),
@@ -163,6 +171,45 @@ def local(trials: int, folder: Path, concurrent: int, mode: str = "sample") -> d
         "resume": resume,
         "results": results,
     }
+    said = next((m for _, line in w.lines if (m := STUDY.search(line))), None)
+    if mode == "optimize" and said is None:
+        raise SystemExit(f"{log}: the search did not say what its study cost")
+    if said:
+        figures.update(zip(("study_ms", "study_first_ms", "study_last_ms"), map(float, said.groups())))
+    return figures
+
+
+STUDY = re.compile(
+    r"sampler and study: \d+ trials, ([\d.]+) ms a trial \(first \d+: ([\d.]+) ms, last \d+: ([\d.]+) ms"
+)
+
+
+def study_line(f: dict[str, float], concurrent: int) -> str:
+    """Optimize mode: what Optuna's sampler and study took per trial in the driver (serial work
+    in the driver's loop, so it costs every slot), and the harness's overhead without it."""
+    own = f["overhead_ms"] - f["study_ms"] * slots(concurrent)
+    return (
+        f"        Optuna's sampler and study {f['study_ms']:.1f} ms a trial (first 100 "
+        f"{f['study_first_ms']:.1f} ms, last 100 {f['study_last_ms']:.1f} ms); "
+        f"overhead per trial without it {own:.0f} ms"
+    )
+
+
+def first_only(trials: int, folder: Path, concurrent: int, turn: int) -> tuple[float, float, float]:
+    """A sweep of `trials` tiny trials stopped (SIGINT to the driver alone, which shuts its Ray
+    down) once its first trial finished: the seconds until Ray was up and the plan made (the
+    `training` line), of them Ray's start, and until the first trial's row."""
+    out = folder / f"out-first{trials}-{turn}"
+    path = experiment(folder, trials, concurrent)
+    w = Watched(
+        ["sweep", str(path), "--out", str(out), "--no-analyze"], folder / f"log-first{trials}-{turn}.txt"
+    ).run()
+    _until(lambda: w.when(FIRST_ROW) is not None, w, every=0.05)
+    os.kill(w.proc.pid, signal.SIGINT)
+    if w.proc.wait(timeout=300) != 128 + signal.SIGINT:
+        raise SystemExit(f"the sweep of {trials} did not stop as interrupted; see {w.log}")
+    ray = next((float(m[1]) for _, line in w.lines if (m := re.search(r"Ray ready in ([\d.]+)s", line))), nan)
+    return w.when(r"^training "), ray, w.when(FIRST_ROW)
 
 
 def _timed(args: list[str], said: str) -> float:
@@ -261,6 +308,11 @@ def main() -> None:
         "--quick", action="store_true", help="small sizes (12; cluster 16; no optimize) for a test"
     )
     ap.add_argument("--keep", help="folder for the sweeps and logs (default: a temporary one)")
+    ap.add_argument(
+        "--first",
+        action="store_true",
+        help="only the time to the first trial of each size (each sweep stopped after it), twice in turn",
+    )
     args = ap.parse_args()
     sizes = [12] if args.quick else [int(x) for x in args.sizes.split(",") if x]
     searched = [] if args.quick else [int(x) for x in args.optimize.split(",") if x]
@@ -271,6 +323,12 @@ def main() -> None:
         print(
             f"{len(os.sched_getaffinity(0))} CPUs here, {slots(args.concurrent)} trial slot(s); logs in {folder}"
         )
+        if args.first:
+            print(f"{'trials':>7} {'setup':>9} {'Ray up':>9} {'1st trial':>9}  (each size twice, in turn)")
+            for turn, n in enumerate(sizes * 2):
+                began, ray, first = first_only(n, folder, args.concurrent, turn)
+                print(f"{n:>7} {began:>8.1f}s {ray:>8.1f}s {first:>8.1f}s", flush=True)
+            return
         header = (
             f"{'trials':>7} {'setup':>9} {'1st trial':>9} {'sweep':>8} {'per trial':>9} "
             f"{'overhead':>9} {'row wall':>9} {'training':>9} {'peak RSS':>8} {'resume':>7} {'results':>7}"
@@ -284,6 +342,8 @@ def main() -> None:
             for n in counts:
                 figures[n] = local(n, folder, args.concurrent, mode)
                 print(row_line(n, figures[n]), flush=True)
+                if mode == "optimize":
+                    print(study_line(figures[n], args.concurrent), flush=True)
             if len(figures) > 1:
                 print(growth(figures), flush=True)
         if trials:

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from blocks.cx import Cx
-from blocks.spec import ArchSpec, parts
+from blocks.spec import ArchSpec, part_costs
 
 
 @dataclass(frozen=True)
@@ -37,17 +36,14 @@ class StageCost:
 
 def breakdown(spec: ArchSpec) -> list[StageCost]:
     """Stem, each stage and the head (or decoder) with output shape and their own FLOPs/params/acts."""
-    _, h, w = spec.input_shape
     out: list[StageCost] = []
-    for i, part in enumerate(parts(spec)):
-        cx = part.complexity(Cx(h, w), tuple((c.shape[1], c.shape[2]) for c in out))
+    for i, (part, cx) in enumerate(part_costs(spec)):
         label = f"stage {i} ({part.name} x{part.args['depth']})" if part.kind == "stage" else None
         out.append(
             StageCost(
                 label or f"{part.kind} ({part.name})", (part.width, cx.h, cx.w), cx.flops, cx.params, cx.acts
             )
         )
-        h, w = cx.h, cx.w
     return out
 
 

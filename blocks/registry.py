@@ -86,7 +86,7 @@ class Family:
         out = self.schema.errors(params, self.owner)
         if out:
             return out
-        full = self.resolve(params)
+        full = self.schema.filled(params)
         return [e for rule in self.rules for e in rule(**structure, **full, site=site)]
 
 

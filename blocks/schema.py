@@ -56,27 +56,31 @@ class Param:
         return text + (" or null" if self.optional else "")
 
     def check(self, value: Any) -> str | None:
-        """Why `value` is illegal, or None when it is legal."""
+        """Why `value` is illegal, or None when it is legal (worded only for a refused value:
+        every parameter of every drawn spec is checked)."""
         if value is None and self.optional and not self.is_list:
             return None
-        bad = f"expected {self.legal()}, got {value!r}"
+
+        def bad(more: str = "") -> str:
+            return f"expected {self.legal()}, got {value!r}{more}"
+
         if self.is_list:
             if not isinstance(value, (list, tuple)):
-                return bad
+                return bad()
             if self.length is not None and len(value) != self.length:
-                return bad
+                return bad()
         values = value if self.is_list else [value]
         for v in values:
             if v is None and self.optional:
                 continue
             if not _is_type(v, self.type):
-                return bad
+                return bad()
             if self.choices is not None and v not in self.choices:
-                return bad
+                return bad()
             if isinstance(v, float) and not math.isfinite(v):
-                return f"{bad}; numbers must be finite"
+                return bad("; numbers must be finite")
             if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
-                return bad
+                return bad()
         if self.is_list and self.length == 2 and None not in value and value[0] > value[1]:
             return f"empty range {list(value)}: low > high"
         return None
@@ -181,8 +185,13 @@ class Schema(Mapping[str, Param]):
         errors = self.errors(values, owner)
         if errors:
             raise ParamError(*errors[0])
+        return self.filled(values)
+
+    def filled(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with `values` already checked (`errors` found none), lists as
+        tuples: `resolve` without checking them again."""
         full = self.defaults()
-        full.update(values)
+        full.update(values or {})
         return {k: tuple(v) if isinstance(v, list) else v for k, v in full.items()}
 
 

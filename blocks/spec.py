@@ -280,16 +280,40 @@ def validate(spec: ArchSpec, source: str = "spec") -> None:
 FIELDS = {"w_out": "width", "stride": "stride", "depth": "depth", "num_classes": "num_classes"}
 
 
+# the spec spec_errors last found valid and each part's cost its check computed: a sampled
+# spec is checked and then costed, and `part_costs` reuses them instead of computing them again
+_checked: tuple[ArchSpec | None, tuple[tuple[Part, Cx], ...]] = (None, ())
+
+
+def part_costs(spec: ArchSpec) -> tuple[tuple[Part, Cx], ...]:
+    """Stem, stages and head (or decoder) in forward order, each with its own analytic cost at
+    its output map (a `Cx` started from the part's input map); the spec `spec_errors` last
+    passed reuses the costs its check computed."""
+    held, costs = _checked
+    if held is spec:
+        return costs
+    _, h, w = spec.input_shape
+    out: list[tuple[Part, Cx]] = []
+    for part in parts(spec):
+        cx = part.complexity(Cx(h, w), tuple((c.h, c.w) for _, c in out))
+        out.append((part, cx))
+        h, w = cx.h, cx.w
+    return tuple(out)
+
+
 def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
     """Every (field, message) problem in a spec, in order: part by part its widths, depth and
     stride, its family and parameters, its family's rules and, while all is well so far, the
-    map it outputs (each part's analytic complexity tracks the map size)."""
+    map it outputs (each part's analytic complexity tracks the map size; a valid spec's costs
+    are kept for `part_costs`)."""
+    global _checked
     out: list[tuple[str, str]] = dense_errors(spec)
     chain = parts(spec)
     sized = True  # every width, depth and stride so far is a positive int
     before: tuple[str, dict[str, Any]] | None = None
     size = spec.input_shape[1:]
     sizes: list[tuple[int, int]] = []  # the stem's and every stage's output map, for a decoder
+    costs: list[tuple[Part, Cx]] = []
     for i, part in enumerate(chain):
         ints = [
             (f"{part.where}.{FIELDS[k]}", f"expected a positive int, got {v!r}")
@@ -304,12 +328,17 @@ def spec_errors(spec: ArchSpec) -> list[tuple[str, str]]:
         errors, before = _family_errors(part, registry.Site(last, before, tuple(size)))
         out.extend(errors)
         if not out:
-            size, why = _output_map(part, *size, sizes=tuple(sizes))
+            cx = part.complexity(Cx(*size), tuple(sizes))
+            costs.append((part, cx))
+            why = _small_map(part, *size, cx)
+            size = (cx.h, cx.w)
             sizes.append(size)
             if why:
                 out.append((part.where, why))
     if not out and spec.decoder is not None:
         out.extend(_dilation_errors(spec))
+    if not out:
+        _checked = (spec, tuple(costs))
     return out
 
 
@@ -395,19 +424,16 @@ def _family_errors(
         return [(f"{part.where}.{'block' if part.kind == 'stage' else 'type'}", str(err))], None
     errors = fam.errors(part.params, site, **part.args)
     where = [(f"{part.where}.params.{k}" if k else part.where, m) for k, m in errors]
-    return where, None if errors else (part.name, fam.resolve(part.params))
+    return where, None if errors else (part.name, fam.schema.filled(part.params))  # checked just now
 
 
-def _output_map(
-    part: Part, h: int, w: int, sizes: tuple[tuple[int, int], ...] = ()
-) -> tuple[tuple[int, int], str | None]:
-    """The part's output map size, and why it cannot run when a side falls below 1."""
-    cx = part.complexity(Cx(h, w), sizes)
+def _small_map(part: Part, h: int, w: int, cx: Cx) -> str | None:
+    """Why the part, taking an `h` x `w` map and costing `cx`, cannot run: a side below 1."""
     if cx.smallest >= 1:
-        return (cx.h, cx.w), None
+        return None
     inner = "" if min(cx.h, cx.w) == cx.smallest else f" (a side of {cx.smallest} inside)"
     via = f" (stride {part.args['stride']})" if part.kind == "stage" else ""
-    return (cx.h, cx.w), (
+    return (
         f"output map {cx.h}x{cx.w}{inner} from a {h}x{w} input{via}; "
         f"the input is too small for this {part.kind}"
     )

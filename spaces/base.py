@@ -265,6 +265,7 @@ def sample(
         except Reject as why:
             _tally(reasons, why)
             continue
-        kept_ids.add(drawn.spec.model_id)
+        if dedupe:  # a content hash: computed only when duplicates are refused
+            kept_ids.add(drawn.spec.model_id)
         out.append(drawn)
     return out

@@ -273,3 +273,133 @@ def test_each_tuner_gets_its_own_callbacks_list():
     config = _run_config("part", {"callbacks": ours, "verbose": 0})
     config.callbacks.append(tune.Callback())
     assert len(ours) == 1 and config.callbacks[0] is ours[0] and config.name == "part"
+
+
+def test_each_tuner_carries_its_part_of_the_plan_not_the_sweeps(tmp_path, monkeypatch):
+    """Tune pickles each Tuner's searcher and callbacks (tuner.pkl) and the workers unpickle
+    its trainable's plan: ten times the trials, in Tuners of 100, pickle as much per Tuner."""
+
+    import ray.cloudpickle
+
+    from nas.sweeping import feed, tuners
+
+    class Held:
+        def __init__(self, value):
+            self.value = value
+
+    def sizes(n: int) -> list[int]:
+        plans = _plans(n)
+        run = SampleRun("s", tmp_path / str(n), list(plans.values()), list(range(n)))
+        run.dir.mkdir()
+        exp = parse({"name": "x", "space": {"name": "anynet_x_c"}, "samples": n}, "x.yaml")
+        out = []
+
+        class Tuner:
+            def __init__(self, trainable, tune_config, run_config):
+                shipped = [Held.made[-1]]  # the plan this Tuner's trainable hands its workers
+                out.append(len(ray.cloudpickle.dumps((tune_config, run_config, shipped))))
+
+            def fit(self):
+                pass
+
+        Held.made = []
+        monkeypatch.setattr(feed, "Shared", lambda value: Held.made.append(value) or Held(value))
+        monkeypatch.setattr(feed, "slots", lambda *a: 2)
+        monkeypatch.setattr(feed, "TUNER_TRIALS", 100)
+        monkeypatch.setattr(tune, "Tuner", Tuner)
+        tuners.fit(exp, [run], None, tmp_path / f"out{n}", n)
+        assert Held.made[-1].keys() == {f"s/{i}" for i in range(n - 100, n)}
+        return out
+
+    small, large = sizes(500), sizes(5000)
+    assert len(small) == 5 and len(large) == 50
+    assert max(large) < 1.1 * max(small)
+
+
+def test_a_drawn_spec_is_costed_once(monkeypatch):
+    """Planning checks each drawn spec (its parts' costs track the map sizes) and then records
+    its complexity: the check's costs are reused, each part of each spec costed once."""
+    from blocks import spec as specmod
+    from blocks.complexity import complexity
+    from spaces import get, sample
+
+    calls = []
+    original = specmod.Part.complexity
+    monkeypatch.setattr(specmod.Part, "complexity", lambda self, *a: calls.append(1) or original(self, *a))
+    space = get("anynet_x_c")
+    options = space.resolve({"stages": 2, "max_depth": 1, "max_width": 8, "strides": [1, 2]})
+    drawn = sample(space, 40, 0, options=options)
+    parts = sum(len(specmod.parts(s.spec)) for s in drawn)
+    assert parts == 40 * 4 and len(calls) == 1 + parts  # stem, 2 stages, head; the stem alone once first
+    monkeypatch.setattr(specmod, "_checked", (None, ()))  # costed from scratch, the totals are the same
+    assert [complexity(s.spec) for s in drawn] == [s.complexity for s in drawn]
+
+
+def test_a_closed_trial_writer_is_freed(tmp_path):
+    """tensorboardX keeps every file writer alive through its exit hook: a sweep's Board
+    would hold one per trial it ever logged; closed, the sweep's writer lets it go."""
+    import gc
+    import weakref
+
+    from nas.sweeping.tensorboard import writer_class
+
+    writer = writer_class()(str(tmp_path), flush_secs=30)
+    writer.add_scalar("val_error", 50.0, 1)
+    held = weakref.ref(writer.file_writer)
+    writer.close()
+    del writer
+    gc.collect()
+    assert held() is None
+    assert list(tmp_path.glob("events.out.tfevents.*"))  # what it wrote stays
+
+
+def test_rays_encoder_keys_of_a_tuners_trials_are_forgotten():
+    from ray.util import debug
+
+    from nas.sweeping.tuners import forget_encoded
+
+    debug.log_once("tune_func_encode:StorageContext<trial_dir_name='t1'>")
+    debug.log_once("some other warning")
+    forget_encoded()
+    assert not [k for k in debug._logged if k.startswith("tune_func_encode:")]
+    assert "some other warning" in debug._logged
+
+
+def test_a_long_search_runs_in_tuners_of_bounded_size_continuing_one_study(tmp_path, monkeypatch, capsys):
+    """Optimize mode: Tune holds every trial of a Tuner until it ends, so a run of 7 trials in
+    Tuners of at most 3 is three Tuners, each drawing the next pending indices from one study."""
+    from nas.sweeping import feed, tuners
+    from nas.sweeping.plan import SearchRun
+
+    exp = parse(
+        {
+            "name": "x",
+            "space": {"name": "anynet_x_c"},
+            "samples": 7,
+            "search": {"mode": "optimize", "algorithm": "random", "scheduler": "none"},
+        },
+        "x.yaml",
+    )
+    run = SearchRun("anynet_x_c", tmp_path / "anynet_x_c", list(range(7)))
+    run.dir.mkdir()
+    made = []
+
+    class Tuner:
+        def __init__(self, trainable, tune_config, run_config):
+            study = tune_config.search_alg
+            made.append((tune_config.num_samples, list(study._space.pending), study.spent, run_config.name))
+
+        def fit(self):
+            pass
+
+    monkeypatch.setattr(feed, "Shared", lambda value: None)
+    monkeypatch.setattr(feed, "slots", lambda *a: 2)
+    monkeypatch.setattr(feed, "TUNER_TRIALS", 3)
+    monkeypatch.setattr(tune, "Tuner", Tuner)
+    data = SimpleNamespace(input_shape=(3, 8, 8), num_classes=3)
+    tuners.fit(exp, [run], data, tmp_path, 7)
+    assert [(n, p) for n, p, _, _ in made] == [(3, [0, 1, 2]), (3, [3, 4, 5]), (1, [6])]
+    assert made[0][2] is made[1][2] is made[2][2]  # one tally of the study's time for the run
+    names = [name for *_, name in made]
+    assert names[1] == names[0] + "-1" and names[2] == names[0] + "-2"
+    assert "random sampler and study: no trial" in capsys.readouterr().out

@@ -251,3 +251,18 @@ def test_the_board_logs_plain_tags_and_one_session_per_trial_without_a_schema(tm
     assert session["model_id"] == "m0" and session["w0"] == 16 and session["training.lr"] == 0.05
     assert session["training.augment.hflip"] is True and session["training.epochs"] == 5
     assert _events(tmp_path / "b") == ({}, set())  # a rejected draw trained nothing
+
+
+def test_the_studys_own_time_is_told_per_trial_over_the_first_and_the_last_trials():
+    from nas.sweeping.study import Spent
+
+    spent = Spent()
+    for i in range(150):  # 1 ms a trial for the first 100, then 2 ms (told in two calls)
+        spent.add(0.0005 * (1 + i // 100))
+        spent.add(0.0005 * (1 + i // 100))
+        spent.close()
+    assert spent.line("tpe") == (
+        "tpe sampler and study: 150 trials, 1.3 ms a trial (first 100: 1.0 ms, last 100: 1.5 ms), "
+        "drawing the specs not counted"
+    )
+    assert Spent().line("random") == "random sampler and study: no trial"

@@ -21,12 +21,15 @@ from nas.sweeping.trial import make_row
 
 def record_rows(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, progress: Progress):
     """Driver-side Tune callback: appends rows the moment they arrive, records trials that
-    the scheduler stopped or whose worker died, and keeps only the best K weights. Its work
+    the scheduler stopped or whose worker died, and keeps only the best K weights; `plans`
+    holds (at least) the entries of the Tuner it serves. Its work
     per result is constant: the runs' rows are read once, and running trials are counted as
     they start and stop, not by scanning Tune's list of every trial."""
     from ray import tune
 
-    by_space = {r.space: r for r in runs}
+    dirs = {
+        r.space: r.dir for r in runs
+    }  # not the runs: Tune pickles its callbacks, and a run holds its plan
     pruned = isinstance(exp.keep_weights, int)
     recorded = {r.space: {row["trial_index"] for row in store.rows(r.dir)} for r in runs}
     # keep_weights: K ranks every row so far at each new one: they are held, not re-read per row
@@ -42,12 +45,11 @@ def record_rows(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, p
         if index in recorded[space]:
             return  # a retried trial re-ran an entry that already has its row
         recorded[space].add(index)
-        run = by_space[space]
-        store.append_row(run.dir, row)
+        store.append_row(dirs[space], row)
         progress.finished(row)
         if pruned:
             held[space][str(index)] = row
-            prune_weights(run.dir, exp.keep_weights, held[space])
+            prune_weights(dirs[space], exp.keep_weights, held[space])
 
     def unrecorded(trial) -> list[PlanEntry]:
         return [e for e in _entries(trial.config, plans) if e.trial_index not in recorded[e.space]]
@@ -75,6 +77,10 @@ def record_rows(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, p
                     progress.epoch(trial.trial_id, label, int(result["epoch"]), result["val_error"])
                 return
             row = replace(TrialRow.from_dict(json.loads(result["row"])), retries=trial.num_failures)
+            # Tune keeps a trial's last result until its Tuner ends and snapshots it with the
+            # experiment: the row (its spec, a few KB) is in the store now, and its key, still
+            # there, tells the searcher that the trial ended with its row
+            result["row"] = ""
             if row.entry.key == entries[-1].key:  # the trial's last entry: it stops running
                 stopped(trial)
             else:

@@ -8,7 +8,8 @@ its own keys (and its folder's name) and creating it costs the same at 100 trial
 100,000. A retried trial keeps its config, so it re-runs the same entries. A large sweep
 runs as several Tuners (`parts`), since Tune holds every trial it ran. `pending` lets
 Tune keep as many trials waiting as the cluster has slots (`slots`), and `Shared` carries the
-plan to the workers so that each unpickles it once, not once per trial.
+dataset and each Tuner's part of the plan (not the whole plan: a worker's first trial waits
+for it) to the workers, each unpickled once per worker process, not once per trial.
 """
 
 from __future__ import annotations
@@ -91,14 +92,15 @@ def pending(trials: int) -> Iterator[None]:
         os.environ.pop(PENDING, None)
 
 
-_fetched: dict[str, Any] = {}  # this worker process's copy of the one Shared value it last read
+KEPT = 2  # Shared values a worker process keeps: the dataset and the plan of the Tuner at hand
+_fetched: dict[str, Any] = {}  # this worker process's copies of the Shared values it read last
 
 
 class Shared:
     """A value put once in Ray's object store and read once per worker process. Tune's
-    `with_parameters` fetches (unpickles) its values anew for every trial, which for a
-    sweep's plan is work that grows with the sweep, per trial; this holder travels instead
-    (a few bytes), and a worker that runs many trials unpickles the plan once."""
+    `with_parameters` fetches (unpickles) its values anew for every trial, which for the
+    dataset and a Tuner's plan is work per trial that grows with them; this holder travels
+    instead (a few bytes), and a worker that runs many trials unpickles each value once."""
 
     def __init__(self, value: Any):
         import ray
@@ -106,13 +108,15 @@ class Shared:
         self.ref = ray.put(value)
 
     def get(self) -> Any:
-        """The value, fetched on this process's first call (a new sweep's replaces the last)."""
+        """The value, fetched on this process's first call; the oldest of more than KEPT
+        values read here is dropped (a Tuner's plan replaces the last one's)."""
         key = self.ref.hex()
         if key not in _fetched:
             import ray
 
-            _fetched.clear()
             _fetched[key] = ray.get(self.ref)
+            while len(_fetched) > KEPT:
+                del _fetched[next(iter(_fetched))]
         return _fetched[key]
 
 

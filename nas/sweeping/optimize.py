@@ -8,6 +8,8 @@ from the Optuna trial; the drawn spec travels to the trainable inside the trial 
 from __future__ import annotations
 
 import json
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +50,23 @@ class DefineByRun:
     ):
         self.space, self.options, self.ctx, self.limits = space, options, ctx, limits
         self.run = run or space  # the name its entries carry: the space's label, else its name
-        self.seed, self.pending, self.segmentation = seed, list(pending), segmentation
+        self.seed, self.segmentation = seed, segmentation
+        self.pending = deque(pending)  # taken from the left, one per trial: no list shifted each time
         self.after = max(pending, default=-1) + 1  # should Tune ask for more trials than are pending
+        self.seconds = 0.0  # spent drawing specs: the sweep's own work, not Optuna's
 
     def __call__(self, trial: Any) -> dict[str, Any]:
         """The next pending index (a trial an interrupt cut short gets a fresh draw) and its entry."""
+        start = time.perf_counter()
+        try:
+            return self._entry(trial)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _entry(self, trial: Any) -> dict[str, Any]:
+        """The next index's entry, drawn from the Optuna trial."""
         if self.pending:
-            index = self.pending.pop(0)
+            index = self.pending.popleft()
         else:
             index, self.after = self.after, self.after + 1
         draw = OptunaDraw(trial)

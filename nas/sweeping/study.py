@@ -11,7 +11,9 @@ Its sampler is wrapped in `OnGrid`, so quantised parameters are recorded as the 
 from __future__ import annotations
 
 import json
+import time
 import warnings
+from collections import deque
 from typing import Any
 
 import optuna
@@ -23,13 +25,52 @@ from nas.records.rows import PlanEntry
 from spaces.draw import snap_up
 
 
+class Spent:
+    """Seconds the study (Optuna's sampler and storage) took per trial, with the mean over the
+    first and the last WINDOW trials: a model-based sampler's cost grows with the trials it
+    learns from by design, and a sweep's report keeps it apart from the harness's own."""
+
+    WINDOW = 100
+
+    def __init__(self) -> None:
+        self.trials, self.total, self.first = 0, 0.0, 0.0
+        self.last: deque[float] = deque(maxlen=self.WINDOW)
+        self.now = 0.0  # the trial at hand's seconds so far (its draw, then its results)
+
+    def add(self, seconds: float) -> None:
+        """Count `seconds` of Optuna's work towards the trial at hand."""
+        self.now += seconds
+
+    def close(self) -> None:
+        """The trial at hand was drawn and told: its seconds join the tallies."""
+        self.trials += 1
+        self.total += self.now
+        if self.trials <= self.WINDOW:
+            self.first += self.now
+        self.last.append(self.now)
+        self.now = 0.0
+
+    def line(self, sampler: str) -> str:
+        """What the study cost: per trial overall, over the first and over the last trials."""
+        if not self.trials:
+            return f"{sampler} sampler and study: no trial"
+        head = min(self.trials, self.WINDOW)
+        return (
+            f"{sampler} sampler and study: {self.trials} trials, {1e3 * self.total / self.trials:.1f} ms a "
+            f"trial (first {head}: {1e3 * self.first / head:.1f} ms, last {len(self.last)}: "
+            f"{1e3 * sum(self.last) / len(self.last):.1f} ms), drawing the specs not counted"
+        )
+
+
 class Study(OptunaSearch):
-    """OptunaSearch whose study names its objectives, prunes stopped trials and labels each trial."""
+    """OptunaSearch whose study names its objectives, prunes stopped trials and labels each
+    trial, timing what Optuna itself does for each trial (`spent`)."""
 
     def __init__(self, *args: Any, metric_names: list[str], **kwargs: Any):
         self._metric_names = metric_names
         self._reported: dict[str, int] = {}  # trial -> last step reported as an intermediate value
         self._rejected: set[str] = set()  # trials whose draw the constraints refused: never trained
+        self.spent = Spent()
         super().__init__(*args, **kwargs)
 
     def _setup_study(self, mode: Any) -> None:
@@ -41,19 +82,33 @@ class Study(OptunaSearch):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._rejected:  # it trained nothing: no intermediate value to report
             return
+        start = time.perf_counter()
         super().on_trial_result(trial_id, result)
+        self.spent.add(time.perf_counter() - start)
         self._reported[trial_id] = result[TRAINING_ITERATION]
 
     def suggest(self, trial_id: str) -> dict | None:
+        start, drawing = time.perf_counter(), getattr(self._space, "seconds", 0.0)
         config = super().suggest(trial_id)
         if config and "nas_entry" in config:
             entry = PlanEntry.from_dict(json.loads(config["nas_entry"]))
             label(self._ot_trials[trial_id], entry)
             if entry.rejected:
                 self._rejected.add(trial_id)
+        # Optuna's ask and labels; the define-by-run draw of the spec is the sweep's own work
+        self.spent.add(time.perf_counter() - start - (getattr(self._space, "seconds", 0.0) - drawing))
         return config
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        start = time.perf_counter()
+        try:
+            self._complete(trial_id, result, error)
+        finally:
+            self.spent.add(time.perf_counter() - start)
+            self.spent.close()
+
+    def _complete(self, trial_id: str, result: dict | None, error: bool) -> None:
+        """Tell the study how the trial ended (see on_trial_complete's callers in the module doc)."""
         if trial_id in self._rejected and trial_id not in self._completed_trials:
             # Optuna's convention for a draw that has no objective value: FAIL, no values, no
             # intermediate values, so samplers and trials_dataframe() leave it out of the search

@@ -15,7 +15,7 @@ from blocks.errors import UserError
 from nas import config as cfgmod
 from nas.config import Experiment
 from nas.records import store
-from nas.records.rows import Status
+from nas.records.rows import PlanEntry, Status
 from nas.records.weights import trial_threads
 from nas.sweeping import compare, interrupts, memory
 from nas.sweeping.callbacks import mlflow_logger, record_rows
@@ -30,18 +30,19 @@ if TYPE_CHECKING:
     from nas.sweeping.feed import Shared
 
 
-def _trainable(config: dict, plans: Shared, data: datamod.Dataset, setup: TrialSetup) -> None:
-    """Ray Tune function trainable: trains each entry of its config (looked up in the sweep's
-    plan, which a worker fetches once); per-epoch reports, the last epoch's in one report with
-    the row."""
+def _trainable(config: dict, plans: Shared, data: Shared, setup: TrialSetup) -> None:
+    """Ray Tune function trainable: trains each entry of its config (looked up in its Tuner's
+    part of the plan) on the dataset, both fetched once per worker; per-epoch reports, the last
+    epoch's in one report with the row."""
     import ray
     from ray import tune
 
     node = ray.get_runtime_context().get_node_id()
+    dataset = data.get()
     for entry in _entries(config, plans.get()):
         last: dict[str, Any] = {}
         row = replace(
-            run_trial(entry, data, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
+            run_trial(entry, dataset, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
         )
         error = row.error if row.status is Status.OK else WORST_ERROR
         final = {k: last[k] for k in ("epoch", "train_error", "loss", "val_loss") if k in last}
@@ -68,12 +69,20 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
         memory.per_trial(res),
     )
     plans = {p.key: p for r in runs if isinstance(r, SampleRun) for p in r.plan}
-    trainable = tune.with_parameters(_trainable, plans=Shared(plans), data=data, setup=setup)
-    trainable = tune.with_resources(trainable, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+    # the entries of the Tuner at hand, all its searcher, callbacks and workers look up: Tune
+    # pickles the first two into each Tuner's tuner.pkl, which the whole plan made O(n) a Tuner
+    current: dict[str, PlanEntry] = {}
+    shared = Shared(data)
+
+    def trainable() -> Any:
+        """The trainable of the Tuner at hand: only its plan entries go to the workers."""
+        part = tune.with_parameters(_trainable, plans=Shared(dict(current)), data=shared, setup=setup)
+        return tune.with_resources(part, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+
     progress = Progress(total, exp.training.epochs)
-    callbacks = [interrupts.guard(), record_rows(runs, plans, exp, progress)]
+    callbacks = [interrupts.guard(), record_rows(runs, current, exp, progress)]
     try:
-        callbacks.append(Board(plans, exp.training))
+        callbacks.append(Board(current, exp.training))
         print(f"TensorBoard: tensorboard --logdir {out / '_ray'}")
     except ImportError:
         print("tensorboardX is not installed: no TensorBoard logs for this sweep", file=sys.stderr)
@@ -92,24 +101,37 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
     concurrent = res.max_concurrent or None
     searched = [r for r in runs if isinstance(r, SearchRun)]
     if searched:
-        _fit_search(exp, searched, data, trainable, concurrent, stamp, run_config)
+        _fit_search(exp, searched, data, trainable(), concurrent, stamp, run_config)
     else:
 
         def fit_keys(keys: list[str], name: str = f"sample-{stamp}") -> None:
             with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
                 for k, part in enumerate(parts(keys, res.samples_per_trial, TUNER_TRIALS)):
                     interrupts.check()
+                    current.clear()
+                    current.update((key, plans[key]) for key in part)
                     tune.Tuner(
-                        trainable,
-                        tune_config=tune_config(part, res.samples_per_trial, plans, concurrent),
+                        trainable(),
+                        tune_config=tune_config(part, res.samples_per_trial, current, concurrent),
                         run_config=_run_config(f"{name}-{k}" if k else name, run_config),
                     ).fit()
+                    forget_encoded()
 
         if exp.compare:
             _fit_rounds(out, fit_keys, stamp, progress)
         else:
             fit_keys([f"{r.space}/{i}" for r in runs for i in r.pending])
     progress.close()
+
+
+def forget_encoded() -> None:
+    """Drop what Ray's `log_once` remembers of a Tuner's trials: its JSON encoder, meeting an
+    object it cannot encode in a trial's state (the trial's storage, its checkpoint manager),
+    logs once per str() of it, which names the trial, and keeps each key for the process's life
+    (about 1 KB a trial). Only those keys go (`ray.util.debug` offers no way but its set)."""
+    from ray.util import debug
+
+    debug._logged.difference_update([k for k in debug._logged if k.startswith("tune_func_encode:")])
 
 
 def _run_config(name: str, settings: dict[str, Any]) -> Any:
@@ -158,11 +180,14 @@ def _fit_search(
     stamp: str,
     run_config: dict[str, Any],
 ) -> None:
-    """Optimize mode: one Tuner per run whose specs Optuna draws, then the run's Pareto front."""
+    """Optimize mode: per run, Tuners of at most TUNER_TRIALS trials whose specs Optuna draws
+    (each continues the run's study, as a resume does: Tune holds every trial of a Tuner until
+    it ends), then the run's Pareto front."""
     from ray import tune
 
-    from nas.sweeping.feed import pending, slots
+    from nas.sweeping.feed import TUNER_TRIALS, chunks, pending, slots
     from nas.sweeping.optimize import DefineByRun, closing_line, scheduler, searcher, write_pareto
+    from nas.sweeping.study import Spent
     from nas.sweeping.tensorboard import dirname
 
     res = exp.resources
@@ -173,30 +198,37 @@ def _fit_search(
             continue
         i = index[run.dir.name]
         space, options = space_options(exp, i)
-        define = DefineByRun(
-            space.name,
-            options,
-            ctx,
-            memory.fits(exp),
-            exp.seed,
-            run.pending,
-            cfgmod.space_segmentation(exp, i),
-            run.dir.name,
-        )
-        # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
-        # each slot's next trial is drawn while it trains, as one per slot would be in turn
-        with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
-            tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(
-                    search_alg=searcher(define, exp, run.dir),
-                    scheduler=scheduler(exp),
-                    num_samples=len(run.pending),
-                    max_concurrent_trials=concurrent,
-                    reuse_actors=True,
-                    trial_dirname_creator=dirname,
-                ),
-                run_config=_run_config(f"{run.space}-{stamp}", run_config),
-            ).fit()
+        spent = Spent()  # the study's time over every Tuner of the run
+        for k, part in enumerate(chunks(run.pending, TUNER_TRIALS)):
+            interrupts.check()
+            define = DefineByRun(
+                space.name,
+                options,
+                ctx,
+                memory.fits(exp),
+                exp.seed,
+                part,
+                cfgmod.space_segmentation(exp, i),
+                run.dir.name,
+            )
+            study = searcher(define, exp, run.dir)
+            study.spent = spent
+            # as many drawn trials waiting as the cluster has slots (Tune keeps one for a searcher):
+            # each slot's next trial is drawn while it trains, as one per slot would be in turn
+            with pending(slots(res.cpus_per_trial, res.gpus_per_trial, concurrent)):
+                tune.Tuner(
+                    trainable,
+                    tune_config=tune.TuneConfig(
+                        search_alg=study,
+                        scheduler=scheduler(exp),
+                        num_samples=len(part),
+                        max_concurrent_trials=concurrent,
+                        reuse_actors=True,
+                        trial_dirname_creator=dirname,
+                    ),
+                    run_config=_run_config(f"{run.space}-{stamp}" + (f"-{k}" if k else ""), run_config),
+                ).fit()
+            forget_encoded()
         front = write_pareto(run.dir, store.trial_rows(run.dir), exp.search.objectives)
         print(closing_line(run.space, run.dir, front, exp.search.objectives))
+        print(f"{run.space}: {spent.line(exp.search.algorithm)}")
