@@ -22,8 +22,8 @@ def test_tiny_sweep_through_ray_then_analyze(tmp_path, capsys, monkeypatch):
     assert main(["sweep", str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "[6/6]" in printed and "EDF figure" in printed
-    tuners = sorted(p.name.rpartition("-")[2] for p in (out / "_ray").iterdir() if p.is_dir())
-    assert len(tuners) == 2 and tuners[0] == "1"  # sample-STAMP, then sample-STAMP-1
+    tuners = sorted(p.name for p in (out / "_ray").iterdir() if p.is_dir())
+    assert len(tuners) == 2 and tuners[1] == f"{tuners[0]}-1"  # sample-STAMP, then sample-STAMP-1
 
     for space in ("anynet_x_c", "regnet_x"):
         rows = store.rows(out / space)
