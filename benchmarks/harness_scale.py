@@ -9,6 +9,11 @@ time: what a trial costs beyond its own work, concurrency accounted for), the
 driver's peak RSS, and then on the finished sweep the time of `nas sweep --resume` (reads
 the plan and rows, finds nothing to do) and of `nas results` (Python's start included).
 
+Below each sample-mode size, the same split by Tuner (a sweep runs as Tuners of at most
+`feed.TUNER_TRIALS` trials): the time per trial inside Tuners, over the first and the second
+half of each Tuner's rows (does a Tuner slow as it fills?), the overhead that makes, and how
+many Tuner changes there were and what each cost (one Tuner's last row to the next one's first).
+
 The cluster mode runs N trials on a simulated 4-node cluster (`ray.cluster_utils.Cluster`,
 1 CPU a node): the driver is killed (SIGKILL) once a quarter of the rows are in and the sweep
 resumed; at half a worker node is killed and another added; then every planned trial must
@@ -138,6 +143,53 @@ def rows(out: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
 
 
+def _pace(ends: list[float]) -> float:
+    """Seconds per trial between the first and the last of sorted row end times (nan for one)."""
+    return (ends[-1] - ends[0]) / (len(ends) - 1) if len(ends) > 1 else nan
+
+
+def tuner_spans(got: list[dict], per_tuner: int) -> dict[str, float]:
+    """A sample sweep's time per trial split by Tuner (trial i runs in Tuner i // per_tuner: the
+    benchmark's one space, one spec a trial, planned in order): inside Tuners (each one's first
+    row's end to its last's, the median over Tuners), over the first and the second half of each
+    Tuner's rows (the mean over Tuners of 2 or more rows a half: does a Tuner slow as it fills?),
+    and the gap from one Tuner's last row to the next one's first (its end and the next one's
+    start, the median over changes; nan for a single Tuner)."""
+    ends: dict[int, list[float]] = {}
+    for r in got:
+        ends.setdefault(r["trial_index"] // per_tuner, []).append(r["finished_at"])
+    inside, first, second, gaps = [], [], [], []
+    for k in sorted(ends):
+        t = sorted(ends[k])
+        if len(t) > 1:
+            inside.append(_pace(t))
+        if len(t) >= 4:
+            first.append(_pace(t[: len(t) // 2]))
+            second.append(_pace(t[len(t) // 2 :]))
+        if k + 1 in ends:
+            gaps.append(min(ends[k + 1]) - t[-1])
+    return {
+        "inside": statistics.median(inside) if inside else nan,
+        "first_half": statistics.fmean(first) if first else nan,
+        "second_half": statistics.fmean(second) if second else nan,
+        "changes": len(gaps),
+        "change_s": statistics.median(gaps) if gaps else nan,
+    }
+
+
+def spans_line(f: dict[str, float], concurrent: int) -> str:
+    """Sample mode: the time per trial inside Tuners and what each change of Tuner costs."""
+    if f["changes"]:
+        changes = f"; {f['changes']} Tuner change(s), {f['change_s']:.1f} s each (median)"
+    else:
+        changes = "; one Tuner"
+    return (
+        f"        inside Tuners {1e3 * f['inside']:.1f} ms a trial (a Tuner's first half "
+        f"{1e3 * f['first_half']:.1f} ms, second half {1e3 * f['second_half']:.1f} ms), overhead "
+        f"{1e3 * f['inside'] * slots(concurrent) - f['wall_ms']:.0f} ms{changes}"
+    )
+
+
 def slots(concurrent: int) -> int:
     """Trials that run at once: `concurrent`, else this machine's CPUs (one each)."""
     return concurrent or len(os.sched_getaffinity(0))
@@ -171,6 +223,10 @@ def local(trials: int, folder: Path, concurrent: int, mode: str = "sample") -> d
         "resume": resume,
         "results": results,
     }
+    if mode == "sample":
+        from nas.sweeping.feed import TUNER_TRIALS
+
+        figures.update(tuner_spans(got, TUNER_TRIALS))
     said = next((m for _, line in w.lines if (m := STUDY.search(line))), None)
     if mode == "optimize" and said is None:
         raise SystemExit(f"{log}: the search did not say what its study cost")
@@ -344,6 +400,8 @@ def main() -> None:
                 print(row_line(n, figures[n]), flush=True)
                 if mode == "optimize":
                     print(study_line(figures[n], args.concurrent), flush=True)
+                else:
+                    print(spans_line(figures[n], args.concurrent), flush=True)
             if len(figures) > 1:
                 print(growth(figures), flush=True)
         if trials:

@@ -41,7 +41,9 @@ def parts(keys: list[str], per_trial: int, most: int) -> list[list[str]]:
     `per_trial` keys. Tune keeps every trial's record (the Trial, its last result, the metric
     statistics and their JSON for the experiment state: about 65 KB) until its Tuner ends, and
     snapshots them all: a Tuner per part bounds the driver's memory and each snapshot by the
-    part, not the sweep. A part costs its workers' start and its last trials' tail (seconds)."""
+    part, not the sweep. A part costs its workers' start and its last trials' tail (5-12 s:
+    each new worker process imports torch), while the trials inside a Tuner cost the same from
+    its first to its last; TUNER_TRIALS weighs those changes against the memory a Tuner holds."""
     return chunks(keys, per_trial * most)
 
 
