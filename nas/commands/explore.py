@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from nas.commands.sweep import add_overrides
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -18,14 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--resume", metavar="DIR", help="go on with a killed exploration folder from the step it was in"
     )
-    p.add_argument(
-        "--overrides",
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="set a field of the experiment file, e.g. explore.models=20 (validated like the file); repeatable",
+    add_overrides(
+        p, "set a field of the experiment file, e.g. explore.models=20 (validated like the file); repeatable"
     )
     p.set_defaults(run=run)
 

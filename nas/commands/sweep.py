@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 
 from nas import api
+
+
+def add_overrides(p: argparse.ArgumentParser, help: str) -> None:
+    """The repeatable `--overrides PATH=VALUE` (short `--set`) of a command that reads an experiment."""
+    p.add_argument(
+        "--overrides", "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE", help=help
+    )
 
 
 def add_parser(sub) -> None:
@@ -22,14 +30,9 @@ def add_parser(sub) -> None:
         "given too must match the recorded one but for resources)",
     )
     p.add_argument("--no-analyze", action="store_true", help="skip the EDF analysis at the end")
-    p.add_argument(
-        "--overrides",
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="set a field of the experiment file, e.g. training.epochs=2 (dotted path, YAML value; "
+    add_overrides(
+        p,
+        "set a field of the experiment file, e.g. training.epochs=2 (dotted path, YAML value; "
         "validated like the file and recorded in the run); repeatable",
     )
     p.add_argument(
