@@ -28,14 +28,16 @@ def path_figure(steps: list[Step], path: Path) -> Path:
                 s.index, t["test"]["pi"], marker, color=color, ms=size, label=None if state in seen else state
             )
             seen.add(state)
-            if j == s.accepted:
-                top.annotate(
-                    t["candidate"]["kind"],
-                    (s.index, t["test"]["pi"]),
-                    xytext=(6, 6),
-                    textcoords="offset points",
-                    fontsize=8,
-                )
+            last = s.index == steps[-1].index  # labels of the last step run leftwards, inside the axes
+            top.annotate(
+                t["candidate"]["kind"],
+                (s.index, t["test"]["pi"]),
+                xytext=(-6 if last else 6, 6 if j == s.accepted else -10),
+                textcoords="offset points",
+                ha="right" if last else "left",
+                fontsize=8,
+                color="black" if j == s.accepted else "gray",
+            )
         if not s.tests:
             top.annotate(s.stop, (s.index, 0.5), ha="center", fontsize=8, color="gray")
     margin = next((t["test"]["margin"] for s in steps for t in s.tests), None)
