@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -180,3 +181,37 @@ def test_a_full_disk_when_keeping_weights_keeps_the_trials_row(tmp_path, monkeyp
     assert row.status is Status.OK and row.error is not None
     assert row.reason == "weights not kept: No space left on device"
     assert list((tmp_path / "weights").iterdir()) == []
+
+
+def test_tune_tracks_only_the_numbers_a_scheduler_or_searcher_reads(monkeypatch):
+    """Tune keeps statistics and two deques per number a trial reports, for every trial of its
+    Tuner, and pickles them into each snapshot: the trainable tells it val_error (and the
+    objectives) as numbers, every other value in one JSON string the sweep's callbacks read."""
+    import ray
+    from ray import tune
+    from ray.tune.experiment import Trial
+
+    from nas.sweeping import tuners
+    from nas.sweeping.trial import reported
+
+    sent = []
+    monkeypatch.setattr(tune, "report", sent.append)
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: SimpleNamespace(get_node_id=lambda: "n"))
+    entry = PlanEntry(0, "s", 0, "m", SPEC, {}, {"flops": 1000, "params": 50})
+    shared = SimpleNamespace(get=lambda: {"s/0": entry})
+    setup = replace(_setup(), numbers=("val_error", "flops"))
+    tuners._trainable({"keys": ["s/0"]}, shared, SimpleNamespace(get=lambda: DATA), setup)
+    assert len(sent) == 2  # epoch 1, then epoch 2 with the row
+
+    trial = Trial("t", stub=True)
+    tunes_own = {"done": False, "training_iteration": 1, "time_this_iter_s": 0.1, "time_total_s": 0.1}
+    tunes_own |= {"time_since_restore": 0.1, "iterations_since_restore": 1, "pid": 1, "timestamp": 2}
+    for result in sent:
+        trial.update_last_result({**result, **tunes_own})
+    tracked = [k for k in tunes_own if k not in ("pid", "timestamp")]  # Tune's own numbers it tracks
+    assert sorted(trial.run_metadata.metric_analysis) == sorted([*tracked, "val_error", "flops"])
+    first, last = reported(sent[0]), reported(trial.last_result)
+    assert first["epoch"] == 1 and last["epoch"] == 2 and last["params"] == 50 and last["flops"] == 1000
+    assert {"loss", "train_error", "val_loss"} <= first.keys() and {"loss", "train_error", "val_loss"} <= last.keys()
+    row = json.loads(last["row"])
+    assert row["status"] == "ok" and last["val_error"] == row["error"] == row["val_errors"][-1]

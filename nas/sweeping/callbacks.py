@@ -16,7 +16,7 @@ from nas.sweeping.plan import Run
 from nas.sweeping.progress import Progress
 from nas.sweeping.pruning import prune_weights
 from nas.sweeping.trial import config_entries as _entries
-from nas.sweeping.trial import make_row
+from nas.sweeping.trial import make_row, reported
 
 
 def record_rows(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, progress: Progress):
@@ -71,10 +71,11 @@ def record_rows(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, p
             entries = _entries(trial.config, plans)
             if "row" not in result:
                 progress.running(len(live))
-                if "epoch" in result:
+                values = reported(result)
+                if "epoch" in values:
                     first = entries[0]
                     label = f"{first.space} #{first.trial_index}"
-                    progress.epoch(trial.trial_id, label, int(result["epoch"]), result["val_error"])
+                    progress.epoch(trial.trial_id, label, int(values["epoch"]), values["val_error"])
                 return
             row = replace(TrialRow.from_dict(json.loads(result["row"])), retries=trial.num_failures)
             # Tune keeps a trial's last result until its Tuner ends and snapshots it with the
@@ -89,7 +90,7 @@ def record_rows(runs: list[Run], plans: dict[str, PlanEntry], exp: Experiment, p
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             stopped(trial)
-            last = trial.last_result or {}
+            last = reported(trial.last_result or {})
             if "val_error" not in last:
                 return
             for entry in unrecorded(trial):
@@ -131,8 +132,12 @@ def mlflow_logger(exp: Experiment) -> Any:
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
     class Logger(MLflowLoggerCallback):
-        """Ray's, dropping an ended trial's run id: Ray's keeps it, and the Trial, for the
-        callback's life (every Tuner of the sweep)."""
+        """Ray's, logging every value a trial reported (not only those Tune was told as numbers)
+        and dropping an ended trial's run id: Ray's keeps it, and the Trial, for the callback's
+        life (every Tuner of the sweep)."""
+
+        def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
+            super().log_trial_result(iteration, trial, reported(result))
 
         def log_trial_end(self, trial: Any, failed: bool = False) -> None:
             super().log_trial_end(trial, failed)

@@ -19,7 +19,7 @@ from ray.tune.logger import TBXLoggerCallback
 from ray.tune.result import TRAINING_ITERATION
 
 from nas.records.rows import PlanEntry
-from nas.sweeping.trial import config_entries
+from nas.sweeping.trial import config_entries, reported
 from nas.training.config import TrainingConfig
 
 # what a trial's results hold worth a curve (Ray's own keys, such as `done`, are left out)
@@ -82,7 +82,7 @@ def training_values(training: TrainingConfig) -> dict[str, Any]:
 
 def scalars(result: dict[str, Any]) -> dict[str, float]:
     """The finite numbers of a result worth a curve, under their own names."""
-    out = {}
+    out, result = {}, reported(result)
     for key in SCALARS:
         value = result.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):

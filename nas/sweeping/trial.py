@@ -58,6 +58,25 @@ def metrics(entry: PlanEntry, latency_ms: float | None = None, **extra: Any) -> 
     return out
 
 
+RESULT_JSON = "nas"  # the key of a Tune result holding every value the trial reported, as JSON
+
+
+def tune_result(values: dict[str, Any], numbers: tuple[str, ...]) -> dict[str, Any]:
+    """What a trial reports to Tune: all `values` as one JSON string, and as numbers only those
+    a scheduler or searcher reads (`numbers`). Tune keeps, for each number a trial reported,
+    running statistics and two deques until its Tuner ends, and pickles them into each snapshot
+    of the experiment (about 2.5 KB and 0.1 ms a number and trial): a JSON string it keeps as
+    it is. A trial of a sample sweep reported 13 numbers, now 7 (6 of them Tune's own)."""
+    out = {k: values[k] for k in numbers if k in values}
+    out[RESULT_JSON] = json.dumps(values)
+    return out
+
+
+def reported(result: dict[str, Any]) -> dict[str, Any]:
+    """A Tune result with the values the trial reported (`tune_result`) as keys of their own."""
+    return {**result, **json.loads(result.get(RESULT_JSON) or "{}")}
+
+
 def config_entries(config: dict[str, Any], plans: dict[str, PlanEntry]) -> list[PlanEntry]:
     """The entries a Tune trial trains: a chunk of planned keys (sample mode) or the one entry
     Optuna drew into its config (optimize mode)."""
@@ -180,3 +199,4 @@ class TrialSetup:
     objectives: tuple[str, ...]
     weight_runs: dict[str, str]  # space -> run folder whose weights/ keeps trained weights ("" for none)
     memory: int = 0  # bytes a trial may allocate beyond what its process holds (0: no limit)
+    numbers: tuple[str, ...] = ("val_error",)  # what Tune is told as numbers (`tune_result`)

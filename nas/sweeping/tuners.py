@@ -19,10 +19,10 @@ from nas.records.rows import PlanEntry, Status
 from nas.records.weights import trial_threads
 from nas.sweeping import compare, interrupts, memory
 from nas.sweeping.callbacks import mlflow_logger, record_rows
-from nas.sweeping.optimize import WORST_ERROR
+from nas.sweeping.optimize import METRICS, WORST_ERROR
 from nas.sweeping.plan import Run, SampleRun, SearchRun, context, space_options
 from nas.sweeping.progress import Progress
-from nas.sweeping.trial import TrialSetup, metrics, run_trial
+from nas.sweeping.trial import TrialSetup, metrics, run_trial, tune_result
 from nas.sweeping.trial import config_entries as _entries
 from nas.training import datasets as datamod
 
@@ -42,13 +42,13 @@ def _trainable(config: dict, plans: Shared, data: Shared, setup: TrialSetup) -> 
     for entry in _entries(config, plans.get()):
         last: dict[str, Any] = {}
         row = replace(
-            run_trial(entry, dataset, setup, lambda m: tune.report(dict(m)), last.update), node_id=node
+            run_trial(entry, dataset, setup, lambda m: tune.report(tune_result(m, setup.numbers)), last.update),
+            node_id=node,
         )
         error = row.error if row.status is Status.OK else WORST_ERROR
         final = {k: last[k] for k in ("epoch", "train_error", "loss", "val_loss") if k in last}
-        tune.report(
-            metrics(entry, latency_ms=row.latency_ms, **final, val_error=error, row=json.dumps(row.to_dict()))
-        )
+        values = metrics(entry, latency_ms=row.latency_ms, **final, val_error=error)
+        tune.report({**tune_result(values, setup.numbers), "row": json.dumps(row.to_dict())})
 
 
 def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, total: int) -> None:
@@ -67,6 +67,7 @@ def fit(exp: Experiment, runs: list[Run], data: datamod.Dataset, out: Path, tota
         exp.search.objectives,
         {r.space: str(r.dir.resolve()) if keep else "" for r in runs},
         memory.per_trial(res),
+        numbers=tuple(METRICS[o] for o in exp.search.objectives),
     )
     plans = {p.key: p for r in runs if isinstance(r, SampleRun) for p in r.plan}
     # the entries of the Tuner at hand, all its searcher, callbacks and workers look up: Tune
