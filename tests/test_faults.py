@@ -212,6 +212,10 @@ def test_tune_tracks_only_the_numbers_a_scheduler_or_searcher_reads(monkeypatch)
     assert sorted(trial.run_metadata.metric_analysis) == sorted([*tracked, "val_error", "flops"])
     first, last = reported(sent[0]), reported(trial.last_result)
     assert first["epoch"] == 1 and last["epoch"] == 2 and last["params"] == 50 and last["flops"] == 1000
-    assert {"loss", "train_error", "val_loss"} <= first.keys() and {"loss", "train_error", "val_loss"} <= last.keys()
+    assert {"loss", "train_error", "val_loss"} <= first.keys() and {
+        "loss",
+        "train_error",
+        "val_loss",
+    } <= last.keys()
     row = json.loads(last["row"])
     assert row["status"] == "ok" and last["val_error"] == row["error"] == row["val_errors"][-1]

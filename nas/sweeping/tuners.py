@@ -42,7 +42,9 @@ def _trainable(config: dict, plans: Shared, data: Shared, setup: TrialSetup) -> 
     for entry in _entries(config, plans.get()):
         last: dict[str, Any] = {}
         row = replace(
-            run_trial(entry, dataset, setup, lambda m: tune.report(tune_result(m, setup.numbers)), last.update),
+            run_trial(
+                entry, dataset, setup, lambda m: tune.report(tune_result(m, setup.numbers)), last.update
+            ),
             node_id=node,
         )
         error = row.error if row.status is Status.OK else WORST_ERROR
