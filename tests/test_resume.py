@@ -346,3 +346,32 @@ def test_a_rerun_of_the_same_command_gets_a_new_folder_and_a_refused_one_leaves_
     assert "resources.cpus_per_trial: 999 asked per trial" in captured.err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["tiny"]  # the new one is gone
     assert {p: p.read_bytes() for p in first.rglob("*") if p.is_file()} == before
+
+
+def test_asking_the_journal_study_walks_its_trials_only_while_one_may_wait(tmp_path, monkeypatch):
+    """Optuna's `ask` looks for a queued trial first, which the journal answers by walking
+    every trial; the run's storage skips the walk while none can wait, and still hands out a
+    queued trial, queued in this process or left queued by an earlier one."""
+    import optuna
+    from optuna.storages.journal import _storage
+    from optuna.trial import TrialState
+
+    walks = []
+    walk = _storage.JournalStorageReplayResult.get_all_trials
+    monkeypatch.setattr(
+        _storage.JournalStorageReplayResult,
+        "get_all_trials",
+        lambda self, study_id, states: (
+            walks.append(states == (TrialState.WAITING,)) or walk(self, study_id, states)
+        ),
+    )
+    x = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study = optuna.create_study(storage=study_storage(tmp_path), study_name="s")
+    for _ in range(50):
+        study.tell(study.ask(x), 0.5)
+    assert sum(walks) == 1  # the first ask looked at what an earlier process left; none since
+    study.enqueue_trial({"x": 0.125})
+    assert study.ask(x).params["x"] == 0.125
+    study.enqueue_trial({"x": 0.375})  # left queued for the next process
+    again = optuna.load_study(storage=study_storage(tmp_path), study_name="s")
+    assert again.ask(x).params["x"] == 0.375 and again.ask(x).params["x"] != 0.375
