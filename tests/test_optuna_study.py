@@ -107,6 +107,11 @@ def test_a_rejected_draw_leaves_no_value_for_the_sampler_or_the_dataframe(tmp_pa
     assert values.tolist()[::2] == [30.0, 20.0] and values.isna().tolist()[1]
     assert frame["state"].tolist() == ["COMPLETE", "FAIL", "COMPLETE"]
     assert study.best_value == 20.0 and len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
+    # told trials leave only their ids: no Optuna trial object held for the run's life and
+    # pickled into every snapshot of Tune's experiment; a second completion changes nothing
+    assert search._ot_trials == {} and search._reported == {} and search._rejected == set()
+    search.on_trial_complete("c", {"val_error": 5.0, "training_iteration": 2, "row": "{}"})
+    assert optuna.load_study(storage=url, study_name="s").trials[2].value == 20.0
 
 
 @pytest.mark.parametrize("algorithm", ["TPESampler", "RandomSampler", "NSGAIISampler"])

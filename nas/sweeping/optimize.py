@@ -91,9 +91,9 @@ def study_storage(run_dir: Path) -> Any:
     line appended, and reads come from memory (`journal.Journal` spares `ask` its walk over
     every trial): a trial costs about the same at the 10,000th as at the first, where SQLite's
     cost grows with the trials it holds (0.10 s a trial over the first 100, 0.27 s over trials
-    300-600, measured here). Opened with the sweep's lock held,
-    so nothing else writes the journal: a lock file left beside it is a killed driver's, and
-    a last line without its end one it was writing; both are removed, so the study reads on."""
+    300-600, measured here). Opened with the sweep's lock held, so nothing else writes the
+    journal: a lock file left beside it is a killed driver's, and a last line without its end
+    one it was writing; both are removed, so the study reads on."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 

@@ -106,6 +106,17 @@ class Study(OptunaSearch):
         finally:
             self.spent.add(time.perf_counter() - start)
             self.spent.close()
+        self._forget(trial_id)
+
+    def _forget(self, trial_id: str) -> None:
+        """Drop what is held for a told trial (only its id stays, so a second completion is
+        ignored): OptunaSearch keeps every Optuna trial object it asked for, which held memory
+        per trial for the run's life and went into every snapshot of Tune's experiment (Tune
+        pickles the searcher's whole state): 10 KB and more a trial."""
+        if trial_id in self._completed_trials:
+            self._ot_trials.pop(trial_id, None)
+            self._reported.pop(trial_id, None)
+            self._rejected.discard(trial_id)
 
     def _complete(self, trial_id: str, result: dict | None, error: bool) -> None:
         """Tell the study how the trial ended (see on_trial_complete's callers in the module doc)."""
