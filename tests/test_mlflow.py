@@ -22,7 +22,9 @@ def test_a_sweep_logs_each_trial_to_a_local_mlflow_store(tmp_path, capsys):
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 4  # two spaces x two samples
     assert all("val_error" in r.data.metrics for r in runs)
-    assert len(client.get_metric_history(runs[0].info.run_id, "val_error")) == 2  # one per epoch
+    # one per epoch, also of the values Tune is not told as numbers (they travel as JSON)
+    for metric in ("val_error", "train_error", "loss", "val_loss"):
+        assert len(client.get_metric_history(runs[0].info.run_id, metric)) == 2
 
 
 def test_mlflow_without_the_package_is_one_line_before_ray(tmp_path, capsys, monkeypatch):

@@ -225,6 +225,7 @@ class _Trial:
 
 def test_the_board_logs_plain_tags_and_one_session_per_trial_without_a_schema(tmp_path):
     from nas.sweeping.tensorboard import Board
+    from nas.sweeping.trial import tune_result
     from nas.training.augment import Augment
     from nas.training.config import TrainingConfig
 
@@ -236,16 +237,17 @@ def test_the_board_logs_plain_tags_and_one_session_per_trial_without_a_schema(tm
     for t in (trial, rejected):
         board.log_trial_start(t)
     for epoch in (1, 2):
-        result = {
-            "training_iteration": epoch,
-            "done": False,
+        values = {
             "val_error": 40.0 / epoch,
             "val_loss": 1.5 / epoch,
+            "loss": 1.0,
+            "train_error": 30.0,
+            "flops": 10,
         }
+        # as a trial reports it: only val_error a number of its own, beside Tune's own keys
+        result = {**tune_result(values, ("val_error",)), "training_iteration": epoch, "done": False, "pid": 7}
         for t in (trial, rejected):
-            board.log_trial_result(
-                epoch, t, {**result, "loss": 1.0, "train_error": 30.0, "flops": 10, "pid": 7}
-            )
+            board.log_trial_result(epoch, t, result)
     for t in (trial, rejected):
         board.log_trial_end(t)
     assert board._trial_writer == {} and board._trial_result == {}  # no ended trial held
