@@ -112,7 +112,7 @@ class Study(OptunaSearch):
         """Drop what is held for a told trial (only its id stays, so a second completion is
         ignored): OptunaSearch keeps every Optuna trial object it asked for, which held memory
         per trial for the run's life and went into every snapshot of Tune's experiment (Tune
-        pickles the searcher's whole state): 10 KB and more a trial."""
+        pickles the searcher's whole state): 860 bytes a trial pickled, at tiny specs."""
         if trial_id in self._completed_trials:
             self._ot_trials.pop(trial_id, None)
             self._reported.pop(trial_id, None)
